@@ -1,0 +1,149 @@
+/* Text and JSON output of reports. */
+#include <string.h>
+
+#include "cli.h"
+
+#define RED    "\033[31m"
+#define YELLOW "\033[33m"
+#define GREEN  "\033[32m"
+#define BOLD   "\033[1m"
+#define RESET  "\033[0m"
+
+/* Length of a valid UTF-8 sequence at s (2-4), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+    size_t n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+    if (n == 0 || s[0] > 0xF4)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    /* C1 controls (U+0080..U+009F) can drive terminals too */
+    if (n == 2 && s[0] == 0xC2 && s[1] < 0xA0)
+        return 0;
+    return n;
+}
+
+void out_safe_text(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n;
+        if (*p >= 0x20 && *p < 0x7F) {
+            fputc(*p++, f);
+        } else if (*p >= 0x80 && (n = utf8_len(p)) != 0) {
+            fwrite(p, 1, n, f);
+            p += n;
+        } else {
+            fprintf(f, "\\x%02x", *p++);
+        }
+    }
+}
+
+static const char *verdict_color(ckpt_verdict v)
+{
+    switch (v) {
+    case CKPT_VERDICT_SAFE: return GREEN;
+    case CKPT_VERDICT_SUSPICIOUS: return YELLOW;
+    default: return RED;
+    }
+}
+
+static void upper(char *dst, const char *src, size_t cap)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++)
+        dst[i] = (char)(src[i] >= 'a' && src[i] <= 'z' ? src[i] - 32 : src[i]);
+    dst[i] = '\0';
+}
+
+static void text_verdict_line(FILE *f, const ckpt_report *r, const cli_opts *o)
+{
+    ckpt_verdict v = ckpt_report_verdict(r);
+    char name[16];
+    upper(name, ckpt_verdict_name(v), sizeof(name));
+    out_safe_text(f, ckpt_report_path(r));
+    fputs(": ", f);
+    if (o->color)
+        fprintf(f, "%s%s%s%s", BOLD, verdict_color(v), name, RESET);
+    else
+        fputs(name, f);
+    if (v == CKPT_VERDICT_ERROR)
+        fprintf(f, " (%s)\n", ckpt_strerror(ckpt_report_status(r)));
+    else
+        fprintf(f, " [%s] %zu finding%s\n", ckpt_format_name(ckpt_report_format(r)),
+                ckpt_report_finding_count(r), ckpt_report_finding_count(r) == 1 ? "" : "s");
+}
+
+static void text_finding(FILE *f, const ckpt_finding *x, const cli_opts *o)
+{
+    const char *sev = ckpt_severity_name(x->severity);
+    if (o->color && x->severity != CKPT_SEV_INFO)
+        fprintf(f, "  %s%-10s%s ", x->severity == CKPT_SEV_DANGEROUS ? RED : YELLOW, sev, RESET);
+    else
+        fprintf(f, "  %-10s ", sev);
+    fprintf(f, "%-22s ", ckpt_code_name(x->code));
+    if (*x->member) {
+        out_safe_text(f, x->member);
+        fputc(':', f);
+    }
+    fprintf(f, "%llu", (unsigned long long)x->offset);
+    if (*x->opcode)
+        fprintf(f, " %s", x->opcode);
+    fputs(": ", f);
+    out_safe_text(f, x->message);
+    fputc('\n', f);
+    if (*x->call) {
+        fputs("             call: ", f);
+        out_safe_text(f, x->call);
+        fputc('\n', f);
+    }
+}
+
+void out_text_report(FILE *f, const ckpt_report *r, const cli_opts *o)
+{
+    text_verdict_line(f, r, o);
+    if (o->quiet)
+        return;
+    for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
+        ckpt_finding x;
+        if (ckpt_report_finding(r, i, &x) == CKPT_OK)
+            text_finding(f, &x, o);
+    }
+}
+
+void out_text_summary(FILE *f, const cli_summary *sum, const cli_opts *o)
+{
+    (void)o;
+    fprintf(f, "%llu files: %llu safe, %llu suspicious, %llu dangerous, %llu unreadable\n",
+            sum->files, sum->by_verdict[CKPT_VERDICT_SAFE],
+            sum->by_verdict[CKPT_VERDICT_SUSPICIOUS], sum->by_verdict[CKPT_VERDICT_DANGEROUS],
+            sum->by_verdict[CKPT_VERDICT_ERROR]);
+}
+
+static int write_file(void *ctx, const char *bytes, size_t len)
+{
+    return fwrite(bytes, 1, len, (FILE *)ctx) == len ? 0 : -1;
+}
+
+void out_json_begin(FILE *f)
+{
+    fprintf(f, "{\"ckptscan\":\"%s\",\"files\":[", ckpt_version());
+}
+
+void out_json_report(FILE *f, const ckpt_report *r, int first)
+{
+    if (!first)
+        fputc(',', f);
+    ckpt_report_write_json(r, write_file, f);
+}
+
+void out_json_end(FILE *f, const cli_summary *sum)
+{
+    fprintf(f,
+            "],\"summary\":{\"files\":%llu,\"safe\":%llu,\"suspicious\":%llu,"
+            "\"dangerous\":%llu,\"error\":%llu}}\n",
+            sum->files, sum->by_verdict[CKPT_VERDICT_SAFE],
+            sum->by_verdict[CKPT_VERDICT_SUSPICIOUS], sum->by_verdict[CKPT_VERDICT_DANGEROUS],
+            sum->by_verdict[CKPT_VERDICT_ERROR]);
+}

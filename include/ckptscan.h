@@ -1,0 +1,387 @@
+/*
+ * ckptscan.h - scan model checkpoints for code execution before loading them.
+ *
+ * Introduction
+ * ------------
+ * PyTorch checkpoints, numpy and joblib files carry Python pickles, and
+ * unpickling runs code. libckptscan reads such files the way the real loaders
+ * read them and walks every pickle with a restricted interpreter that never
+ * imports or calls anything. It reports what each pickle would import and
+ * call, as findings with stable codes, and a verdict per file:
+ *
+ *   SAFE        every import is exactly on the allowlist and nothing odd
+ *               was seen;
+ *   SUSPICIOUS  an import outside the allowlist, a parse error, a limit hit
+ *               or another anomaly: a person must look before loading;
+ *   DANGEROUS   a denylisted capability (exec, command, native code, ...),
+ *               a dynamic import or a mutation of global state.
+ *
+ * A scan that stops early (truncated input, a limit) keeps every finding it
+ * made and never comes out SAFE.
+ *
+ * Usage
+ * -----
+ *   ckpt_scanner *s;
+ *   ckpt_report *r;
+ *   if (ckpt_scanner_new(&s) != CKPT_OK) ...;
+ *   if (ckpt_scan_file(s, "model.pt", &r) == CKPT_OK) {
+ *       ckpt_verdict v = ckpt_report_verdict(r);
+ *       for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
+ *           ckpt_finding f;
+ *           ckpt_report_finding(r, i, &f);
+ *           ...
+ *       }
+ *       ckpt_report_free(r);
+ *   }
+ *   ckpt_scanner_free(s);
+ *
+ * Threads: a scanner is read-only while scanning, so one configured scanner
+ * may serve several threads at once; configure it before the first scan.
+ * Reports are independent objects owned by the caller.
+ *
+ * The library never prints, never writes files and never executes anything
+ * named by the input.
+ */
+#ifndef CKPTSCAN_H
+#define CKPTSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CKPT_BUILDING_LIBRARY) && defined(__GNUC__)
+#define CKPT_API __attribute__((visibility("default")))
+#else
+#define CKPT_API
+#endif
+
+#define CKPT_VERSION_STRING "0.1.0"
+
+/* Returns the library's version, e.g. "0.1.0". */
+CKPT_API const char *ckpt_version(void);
+
+/* ---- Status: could the library do what was asked? ----------------------
+ * A finding is not an error: a dangerous import is a successful scan with a
+ * DANGEROUS verdict. Values never change meaning. */
+#define CKPT_STATUS_LIST(X)                                                                        \
+    X(CKPT_OK, "success")                                                                          \
+    X(CKPT_ERR_NOMEM, "out of memory")                                                             \
+    X(CKPT_ERR_ARG, "invalid argument")                                                            \
+    X(CKPT_ERR_IO, "could not read the input")                                                     \
+    X(CKPT_ERR_NOT_FOUND, "no such file")                                                          \
+    X(CKPT_ERR_IS_DIR, "is a directory")                                                           \
+    X(CKPT_ERR_POLICY, "invalid policy")                                                           \
+    X(CKPT_ERR_RANGE, "value out of range")
+
+typedef enum ckpt_status {
+#define CKPT_X_ENUM(id, text) id,
+    CKPT_STATUS_LIST(CKPT_X_ENUM)
+#undef CKPT_X_ENUM
+} ckpt_status;
+
+/* Returns a static, human-readable description of a status. */
+CKPT_API const char *ckpt_strerror(ckpt_status status);
+
+/* ---- Verdicts and severities ------------------------------------------- */
+typedef enum ckpt_verdict {
+    CKPT_VERDICT_SAFE = 0,
+    CKPT_VERDICT_SUSPICIOUS = 1,
+    CKPT_VERDICT_DANGEROUS = 2,
+    CKPT_VERDICT_ERROR = 3 /* the input could not be read at all */
+} ckpt_verdict;
+
+typedef enum ckpt_severity {
+    CKPT_SEV_INFO = 0,       /* does not affect the verdict */
+    CKPT_SEV_SUSPICIOUS = 1, /* at least SUSPICIOUS */
+    CKPT_SEV_DANGEROUS = 2   /* DANGEROUS */
+} ckpt_severity;
+
+/* "safe", "suspicious", "dangerous", "error". */
+CKPT_API const char *ckpt_verdict_name(ckpt_verdict verdict);
+/* "info", "suspicious", "dangerous". */
+CKPT_API const char *ckpt_severity_name(ckpt_severity severity);
+
+/* ---- Finding codes -----------------------------------------------------
+ * X(enum, stable name, default severity, one-line meaning). New codes are
+ * appended; a code never changes meaning. The documentation table in the
+ * README and the man page is generated from this list. */
+#define CKPT_FINDING_LIST(X)                                                                       \
+    X(CKPT_F_UNKNOWN_IMPORT, "unknown-import", CKPT_SEV_SUSPICIOUS,                                \
+      "imports a name that is not on the allowlist")                                               \
+    X(CKPT_F_EXEC, "exec", CKPT_SEV_DANGEROUS, "imports or calls something that evaluates code")   \
+    X(CKPT_F_COMMAND, "command", CKPT_SEV_DANGEROUS,                                               \
+      "imports or calls something that runs operating-system commands")                            \
+    X(CKPT_F_NATIVE, "native-code", CKPT_SEV_DANGEROUS, "loads or calls native code")              \
+    X(CKPT_F_TRAMPOLINE, "import-trampoline", CKPT_SEV_DANGEROUS,                                  \
+      "reaches arbitrary modules, attributes or callables")                                        \
+    X(CKPT_F_NESTED_LOAD, "nested-deserialisation", CKPT_SEV_DANGEROUS,                            \
+      "deserialises another pickle or checkpoint")                                                 \
+    X(CKPT_F_FILE_ACCESS, "file-access", CKPT_SEV_DANGEROUS, "opens, writes or deletes files")     \
+    X(CKPT_F_NETWORK, "network", CKPT_SEV_DANGEROUS, "opens network connections")                  \
+    X(CKPT_F_DEFERRED, "deferred-execution", CKPT_SEV_DANGEROUS,                                   \
+      "schedules code to run later (threads, signals, exit hooks)")                                \
+    X(CKPT_F_SABOTAGE, "scanner-sabotage", CKPT_SEV_DANGEROUS, "imports a model scanner")          \
+    X(CKPT_F_DYNAMIC_IMPORT, "dynamic-import", CKPT_SEV_DANGEROUS,                                 \
+      "STACK_GLOBAL operand is not a constant string")                                             \
+    X(CKPT_F_GLOBAL_MUTATION, "global-mutation", CKPT_SEV_DANGEROUS,                               \
+      "BUILD on a module, class or function mutates global state")                                 \
+    X(CKPT_F_INDIRECT_CALL, "indirect-call", CKPT_SEV_SUSPICIOUS,                                  \
+      "calls a value that is not an imported name")                                                \
+    X(CKPT_F_CONTAINER_CALL, "container-call", CKPT_SEV_SUSPICIOUS,                                \
+      "APPEND/SETITEM/ADDITEMS on an object that is not a plain container")                        \
+    X(CKPT_F_EXTENSION, "extension-code", CKPT_SEV_SUSPICIOUS,                                     \
+      "EXT opcode names a code the stream did not register")                                       \
+    X(CKPT_F_PERSISTENT_ID, "persistent-id", CKPT_SEV_INFO,                                        \
+      "persistent id the loader's persistent_load will see")                                       \
+    X(CKPT_F_TRUNCATED, "truncated", CKPT_SEV_SUSPICIOUS, "the stream ends inside a pickle")       \
+    X(CKPT_F_BAD_OPCODE, "bad-opcode", CKPT_SEV_SUSPICIOUS, "byte is not a pickle opcode")         \
+    X(CKPT_F_STACK_ERROR, "stack-error", CKPT_SEV_SUSPICIOUS,                                      \
+      "stack or mark underflow: the real unpickler stops here")                                    \
+    X(CKPT_F_MEMO_ERROR, "memo-error", CKPT_SEV_SUSPICIOUS, "bad memo index or empty memo slot")   \
+    X(CKPT_F_MALFORMED, "malformed", CKPT_SEV_SUSPICIOUS,                                          \
+      "an opcode argument the real unpickler rejects")                                             \
+    X(CKPT_F_LIMIT, "limit", CKPT_SEV_SUSPICIOUS, "a scan limit was hit; the rest is unscanned")   \
+    X(CKPT_F_FRAME_STRADDLE, "frame-straddle", CKPT_SEV_SUSPICIOUS,                                \
+      "an opcode crosses its frame's end: C and Python unpicklers disagree")                       \
+    X(CKPT_F_EXTRA_PICKLE, "extra-pickle", CKPT_SEV_SUSPICIOUS,                                    \
+      "another pickle follows the first one's STOP")                                               \
+    X(CKPT_F_TRAILING_DATA, "trailing-data", CKPT_SEV_SUSPICIOUS,                                  \
+      "bytes after the last pickle that are not a pickle")                                         \
+    X(CKPT_F_PROTOCOL_CHANGE, "protocol-change", CKPT_SEV_SUSPICIOUS,                              \
+      "PROTO after the start changes how names resolve")                                           \
+    X(CKPT_F_ANOMALY, "anomaly", CKPT_SEV_SUSPICIOUS,                                              \
+      "a construct no pickler writes, e.g. BUILD on a container")                                  \
+    X(CKPT_F_LOADER_DISAGREEMENT, "loader-disagreement", CKPT_SEV_SUSPICIOUS,                      \
+      "loaders read these bytes differently; every reading was scanned")                           \
+    X(CKPT_F_EMBEDDED_PICKLE, "embedded-pickle", CKPT_SEV_SUSPICIOUS,                              \
+      "a bytes or string constant holds a pickle; it was scanned too")                             \
+    X(CKPT_F_EMPTY, "empty", CKPT_SEV_SUSPICIOUS, "the input is empty")                            \
+    X(CKPT_F_UNKNOWN_FORMAT, "unknown-format", CKPT_SEV_SUSPICIOUS,                                \
+      "the content is not a format ckptscan knows; not scanned")                                   \
+    X(CKPT_F_UNSCANNED_MEMBER, "unscanned-member", CKPT_SEV_SUSPICIOUS,                            \
+      "a member could not be read (encrypted, unsupported method, ...)")                           \
+    X(CKPT_F_POLYGLOT, "polyglot", CKPT_SEV_SUSPICIOUS,                                            \
+      "the bytes are valid as more than one format; every reading was scanned")                    \
+    X(CKPT_F_ARCHIVE_ANOMALY, "archive-anomaly", CKPT_SEV_SUSPICIOUS,                              \
+      "a zip or tar structure the loaders read differently or no writer produces")                 \
+    X(CKPT_F_CODE_ARCHIVE, "code-archive", CKPT_SEV_DANGEROUS,                                     \
+      "the archive carries code a loader compiles or runs (TorchScript, torch.package, .mar)")     \
+    X(CKPT_F_SHADOWED_DUNDER, "dunder-attribute", CKPT_SEV_DANGEROUS,                              \
+      "a dotted name walks a dunder attribute (__getattribute__, __globals__, ...)")
+
+typedef enum ckpt_code {
+#define CKPT_X_ENUM(id, name, sev, text) id,
+    CKPT_FINDING_LIST(CKPT_X_ENUM)
+#undef CKPT_X_ENUM
+        CKPT_F_COUNT_
+} ckpt_code;
+
+/* Stable name ("unknown-import"), default severity and meaning of a code;
+ * NULL / CKPT_SEV_INFO for codes out of range. */
+CKPT_API const char *ckpt_code_name(ckpt_code code);
+CKPT_API ckpt_severity ckpt_code_severity(ckpt_code code);
+CKPT_API const char *ckpt_code_description(ckpt_code code);
+/* Code for a stable name, or -1. */
+CKPT_API int ckpt_code_from_name(const char *name);
+
+/* ---- Limits ------------------------------------------------------------
+ * X(enum, option name, default, reason). Every limit bounds work or memory
+ * that a hostile file could otherwise make unbounded; hitting one is a
+ * `limit` finding (the rest of that stream is unscanned), never a crash. */
+#define CKPT_LIMIT_LIST(X)                                                                         \
+    X(CKPT_LIMIT_OPCODES, "max-opcodes", UINT64_C(4000000000),                                     \
+      "opcodes per pickle; bounds time (real pickles: ~10 per tensor)")                            \
+    X(CKPT_LIMIT_STACK, "max-stack", UINT64_C(1000000),                                            \
+      "stack and mark depth; real pickles stay below a few hundred")                               \
+    X(CKPT_LIMIT_MEMO, "max-memo", UINT64_C(50000000),                                             \
+      "highest memo index; CPython allocates an array that large")                                 \
+    X(CKPT_LIMIT_STRING, "max-string", UINT64_C(65536),                                            \
+      "bytes kept of one string (longer ones are kept truncated)")                                 \
+    X(CKPT_LIMIT_ITEMS, "max-items", UINT64_C(64),                                                 \
+      "items kept per container for rendering; all are still parsed")                              \
+    X(CKPT_LIMIT_MEMORY, "max-memory", UINT64_C(1) << 30,                                          \
+      "bytes of interpreter memory per pickle")                                                    \
+    X(CKPT_LIMIT_FINDINGS, "max-findings", UINT64_C(1000), "findings kept per file")               \
+    X(CKPT_LIMIT_DEPTH, "max-depth", UINT64_C(16), "nesting of archives and embedded pickles")     \
+    X(CKPT_LIMIT_FILE_SIZE, "max-file-size", UINT64_C(1) << 40,                                    \
+      "bytes of one input file (and of standard input)")                                           \
+    X(CKPT_LIMIT_DECOMPRESSED, "max-decompressed", UINT64_C(4) << 30,                              \
+      "bytes produced by decompressing one member or stream")                                      \
+    X(CKPT_LIMIT_RATIO, "max-ratio", UINT64_C(2000),                                               \
+      "decompressed/compressed ratio (deflate's own maximum is ~1032)")                            \
+    X(CKPT_LIMIT_MEMBERS, "max-members", UINT64_C(1000000), "archive members per archive")
+
+typedef enum ckpt_limit {
+#define CKPT_X_ENUM(id, name, def, why) id,
+    CKPT_LIMIT_LIST(CKPT_X_ENUM)
+#undef CKPT_X_ENUM
+        CKPT_LIMIT_COUNT_
+} ckpt_limit;
+
+/* Option name ("max-opcodes"), default and reason of a limit; NULL/0 when
+ * out of range. */
+CKPT_API const char *ckpt_limit_name(ckpt_limit limit);
+CKPT_API uint64_t ckpt_limit_default(ckpt_limit limit);
+CKPT_API const char *ckpt_limit_reason(ckpt_limit limit);
+/* Limit for an option name, or -1. */
+CKPT_API int ckpt_limit_from_name(const char *name);
+
+/* ---- Formats ----------------------------------------------------------- */
+#define CKPT_FORMAT_LIST(X)                                                                        \
+    X(CKPT_FORMAT_UNKNOWN, "unknown")                                                              \
+    X(CKPT_FORMAT_EMPTY, "empty")                                                                  \
+    X(CKPT_FORMAT_PICKLE, "pickle")                                                                \
+    X(CKPT_FORMAT_TORCH_ZIP, "torch-zip")                                                          \
+    X(CKPT_FORMAT_ZIP, "zip")                                                                      \
+    X(CKPT_FORMAT_TORCH_LEGACY, "torch-legacy")                                                    \
+    X(CKPT_FORMAT_TORCH_TAR, "torch-tar")                                                          \
+    X(CKPT_FORMAT_NPY, "npy")                                                                      \
+    X(CKPT_FORMAT_NPZ, "npz")                                                                      \
+    X(CKPT_FORMAT_JOBLIB, "joblib")                                                                \
+    X(CKPT_FORMAT_COMPRESSED_PICKLE, "compressed-pickle")                                          \
+    X(CKPT_FORMAT_SEVEN_ZIP, "7z")                                                                 \
+    X(CKPT_FORMAT_SAFETENSORS, "safetensors")                                                      \
+    X(CKPT_FORMAT_TAR, "tar")
+
+typedef enum ckpt_format {
+#define CKPT_X_ENUM(id, name) id,
+    CKPT_FORMAT_LIST(CKPT_X_ENUM)
+#undef CKPT_X_ENUM
+        CKPT_FORMAT_COUNT_
+} ckpt_format;
+
+/* "torch-zip", "pickle", ...; NULL when out of range. */
+CKPT_API const char *ckpt_format_name(ckpt_format format);
+
+/* ---- The scanner -------------------------------------------------------
+ * Holds the configuration: policy and limits. Create, configure, scan many
+ * times (from any number of threads), free. */
+typedef struct ckpt_scanner ckpt_scanner;
+
+/* Creates a scanner with the default policy and limits in *out. Returns
+ * CKPT_OK or CKPT_ERR_NOMEM/ARG. The caller owns *out (ckpt_scanner_free). */
+CKPT_API ckpt_status ckpt_scanner_new(ckpt_scanner **out);
+CKPT_API void ckpt_scanner_free(ckpt_scanner *scanner);
+
+/* Sets a limit. Returns CKPT_ERR_RANGE for 0 or an unknown limit. */
+CKPT_API ckpt_status ckpt_scanner_set_limit(ckpt_scanner *scanner, ckpt_limit limit,
+                                            uint64_t value);
+CKPT_API uint64_t ckpt_scanner_limit(const ckpt_scanner *scanner, ckpt_limit limit);
+
+/* Strict mode: every import that is not allowlisted counts as DANGEROUS. */
+CKPT_API void ckpt_scanner_set_strict(ckpt_scanner *scanner, int strict);
+
+/* Adds a built-in policy profile: "default" (always on) or "ml" (also the
+ * stock torch.nn layers, optimizers and schedulers). CKPT_ERR_ARG if the
+ * name is unknown. */
+CKPT_API ckpt_status ckpt_scanner_use_profile(ckpt_scanner *scanner, const char *profile);
+
+/* Adds the entries of a policy text (format in README, "Policy files").
+ * On CKPT_ERR_POLICY, *error_line (if not NULL) gets the 1-based line number
+ * of the first bad line and nothing from the text is applied. */
+CKPT_API ckpt_status ckpt_scanner_add_policy(ckpt_scanner *scanner, const char *text, size_t len,
+                                             size_t *error_line);
+/* Same, reading the text from a file (CKPT_ERR_IO / NOT_FOUND on read errors). */
+CKPT_API ckpt_status ckpt_scanner_add_policy_file(ckpt_scanner *scanner, const char *path,
+                                                  size_t *error_line);
+
+/* ---- Scanning ----------------------------------------------------------
+ * Both functions return CKPT_OK with a report whenever they could analyse
+ * anything, including broken or hostile input (the damage is in the
+ * findings). Another status means the input could not be read at all; *out
+ * then still receives a report with verdict ERROR naming the problem, except
+ * for CKPT_ERR_NOMEM and CKPT_ERR_ARG, where *out is NULL.
+ * The caller owns *out (ckpt_report_free). */
+typedef struct ckpt_report ckpt_report;
+
+/* Scans a file by path; "-" is not special here (see ckpt_scan_fd). */
+CKPT_API ckpt_status ckpt_scan_file(const ckpt_scanner *scanner, const char *path,
+                                    ckpt_report **out);
+/* Scans a memory buffer; `name` is the path shown in the report (may be NULL).
+ * The buffer is only read, and not referenced after the call. */
+CKPT_API ckpt_status ckpt_scan_mem(const ckpt_scanner *scanner, const void *data, size_t len,
+                                   const char *name, ckpt_report **out);
+/* Scans everything readable from a file descriptor (a pipe is fine), up to
+ * the max-file-size limit; a longer stream gets a `limit` finding. */
+CKPT_API ckpt_status ckpt_scan_fd(const ckpt_scanner *scanner, int fd, const char *name,
+                                  ckpt_report **out);
+
+/* ---- Reports ------------------------------------------------------------
+ * Every string a report hands out is owned by the report, NUL-terminated,
+ * and valid until ckpt_report_free. Strings that came from the input are
+ * kept as the bytes were (they may be invalid UTF-8 or hold control bytes):
+ * escape them before display; ckpt_report_write_json does. */
+CKPT_API void ckpt_report_free(ckpt_report *report);
+
+CKPT_API ckpt_verdict ckpt_report_verdict(const ckpt_report *report);
+CKPT_API const char *ckpt_report_path(const ckpt_report *report);
+CKPT_API ckpt_format ckpt_report_format(const ckpt_report *report);
+/* CKPT_OK, or why the input could not be read (verdict ERROR). */
+CKPT_API ckpt_status ckpt_report_status(const ckpt_report *report);
+/* Size of the input in bytes. */
+CKPT_API uint64_t ckpt_report_size(const ckpt_report *report);
+
+typedef struct ckpt_finding {
+    ckpt_code code;
+    ckpt_severity severity; /* after policy (e.g. --strict) */
+    const char *member;     /* archive member or "" for the file itself */
+    uint64_t offset;        /* byte offset in the member (or file) */
+    const char *opcode;     /* opcode name, or "" */
+    const char *global;     /* resolved module.qualname, or "" */
+    const char *call;       /* rendered call, e.g. "os.system('id')", or "" */
+    const char *message;    /* one line for people */
+} ckpt_finding;
+
+CKPT_API size_t ckpt_report_finding_count(const ckpt_report *report);
+/* Fills *out with finding i (0-based). CKPT_ERR_RANGE if i is too large. */
+CKPT_API ckpt_status ckpt_report_finding(const ckpt_report *report, size_t i, ckpt_finding *out);
+
+/* One entry per distinct import seen in the file. */
+typedef struct ckpt_import {
+    const char *module;   /* as written in the stream */
+    const char *name;     /* as written in the stream */
+    const char *resolved; /* module.qualname after name mapping */
+    ckpt_code class_code; /* CKPT_F_UNKNOWN_IMPORT, CKPT_F_EXEC, ...; see allowed */
+    int allowed;          /* 1 when exactly on the allowlist */
+    uint64_t count;       /* times imported */
+    uint64_t calls;       /* times called */
+    const char *member;   /* first place it was seen */
+    uint64_t offset;
+} ckpt_import;
+
+CKPT_API size_t ckpt_report_import_count(const ckpt_report *report);
+CKPT_API ckpt_status ckpt_report_import(const ckpt_report *report, size_t i, ckpt_import *out);
+
+/* One entry per pickle stream walked. */
+typedef struct ckpt_pickle {
+    const char *member;              /* archive member, or "" */
+    uint64_t offset;                 /* start offset in the member */
+    uint64_t end;                    /* offset after STOP, or where parsing stopped */
+    int protocol;                    /* highest PROTO seen, 0 without PROTO */
+    uint64_t opcodes;                /* opcodes executed */
+    int complete;                    /* 1 when it reached STOP without error */
+    int weights_only_ok;             /* 1 when torch's weights_only loader would accept it */
+    const char *weights_only_reason; /* why not, or "" */
+} ckpt_pickle;
+
+CKPT_API size_t ckpt_report_pickle_count(const ckpt_report *report);
+CKPT_API ckpt_status ckpt_report_pickle(const ckpt_report *report, size_t i, ckpt_pickle *out);
+
+/* ---- Writers ------------------------------------------------------------
+ * Output goes through a caller-supplied sink; the library itself never
+ * writes to a file descriptor. A sink returns 0 on success; a non-zero
+ * return stops the writer, which then returns CKPT_ERR_IO. */
+typedef int (*ckpt_write_fn)(void *ctx, const char *bytes, size_t len);
+
+/* Writes the report as one JSON object (schema: doc/report.schema.json),
+ * without a trailing newline. Output is deterministic and pure ASCII. */
+CKPT_API ckpt_status ckpt_report_write_json(const ckpt_report *report, ckpt_write_fn write,
+                                            void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

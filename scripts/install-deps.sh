@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything ckptscan needs to build, test and fuzz on Debian 12
+# (run as root). Idempotent; used by the README's first command and by CI.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+  # build
+  gcc meson ninja-build pkg-config
+  libzip-dev zlib1g-dev libbz2-dev liblzma-dev
+  # tests
+  libcmocka-dev python3 python3-jsonschema valgrind clang
+  # ground truth for fixtures and the real-loader check (never used by ckptscan)
+  python3-torch python3-numpy python3-joblib
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

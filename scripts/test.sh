@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's second command: the whole test suite. A plain build runs every
+# meson suite (unit, corpus, cli, CPython differential); an ASan+UBSan build
+# runs them again; the real-loader check runs torch/numpy/joblib on our own
+# harmless malicious samples in a throwaway directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run_suite() { # build-dir, extra meson options...
+  local dir=$1; shift
+  [ -d "$dir" ] || meson setup "$dir" "$@" >/dev/null
+  ninja -C "$dir"
+  meson test -C "$dir" --print-errorlogs --num-processes 2
+}
+
+echo "== plain build: all suites"
+run_suite build
+echo "== ASan + UBSan build: all suites"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+echo "== real loaders on our harmless malicious samples"
+python3 tests/real_loader/check_real_loaders.py --ckptscan build/cli/ckptscan

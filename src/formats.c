@@ -1,0 +1,172 @@
+/* Format identification from content (never the file name) and dispatch:
+ * every reading a real loader could take is scanned, and more than one
+ * reading is itself a finding (polyglot). */
+#include "formats.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "opcodes.h"
+#include "strbuf.h"
+
+void ctx_report_limit(ckpt_report *r, ckpt_limit limit, uint64_t value)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "%s: %s (limit %llu); the rest was not scanned",
+             ckpt_limit_name(limit), ckpt_limit_reason(limit), (unsigned long long)value);
+    finding_in f = {CKPT_F_LIMIT, -1, "", 0, NULL, NULL, NULL, msg};
+    report_add(r, &f);
+}
+
+const char *member_join(scan_ctx *ctx, const char *outer, const char *inner)
+{
+    if (!outer || !*outer)
+        return report_strdup(ctx->rep, inner);
+    strbuf sb;
+    sb_init(&sb, 4096);
+    sb_printf(&sb, "%s!%s", outer, inner);
+    const char *s = report_strdup(ctx->rep, sb_cstr(&sb));
+    sb_free(&sb);
+    return s;
+}
+
+static int has_prefix(const uint8_t *buf, size_t len, const char *magic, size_t n)
+{
+    return len >= n && memcmp(buf, magic, n) == 0;
+}
+
+static int is_seven_zip(const uint8_t *buf, size_t len)
+{
+    return has_prefix(buf, len, "7z\xbc\xaf\x27\x1c", 6);
+}
+
+/* safetensors: 8-byte little-endian header length, then a JSON object. */
+static int is_safetensors(const uint8_t *buf, size_t len)
+{
+    if (len < 10 || buf[8] != '{')
+        return 0;
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = (n << 8) | buf[i];
+    return n >= 2 && n <= len - 8;
+}
+
+void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                        ckpt_format *format)
+{
+    if (read_torch_legacy(ctx, member, buf, len)) {
+        *format = CKPT_FORMAT_TORCH_LEGACY;
+        return;
+    }
+    *format = CKPT_FORMAT_PICKLE;
+    pickle_scan_all_hooked(ctx, member, buf, len, 0, 1, joblib_hooks());
+}
+
+/* The readings of one image, in the order loaders try them. */
+typedef struct readings {
+    unsigned count;
+    ckpt_format main;
+    strbuf names;
+} readings;
+
+static void held(readings *r, ckpt_format f)
+{
+    if (r->count++ == 0)
+        r->main = f;
+    sb_printf(&r->names, "%s%s", r->names.len ? ", " : "", ckpt_format_name(f));
+}
+
+static void try_containers(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                           readings *r)
+{
+    ckpt_format f = CKPT_FORMAT_UNKNOWN;
+    if ((has_prefix(buf, len, "PK", 2) || zip_has_eocd(buf, len)) &&
+        read_zip(ctx, member, buf, len, &f))
+        held(r, f);
+    if (has_prefix(buf, len, "\x93NUMPY", 6) && read_npy(ctx, member, buf, len))
+        held(r, CKPT_FORMAT_NPY);
+    if (compressed_magic(buf, len) && read_compressed(ctx, member, buf, len, &f))
+        held(r, f);
+    if (tar_header_valid(buf, len) && read_tar(ctx, member, buf, len, &f))
+        held(r, f);
+    if (is_seven_zip(buf, len)) {
+        held(r, CKPT_FORMAT_SEVEN_ZIP);
+        ctx_finding(ctx, CKPT_F_UNSCANNED_MEMBER, member, 0,
+                    "7z archive: ckptscan does not unpack 7z, so its content is unscanned");
+    }
+    if (is_safetensors(buf, len))
+        held(r, CKPT_FORMAT_SAFETENSORS);
+}
+
+/* A pickle reading: the only one when nothing else holds, or alongside the
+ * others when a complete pickle really starts at offset 0 (torch.load and
+ * pickle.load run it whatever follows). */
+static void try_pickle(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                       readings *r)
+{
+    if (!opcode_table[buf[0]].name)
+        return;
+    if (r->count > 0 &&
+        (has_prefix(buf, len, "PK\x03\x04", 4) || !pickle_probe_prefix(ctx, buf, len)))
+        return;
+    ckpt_format f;
+    read_pickle_stream(ctx, member, buf, len, &f);
+    held(r, f);
+}
+
+void scan_buffer(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                 ckpt_format *format)
+{
+    if (len == 0) {
+        *format = CKPT_FORMAT_EMPTY;
+        ctx_finding(ctx, CKPT_F_EMPTY, member, 0, "the input is empty: nothing to scan");
+        return;
+    }
+    readings r = {0, CKPT_FORMAT_UNKNOWN, {0}};
+    sb_init(&r.names, 256);
+    try_containers(ctx, member, buf, len, &r);
+    try_pickle(ctx, member, buf, len, &r);
+    *format = r.main;
+    if (r.count == 0)
+        ctx_finding(ctx, CKPT_F_UNKNOWN_FORMAT, member, 0,
+                    "not a pickle, zip, tar, npy or compressed stream: content not scanned");
+    if (r.count > 1) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "the bytes are valid as %s; each reading was scanned",
+                 sb_cstr(&r.names));
+        ctx_finding(ctx, CKPT_F_POLYGLOT, member, 0, msg);
+    }
+    sb_free(&r.names);
+}
+
+/* Formats worth recursing into from inside an archive or a stream. */
+static int looks_nested(const uint8_t *buf, size_t len)
+{
+    return has_prefix(buf, len, "PK\x03\x04", 4) || has_prefix(buf, len, "PK\x05\x06", 4) ||
+           has_prefix(buf, len, "\x93NUMPY", 6) || compressed_magic(buf, len) ||
+           is_seven_zip(buf, len) || tar_header_valid(buf, len);
+}
+
+int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, int force_pickle)
+{
+    if (ctx->depth + 1 >= ctx_limit(ctx, CKPT_LIMIT_DEPTH)) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "max-depth: nesting deeper than %llu; member not scanned",
+                 (unsigned long long)ctx_limit(ctx, CKPT_LIMIT_DEPTH));
+        ctx_finding(ctx, CKPT_F_LIMIT, member, 0, msg);
+        return 0;
+    }
+    ckpt_format f;
+    int scanned = 1;
+    ctx->depth++;
+    if (force_pickle && len > 0)
+        read_pickle_stream(ctx, member, buf, len, &f);
+    else if (force_pickle || looks_nested(buf, len))
+        scan_buffer(ctx, member, buf, len, &f);
+    else if (pickle_probe_prefix(ctx, buf, len))
+        read_pickle_stream(ctx, member, buf, len, &f);
+    else
+        scanned = 0;
+    ctx->depth--;
+    return scanned;
+}

@@ -1,0 +1,70 @@
+/* Format identification and the readers of each format. Every reader is
+ * given the whole image of one file or member and returns 1 when the bytes
+ * hold as its format (it then scanned every pickle in it and reported its
+ * anomalies), 0 when they do not (and it added nothing to the report). */
+#ifndef CKPT_FORMATS_H
+#define CKPT_FORMATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pickle.h"
+#include "scan.h"
+
+/* formats.c: identifies buf[0..len) from its content, scans every reading
+ * that holds (a `polyglot` finding when several do) and sets *format to the
+ * main one. */
+void scan_buffer(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                 ckpt_format *format);
+
+/* formats.c: scans the content of an archive member or a decompressed
+ * stream one nesting level down. With force_pickle (e.g. a `.pkl` name or
+ * torch's data.pkl) it is walked as a pickle stream whatever it looks like;
+ * otherwise only known containers and bytes that parse as a complete pickle
+ * are scanned, so tensor data costs nothing. Returns 1 when scanned. */
+int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                int force_pickle);
+
+/* formats.c: a raw pickle stream at buf[0], as torch.load / pickle.load /
+ * joblib.load read it (legacy torch layout and joblib arrays included). */
+void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                        ckpt_format *format);
+
+/* "outer!inner" member names (just inner at the top level); report-owned. */
+const char *member_join(scan_ctx *ctx, const char *outer, const char *inner);
+
+/* Adds a `limit` finding naming the limit. */
+void ctx_report_limit(ckpt_report *r, ckpt_limit limit, uint64_t value);
+
+/* ---- readers, one file each ---- */
+
+/* zipview.c: 1 when an end-of-central-directory record is present. */
+int zip_has_eocd(const uint8_t *buf, size_t len);
+/* zipview.c: torch's (miniz) view and Python zipfile's view of a zip;
+ * *format = TORCH_ZIP, NPZ or ZIP. */
+int read_zip(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+             ckpt_format *format);
+
+/* legacy.c: torch's stacked-pickle format (magic number pickle first). */
+int read_torch_legacy(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len);
+
+/* tar.c: 1 when the first tar header's checksum is valid (what torch tries). */
+int tar_header_valid(const uint8_t *buf, size_t len);
+/* tar.c: torch's legacy tar format, or any tar; *format = TORCH_TAR or TAR. */
+int read_tar(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+             ckpt_format *format);
+
+/* numpy.c: a .npy file (object arrays carry a pickle). */
+int read_npy(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len);
+
+/* compress.c: 1 when buf starts with a compression magic joblib accepts. */
+int compressed_magic(const uint8_t *buf, size_t len);
+/* compress.c: decompresses (with size and ratio caps) and scans the result;
+ * *format = JOBLIB or COMPRESSED_PICKLE. */
+int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                    ckpt_format *format);
+
+/* joblib.c: hooks that skip NumpyArrayWrapper data inside a pickle stream. */
+const pickle_hooks *joblib_hooks(void);
+
+#endif

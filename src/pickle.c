@@ -1,0 +1,212 @@
+/* Drives the interpreter over one pickle or a run of pickles, and records
+ * each pickle in the report. */
+#include "pickle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opcodes.h"
+#include "util.h"
+#include "vm.h"
+
+#define SCRATCH_MAX 512
+
+static void vm_init(vm *v, scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                    size_t start)
+{
+    memset(v, 0, sizeof(*v));
+    v->ctx = ctx;
+    v->member = member ? member : "";
+    v->buf = buf;
+    v->len = len;
+    v->pos = start;
+    v->op_off = start;
+    v->weights_only_ok = 1;
+    v->weights_only_reason = "";
+    v->lim_ops = ctx_limit(ctx, CKPT_LIMIT_OPCODES);
+    v->lim_stack = ctx_limit(ctx, CKPT_LIMIT_STACK);
+    v->lim_memo = ctx_limit(ctx, CKPT_LIMIT_MEMO);
+    v->lim_string = ctx_limit(ctx, CKPT_LIMIT_STRING);
+    v->lim_items = ctx_limit(ctx, CKPT_LIMIT_ITEMS);
+    v->lim_memory = ctx_limit(ctx, CKPT_LIMIT_MEMORY);
+    arena_init(&v->mem, v->lim_memory);
+    sb_init(&v->scratch, SCRATCH_MAX);
+}
+
+static void vm_release(vm *v)
+{
+    arena_release(&v->mem);
+    free(v->stack);
+    free(v->marks);
+    free(v->memo);
+    sb_free(&v->scratch);
+}
+
+/* One opcode: decode, check, dispatch. */
+static void step(vm *v, size_t start)
+{
+    v->op_off = v->pos;
+    v->op = v->buf[v->pos++];
+    if (v->in_frame && v->op_off >= v->frame_end)
+        v->in_frame = 0;
+    const opcode_info *info = &opcode_table[v->op];
+    if (!info->name) {
+        vm_fail(v, CKPT_F_BAD_OPCODE, "invalid load key 0x%02x", v->op);
+        return;
+    }
+    if (++v->nops > v->lim_ops) {
+        vm_fail(v, CKPT_F_LIMIT, "max-opcodes: more than %llu opcodes",
+                (unsigned long long)v->lim_ops);
+        return;
+    }
+    if (!info->weights_only)
+        vm_weights_only_fail(v, "uses an opcode weights_only refuses");
+    if (v->op == OP_STOP) {
+        value top;
+        if (vm_pop(v, &top)) {
+            v->stopped = 1;
+            if (v->hooks && v->hooks->on_stop)
+                v->hooks->on_stop(v->hooks->hctx, &top);
+        }
+    } else if (v->op == OP_PROTO) {
+        vm_op_proto(v, start);
+    } else if (vm_is_object_op(v->op)) {
+        vm_op_object(v);
+    } else {
+        vm_op_data(v);
+    }
+    if (v->mem.over_cap || v->mem.no_mem)
+        vm_out_of_memory(v);
+}
+
+static void run(vm *v, size_t start)
+{
+    while (!v->failed && !v->stopped) {
+        if (v->pos >= v->len) {
+            v->op_off = v->pos;
+            v->op = 0;
+            vm_fail(v, CKPT_F_TRUNCATED, "the data ends before STOP");
+            break;
+        }
+        step(v, start);
+    }
+}
+
+static void record(vm *v, size_t start)
+{
+    ckpt_pickle p = {0};
+    p.member = v->member;
+    p.offset = start;
+    p.end = v->pos;
+    p.protocol = v->max_proto;
+    p.opcodes = v->nops;
+    p.complete = v->stopped && !v->failed;
+    p.weights_only_ok = p.complete && v->weights_only_ok;
+    p.weights_only_reason = p.weights_only_ok ? "" : v->weights_only_reason;
+    report_add_pickle(v->ctx->rep, &p);
+}
+
+void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                            size_t start, const pickle_hooks *hooks, pickle_result *out)
+{
+    vm v;
+    vm_init(&v, ctx, member, buf, len, start);
+    v.hooks = hooks;
+    run(&v, start);
+    record(&v, start);
+    out->end = v.pos;
+    out->complete = v.stopped && !v.failed;
+    out->started = v.nops > 1 || out->complete;
+    vm_release(&v);
+}
+
+void pickle_scan_one(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                     size_t start, pickle_result *out)
+{
+    pickle_scan_one_hooked(ctx, member, buf, len, start, NULL, out);
+}
+
+/* Walks buf as a pickle into a throwaway report; returns where it ended,
+ * or SIZE_MAX when it did not reach STOP cleanly. */
+static size_t probe_end(scan_ctx *ctx, const uint8_t *buf, size_t len)
+{
+    ckpt_report *scratch = report_new("", 1, 0);
+    if (!scratch)
+        return 0;
+    scan_ctx probe = *ctx;
+    probe.rep = scratch;
+    probe.ext = NULL;
+    probe.next = probe.ext_cap = 0;
+    probe.depth = ctx->depth + 1;
+    pickle_result res;
+    pickle_scan_one(&probe, "", buf, len, 0, &res);
+    ckpt_report_free(scratch);
+    free(probe.ext);
+    return res.complete ? res.end : SIZE_MAX;
+}
+
+int pickle_probe(scan_ctx *ctx, const uint8_t *buf, size_t len)
+{
+    if (len < 2 || buf[len - 1] != '.' || !opcode_table[buf[0]].name)
+        return 0; /* cheap filter: a pickle starts with an opcode, ends with STOP */
+    return probe_end(ctx, buf, len) == len;
+}
+
+int pickle_probe_prefix(scan_ctx *ctx, const uint8_t *buf, size_t len)
+{
+    if (len < 1 || !opcode_table[buf[0]].name)
+        return 0;
+    return probe_end(ctx, buf, len) != SIZE_MAX;
+}
+
+/* Embedded pickles: a constant that is itself a whole pickle is what
+ * pickle.loads / torch.load gadgets unpickle; scan it like a member. */
+void vm_check_embedded(vm *v, const uint8_t *p, size_t n)
+{
+    scan_ctx *ctx = v->ctx;
+    if (ctx->depth + 1 >= ctx_limit(ctx, CKPT_LIMIT_DEPTH) || !pickle_probe(ctx, p, n))
+        return;
+    char where[256];
+    snprintf(where, sizeof(where), "%s@%zu", v->member, v->op_off);
+    vm_note(v, CKPT_F_EMBEDDED_PICKLE, -1, NULL, NULL,
+            "a %zu-byte constant is a complete pickle; scanned as member '%s'", n, where);
+    ctx->depth++;
+    pickle_scan_all(ctx, where, p, n, 0, 1);
+    ctx->depth--;
+}
+
+/* 1 when the bytes at buf[pos] could begin a pickle: a known opcode. */
+static int looks_like_pickle(const uint8_t *buf, size_t len, size_t pos)
+{
+    return pos < len && opcode_table[buf[pos]].name != NULL;
+}
+
+size_t pickle_scan_all(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                       size_t start, int flag_extra)
+{
+    return pickle_scan_all_hooked(ctx, member, buf, len, start, flag_extra, NULL);
+}
+
+size_t pickle_scan_all_hooked(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                              size_t start, int flag_extra, const pickle_hooks *hooks)
+{
+    size_t done = 0;
+    pickle_result res;
+    pickle_scan_one_hooked(ctx, member, buf, len, start, hooks, &res);
+    while (res.complete) {
+        done++;
+        size_t next = res.end;
+        if (next >= len)
+            break;
+        if (!looks_like_pickle(buf, len, next)) {
+            ctx_finding(ctx, CKPT_F_TRAILING_DATA, member, next, NULL);
+            break;
+        }
+        if (flag_extra)
+            ctx_finding(ctx, CKPT_F_EXTRA_PICKLE, member, next,
+                        "another pickle follows STOP; a loader calling load() again runs it");
+        pickle_scan_one_hooked(ctx, member, buf, len, next, hooks, &res);
+    }
+    return done;
+}

@@ -1,0 +1,56 @@
+/* Walking pickle streams: one pickle, or every pickle to the end of a buffer. */
+#ifndef CKPT_PICKLE_H
+#define CKPT_PICKLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scan.h"
+
+typedef struct pickle_result {
+    size_t end;   /* offset after STOP, or where parsing stopped */
+    int complete; /* reached STOP without an error */
+    int started;  /* at least one opcode was valid */
+} pickle_result;
+
+struct value;
+
+/* Optional reader hooks. after_build (joblib) is called after every BUILD
+ * whose target is an object; it may consume raw bytes that sit in the
+ * middle of the stream. It returns how many bytes at buf[pos] to skip (0 for
+ * none), or SIZE_MAX when the stream cannot go on (it added a finding). */
+typedef struct pickle_hooks {
+    size_t (*after_build)(void *hctx, scan_ctx *ctx, const char *member, const struct value *obj,
+                          const uint8_t *buf, size_t len, size_t pos);
+    /* Every persistent id (PERSID/BINPERSID), e.g. torch storage tuples. */
+    void (*on_persid)(void *hctx, const struct value *pid);
+    /* The value STOP returns. */
+    void (*on_stop)(void *hctx, const struct value *result);
+    void *hctx;
+} pickle_hooks;
+/* Values passed to hooks live only during the call: copy what you keep. */
+
+/* Walks one pickle of buf[0..len) starting at `start`, adding findings and a
+ * pickle record to the report. Never reads outside the buffer. */
+void pickle_scan_one(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                     size_t start, pickle_result *out);
+/* The same with reader hooks (may be NULL). */
+void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                            size_t start, const pickle_hooks *hooks, pickle_result *out);
+
+/* 1 when buf[0..len) is exactly one complete pickle (STOP at the last
+ * byte, no error); adds nothing to the report. */
+int pickle_probe(scan_ctx *ctx, const uint8_t *buf, size_t len);
+/* 1 when a complete pickle starts at buf[0] (bytes may follow its STOP). */
+int pickle_probe_prefix(scan_ctx *ctx, const uint8_t *buf, size_t len);
+
+/* Walks the pickle at `start`, then every pickle after it to the end of the
+ * buffer: a further pickle is an `extra-pickle` finding (when
+ * flag_extra), bytes that are not one are `trailing-data`. Returns the
+ * number of pickles that reached STOP. */
+size_t pickle_scan_all(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                       size_t start, int flag_extra);
+size_t pickle_scan_all_hooked(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                              size_t start, int flag_extra, const pickle_hooks *hooks);
+
+#endif

@@ -1,0 +1,259 @@
+/* Report storage and its public accessors. */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define MAX_REPORT_STRING 4096
+
+ckpt_report *report_new(const char *path, uint64_t max_findings, int strict)
+{
+    ckpt_report *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    arena_init(&r->mem, UINT64_MAX);
+    r->max_findings = max_findings;
+    r->strict = strict;
+    r->path = report_strdup(r, path ? path : "");
+    return r;
+}
+
+void ckpt_report_free(ckpt_report *r)
+{
+    if (!r)
+        return;
+    arena_release(&r->mem);
+    free(r->findings);
+    free(r->imports);
+    free(r->import_slots);
+    free(r->pickles);
+    free(r);
+}
+
+const char *report_strdup(ckpt_report *r, const char *s)
+{
+    if (!s || !*s)
+        return "";
+    size_t len = strnlen(s, MAX_REPORT_STRING + 1);
+    int cut = len > MAX_REPORT_STRING;
+    if (cut)
+        len = MAX_REPORT_STRING;
+    char *p = arena_alloc(&r->mem, len + 4);
+    if (!p)
+        return "";
+    memcpy(p, s, len);
+    strcpy(p + len, cut ? "..." : "");
+    return p;
+}
+
+/* Grows *array (of elem_size) to hold one more element. */
+static int grow(void **array, size_t *cap, size_t count, size_t elem_size)
+{
+    if (count < *cap)
+        return 1;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *p = reallocarray(*array, ncap, elem_size);
+    if (!p)
+        return 0;
+    *array = p;
+    *cap = ncap;
+    return 1;
+}
+
+static ckpt_severity effective_severity(const ckpt_report *r, const finding_in *f)
+{
+    ckpt_severity sev = f->severity < 0 ? ckpt_code_severity(f->code) : (ckpt_severity)f->severity;
+    if (r->strict && f->code == CKPT_F_UNKNOWN_IMPORT)
+        sev = CKPT_SEV_DANGEROUS;
+    return sev;
+}
+
+void report_add(ckpt_report *r, const finding_in *f)
+{
+    ckpt_severity sev = effective_severity(r, f);
+    if (!r->has_findings || sev > r->worst)
+        r->worst = sev;
+    r->has_findings = 1;
+    if (r->nfindings >= r->max_findings ||
+        !grow((void **)&r->findings, &r->findings_cap, r->nfindings, sizeof(ckpt_finding))) {
+        r->dropped_findings++;
+        return;
+    }
+    ckpt_finding *out = &r->findings[r->nfindings++];
+    out->code = f->code;
+    out->severity = sev;
+    out->member = report_strdup(r, f->member);
+    out->offset = f->offset;
+    out->opcode = report_strdup(r, f->opcode);
+    out->global = report_strdup(r, f->global);
+    out->call = report_strdup(r, f->call);
+    out->message = report_strdup(r, f->message ? f->message : ckpt_code_description(f->code));
+}
+
+static uint64_t hash_pair(const char *a, const char *b)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *a; a++)
+        h = (h ^ (uint8_t)*a) * 1099511628211u;
+    h = (h ^ 0xff) * 1099511628211u;
+    for (; *b; b++)
+        h = (h ^ (uint8_t)*b) * 1099511628211u;
+    return h;
+}
+
+static int rehash(ckpt_report *r)
+{
+    size_t cap = r->slots_cap ? r->slots_cap * 2 : 64;
+    size_t *slots = malloc(cap * sizeof(size_t));
+    if (!slots)
+        return 0;
+    for (size_t i = 0; i < cap; i++)
+        slots[i] = SIZE_MAX;
+    for (size_t i = 0; i < r->nimports; i++) {
+        size_t s = r->imports[i].hash & (cap - 1);
+        while (slots[s] != SIZE_MAX)
+            s = (s + 1) & (cap - 1);
+        slots[s] = i;
+    }
+    free(r->import_slots);
+    r->import_slots = slots;
+    r->slots_cap = cap;
+    return 1;
+}
+
+static size_t find_import(const ckpt_report *r, const char *module, const char *name, uint64_t h,
+                          size_t *slot)
+{
+    size_t s = h & (r->slots_cap - 1);
+    for (; r->import_slots[s] != SIZE_MAX; s = (s + 1) & (r->slots_cap - 1)) {
+        const import_rec *rec = &r->imports[r->import_slots[s]];
+        if (rec->hash == h && strcmp(rec->pub.module, module) == 0 &&
+            strcmp(rec->pub.name, name) == 0)
+            return r->import_slots[s];
+    }
+    *slot = s;
+    return SIZE_MAX;
+}
+
+size_t report_note_import(ckpt_report *r, const char *module, const char *name,
+                          const char *resolved, ckpt_code cls, int allowed, const char *member,
+                          uint64_t offset)
+{
+    if ((r->nimports + 1) * 2 > r->slots_cap && !rehash(r))
+        return SIZE_MAX;
+    uint64_t h = hash_pair(module, name);
+    size_t slot;
+    size_t found = find_import(r, module, name, h, &slot);
+    if (found != SIZE_MAX) {
+        r->imports[found].pub.count++;
+        return found;
+    }
+    if (!grow((void **)&r->imports, &r->imports_cap, r->nimports, sizeof(import_rec)))
+        return SIZE_MAX;
+    import_rec *rec = &r->imports[r->nimports];
+    rec->hash = h;
+    rec->pub = (ckpt_import){report_strdup(r, module),
+                             report_strdup(r, name),
+                             report_strdup(r, resolved),
+                             cls,
+                             allowed,
+                             1,
+                             0,
+                             report_strdup(r, member),
+                             offset};
+    r->import_slots[slot] = r->nimports;
+    return r->nimports++;
+}
+
+void report_note_call(ckpt_report *r, size_t i)
+{
+    if (i < r->nimports)
+        r->imports[i].pub.calls++;
+}
+
+uint64_t report_import_calls(const ckpt_report *r, size_t i)
+{
+    return i < r->nimports ? r->imports[i].pub.calls : 0;
+}
+
+void report_add_pickle(ckpt_report *r, const ckpt_pickle *p)
+{
+    if (!grow((void **)&r->pickles, &r->pickles_cap, r->npickles, sizeof(ckpt_pickle)))
+        return;
+    ckpt_pickle *out = &r->pickles[r->npickles++];
+    *out = *p;
+    out->member = report_strdup(r, p->member);
+    out->weights_only_reason = report_strdup(r, p->weights_only_reason);
+}
+
+/* ---- public accessors ---- */
+
+ckpt_verdict ckpt_report_verdict(const ckpt_report *r)
+{
+    if (!r || r->status != CKPT_OK)
+        return CKPT_VERDICT_ERROR;
+    if (!r->has_findings || r->worst == CKPT_SEV_INFO)
+        return CKPT_VERDICT_SAFE;
+    return r->worst == CKPT_SEV_DANGEROUS ? CKPT_VERDICT_DANGEROUS : CKPT_VERDICT_SUSPICIOUS;
+}
+
+const char *ckpt_report_path(const ckpt_report *r)
+{
+    return r ? r->path : "";
+}
+
+ckpt_format ckpt_report_format(const ckpt_report *r)
+{
+    return r ? r->format : CKPT_FORMAT_UNKNOWN;
+}
+
+ckpt_status ckpt_report_status(const ckpt_report *r)
+{
+    return r ? r->status : CKPT_ERR_ARG;
+}
+
+uint64_t ckpt_report_size(const ckpt_report *r)
+{
+    return r ? r->size : 0;
+}
+
+size_t ckpt_report_finding_count(const ckpt_report *r)
+{
+    return r ? r->nfindings : 0;
+}
+
+ckpt_status ckpt_report_finding(const ckpt_report *r, size_t i, ckpt_finding *out)
+{
+    if (!r || !out || i >= r->nfindings)
+        return CKPT_ERR_RANGE;
+    *out = r->findings[i];
+    return CKPT_OK;
+}
+
+size_t ckpt_report_import_count(const ckpt_report *r)
+{
+    return r ? r->nimports : 0;
+}
+
+ckpt_status ckpt_report_import(const ckpt_report *r, size_t i, ckpt_import *out)
+{
+    if (!r || !out || i >= r->nimports)
+        return CKPT_ERR_RANGE;
+    *out = r->imports[i].pub;
+    return CKPT_OK;
+}
+
+size_t ckpt_report_pickle_count(const ckpt_report *r)
+{
+    return r ? r->npickles : 0;
+}
+
+ckpt_status ckpt_report_pickle(const ckpt_report *r, size_t i, ckpt_pickle *out)
+{
+    if (!r || !out || i >= r->npickles)
+        return CKPT_ERR_RANGE;
+    *out = r->pickles[i];
+    return CKPT_OK;
+}

@@ -1,0 +1,62 @@
+/* The report under construction: findings, imports and pickles of one file. */
+#ifndef CKPT_REPORT_H
+#define CKPT_REPORT_H
+
+#include "arena.h"
+#include "ckptscan.h"
+
+typedef struct import_rec {
+    ckpt_import pub; /* strings owned by the report's arena */
+    uint64_t hash;
+} import_rec;
+
+struct ckpt_report {
+    arena mem; /* every string the report hands out */
+    const char *path;
+    ckpt_format format;
+    ckpt_status status;
+    uint64_t size;
+    int strict;
+
+    ckpt_finding *findings;
+    size_t nfindings, findings_cap;
+    uint64_t max_findings;
+    uint64_t dropped_findings; /* past max_findings: counted, still graded */
+    ckpt_severity worst;
+    int has_findings;
+
+    import_rec *imports;
+    size_t nimports, imports_cap;
+    size_t *import_slots; /* open-addressing index into imports, size slots_cap */
+    size_t slots_cap;
+
+    ckpt_pickle *pickles;
+    size_t npickles, pickles_cap;
+};
+
+/* What a caller fills to add a finding; NULL strings mean "". */
+typedef struct finding_in {
+    ckpt_code code;
+    int severity; /* -1: the code's default (strict mode may raise it) */
+    const char *member;
+    uint64_t offset;
+    const char *opcode;
+    const char *global;
+    const char *call;
+    const char *message;
+} finding_in;
+
+ckpt_report *report_new(const char *path, uint64_t max_findings, int strict);
+void report_add(ckpt_report *r, const finding_in *f);
+/* Records an import (deduplicated on module, name); returns its index or
+ * (size_t)-1 on no memory. `cls` is the policy's verdict for it. */
+size_t report_note_import(ckpt_report *r, const char *module, const char *name,
+                          const char *resolved, ckpt_code cls, int allowed, const char *member,
+                          uint64_t offset);
+void report_note_call(ckpt_report *r, size_t import_index);
+uint64_t report_import_calls(const ckpt_report *r, size_t import_index);
+void report_add_pickle(ckpt_report *r, const ckpt_pickle *p);
+/* Copies a string into the report (cut at 4096 bytes); never NULL. */
+const char *report_strdup(ckpt_report *r, const char *s);
+
+#endif

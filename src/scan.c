@@ -1,0 +1,201 @@
+/* Scanning entry points: read the input, pick the format readers, return
+ * the report. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "formats.h"
+#include "scan.h"
+#include "util.h"
+
+void ctx_finding(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t offset,
+                 const char *message)
+{
+    finding_in f = {code, -1, member, offset, NULL, NULL, NULL, message};
+    report_add(ctx->rep, &f);
+}
+
+void ctx_ext_register(scan_ctx *ctx, const char *module, const char *name, int64_t code)
+{
+    if (ctx->next == ctx->ext_cap) {
+        size_t cap = ctx->ext_cap ? ctx->ext_cap * 2 : 8;
+        ext_entry *p = reallocarray(ctx->ext, cap, sizeof(*p));
+        if (!p)
+            return;
+        ctx->ext = p;
+        ctx->ext_cap = cap;
+    }
+    ctx->ext[ctx->next++] = (ext_entry){code, module, name};
+}
+
+const ext_entry *ctx_ext_lookup(const scan_ctx *ctx, int64_t code)
+{
+    for (size_t i = ctx->next; i-- > 0;)
+        if (ctx->ext[i].code == code)
+            return &ctx->ext[i];
+    return NULL;
+}
+
+void ctx_release(scan_ctx *ctx)
+{
+    free(ctx->ext);
+    ctx->ext = NULL;
+    ctx->next = ctx->ext_cap = 0;
+}
+
+static ckpt_report *new_report(const ckpt_scanner *s, const char *name)
+{
+    return report_new(name, s->limits[CKPT_LIMIT_FINDINGS], s->strict);
+}
+
+/* Scans an in-memory image of the whole input into r. */
+static void scan_image(const ckpt_scanner *s, ckpt_report *r, const uint8_t *data, size_t len)
+{
+    scan_ctx ctx = {s, r, 0, NULL, 0, 0};
+    r->size = len;
+    scan_buffer(&ctx, "", data, len, &r->format);
+    ctx_release(&ctx);
+}
+
+ckpt_status ckpt_scan_mem(const ckpt_scanner *s, const void *data, size_t len, const char *name,
+                          ckpt_report **out)
+{
+    if (!out)
+        return CKPT_ERR_ARG;
+    *out = NULL;
+    if (!s || (!data && len))
+        return CKPT_ERR_ARG;
+    ckpt_report *r = new_report(s, name ? name : "<memory>");
+    if (!r)
+        return CKPT_ERR_NOMEM;
+    scan_image(s, r, data ? data : (const uint8_t *)"", len);
+    *out = r;
+    return CKPT_OK;
+}
+
+static ckpt_status errno_status(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR: return CKPT_ERR_NOT_FOUND;
+    case EISDIR: return CKPT_ERR_IS_DIR;
+    case ENOMEM: return CKPT_ERR_NOMEM;
+    default: return CKPT_ERR_IO;
+    }
+}
+
+/* Reads a stream that cannot be mapped (pipe, FIFO) up to the size cap. */
+static ckpt_status read_stream(const ckpt_scanner *s, int fd, ckpt_report *r)
+{
+    uint64_t cap = s->limits[CKPT_LIMIT_FILE_SIZE];
+    size_t len = 0, alloc = 0;
+    uint8_t *buf = NULL;
+    int over = 0;
+    for (;;) {
+        if (len == alloc) {
+            size_t n = alloc ? alloc * 2 : 65536;
+            uint8_t *p = realloc(buf, n);
+            if (!p) {
+                free(buf);
+                return CKPT_ERR_NOMEM;
+            }
+            buf = p;
+            alloc = n;
+        }
+        ssize_t got = read(fd, buf + len, alloc - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            free(buf);
+            return errno_status(e);
+        }
+        if (got == 0)
+            break;
+        len += (size_t)got;
+        if (len > cap) {
+            over = 1;
+            len = (size_t)cap;
+            break;
+        }
+    }
+    scan_image(s, r, buf, len);
+    if (over)
+        ctx_report_limit(r, CKPT_LIMIT_FILE_SIZE, cap);
+    free(buf);
+    return CKPT_OK;
+}
+
+static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return errno_status(errno);
+    if (S_ISDIR(st.st_mode))
+        return CKPT_ERR_IS_DIR;
+    if (!S_ISREG(st.st_mode) || st.st_size == 0)
+        return read_stream(s, fd, r);
+    uint64_t size = (uint64_t)st.st_size;
+    if (size > s->limits[CKPT_LIMIT_FILE_SIZE] || size > SIZE_MAX) {
+        r->size = size;
+        ctx_report_limit(r, CKPT_LIMIT_FILE_SIZE, s->limits[CKPT_LIMIT_FILE_SIZE]);
+        return CKPT_OK;
+    }
+    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED)
+        return read_stream(s, fd, r);
+    scan_image(s, r, map, (size_t)size);
+    munmap(map, (size_t)size);
+    return CKPT_OK;
+}
+
+/* Finishes a report whose input could not be read at all. */
+static ckpt_status finish(ckpt_report *r, ckpt_status st, ckpt_report **out)
+{
+    r->status = st;
+    *out = r;
+    return st;
+}
+
+ckpt_status ckpt_scan_fd(const ckpt_scanner *s, int fd, const char *name, ckpt_report **out)
+{
+    if (!out)
+        return CKPT_ERR_ARG;
+    *out = NULL;
+    if (!s || fd < 0)
+        return CKPT_ERR_ARG;
+    ckpt_report *r = new_report(s, name ? name : "-");
+    if (!r)
+        return CKPT_ERR_NOMEM;
+    ckpt_status st = scan_open_fd(s, fd, r);
+    if (st == CKPT_ERR_NOMEM) {
+        ckpt_report_free(r);
+        return st;
+    }
+    return finish(r, st, out);
+}
+
+ckpt_status ckpt_scan_file(const ckpt_scanner *s, const char *path, ckpt_report **out)
+{
+    if (!out)
+        return CKPT_ERR_ARG;
+    *out = NULL;
+    if (!s || !path)
+        return CKPT_ERR_ARG;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        ckpt_report *r = new_report(s, path);
+        if (!r)
+            return CKPT_ERR_NOMEM;
+        return finish(r, errno_status(errno), out);
+    }
+    /* O_NONBLOCK only keeps open() of a FIFO from hanging; read normally */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    ckpt_status st = ckpt_scan_fd(s, fd, path, out);
+    close(fd);
+    return st;
+}

@@ -1,0 +1,49 @@
+/* Scanner configuration and the per-file scan context shared by the
+ * format readers and the pickle interpreter. */
+#ifndef CKPT_SCAN_H
+#define CKPT_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ckptscan.h"
+#include "policy.h"
+#include "report.h"
+
+struct ckpt_scanner {
+    uint64_t limits[CKPT_LIMIT_COUNT_];
+    int strict;
+    policy *pol;
+};
+
+/* copyreg extension registry as the stream fills it (process-wide in
+ * CPython, so it lives for the whole file). */
+typedef struct ext_entry {
+    int64_t code;
+    const char *module; /* report-owned */
+    const char *name;
+} ext_entry;
+
+typedef struct scan_ctx {
+    const ckpt_scanner *sc;
+    ckpt_report *rep;
+    unsigned depth; /* archive / embedded-pickle nesting */
+    ext_entry *ext;
+    size_t next, ext_cap;
+} scan_ctx;
+
+static inline uint64_t ctx_limit(const scan_ctx *ctx, ckpt_limit l)
+{
+    return ctx->sc->limits[l];
+}
+
+/* Adds a finding with the code's default severity. */
+void ctx_finding(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t offset,
+                 const char *message);
+
+/* Registers copyreg.add_extension(module, name, code). */
+void ctx_ext_register(scan_ctx *ctx, const char *module, const char *name, int64_t code);
+const ext_entry *ctx_ext_lookup(const scan_ctx *ctx, int64_t code);
+void ctx_release(scan_ctx *ctx);
+
+#endif

@@ -1,0 +1,238 @@
+/* The interpreter loop and its primitives: bounded reads, stack, marks and
+ * memo with _pickle.c's semantics, errors that keep what was found. */
+#include "vm.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opcodes.h"
+#include "util.h"
+
+#define RENDER_MAX 512
+
+static const char *op_name(uint8_t op)
+{
+    const char *n = opcode_table[op].name;
+    return n ? n : "";
+}
+
+static void add_finding(vm *v, ckpt_code code, int severity, const char *global, const char *call,
+                        const char *msg)
+{
+    finding_in f = {code, severity, v->member, v->op_off, op_name(v->op), global, call, msg};
+    report_add(v->ctx->rep, &f);
+}
+
+void vm_note(vm *v, ckpt_code code, int severity, const char *global, const char *call,
+             const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    add_finding(v, code, severity, global, call, msg);
+}
+
+void vm_fail(vm *v, ckpt_code code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    if (v->failed)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    add_finding(v, code, -1, NULL, NULL, msg);
+    v->failed = 1;
+    vm_weights_only_fail(v, "the stream is not a valid pickle");
+}
+
+void vm_weights_only_fail(vm *v, const char *reason)
+{
+    if (v->weights_only_ok) {
+        v->weights_only_ok = 0;
+        v->weights_only_reason = reason;
+    }
+}
+
+void vm_out_of_memory(vm *v)
+{
+    vm_fail(v, CKPT_F_LIMIT, "max-memory: interpreter memory limit (%llu bytes) reached",
+            (unsigned long long)v->lim_memory);
+}
+
+/* Protocol-4 frames: the C unpickler lets an opcode cross a frame's end,
+ * the Python one (joblib) refuses; crossing is a deliberate desync. */
+static void check_frame(vm *v, size_t n)
+{
+    if (!v->in_frame || v->pos + n <= v->frame_end)
+        return;
+    v->in_frame = 0;
+    if (!v->straddle_reported) {
+        v->straddle_reported = 1;
+        vm_note(v, CKPT_F_FRAME_STRADDLE, -1, NULL, NULL,
+                "%s argument runs past the frame ending at offset %zu", op_name(v->op),
+                v->frame_end);
+    }
+}
+
+const uint8_t *vm_take(vm *v, size_t n)
+{
+    if (n > v->len - v->pos) {
+        vm_fail(v, CKPT_F_TRUNCATED, "%s needs %zu bytes, %zu remain", op_name(v->op), n,
+                v->len - v->pos);
+        return NULL;
+    }
+    check_frame(v, n);
+    const uint8_t *p = v->buf + v->pos;
+    v->pos += n;
+    return p;
+}
+
+const char *vm_line(vm *v, size_t *len)
+{
+    const uint8_t *start = v->buf + v->pos;
+    const uint8_t *nl = memchr(start, '\n', v->len - v->pos);
+    if (!nl) {
+        vm_fail(v, CKPT_F_TRUNCATED, "%s: no newline before the end of the data", op_name(v->op));
+        return NULL;
+    }
+    *len = (size_t)(nl - start);
+    check_frame(v, *len + 1);
+    v->pos += *len + 1;
+    return (const char *)start;
+}
+
+/* Grows a heap array of elem-sized items to hold `need`, charging memory. */
+static int grow_array(vm *v, void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 1;
+    size_t ncap = *cap ? *cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    uint64_t bytes, total;
+    if (mul_overflows(ncap, elem, &bytes) || add_overflows(bytes, v->mem.used, &total) ||
+        total > v->lim_memory) {
+        vm_out_of_memory(v);
+        return 0;
+    }
+    void *q = realloc(*p, (size_t)bytes);
+    if (!q) {
+        vm_out_of_memory(v);
+        return 0;
+    }
+    *p = q;
+    *cap = ncap;
+    return 1;
+}
+
+int vm_push(vm *v, value x)
+{
+    if (v->sp >= v->lim_stack) {
+        vm_fail(v, CKPT_F_LIMIT, "max-stack: stack deeper than %llu",
+                (unsigned long long)v->lim_stack);
+        return 0;
+    }
+    if (!grow_array(v, (void **)&v->stack, &v->stack_cap, v->sp + 1, sizeof(value)))
+        return 0;
+    v->stack[v->sp++] = x;
+    return 1;
+}
+
+static void underflow(vm *v)
+{
+    vm_fail(v, CKPT_F_STACK_ERROR, "%s: unpickling stack underflow", op_name(v->op));
+}
+
+int vm_pop(vm *v, value *out)
+{
+    if (v->sp <= v->fence) {
+        underflow(v);
+        return 0;
+    }
+    *out = v->stack[--v->sp];
+    return 1;
+}
+
+value *vm_top(vm *v)
+{
+    if (v->sp <= v->fence) {
+        underflow(v);
+        return NULL;
+    }
+    return &v->stack[v->sp - 1];
+}
+
+int vm_push_mark(vm *v)
+{
+    if (v->nmarks >= v->lim_stack) {
+        vm_fail(v, CKPT_F_LIMIT, "max-stack: more than %llu marks",
+                (unsigned long long)v->lim_stack);
+        return 0;
+    }
+    if (!grow_array(v, (void **)&v->marks, &v->marks_cap, v->nmarks + 1, sizeof(size_t)))
+        return 0;
+    v->marks[v->nmarks++] = v->sp;
+    v->fence = v->sp;
+    return 1;
+}
+
+int vm_pop_mark(vm *v, size_t *base)
+{
+    if (v->nmarks == 0) {
+        vm_fail(v, CKPT_F_STACK_ERROR, "%s: could not find MARK", op_name(v->op));
+        return 0;
+    }
+    *base = v->marks[--v->nmarks];
+    v->fence = v->nmarks ? v->marks[v->nmarks - 1] : 0;
+    return 1;
+}
+
+int vm_memo_put(vm *v, uint64_t index, value x)
+{
+    if (index >= v->lim_memo) {
+        vm_fail(v, CKPT_F_LIMIT, "max-memo: memo index %llu is above the limit %llu",
+                (unsigned long long)index, (unsigned long long)v->lim_memo);
+        return 0;
+    }
+    size_t old_cap = v->memo_cap;
+    if (!grow_array(v, (void **)&v->memo, &v->memo_cap, (size_t)index + 1, sizeof(value)))
+        return 0;
+    if (v->memo_cap > old_cap) /* realloc leaves new slots uninitialised */
+        memset(v->memo + old_cap, 0, (v->memo_cap - old_cap) * sizeof(value));
+    if (v->memo[index].kind == V_EMPTY)
+        v->memo_count++;
+    v->memo[index] = x;
+    return 1;
+}
+
+int vm_memo_get(vm *v, uint64_t index, value *out)
+{
+    if (index >= v->memo_cap || v->memo[index].kind == V_EMPTY) {
+        vm_fail(v, CKPT_F_MEMO_ERROR, "%s: memo slot %llu is empty", op_name(v->op),
+                (unsigned long long)index);
+        return 0;
+    }
+    *out = v->memo[index];
+    return 1;
+}
+
+value vm_collect(vm *v, vkind kind, size_t base)
+{
+    value c = v_new_node(&v->mem, kind);
+    if (c.kind == V_EMPTY) {
+        vm_out_of_memory(v);
+        return c;
+    }
+    size_t n = v->sp - base;
+    if (n && !seq_push(&v->mem, &c.u.n->u.s, v->stack + base, n, v->lim_items)) {
+        vm_out_of_memory(v);
+        return v_make(V_EMPTY);
+    }
+    v->sp = base;
+    return c;
+}

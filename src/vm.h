@@ -1,0 +1,93 @@
+/* The restricted pickle interpreter's state, shared by vm*.c. Nothing here
+ * imports or calls anything: values are symbolic (value.h). */
+#ifndef CKPT_VM_H
+#define CKPT_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "pickle.h"
+#include "scan.h"
+#include "strbuf.h"
+#include "value.h"
+
+typedef struct vm {
+    scan_ctx *ctx;
+    const char *member;
+    const uint8_t *buf;
+    size_t len;
+    size_t pos;    /* next byte to read */
+    size_t op_off; /* offset of the current opcode */
+    uint8_t op;
+    arena mem;
+
+    value *stack;
+    size_t sp, stack_cap;
+    size_t *marks;
+    size_t nmarks, marks_cap;
+    size_t fence; /* stack index of the innermost mark (0 without marks) */
+
+    value *memo;
+    size_t memo_cap;
+    uint64_t memo_count; /* occupied slots: MEMOIZE's index */
+
+    int proto;
+    int max_proto;
+    uint64_t nops;
+    int in_frame;
+    size_t frame_end;
+    int straddle_reported;
+
+    int failed;  /* an error stopped the walk */
+    int stopped; /* STOP reached */
+
+    int weights_only_ok;
+    const char *weights_only_reason; /* static text */
+
+    const pickle_hooks *hooks; /* may be NULL */
+
+    uint64_t lim_ops, lim_stack, lim_memo, lim_string, lim_items, lim_memory;
+    strbuf scratch; /* rendering */
+} vm;
+
+/* ---- errors and findings (vm.c) ---- */
+/* Records an error finding at the current opcode and stops the walk. */
+void vm_fail(vm *v, ckpt_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Records a finding at the current opcode (walk goes on). */
+void vm_note(vm *v, ckpt_code code, int severity, const char *global, const char *call,
+             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void vm_weights_only_fail(vm *v, const char *reason);
+void vm_out_of_memory(vm *v);
+
+/* ---- reading arguments (vm.c) ---- */
+/* Pointer to the next n bytes (advancing), or NULL after a truncation error. */
+const uint8_t *vm_take(vm *v, size_t n);
+/* A line up to '\n' (excluded); NULL after a truncation error. */
+const char *vm_line(vm *v, size_t *len);
+
+/* ---- stack, marks, memo (vm.c) ---- */
+int vm_push(vm *v, value x);
+/* Pops into *out; 0 (after an error) on underflow below the mark. */
+int vm_pop(vm *v, value *out);
+/* Pointer to the top value, or NULL (after an error) on underflow. */
+value *vm_top(vm *v);
+/* Pops the innermost mark; *base gets the stack index it marked. */
+int vm_pop_mark(vm *v, size_t *base);
+int vm_push_mark(vm *v);
+int vm_memo_put(vm *v, uint64_t index, value x);
+int vm_memo_get(vm *v, uint64_t index, value *out);
+
+/* ---- opcode groups ---- */
+void vm_op_data(vm *v);   /* vm_data.c: constants, strings, containers, memo */
+void vm_op_object(vm *v); /* vm_call.c: globals, calls, BUILD, persistent ids */
+int vm_is_object_op(uint8_t op);
+void vm_op_proto(vm *v, size_t pickle_start);
+
+/* Scans a bytes/str constant that holds a whole pickle (embedded-pickle). */
+void vm_check_embedded(vm *v, const uint8_t *p, size_t n);
+
+/* Builds a container value from stack[base..sp) and truncates the stack. */
+value vm_collect(vm *v, vkind kind, size_t base);
+
+#endif

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""CLI tests for ckptscan: exit codes, messages on bad input, golden text and
+JSON output, and the JSON shape. Standard library only; nothing is unpickled.
+
+Usage: run_cli_tests.py --ckptscan PATH --golden DIR [--corpus DIR] [--update]
+"""
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+SAFE_PICKLE = b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01X\x01\x00\x00\x00aK\x01s."
+EVIL_PICKLE = b"cos\nsystem\n(S'touch /tmp/ckptscan_cli_test'\ntR."
+# a name with a terminal escape and invalid UTF-8: output must neutralise both
+ESC_PICKLE = b"cevil\x1b[31m\nname\n."
+UNKNOWN_PICKLE = b"\x80\x04\x95\x12\x00\x00\x00\x00\x00\x00\x00\x8c\x05mymod\x8c\x05Thing\x93)\x81."
+
+FILES = {
+    "safe.pkl": SAFE_PICKLE,
+    "evil.pkl": EVIL_PICKLE,
+    "esc.pkl": ESC_PICKLE,
+    "unknown.pkl": UNKNOWN_PICKLE,
+    "empty.bin": b"",
+    "one_stop.bin": b".",
+    "one_none.bin": b"N",
+    "one_x.bin": b"x",
+    "random.bin": random.Random(1234).randbytes(4096),
+}
+
+
+class Case:
+    def __init__(self, name, argv, code, stdin=None, golden=None, stdout_has=(),
+                 stderr_has=(), check=None):
+        self.name, self.argv, self.code, self.stdin = name, argv, code, stdin
+        self.golden, self.stdout_has, self.stderr_has = golden, stdout_has, stderr_has
+        self.check = check
+
+
+SCHEMA = None
+
+
+def json_shape(doc):
+    """The report validates against doc/report.schema.json, and the summary adds up."""
+    import jsonschema  # Debian's python3-jsonschema (scripts/install-deps.sh)
+    jsonschema.validate(doc, SCHEMA)
+    assert set(doc) >= {"ckptscan", "files", "summary"}, doc.keys()
+    for f in doc["files"]:
+        for key in ("path", "format", "verdict", "error", "size", "weights_only",
+                    "findings", "dropped_findings", "imports", "pickles"):
+            assert key in f, key
+        assert f["verdict"] in ("safe", "suspicious", "dangerous", "error")
+        for x in f["findings"]:
+            assert set(x) == {"code", "severity", "member", "offset", "opcode", "global",
+                              "call", "message"}, x.keys()
+            assert x["severity"] in ("info", "suspicious", "dangerous")
+        for im in f["imports"]:
+            assert set(im) == {"module", "name", "resolved", "allowed", "class", "count",
+                               "calls", "member", "offset"}
+    s = doc["summary"]
+    assert s["files"] == len(doc["files"])
+    assert sum(s[k] for k in ("safe", "suspicious", "dangerous", "error")) == s["files"]
+
+
+def verdicts(doc):
+    return [f["verdict"] for f in doc["files"]]
+
+
+CASES = [
+    Case("help", ["--help"], 0, stdout_has=["Usage: ckptscan", "Exit status:", "--fail-on"]),
+    Case("version", ["--version"], 0, stdout_has=["ckptscan 0."]),
+    Case("no file", [], 2, stderr_has=["no FILE given"]),
+    Case("bad option", ["--bogus", "x"], 2, stderr_has=["unknown option '--bogus'"]),
+    Case("bad format", ["--format", "xml", "safe.pkl"], 2, stderr_has=["unknown format 'xml'"]),
+    Case("bad fail-on", ["--fail-on", "never", "safe.pkl"], 2, stderr_has=["--fail-on"]),
+    Case("bad limit", ["--limit", "max-nothing=3", "safe.pkl"], 2, stderr_has=["unknown limit"]),
+    Case("bad limit value", ["--limit", "max-stack=0", "safe.pkl"], 2,
+         stderr_has=["out of range"]),
+    Case("bad profile", ["--profile", "nope", "safe.pkl"], 2, stderr_has=["unknown profile"]),
+    Case("missing policy file", ["--policy", "no-such-policy", "safe.pkl"], 2,
+         stderr_has=["no-such-policy: no such file"]),
+    Case("safe file", ["safe.pkl"], 0, golden="safe.txt"),
+    Case("dangerous file", ["--color", "never", "evil.pkl"], 1, golden="evil.txt"),
+    Case("dangerous json", ["--format", "json", "evil.pkl"], 1, golden="evil.json",
+         check=lambda out: json_shape(json.loads(out))),
+    Case("escapes hostile names", ["esc.pkl"], 1, golden="esc.txt",
+         check=lambda out: "\x1b" not in out or (_ for _ in ()).throw(AssertionError("ESC"))),
+    Case("unknown import", ["unknown.pkl"], 1, golden="unknown.txt"),
+    Case("fail-on dangerous lets suspicious pass", ["--fail-on", "dangerous", "unknown.pkl"], 0),
+    Case("fail-on dangerous still fails dangerous", ["--fail-on", "dangerous", "evil.pkl"], 1),
+    Case("strict makes unknown dangerous", ["--strict", "--format", "json", "unknown.pkl"], 1,
+         check=lambda out: verdicts(json.loads(out)) == ["dangerous"]
+         or (_ for _ in ()).throw(AssertionError(out))),
+    Case("missing file", ["does-not-exist.pt"], 2, stdout_has=["does-not-exist.pt: ERROR"],
+         stderr_has=["does-not-exist.pt: no such file"]),
+    Case("directory", ["."], 2, stdout_has=[".: ERROR (is a directory)"],
+         stderr_has=[".: is a directory"]),
+    Case("empty file", ["empty.bin"], 1, golden="empty.txt"),
+    Case("one byte STOP", ["one_stop.bin"], 1, golden="one_stop.txt"),
+    Case("one byte NONE", ["one_none.bin"], 1, golden="one_none.txt"),
+    Case("one byte not an opcode", ["one_x.bin"], 1, golden="one_x.txt"),
+    Case("random bytes", ["--format", "json", "random.bin"], 1,
+         check=lambda out: (json_shape(json.loads(out)),
+                            verdicts(json.loads(out)) != ["safe"] or
+                            (_ for _ in ()).throw(AssertionError("random bytes SAFE")))),
+    Case("stdin", ["-"], 1, stdin=EVIL_PICKLE, stdout_has=["-: DANGEROUS [pickle]"]),
+    Case("zero-length stdin", ["-"], 1, stdin=b"", stdout_has=["-: SUSPICIOUS [empty]"]),
+    Case("several files, one missing: exit 2", ["--format", "json", "safe.pkl", "evil.pkl",
+                                                "nope.pt"], 2,
+         check=lambda out: verdicts(json.loads(out)) == ["safe", "dangerous", "error"]
+         or (_ for _ in ()).throw(AssertionError(out))),
+    Case("summary line", ["safe.pkl", "evil.pkl"], 1,
+         stdout_has=["2 files: 1 safe, 0 suspicious, 1 dangerous, 0 unreadable"]),
+    Case("quiet", ["-q", "evil.pkl"], 1, stdout_has=["evil.pkl: DANGEROUS [pickle] 2 findings\n"],
+         check=lambda out: out.count("\n") == 1 or (_ for _ in ()).throw(AssertionError(out))),
+    Case("limit hit", ["--limit", "max-opcodes=3", "safe.pkl"], 1, stdout_has=["max-opcodes"]),
+    Case("list codes", ["--list-codes"], 0, stdout_has=["| `unknown-import` | suspicious |"]),
+]
+
+
+def run_case(exe, case, workdir, golden_dir, update):
+    env = dict(os.environ, NO_COLOR="1")
+    p = subprocess.run([exe] + case.argv, cwd=workdir, input=case.stdin or b"",
+                       capture_output=True, env=env, timeout=60)
+    out, err = p.stdout.decode("utf-8", "surrogateescape"), p.stderr.decode("utf-8", "replace")
+    problems = []
+    if p.returncode != case.code:
+        problems.append(f"exit {p.returncode}, want {case.code}")
+    problems += [f"stdout lacks {s!r}" for s in case.stdout_has if s not in out]
+    problems += [f"stderr lacks {s!r}" for s in case.stderr_has if s not in err]
+    if case.golden:
+        path = os.path.join(golden_dir, case.golden)
+        if update:
+            with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
+                f.write(out)
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            want = f.read()
+        if out != want:
+            problems.append(f"stdout differs from {case.golden}:\n{out}\n--- want ---\n{want}")
+    if case.check and not problems:
+        try:
+            case.check(out)
+        except Exception as e:  # noqa: BLE001 - report any assertion
+            problems.append(f"check failed: {e!r}")
+    return problems, err
+
+
+def corpus_smoke(exe, corpus):
+    """Every corpus sample scans without a crash (exit 0/1/2 only, never a signal)."""
+    problems = []
+    for root, _, names in os.walk(corpus):
+        for n in sorted(names):
+            p = subprocess.run([exe, "--format", "json", os.path.join(root, n)],
+                               capture_output=True, timeout=60)
+            if p.returncode not in (0, 1, 2):
+                problems.append(f"{n}: exit {p.returncode}")
+            else:
+                json_shape(json.loads(p.stdout))
+    return problems
+
+
+def docs_in_sync(exe, repo):
+    """README's code table is exactly --list-codes; the man page names every code."""
+    table = subprocess.run([exe, "--list-codes"], capture_output=True, text=True).stdout
+    problems = []
+    with open(os.path.join(repo, "README.md"), encoding="utf-8") as f:
+        if table.strip() not in f.read():
+            problems.append("README.md code table differs from ckptscan --list-codes")
+    with open(os.path.join(repo, "doc", "ckptscan.1"), encoding="utf-8") as f:
+        man = f.read()
+    for line in table.splitlines()[2:]:
+        code = line.split("|")[1].strip().strip("`")
+        if f".B {code}\n" not in man:
+            problems.append(f"man page lacks code {code}")
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckptscan", required=True)
+    ap.add_argument("--golden", required=True)
+    ap.add_argument("--corpus")
+    ap.add_argument("--update", action="store_true")
+    a = ap.parse_args()
+    exe = os.path.abspath(a.ckptscan)
+    global SCHEMA
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(a.golden)))
+    with open(os.path.join(repo, "doc", "report.schema.json"), encoding="utf-8") as f:
+        SCHEMA = json.load(f)
+    golden_dir = os.path.join(os.path.abspath(a.golden), "golden")
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as work:
+        for name, data in FILES.items():
+            with open(os.path.join(work, name), "wb") as f:
+                f.write(data)
+        for case in CASES:
+            problems, err = run_case(exe, case, work, golden_dir, a.update)
+            if problems:
+                failed += 1
+                print(f"FAIL {case.name}: " + "\n  ".join(problems) + f"\n  stderr: {err}")
+            else:
+                passed += 1
+                print(f"ok   {case.name}")
+    problems = docs_in_sync(exe, os.path.dirname(os.path.dirname(os.path.abspath(a.golden))))
+    if problems:
+        failed += 1
+        print("FAIL docs in sync: " + "; ".join(problems))
+    else:
+        passed += 1
+        print("ok   docs in sync")
+    if a.corpus and os.path.isdir(a.corpus):
+        problems = corpus_smoke(exe, a.corpus)
+        if problems:
+            failed += 1
+            print("FAIL corpus smoke: " + "; ".join(problems))
+        else:
+            passed += 1
+            print("ok   corpus smoke")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

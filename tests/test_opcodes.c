@@ -1,0 +1,374 @@
+/* One case (or more) per pickle opcode and per interpreter edge case:
+ * inline bytes, the exact verdict, and the finding code and offset that
+ * must be reported. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#define SAFE   CKPT_VERDICT_SAFE
+#define SUSP   CKPT_VERDICT_SUSPICIOUS
+#define DANG   CKPT_VERDICT_DANGEROUS
+#define NOCODE (-1)
+
+typedef struct opcase {
+    const char *name;
+    const char *bytes;
+    size_t len;
+    ckpt_verdict verdict;
+    int code;         /* a finding that must be present, or NOCODE */
+    long long offset; /* its offset, or -1 for any */
+} opcase;
+
+#define C(name, lit, verdict, code, off)                                                           \
+    {                                                                                              \
+        name, lit, sizeof(lit) - 1, verdict, code, off                                             \
+    }
+
+static const opcase cases[] = {
+    /* stack, marks */
+    C("MARK TUPLE", "(K\x01K\x02t.", SAFE, NOCODE, -1),
+    C("STOP on empty stack", ".", SUSP, CKPT_F_STACK_ERROR, 0),
+    C("POP",
+      "K\x01K\x02"
+      "0.",
+      SAFE, NOCODE, -1),
+    C("POP pops a bare mark", "N(0.", SAFE, NOCODE, -1),
+    C("POP below mark underflows",
+      "(0"
+      "0N.",
+      SUSP, CKPT_F_STACK_ERROR, 2),
+    C("POP_MARK",
+      "N(K\x01K\x02"
+      "1.",
+      SAFE, NOCODE, -1),
+    C("POP_MARK without mark", "N1.", SUSP, CKPT_F_STACK_ERROR, 1),
+    C("DUP",
+      "(K\x01"
+      "2t.",
+      SAFE, NOCODE, -1),
+    C("DUP on empty", "2.", SUSP, CKPT_F_STACK_ERROR, 0),
+    C("STOP below a mark", "N(.", SUSP, CKPT_F_STACK_ERROR, 2),
+    /* numbers */
+    C("FLOAT", "F1.5\n.", SAFE, NOCODE, -1),
+    C("FLOAT inf", "Finf\n.", SAFE, NOCODE, -1),
+    C("FLOAT bad", "Fabc\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("INT base 0 hex", "I0x10\n.", SAFE, NOCODE, -1),
+    C("INT octal", "I010\n.", SAFE, NOCODE, -1),
+    C("INT bool", "I01\n.", SAFE, NOCODE, -1),
+    C("INT underscores", "I1_000\n.", SAFE, NOCODE, -1),
+    C("INT huge", "I123456789012345678901234567890\n.", SAFE, NOCODE, -1),
+    C("INT bad", "Ixyz\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("INT empty line", "I\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("INT bad octal digit", "I08\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("BININT", "J\xff\xff\xff\xff.", SAFE, NOCODE, -1),
+    C("BININT1", "K\x07.", SAFE, NOCODE, -1),
+    C("BININT2", "M\x07\x01.", SAFE, NOCODE, -1),
+    C("BININT truncated", "J\x01\x02", SUSP, CKPT_F_TRUNCATED, 0),
+    C("LONG base 0", "L0x10L\n.", SAFE, NOCODE, -1),
+    C("LONG no L", "L12\n.", SAFE, NOCODE, -1),
+    C("LONG leading zero", "L010L\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("LONG1", "\x8a\x02\xff\x7f.", SAFE, NOCODE, -1),
+    C("LONG1 empty", "\x8a\x00.", SAFE, NOCODE, -1),
+    C("LONG4", "\x8b\x01\x00\x00\x00\x05.", SAFE, NOCODE, -1),
+    C("LONG4 negative count", "\x8b\xff\xff\xff\xff.", SUSP, CKPT_F_MALFORMED, 0),
+    C("BINFLOAT", "G\x3f\xf0\x00\x00\x00\x00\x00\x00.", SAFE, NOCODE, -1),
+    C("NONE", "N.", SAFE, NOCODE, -1),
+    C("NEWTRUE", "\x88.", SAFE, NOCODE, -1),
+    C("NEWFALSE", "\x89.", SAFE, NOCODE, -1),
+    /* strings */
+    C("STRING", "S'abc'\n.", SAFE, NOCODE, -1),
+    C("STRING double quotes", "S\"a\\x41\\n\"\n.", SAFE, NOCODE, -1),
+    C("STRING unquoted", "Sabc\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("STRING mismatched quotes", "S'abc\"\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("STRING bad \\x", "S'\\x4'\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("STRING trailing backslash", "S'a\\'\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("BINSTRING",
+      "T\x03\x00\x00\x00"
+      "abc.",
+      SAFE, NOCODE, -1),
+    C("SHORT_BINSTRING",
+      "U\x03"
+      "abc.",
+      SAFE, NOCODE, -1),
+    C("UNICODE escapes", "V\\u0041\\U0001F600\n.", SAFE, NOCODE, -1),
+    C("UNICODE bad escape", "V\\u00zz\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("UNICODE out of range", "V\\U00110000\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("BINUNICODE", "X\x02\x00\x00\x00\xc3\xa9.", SAFE, NOCODE, -1),
+    C("BINUNICODE surrogatepass", "X\x03\x00\x00\x00\xed\xa0\x80.", SAFE, NOCODE, -1),
+    C("BINUNICODE invalid utf-8", "X\x01\x00\x00\x00\xff.", SUSP, CKPT_F_MALFORMED, 0),
+    C("SHORT_BINUNICODE", "\x8c\x01x.", SAFE, NOCODE, -1),
+    C("BINUNICODE8", "\x8d\x01\x00\x00\x00\x00\x00\x00\x00x.", SAFE, NOCODE, -1),
+    C("BINBYTES", "B\x01\x00\x00\x00x.", SAFE, NOCODE, -1),
+    C("SHORT_BINBYTES", "C\x01x.", SAFE, NOCODE, -1),
+    C("BINBYTES8", "\x8e\x01\x00\x00\x00\x00\x00\x00\x00x.", SAFE, NOCODE, -1),
+    C("BINBYTES8 4 GiB in a tiny file", "\x8e\x00\x00\x00\x00\x01\x00\x00\x00x.", SUSP,
+      CKPT_F_TRUNCATED, 0),
+    C("BINBYTES8 2^63", "\x8e\x00\x00\x00\x00\x00\x00\x00\x80x.", SUSP, CKPT_F_MALFORMED, 0),
+    C("BYTEARRAY8", "\x96\x01\x00\x00\x00\x00\x00\x00\x00x.", SAFE, NOCODE, -1),
+    /* containers */
+    C("EMPTY_TUPLE", ").", SAFE, NOCODE, -1),
+    C("TUPLE1", "N\x85.", SAFE, NOCODE, -1),
+    C("TUPLE2", "NN\x86.", SAFE, NOCODE, -1),
+    C("TUPLE3", "NNN\x87.", SAFE, NOCODE, -1),
+    C("TUPLE3 underflow", "NN\x87.", SUSP, CKPT_F_STACK_ERROR, 2),
+    C("TUPLE2 across a mark", "N(N\x86.", SUSP, CKPT_F_STACK_ERROR, 3),
+    C("LIST", "(NNl.", SAFE, NOCODE, -1),
+    C("EMPTY_LIST APPEND",
+      "]N"
+      "a.",
+      SAFE, NOCODE, -1),
+    C("APPENDS", "](NNe.", SAFE, NOCODE, -1),
+    C("APPENDS without target", "(Ne.", SUSP, CKPT_F_STACK_ERROR, 2),
+    C("DICT",
+      "(K\x01K\x02"
+      "d.",
+      SAFE, NOCODE, -1),
+    C("DICT odd",
+      "(K\x01"
+      "d.",
+      SUSP, CKPT_F_MALFORMED, 3),
+    C("EMPTY_DICT SETITEM", "}K\x01K\x02s.", SAFE, NOCODE, -1),
+    C("SETITEMS", "}(K\x01K\x02u.", SAFE, NOCODE, -1),
+    C("SETITEMS odd", "}(K\x01u.", SUSP, CKPT_F_MALFORMED, 4),
+    C("EMPTY_SET ADDITEMS", "\x8f(K\x01\x90.", SAFE, NOCODE, -1),
+    C("FROZENSET", "(K\x01\x91.", SAFE, NOCODE, -1),
+    C("APPEND on a tuple",
+      ")N"
+      "a.",
+      SUSP, CKPT_F_ANOMALY, 2),
+    /* memo */
+    C("PUT GET", "Np0\n0g0\n.", SAFE, NOCODE, -1),
+    C("GET empty", "g0\n.", SUSP, CKPT_F_MEMO_ERROR, 0),
+    C("PUT negative", "Np-1\n.", SUSP, CKPT_F_MEMO_ERROR, 1),
+    C("BINPUT BINGET",
+      "Nq\x03"
+      "0h\x03.",
+      SAFE, NOCODE, -1),
+    C("BINGET empty", "h\x03.", SUSP, CKPT_F_MEMO_ERROR, 0),
+    C("LONG_BINPUT LONG_BINGET",
+      "Nr\x01\x01\x00\x00"
+      "0j\x01\x01\x00\x00.",
+      SAFE, NOCODE, -1),
+    C("LONG_BINPUT huge index", "Nr\xff\xff\xff\xff.", SUSP, CKPT_F_LIMIT, 1),
+    C("MEMOIZE counts occupied slots", "\x80\x04K\x01q\x05\x94h\x01.", SAFE, NOCODE, -1),
+    C("MEMOIZE index is not last+1", "\x80\x04K\x01q\x05\x94h\x06.", SUSP, CKPT_F_MEMO_ERROR, 7),
+    C("PUT on empty stack", "p0\n.", SUSP, CKPT_F_STACK_ERROR, 0),
+    /* protocol and frames */
+    C("PROTO 5", "\x80\x05N.", SAFE, NOCODE, -1),
+    C("PROTO 6", "\x80\x06N.", SUSP, CKPT_F_MALFORMED, 0),
+    C("PROTO mid-stream", "N0\x80\x02N.", SUSP, CKPT_F_PROTOCOL_CHANGE, 2),
+    C("FRAME", "\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00N.", SAFE, NOCODE, -1),
+    C("FRAME past the end", "\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00N.", SUSP,
+      CKPT_F_TRUNCATED, 2),
+    C("FRAME straddled",
+      "\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00"
+      "C\x03xyz.",
+      SUSP, CKPT_F_FRAME_STRADDLE, 11),
+    C("NEXT_BUFFER", "\x80\x05\x97.", SUSP, CKPT_F_MALFORMED, 2),
+    C("READONLY_BUFFER", "\x80\x05N\x98.", SAFE, NOCODE, -1),
+    /* names and calls */
+    C("GLOBAL allowlisted", "ccollections\nOrderedDict\n.", SAFE, NOCODE, -1),
+    C("GLOBAL os.system", "cos\nsystem\n.", DANG, CKPT_F_COMMAND, 0),
+    C("GLOBAL unknown", "cmymodule\nMyClass\n.", SUSP, CKPT_F_UNKNOWN_IMPORT, 0),
+    C("GLOBAL invalid utf-8", "cos\xff\nsystem\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("GLOBAL truncated", "cos\nsys", SUSP, CKPT_F_TRUNCATED, 0),
+    C("REDUCE os.system", "cos\nsystem\n(S'id'\ntR.", DANG, CKPT_F_COMMAND, 19),
+    C("REDUCE allowlisted", "ccollections\nOrderedDict\n)R.", SAFE, NOCODE, -1),
+    C("REDUCE result popped still counts", "cos\nsystem\n(S'id'\ntR0N.", DANG, CKPT_F_COMMAND, 19),
+    C("REDUCE of a non-global", "(t)R.", SUSP, CKPT_F_INDIRECT_CALL, 3),
+    C("INST", "(S'id'\nios\nsystem\n.", DANG, CKPT_F_COMMAND, 7),
+    C("INST invalid ascii", "(S'id'\nios\xc3\xa9\nsystem\n.", SUSP, CKPT_F_MALFORMED, 7),
+    C("OBJ", "(cos\nsystem\nS'id'\no.", DANG, CKPT_F_COMMAND, 1),
+    C("OBJ without class", "(o.", SUSP, CKPT_F_STACK_ERROR, 1),
+    C("NEWOBJ",
+      "\x80\x02"
+      "ccollections\nOrderedDict\n)\x81.",
+      SAFE, NOCODE, -1),
+    C("NEWOBJ non-tuple args",
+      "\x80\x02"
+      "ccollections\nOrderedDict\nN\x81.",
+      SUSP, CKPT_F_MALFORMED, 28),
+    C("NEWOBJ_EX",
+      "\x80\x04"
+      "cmymod\nK\n)}\x92.",
+      SUSP, CKPT_F_UNKNOWN_IMPORT, 2),
+    C("STACK_GLOBAL", "\x80\x04\x8c\x02os\x8c\x06system\x93.", DANG, CKPT_F_COMMAND, 14),
+    C("STACK_GLOBAL at offset 0, no PROTO", "\x8c\x02os\x8c\x06system\x93.", DANG, CKPT_F_COMMAND,
+      12),
+    C("STACK_GLOBAL from STRING operands", "S'os'\nS'system'\n\x93.", DANG, CKPT_F_COMMAND, 16),
+    C("STACK_GLOBAL non-str", "K\x01K\x02\x93.", SUSP, CKPT_F_MALFORMED, 4),
+    C("STACK_GLOBAL dynamic",
+      "\x80\x04\x8c\x07_codecs\x8c\x06"
+      "encode\x93\x8c\x02"
+      "bf"
+      "\x8c\x05rot13\x86R\x8c\x06system\x93.",
+      DANG, CKPT_F_DYNAMIC_IMPORT, 41),
+    C("BUILD on a call result", "ccollections\nOrderedDict\n)R}b.", SAFE, NOCODE, -1),
+    C("BUILD on a global", "ccollections\nOrderedDict\n}b.", DANG, CKPT_F_GLOBAL_MUTATION, 26),
+    C("BUILD on a list", "]}b.", SUSP, CKPT_F_ANOMALY, 2),
+    C("SETITEM on a global", "csys\nmodules\nS'x'\nNs.", DANG, CKPT_F_GLOBAL_MUTATION, 19),
+    C("APPEND on an unknown object", "cmymod\nK\n)RNa.", SUSP, CKPT_F_CONTAINER_CALL, 12),
+    C("empty APPENDS calls nothing", "cmymod\nK\n)R(e.", SUSP, CKPT_F_UNKNOWN_IMPORT, 0),
+    C("PERSID", "Pfoo\n.", SAFE, CKPT_F_PERSISTENT_ID, 0),
+    C("PERSID non-ascii", "Pf\xc3\xa9\n.", SUSP, CKPT_F_MALFORMED, 0),
+    C("BINPERSID torch storage", "(S'storage'\nNS'0'\nS'cpu'\nK\x01tQ.", SAFE, NOCODE, -1),
+    C("BINPERSID empty", "Q.", SUSP, CKPT_F_STACK_ERROR, 0),
+    C("EXT1 unregistered", "\x80\x02\x82\x01.", SUSP, CKPT_F_EXTENSION, 2),
+    C("EXT2 unregistered", "\x80\x02\x83\x01\x00.", SUSP, CKPT_F_EXTENSION, 2),
+    C("EXT4 zero", "\x80\x02\x84\x00\x00\x00\x00.", SUSP, CKPT_F_MALFORMED, 2),
+    C("EXT after add_extension",
+      "ccopyreg\nadd_extension\n(S'os'\nS'system'\nK\x07tR0"
+      "\x82\x07(S'id'\ntR.",
+      DANG, CKPT_F_COMMAND, 45),
+    /* stream-level */
+    C("unknown opcode", "N\xff.", SUSP, CKPT_F_BAD_OPCODE, 1),
+    C("no STOP", "N", SUSP, CKPT_F_TRUNCATED, 1),
+    C("payload then truncation", "cos\nsystem\n(S'id'\ntR", DANG, CKPT_F_TRUNCATED, 20),
+    C("payload then garbage", "cos\nsystem\n(S'id'\ntR\xff", DANG, CKPT_F_BAD_OPCODE, 20),
+    C("second pickle", "N.cos\nsystem\n.", DANG, CKPT_F_EXTRA_PICKLE, 2),
+    C("trailing bytes", "N.\n\n", SUSP, CKPT_F_TRAILING_DATA, 2),
+};
+
+/* Runs one case; prints the details and returns 0 when it fails. */
+static int run_case(const opcase *c)
+{
+    ckpt_report *r = scan_bytes(NULL, c->bytes, c->len);
+    int ok = ckpt_report_verdict(r) == c->verdict &&
+             (c->code == NOCODE || find_code(r, (ckpt_code)c->code, c->offset) >= 0);
+    if (c->code == NOCODE && c->verdict == SAFE)
+        ok = ok && ckpt_report_finding_count(r) == 0;
+    if (!ok) {
+        fprintf(stderr, "case '%s': want %s", c->name, ckpt_verdict_name(c->verdict));
+        if (c->code != NOCODE)
+            fprintf(stderr, " with %s@%lld", ckpt_code_name((ckpt_code)c->code), c->offset);
+        fputs("\n", stderr);
+        dump_report(r);
+    }
+    ckpt_report_free(r);
+    return ok;
+}
+
+static void test_all_cases(void **state)
+{
+    (void)state;
+    int failed = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        failed += !run_case(&cases[i]); /* run them all, then fail once */
+    assert_int_equal(failed, 0);
+}
+
+/* Every opcode of the table appears in at least one case. */
+static void test_every_opcode_is_covered(void **state)
+{
+    (void)state;
+    static const unsigned char ops[] = "(.012FIJKLMNPQRSTUVabcd}eghijl]opqrst)uG";
+    static const unsigned char ops2[] = {0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88,
+                                         0x89, 0x8a, 0x8b, 'B',  'C',  0x8c, 0x8d, 0x8e, 0x8f,
+                                         0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98};
+    unsigned char seen[256] = {0};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        for (size_t j = 0; j < cases[i].len; j++)
+            seen[(unsigned char)cases[i].bytes[j]] = 1;
+    for (size_t i = 0; i + 1 < sizeof(ops); i++)
+        assert_true(seen[ops[i]]);
+    for (size_t i = 0; i < sizeof(ops2); i++)
+        assert_true(seen[ops2[i]]);
+}
+
+static void test_calls_are_rendered(void **state)
+{
+    (void)state;
+    ckpt_report *r = SCAN_LIT(NULL, "cos\nsystem\n(S'touch /tmp/x'\ntR.");
+    assert_true(has_call(r, "os.system('touch /tmp/x')"));
+    ckpt_report_free(r);
+    r = SCAN_LIT(NULL, "\x80\x04\x8c\x08"
+                       "builtins\x8c\x04"
+                       "eval\x93\x8c\x04"
+                       "1+1\x00\x85R.");
+    assert_true(has_call(r, "builtins.eval('1+1\\x00')"));
+    ckpt_report_free(r);
+}
+
+static void test_compat_mapping_below_protocol_3(void **state)
+{
+    (void)state;
+    ckpt_report *r = SCAN_LIT(NULL, "c__builtin__\neval\n.");
+    int allowed = 1;
+    assert_true(has_import(r, "__builtin__", "eval", &allowed));
+    assert_false(allowed);
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_DANGEROUS);
+    ckpt_import im;
+    assert_int_equal(ckpt_report_import(r, 0, &im), CKPT_OK);
+    assert_string_equal(im.resolved, "builtins.eval");
+    ckpt_report_free(r);
+    /* protocol 3: no mapping, the name is resolved as written */
+    r = SCAN_LIT(NULL, "\x80\x03"
+                       "c__builtin__\nset\n.");
+    assert_int_equal(ckpt_report_import(r, 0, &im), CKPT_OK);
+    assert_string_equal(im.resolved, "__builtin__.set");
+    assert_int_not_equal(ckpt_report_verdict(r), CKPT_VERDICT_SAFE);
+    ckpt_report_free(r);
+}
+
+static void test_dotted_names_protocol_4(void **state)
+{
+    (void)state;
+    ckpt_report *r = SCAN_LIT(NULL, "\x80\x04\x8c\x07pathlib\x8c\x09os.system\x93.");
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_DANGEROUS);
+    ckpt_report_free(r);
+    r = SCAN_LIT(NULL, "\x80\x04\x8c\x08"
+                       "builtins\x8c\x17object.__getattribute__\x93.");
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_DANGEROUS);
+    ckpt_report_free(r);
+}
+
+static void test_findings_before_error_are_kept(void **state)
+{
+    (void)state;
+    ckpt_report *r = SCAN_LIT(NULL, "cos\nsystem\n(S'id'\ntR\xff");
+    assert_true(find_code(r, CKPT_F_COMMAND, 0) >= 0);
+    assert_true(find_code(r, CKPT_F_BAD_OPCODE, 20) >= 0);
+    ckpt_pickle p;
+    assert_int_equal(ckpt_report_pickle(r, 0, &p), CKPT_OK);
+    assert_false(p.complete);
+    assert_int_equal(p.end, 21);
+    ckpt_report_free(r);
+}
+
+static void test_weights_only_flag(void **state)
+{
+    (void)state;
+    ckpt_pickle p;
+    ckpt_report *r = SCAN_LIT(NULL, "\x80\x02"
+                                    "ccollections\nOrderedDict\n)R}b.");
+    assert_int_equal(ckpt_report_pickle(r, 0, &p), CKPT_OK);
+    assert_true(p.weights_only_ok);
+    ckpt_report_free(r);
+    r = SCAN_LIT(NULL, "\x80\x04\x8c\x0b"
+                       "collections\x8c\x0bOrderedDict\x93)R.");
+    assert_int_equal(ckpt_report_pickle(r, 0, &p), CKPT_OK);
+    assert_false(p.weights_only_ok);
+    assert_string_not_equal(p.weights_only_reason, "");
+    ckpt_report_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_all_cases),
+        cmocka_unit_test(test_every_opcode_is_covered),
+        cmocka_unit_test(test_calls_are_rendered),
+        cmocka_unit_test(test_compat_mapping_below_protocol_3),
+        cmocka_unit_test(test_dotted_names_protocol_4),
+        cmocka_unit_test(test_findings_before_error_are_kept),
+        cmocka_unit_test(test_weights_only_flag),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,69 @@
+/* Helpers shared by the test executables. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+ckpt_report *scan_bytes(const ckpt_scanner *s, const void *data, size_t len)
+{
+    ckpt_scanner *own = NULL;
+    if (!s) {
+        if (ckpt_scanner_new(&own) != CKPT_OK)
+            abort();
+        s = own;
+    }
+    ckpt_report *r = NULL;
+    if (ckpt_scan_mem(s, data, len, "test", &r) != CKPT_OK || !r)
+        abort();
+    ckpt_scanner_free(own);
+    return r;
+}
+
+long find_code(const ckpt_report *r, ckpt_code code, long long offset)
+{
+    for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
+        ckpt_finding f;
+        ckpt_report_finding(r, i, &f);
+        if (f.code == code && (offset < 0 || f.offset == (uint64_t)offset))
+            return (long)i;
+    }
+    return -1;
+}
+
+int has_call(const ckpt_report *r, const char *call)
+{
+    for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
+        ckpt_finding f;
+        ckpt_report_finding(r, i, &f);
+        if (strcmp(f.call, call) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int has_import(const ckpt_report *r, const char *module, const char *name, int *allowed)
+{
+    for (size_t i = 0; i < ckpt_report_import_count(r); i++) {
+        ckpt_import im;
+        ckpt_report_import(r, i, &im);
+        if (strcmp(im.module, module) == 0 && strcmp(im.name, name) == 0) {
+            if (allowed)
+                *allowed = im.allowed;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void dump_report(const ckpt_report *r)
+{
+    fprintf(stderr, "verdict %s, %zu findings\n", ckpt_verdict_name(ckpt_report_verdict(r)),
+            ckpt_report_finding_count(r));
+    for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
+        ckpt_finding f;
+        ckpt_report_finding(r, i, &f);
+        fprintf(stderr, "  %s @%llu %s: %s [%s]\n", ckpt_code_name(f.code),
+                (unsigned long long)f.offset, f.opcode, f.message, f.call);
+    }
+}

@@ -1,0 +1,23 @@
+/* Helpers shared by the test executables (public API only). */
+#ifndef CKPT_TESTUTIL_H
+#define CKPT_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ckptscan.h"
+
+/* Scans bytes with a default scanner (or `s` when not NULL); never NULL. */
+ckpt_report *scan_bytes(const ckpt_scanner *s, const void *data, size_t len);
+/* Index of the first finding with `code` (and offset when offset >= 0), or -1. */
+long find_code(const ckpt_report *r, ckpt_code code, long long offset);
+/* 1 when some finding's call equals `call`. */
+int has_call(const ckpt_report *r, const char *call);
+/* 1 when the report lists an import with this module and name. */
+int has_import(const ckpt_report *r, const char *module, const char *name, int *allowed);
+/* Prints the report's findings (for failing tests). */
+void dump_report(const ckpt_report *r);
+
+#define SCAN_LIT(s, lit) scan_bytes((s), (lit), sizeof(lit) - 1)
+
+#endif
