@@ -1,0 +1,40 @@
+/* Built-in policy data: allowlists per profile, the denylist, module aliases. */
+#ifndef CKPT_POLICY_TABLES_H
+#define CKPT_POLICY_TABLES_H
+
+#include <stddef.h>
+
+#include "ckptscan.h"
+
+/* Longest name a policy entry may hold, ".*" included; a path longer than
+ * this can only ever match by prefix. */
+#define POLICY_NAME_MAX 512
+
+/* One built-in entry. `pattern` is "module.qualname" (exact) or
+ * "module.prefix.*" (the prefix and everything under it). */
+typedef struct policy_entry {
+    const char *pattern;
+    ckpt_code code;      /* deny category; unused for allow entries */
+    unsigned char depth; /* prefix allows: at most this many components
+                            below the prefix (0 = any number) */
+} policy_entry;
+
+/* The denylist, always active. */
+const policy_entry *policy_table_deny(size_t *count);
+
+/* Index of a built-in profile ("default" = 0, "ml" = 1), or -1. The name is
+ * (s, len), not NUL-terminated. */
+int policy_table_profile_index(const char *s, size_t len);
+size_t policy_table_profile_count(void);
+/* Allow entries of profile `index` (valid index only). */
+const policy_entry *policy_table_profile(int index, size_t *count);
+
+/* Canonical module for an aliased top-level module ("posix" -> "os"), or
+ * NULL. The root is (s, len), not NUL-terminated. */
+const char *policy_table_alias(const char *s, size_t len);
+
+/* Deny category for a stable code name ("file-access"), (s, len); -1 when the
+ * name is not one of the nine denylist categories. */
+int policy_table_category(const char *s, size_t len);
+
+#endif
