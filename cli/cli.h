@@ -1,37 +1,70 @@
-/* The ckptscan command line: options, output writers. Uses only the public
- * header. */
+/* The ckptscan command line: options, input collection, parallel batch
+ * scanning and output writers. Uses only the public header. */
 #ifndef CKPTSCAN_CLI_H
 #define CKPTSCAN_CLI_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "ckptscan.h"
 
-enum out_format { OUT_TEXT, OUT_JSON };
+enum out_format { OUT_TEXT, OUT_JSON, OUT_JSONL };
+
+/* A growable list of owned strings. */
+typedef struct strlist {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+/* Adds a copy of s (n bytes); returns 0, or -1 on no memory. */
+int strlist_addn(strlist *l, const char *s, size_t n);
+int strlist_add(strlist *l, const char *s);
+void strlist_free(strlist *l);
 
 typedef struct cli_opts {
     enum out_format format;
     ckpt_verdict fail_on; /* SUSPICIOUS or DANGEROUS */
     int color;            /* resolved: 1 to colour text output */
     int quiet;            /* text: verdict lines only */
-    char **files;
-    int nfiles;
+    int progress;         /* resolved: 1 to draw a progress line on stderr */
+    int jobs;             /* worker threads, >= 1 */
+    int null_sep;         /* --files-from entries end with NUL */
+    const char *files_from;
+    strlist include, exclude;  /* globs */
+    unsigned shard_k, shard_n; /* shard_n == 0: no sharding; else 1 <= k <= n */
+    char **args;
+    int nargs;
 } cli_opts;
 
-/* Parses argv, configuring the scanner. Returns -1 to go on, or an exit
- * status (0 after --help/--version, 2 on a usage error). */
+/* options.c: parses argv, configuring the scanner. Returns -1 to go on, or
+ * an exit status (0 after --help/--version, 2 on a usage error). */
 int cli_parse(int argc, char **argv, cli_opts *o, ckpt_scanner *s);
+void cli_opts_free(cli_opts *o);
+
+/* walk.c: expands arguments and --files-from into the list of inputs:
+ * directories walked recursively (symlinks followed, loops and repeated
+ * inodes skipped, special files skipped with a note), then --include,
+ * --exclude and --shard applied. Returns 0, or 2 when an input list could
+ * not be read. *skipped counts what was left out with a note. */
+int collect_inputs(const cli_opts *o, strlist *out, unsigned long long *skipped);
+/* walk.c: the shard (1-based) a path belongs to out of n. */
+unsigned shard_of(const char *path, unsigned n);
 
 typedef struct cli_summary {
-    unsigned long long files, by_verdict[4];
+    unsigned long long files, by_verdict[4], by_format[CKPT_FORMAT_COUNT_];
+    unsigned long long bytes, findings, skipped;
+    strlist unreadable;
     double seconds;
 } cli_summary;
 
-void out_text_report(FILE *f, const ckpt_report *r, const cli_opts *o);
-void out_text_summary(FILE *f, const cli_summary *sum, const cli_opts *o);
-void out_json_begin(FILE *f);
-void out_json_report(FILE *f, const ckpt_report *r, int first);
-void out_json_end(FILE *f, const cli_summary *sum);
+/* batch.c: scans every input with o->jobs threads, writing each report in
+ * input order as soon as it and all before it are done. */
+void run_batch(const ckpt_scanner *s, const cli_opts *o, const strlist *inputs, cli_summary *sum);
+
+/* output.c */
+void out_report(FILE *f, const ckpt_report *r, const cli_opts *o, size_t index);
+void out_begin(FILE *f, const cli_opts *o);
+void out_end(FILE *f, const cli_summary *sum, const cli_opts *o, size_t nfiles);
 /* Writes s with bytes that could drive a terminal shown as \xNN. */
 void out_safe_text(FILE *f, const char *s);
 

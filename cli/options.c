@@ -9,9 +9,10 @@
 #include "cli.h"
 
 static const char usage_text[] =
-    "Usage: ckptscan [OPTIONS] FILE...\n"
+    "Usage: ckptscan [OPTIONS] FILE|DIR...\n"
     "Scan PyTorch checkpoints and Python pickles for code that would run when\n"
-    "they are loaded, without loading them. FILE may be - for standard input.\n"
+    "they are loaded, without loading them. FILE may be - for standard input;\n"
+    "directories are walked recursively (symlinks followed, each file once).\n"
     "\n"
     "Verdicts:\n"
     "  safe        every import is exactly on the allowlist and nothing odd was seen\n"
@@ -23,7 +24,8 @@ static const char usage_text[] =
     "  error       the file could not be read\n"
     "\n"
     "Options:\n"
-    "  -f, --format FMT     text (default) or json\n"
+    "  -f, --format FMT     text (default), json (one document) or jsonl (one line\n"
+    "                       per file as it finishes, then a summary line)\n"
     "      --fail-on LEVEL  exit 1 when a file is at least LEVEL: suspicious\n"
     "                       (default) or dangerous\n"
     "      --strict         every import that is not allowlisted counts as dangerous\n"
@@ -34,6 +36,17 @@ static const char usage_text[] =
     "      --color WHEN     colour text output: auto (default: only on a terminal,\n"
     "                       and not when NO_COLOR is set), always, never\n"
     "  -q, --quiet          text: print only the verdict line of each file\n"
+    "  -j, --jobs N         scan N files at once (default: number of CPUs); output\n"
+    "                       order and exit status do not depend on N\n"
+    "      --files-from F   also scan the paths listed in F, one per line (- for\n"
+    "                       standard input)\n"
+    "  -0, --null           --files-from entries are separated by NUL bytes\n"
+    "      --include GLOB   only files matching GLOB (repeatable; a GLOB without '/'\n"
+    "                       matches the file name, with '/' the whole path)\n"
+    "      --exclude GLOB   skip files matching GLOB (repeatable)\n"
+    "      --shard K/N      only the K-th of N deterministic shards of the inputs\n"
+    "                       (by a hash of each path), to split a batch across machines\n"
+    "      --max-file-size N  same as --limit max-file-size=N\n"
     "      --list-codes     print the finding codes as a Markdown table and exit\n"
     "      --list-limits    print the limits with defaults and reasons and exit\n"
     "  -h, --help           print this help and exit\n"
@@ -52,7 +65,12 @@ enum {
     OPT_LIMIT,
     OPT_COLOR,
     OPT_LIST_CODES,
-    OPT_LIST_LIMITS
+    OPT_LIST_LIMITS,
+    OPT_FILES_FROM,
+    OPT_INCLUDE,
+    OPT_EXCLUDE,
+    OPT_SHARD,
+    OPT_MAX_FILE_SIZE
 };
 
 static const struct option long_opts[] = {
@@ -65,6 +83,13 @@ static const struct option long_opts[] = {
     {"color", required_argument, NULL, OPT_COLOR},
     {"colour", required_argument, NULL, OPT_COLOR},
     {"quiet", no_argument, NULL, 'q'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"files-from", required_argument, NULL, OPT_FILES_FROM},
+    {"null", no_argument, NULL, '0'},
+    {"include", required_argument, NULL, OPT_INCLUDE},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"max-file-size", required_argument, NULL, OPT_MAX_FILE_SIZE},
     {"list-codes", no_argument, NULL, OPT_LIST_CODES},
     {"list-limits", no_argument, NULL, OPT_LIST_LIMITS},
     {"help", no_argument, NULL, 'h'},
@@ -101,7 +126,35 @@ static void list_limits(void)
                ckpt_limit_reason((ckpt_limit)l));
 }
 
-/* NAME=N with N a positive decimal number (suffixes k, M, G = 2^10...). */
+/* A positive decimal number with an optional k/M/G suffix (2^10...). */
+static int parse_size(const char *text, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    int shift = *end == 'k' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+    if (shift)
+        end++;
+    if (errno || end == text || *end || text[0] == '-' || (shift && v > (~0ULL >> shift)))
+        return -1;
+    *out = v << shift;
+    return 0;
+}
+
+static int set_named_limit(ckpt_scanner *s, const char *name, const char *value)
+{
+    int l = ckpt_limit_from_name(name);
+    unsigned long long v;
+    if (l < 0)
+        return usage_error("unknown limit '%s' (see --list-limits)", name);
+    if (parse_size(value, &v) < 0)
+        return usage_error("%s: '%s' is not a number", name, value);
+    if (ckpt_scanner_set_limit(s, (ckpt_limit)l, v) != CKPT_OK)
+        return usage_error("%s: value out of range: %s", name, value);
+    return -1;
+}
+
+/* NAME=N */
 static int parse_limit(ckpt_scanner *s, const char *arg)
 {
     const char *eq = strchr(arg, '=');
@@ -110,19 +163,27 @@ static int parse_limit(ckpt_scanner *s, const char *arg)
         return usage_error("--limit wants NAME=N, got '%s'", arg);
     memcpy(name, arg, (size_t)(eq - arg));
     name[eq - arg] = '\0';
-    int l = ckpt_limit_from_name(name);
-    if (l < 0)
-        return usage_error("unknown limit '%s' (see --list-limits)", name);
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(eq + 1, &end, 10);
-    int shift = *end == 'k' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
-    if (shift)
-        end++;
-    if (errno || end == eq + 1 || *end || eq[1] == '-' || (shift && v > (~0ULL >> shift)))
-        return usage_error("--limit: '%s' is not a number", eq + 1);
-    if (ckpt_scanner_set_limit(s, (ckpt_limit)l, (uint64_t)v << shift) != CKPT_OK)
-        return usage_error("--limit: value out of range in '%s'", arg);
+    return set_named_limit(s, name, eq + 1);
+}
+
+static int parse_jobs(cli_opts *o, const char *arg)
+{
+    unsigned long long v;
+    if (parse_size(arg, &v) < 0 || v < 1 || v > 1024)
+        return usage_error("--jobs wants a number from 1 to 1024, got '%s'", arg);
+    o->jobs = (int)v;
+    return -1;
+}
+
+/* K/N with 1 <= K <= N. */
+static int parse_shard(cli_opts *o, const char *arg)
+{
+    unsigned k, n;
+    char tail;
+    if (sscanf(arg, "%u/%u%c", &k, &n, &tail) != 2 || n < 1 || k < 1 || k > n)
+        return usage_error("--shard wants K/N with 1 <= K <= N, got '%s'", arg);
+    o->shard_k = k;
+    o->shard_n = n;
     return -1;
 }
 
@@ -158,8 +219,10 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
             o->format = OUT_TEXT;
         else if (strcmp(arg, "json") == 0)
             o->format = OUT_JSON;
+        else if (strcmp(arg, "jsonl") == 0)
+            o->format = OUT_JSONL;
         else
-            return usage_error("unknown format '%s' (text, json)", arg);
+            return usage_error("unknown format '%s' (text, json, jsonl)", arg);
         return -1;
     case OPT_FAIL_ON:
         if (strcmp(arg, "suspicious") == 0)
@@ -181,6 +244,15 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
         return o->color < 0 ? usage_error("--color wants auto, always or never, got '%s'", arg)
                             : -1;
     case 'q': o->quiet = 1; return -1;
+    case 'j': return parse_jobs(o, arg);
+    case OPT_FILES_FROM: o->files_from = arg; return -1;
+    case '0': o->null_sep = 1; return -1;
+    case OPT_INCLUDE:
+        return strlist_add(&o->include, arg) < 0 ? usage_error("%s", "out of memory") : -1;
+    case OPT_EXCLUDE:
+        return strlist_add(&o->exclude, arg) < 0 ? usage_error("%s", "out of memory") : -1;
+    case OPT_SHARD: return parse_shard(o, arg);
+    case OPT_MAX_FILE_SIZE: return set_named_limit(s, "max-file-size", arg);
     case OPT_LIST_CODES: list_codes(); return 0;
     case OPT_LIST_LIMITS: list_limits(); return 0;
     case 'h': fputs(usage_text, stdout); return 0;
@@ -189,14 +261,28 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
     }
 }
 
+void cli_opts_free(cli_opts *o)
+{
+    strlist_free(&o->include);
+    strlist_free(&o->exclude);
+}
+
+static int default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
 int cli_parse(int argc, char **argv, cli_opts *o, ckpt_scanner *s)
 {
     memset(o, 0, sizeof(*o));
     o->fail_on = CKPT_VERDICT_SUSPICIOUS;
     o->color = want_color("auto");
+    o->progress = isatty(STDERR_FILENO);
+    o->jobs = default_jobs();
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":f:qhV", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:qj:0hV", long_opts, NULL)) != -1) {
         if (c == '?')
             return usage_error("unknown option '%s'", argv[optind - 1]);
         if (c == ':')
@@ -205,12 +291,9 @@ int cli_parse(int argc, char **argv, cli_opts *o, ckpt_scanner *s)
         if (rc >= 0)
             return rc;
     }
-    if (optind >= argc)
+    if (optind >= argc && !o->files_from)
         return usage_error("%s", "no FILE given");
-    o->nfiles = argc - optind;
-    o->files = malloc(sizeof(char *) * (size_t)o->nfiles);
-    if (!o->files)
-        return usage_error("%s", "out of memory");
-    memcpy(o->files, argv + optind, sizeof(char *) * (size_t)o->nfiles);
+    o->args = argv + optind;
+    o->nargs = argc - optind;
     return -1;
 }

@@ -1,4 +1,4 @@
-/* Text and JSON output of reports. */
+/* Text, JSON and JSON Lines output of reports and of the batch summary. */
 #include <string.h>
 
 #include "cli.h"
@@ -100,7 +100,7 @@ static void text_finding(FILE *f, const ckpt_finding *x, const cli_opts *o)
     }
 }
 
-void out_text_report(FILE *f, const ckpt_report *r, const cli_opts *o)
+static void text_report(FILE *f, const ckpt_report *r, const cli_opts *o)
 {
     text_verdict_line(f, r, o);
     if (o->quiet)
@@ -112,38 +112,88 @@ void out_text_report(FILE *f, const ckpt_report *r, const cli_opts *o)
     }
 }
 
-void out_text_summary(FILE *f, const cli_summary *sum, const cli_opts *o)
-{
-    (void)o;
-    fprintf(f, "%llu files: %llu safe, %llu suspicious, %llu dangerous, %llu unreadable\n",
-            sum->files, sum->by_verdict[CKPT_VERDICT_SAFE],
-            sum->by_verdict[CKPT_VERDICT_SUSPICIOUS], sum->by_verdict[CKPT_VERDICT_DANGEROUS],
-            sum->by_verdict[CKPT_VERDICT_ERROR]);
-}
-
 static int write_file(void *ctx, const char *bytes, size_t len)
 {
     return fwrite(bytes, 1, len, (FILE *)ctx) == len ? 0 : -1;
 }
 
-void out_json_begin(FILE *f)
+void out_begin(FILE *f, const cli_opts *o)
 {
-    fprintf(f, "{\"ckptscan\":\"%s\",\"files\":[", ckpt_version());
+    if (o->format == OUT_JSON)
+        fprintf(f, "{\"ckptscan\":\"%s\",\"files\":[", ckpt_version());
 }
 
-void out_json_report(FILE *f, const ckpt_report *r, int first)
+void out_report(FILE *f, const ckpt_report *r, const cli_opts *o, size_t index)
 {
-    if (!first)
-        fputc(',', f);
-    ckpt_report_write_json(r, write_file, f);
+    switch (o->format) {
+    case OUT_TEXT: text_report(f, r, o); break;
+    case OUT_JSON:
+        if (index)
+            fputc(',', f);
+        ckpt_report_write_json(r, write_file, f);
+        break;
+    case OUT_JSONL:
+        ckpt_report_write_json(r, write_file, f);
+        fputc('\n', f);
+        fflush(f); /* a line per finished file, for pipelines */
+        break;
+    }
 }
 
-void out_json_end(FILE *f, const cli_summary *sum)
+static void json_summary(FILE *f, const cli_summary *s)
 {
     fprintf(f,
-            "],\"summary\":{\"files\":%llu,\"safe\":%llu,\"suspicious\":%llu,"
-            "\"dangerous\":%llu,\"error\":%llu}}\n",
-            sum->files, sum->by_verdict[CKPT_VERDICT_SAFE],
-            sum->by_verdict[CKPT_VERDICT_SUSPICIOUS], sum->by_verdict[CKPT_VERDICT_DANGEROUS],
-            sum->by_verdict[CKPT_VERDICT_ERROR]);
+            "{\"files\":%llu,\"safe\":%llu,\"suspicious\":%llu,\"dangerous\":%llu,"
+            "\"error\":%llu,\"findings\":%llu,\"bytes\":%llu,\"skipped\":%llu,\"formats\":{",
+            s->files, s->by_verdict[CKPT_VERDICT_SAFE], s->by_verdict[CKPT_VERDICT_SUSPICIOUS],
+            s->by_verdict[CKPT_VERDICT_DANGEROUS], s->by_verdict[CKPT_VERDICT_ERROR], s->findings,
+            s->bytes, s->skipped);
+    int first = 1;
+    for (int i = 0; i < CKPT_FORMAT_COUNT_; i++)
+        if (s->by_format[i]) {
+            fprintf(f, "%s\"%s\":%llu", first ? "" : ",", ckpt_format_name((ckpt_format)i),
+                    s->by_format[i]);
+            first = 0;
+        }
+    fputs("},\"unreadable\":[", f);
+    for (size_t i = 0; i < s->unreadable.n; i++) {
+        if (i)
+            fputc(',', f);
+        ckpt_write_json_string(write_file, f, s->unreadable.v[i], strlen(s->unreadable.v[i]));
+    }
+    fprintf(f, "],\"seconds\":%.3f}", s->seconds);
+}
+
+static void text_summary(FILE *f, const cli_summary *s)
+{
+    fprintf(f, "%llu files: %llu safe, %llu suspicious, %llu dangerous, %llu unreadable", s->files,
+            s->by_verdict[CKPT_VERDICT_SAFE], s->by_verdict[CKPT_VERDICT_SUSPICIOUS],
+            s->by_verdict[CKPT_VERDICT_DANGEROUS], s->by_verdict[CKPT_VERDICT_ERROR]);
+    if (s->skipped)
+        fprintf(f, ", %llu skipped", s->skipped);
+    fputs("\nformats:", f);
+    for (int i = 0; i < CKPT_FORMAT_COUNT_; i++)
+        if (s->by_format[i])
+            fprintf(f, " %s %llu", ckpt_format_name((ckpt_format)i), s->by_format[i]);
+    fprintf(f, "\n%.1f MB in %.2f s\n", (double)s->bytes / 1e6, s->seconds);
+}
+
+void out_end(FILE *f, const cli_summary *sum, const cli_opts *o, size_t nfiles)
+{
+    switch (o->format) {
+    case OUT_TEXT:
+        if (nfiles != 1 && !o->quiet)
+            text_summary(f, sum);
+        break;
+    case OUT_JSON:
+        fputs("],\"summary\":", f);
+        json_summary(f, sum);
+        fputs("}\n", f);
+        break;
+    case OUT_JSONL:
+        fputs("{\"summary\":", f);
+        json_summary(f, sum);
+        fputs("}\n", f);
+        break;
+    }
 }

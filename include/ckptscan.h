@@ -279,7 +279,7 @@ CKPT_API void ckpt_scanner_set_strict(ckpt_scanner *scanner, int strict);
  * name is unknown. */
 CKPT_API ckpt_status ckpt_scanner_use_profile(ckpt_scanner *scanner, const char *profile);
 
-/* Adds the entries of a policy text (format in README, "Policy files").
+/* Adds the entries of a policy text (format: doc/policy.md).
  * On CKPT_ERR_POLICY, *error_line (if not NULL) gets the 1-based line number
  * of the first bad line and nothing from the text is applied. */
 CKPT_API ckpt_status ckpt_scanner_add_policy(ckpt_scanner *scanner, const char *text, size_t len,
@@ -380,6 +380,11 @@ typedef int (*ckpt_write_fn)(void *ctx, const char *bytes, size_t len);
  * without a trailing newline. Output is deterministic and pure ASCII. */
 CKPT_API ckpt_status ckpt_report_write_json(const ckpt_report *report, ckpt_write_fn write,
                                             void *ctx);
+
+/* Writes s[0..len) as a JSON string literal (quotes included) with the same
+ * escaping as the reports: pure ASCII, invalid UTF-8 as \udcXX. */
+CKPT_API ckpt_status ckpt_write_json_string(ckpt_write_fn write, void *ctx, const char *s,
+                                            size_t len);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,8 @@ typedef struct policy policy;
 policy *policy_new(void);
 void policy_free(policy *p);
 
-/* Adds a built-in profile ("default" or "ml"); returns 0, or -1 if unknown. */
+/* Adds a built-in profile ("default" or "ml"); returns 0, -1 if unknown,
+ * -2 on no memory. */
 int policy_use_profile(policy *p, const char *name);
 
 /* Parses a policy text and adds its entries. Returns 0, -1 on a syntax error

@@ -24,33 +24,33 @@
  * how torch's weights_only allowlist spells them). */
 #define TORCH_DTYPES(X)                                                                            \
     X("torch.float16")                                                                             \
-    X("torch.float32") X("torch.float64") X("torch.bfloat16") X("torch.complex32")                 \
-        X("torch.complex64") X("torch.complex128") X("torch.uint8") X("torch.int8")                \
-            X("torch.int16") X("torch.int32") X("torch.int64") X("torch.bool") X("torch.qint8")    \
-                X("torch.quint8") X("torch.qint32") X("torch.quint4x2") X("torch.quint2x4")        \
-                    X("torch.float8_e4m3fn") X("torch.float8_e5m2") X("torch.float8_e4m3fnuz")     \
-                        X("torch.float8_e5m2fnuz") X("torch.float8_e8m0fnu") X("torch.uint16")     \
-                            X("torch.uint32") X("torch.uint64") X("torch.bits1x8")                 \
-                                X("torch.bits2x4") X("torch.bits4x2") X("torch.bits8")             \
-                                    X("torch.bits16")
+    X("torch.float32")                                                                             \
+    X("torch.float64") X("torch.bfloat16") X("torch.complex32") X("torch.complex64")               \
+        X("torch.complex128") X("torch.uint8") X("torch.int8") X("torch.int16") X("torch.int32")   \
+            X("torch.int64") X("torch.bool") X("torch.qint8") X("torch.quint8") X("torch.qint32")  \
+                X("torch.quint4x2") X("torch.quint2x4") X("torch.float8_e4m3fn")                   \
+                    X("torch.float8_e5m2") X("torch.float8_e4m3fnuz") X("torch.float8_e5m2fnuz")   \
+                        X("torch.float8_e8m0fnu") X("torch.uint16") X("torch.uint32")              \
+                            X("torch.uint64") X("torch.bits1x8") X("torch.bits2x4")                \
+                                X("torch.bits4x2") X("torch.bits8") X("torch.bits16")
 
 /* Legacy tensor types and storage classes (torch._tensor_classes and
  * torch._storage_classes), CPU and CUDA. */
 #define TORCH_LEGACY_TYPES(X)                                                                      \
     X("torch.DoubleTensor")                                                                        \
-    X("torch.FloatTensor") X("torch.HalfTensor") X("torch.BFloat16Tensor") X("torch.LongTensor")   \
-        X("torch.IntTensor") X("torch.ShortTensor") X("torch.CharTensor") X("torch.ByteTensor")    \
-            X("torch.BoolTensor") X("torch.cuda.DoubleTensor") X("torch.cuda.FloatTensor") X(      \
-                "torch.cuda.HalfTensor") X("torch.cuda.BFloat16Tensor") X("torch.cuda.LongTensor") \
-                X("torch.cuda.IntTensor") X("torch.cuda.ShortTensor") X("torch.cuda.CharTensor")   \
-                    X("torch.cuda.ByteTensor") X("torch.cuda.BoolTensor") X(                       \
-                        "torch.DoubleStorage") X("torch.FloatStorage") X("torch.HalfStorage")      \
-                        X("torch.BFloat16Storage") X("torch.LongStorage") X("torch.IntStorage") X( \
-                            "torch.ShortStorage") X("torch.CharStorage") X("torch.ByteStorage")    \
-                            X("torch.BoolStorage") X("torch.ComplexFloatStorage") X(               \
-                                "torch.ComplexDoubleStorage") X("torch.QInt8Storage")              \
-                                X("torch.QUInt8Storage") X("torch.QInt32Storage") X(               \
-                                    "torch.QUInt4x2Storage") X("torch.QUInt2x4Storage")            \
+    X("torch.FloatTensor")                                                                         \
+    X("torch.HalfTensor") X("torch.BFloat16Tensor") X("torch.LongTensor") X("torch.IntTensor") X(  \
+        "torch.ShortTensor") X("torch.CharTensor") X("torch.ByteTensor") X("torch.BoolTensor")     \
+        X("torch.cuda.DoubleTensor") X("torch.cuda.FloatTensor") X("torch.cuda.HalfTensor")        \
+            X("torch.cuda.BFloat16Tensor") X("torch.cuda.LongTensor") X("torch.cuda.IntTensor") X( \
+                "torch.cuda.ShortTensor") X("torch.cuda.CharTensor") X("torch.cuda.ByteTensor")    \
+                X("torch.cuda.BoolTensor") X("torch.DoubleStorage") X("torch.FloatStorage") X(     \
+                    "torch.HalfStorage") X("torch.BFloat16Storage") X("torch.LongStorage")         \
+                    X("torch.IntStorage") X("torch.ShortStorage") X("torch.CharStorage") X(        \
+                        "torch.ByteStorage") X("torch.BoolStorage") X("torch.ComplexFloatStorage") \
+                        X("torch.ComplexDoubleStorage") X("torch.QInt8Storage")                    \
+                            X("torch.QUInt8Storage") X("torch.QInt32Storage")                      \
+                                X("torch.QUInt4x2Storage") X("torch.QUInt2x4Storage")              \
                                     X("torch.cuda.DoubleStorage") X("torch.cuda.FloatStorage") X(  \
                                         "torch.cuda.HalfStorage") X("torch.cuda.BFloat16Storage")  \
                                         X("torch.cuda.LongStorage") X("torch.cuda.IntStorage") X(  \
@@ -64,15 +64,17 @@
 
 #define TORCH_QSCHEMES(X)                                                                          \
     X("torch.per_tensor_affine")                                                                   \
-    X("torch.per_channel_affine") X("torch.per_tensor_symmetric") X("torch.per_channel_symmetric") \
+    X("torch.per_channel_affine")                                                                  \
+    X("torch.per_tensor_symmetric") X("torch.per_channel_symmetric")                               \
         X("torch.per_channel_affine_float_qparams")
 
 /* torch._utils._tensor_rebuild_functions() as listed in LOADERS.md 6. */
 #define TORCH_REBUILD(X)                                                                           \
     X("torch._utils._rebuild_tensor")                                                              \
-    X("torch._utils._rebuild_tensor_v2") X("torch._utils._rebuild_tensor_v3")                      \
-        X("torch._utils._rebuild_parameter") X("torch._utils._rebuild_parameter_with_state")       \
-            X("torch._utils._rebuild_qtensor") X("torch._utils._rebuild_sparse_tensor")            \
+    X("torch._utils._rebuild_tensor_v2")                                                           \
+    X("torch._utils._rebuild_tensor_v3") X("torch._utils._rebuild_parameter")                      \
+        X("torch._utils._rebuild_parameter_with_state") X("torch._utils._rebuild_qtensor")         \
+            X("torch._utils._rebuild_sparse_tensor")                                               \
                 X("torch._utils._rebuild_meta_tensor_no_storage")                                  \
                     X("torch._utils._rebuild_nested_tensor")                                       \
                         X("torch._utils._rebuild_wrapper_subclass")                                \
@@ -83,9 +85,10 @@
 /* The fixed part of torch's _get_allowed_globals(). */
 #define TORCH_WEIGHTS_ONLY_BASE(X)                                                                 \
     X("collections.OrderedDict")                                                                   \
-    X("collections.Counter") X("torch.nn.parameter.Parameter")                                     \
-        X("torch.serialization._get_layout") X("torch.Size") X("torch.Tensor") X("torch.device")   \
-            X("_codecs.encode") X("builtins.bytearray") X("builtins.set") X("builtins.complex")
+    X("collections.Counter")                                                                       \
+    X("torch.nn.parameter.Parameter") X("torch.serialization._get_layout") X("torch.Size")         \
+        X("torch.Tensor") X("torch.device") X("_codecs.encode") X("builtins.bytearray")            \
+            X("builtins.set") X("builtins.complex")
 
 #define TORCH_WEIGHTS_ONLY(X)                                                                      \
     TORCH_WEIGHTS_ONLY_BASE(X)                                                                     \
@@ -414,7 +417,110 @@ static const policy_entry deny[] = {
     FILEIO("gzip.*"),
     FILEIO("bz2.*"),
     FILEIO("lzma.*"),
-    FILEIO("pathlib.*"),
+    /* pathlib: the path classes only build values (Lightning checkpoints
+     * pickle PosixPath hyperparameters: unknown, not denied); their methods,
+     * reached by protocol-4 dotted names, touch the filesystem. */
+    FILEIO("pathlib.Path.write_text"),
+    FILEIO("pathlib.Path.write_bytes"),
+    FILEIO("pathlib.Path.touch"),
+    FILEIO("pathlib.Path.open"),
+    FILEIO("pathlib.Path.unlink"),
+    FILEIO("pathlib.Path.rename"),
+    FILEIO("pathlib.Path.replace"),
+    FILEIO("pathlib.Path.mkdir"),
+    FILEIO("pathlib.Path.rmdir"),
+    FILEIO("pathlib.Path.symlink_to"),
+    FILEIO("pathlib.Path.hardlink_to"),
+    FILEIO("pathlib.Path.link_to"),
+    FILEIO("pathlib.Path.chmod"),
+    FILEIO("pathlib.Path.lchmod"),
+    FILEIO("pathlib.Path.read_text"),
+    FILEIO("pathlib.Path.read_bytes"),
+    FILEIO("pathlib.Path.glob"),
+    FILEIO("pathlib.Path.rglob"),
+    FILEIO("pathlib.Path.iterdir"),
+    FILEIO("pathlib.Path.owner"),
+    FILEIO("pathlib.Path.group"),
+    FILEIO("pathlib.Path.readlink"),
+    FILEIO("pathlib.Path.samefile"),
+    FILEIO("pathlib.Path.exists"),
+    FILEIO("pathlib.Path.stat"),
+    FILEIO("pathlib.Path.lstat"),
+    FILEIO("pathlib.Path.is_dir"),
+    FILEIO("pathlib.Path.is_file"),
+    FILEIO("pathlib.Path.expanduser"),
+    FILEIO("pathlib.Path.home"),
+    FILEIO("pathlib.Path.cwd"),
+    FILEIO("pathlib.Path.resolve"),
+    FILEIO("pathlib.Path.absolute"),
+    FILEIO("pathlib.PosixPath.write_text"),
+    FILEIO("pathlib.PosixPath.write_bytes"),
+    FILEIO("pathlib.PosixPath.touch"),
+    FILEIO("pathlib.PosixPath.open"),
+    FILEIO("pathlib.PosixPath.unlink"),
+    FILEIO("pathlib.PosixPath.rename"),
+    FILEIO("pathlib.PosixPath.replace"),
+    FILEIO("pathlib.PosixPath.mkdir"),
+    FILEIO("pathlib.PosixPath.rmdir"),
+    FILEIO("pathlib.PosixPath.symlink_to"),
+    FILEIO("pathlib.PosixPath.hardlink_to"),
+    FILEIO("pathlib.PosixPath.link_to"),
+    FILEIO("pathlib.PosixPath.chmod"),
+    FILEIO("pathlib.PosixPath.lchmod"),
+    FILEIO("pathlib.PosixPath.read_text"),
+    FILEIO("pathlib.PosixPath.read_bytes"),
+    FILEIO("pathlib.PosixPath.glob"),
+    FILEIO("pathlib.PosixPath.rglob"),
+    FILEIO("pathlib.PosixPath.iterdir"),
+    FILEIO("pathlib.PosixPath.owner"),
+    FILEIO("pathlib.PosixPath.group"),
+    FILEIO("pathlib.PosixPath.readlink"),
+    FILEIO("pathlib.PosixPath.samefile"),
+    FILEIO("pathlib.PosixPath.exists"),
+    FILEIO("pathlib.PosixPath.stat"),
+    FILEIO("pathlib.PosixPath.lstat"),
+    FILEIO("pathlib.PosixPath.is_dir"),
+    FILEIO("pathlib.PosixPath.is_file"),
+    FILEIO("pathlib.PosixPath.expanduser"),
+    FILEIO("pathlib.PosixPath.home"),
+    FILEIO("pathlib.PosixPath.cwd"),
+    FILEIO("pathlib.PosixPath.resolve"),
+    FILEIO("pathlib.PosixPath.absolute"),
+    FILEIO("pathlib.WindowsPath.write_text"),
+    FILEIO("pathlib.WindowsPath.write_bytes"),
+    FILEIO("pathlib.WindowsPath.touch"),
+    FILEIO("pathlib.WindowsPath.open"),
+    FILEIO("pathlib.WindowsPath.unlink"),
+    FILEIO("pathlib.WindowsPath.rename"),
+    FILEIO("pathlib.WindowsPath.replace"),
+    FILEIO("pathlib.WindowsPath.mkdir"),
+    FILEIO("pathlib.WindowsPath.rmdir"),
+    FILEIO("pathlib.WindowsPath.symlink_to"),
+    FILEIO("pathlib.WindowsPath.hardlink_to"),
+    FILEIO("pathlib.WindowsPath.link_to"),
+    FILEIO("pathlib.WindowsPath.chmod"),
+    FILEIO("pathlib.WindowsPath.lchmod"),
+    FILEIO("pathlib.WindowsPath.read_text"),
+    FILEIO("pathlib.WindowsPath.read_bytes"),
+    FILEIO("pathlib.WindowsPath.glob"),
+    FILEIO("pathlib.WindowsPath.rglob"),
+    FILEIO("pathlib.WindowsPath.iterdir"),
+    FILEIO("pathlib.WindowsPath.owner"),
+    FILEIO("pathlib.WindowsPath.group"),
+    FILEIO("pathlib.WindowsPath.readlink"),
+    FILEIO("pathlib.WindowsPath.samefile"),
+    FILEIO("pathlib.WindowsPath.exists"),
+    FILEIO("pathlib.WindowsPath.stat"),
+    FILEIO("pathlib.WindowsPath.lstat"),
+    FILEIO("pathlib.WindowsPath.is_dir"),
+    FILEIO("pathlib.WindowsPath.is_file"),
+    FILEIO("pathlib.WindowsPath.expanduser"),
+    FILEIO("pathlib.WindowsPath.home"),
+    FILEIO("pathlib.WindowsPath.cwd"),
+    FILEIO("pathlib.WindowsPath.resolve"),
+    FILEIO("pathlib.WindowsPath.absolute"),
+    FILEIO("pathlib._NormalAccessor"),
+    FILEIO("pathlib._normal_accessor"),
     FILEIO("shutil.*"),
     FILEIO("tarfile.*"),
     FILEIO("zipfile.*"),
@@ -663,11 +769,12 @@ static const struct {
 /* Python 2 exception names that keep their name in builtins. */
 #define PY2_EXCEPTIONS(X)                                                                          \
     X(ArithmeticError)                                                                             \
-    X(AssertionError) X(AttributeError) X(BaseException) X(BufferError) X(BytesWarning)            \
-        X(DeprecationWarning) X(EOFError) X(EnvironmentError) X(Exception) X(FloatingPointError)   \
-            X(FutureWarning) X(GeneratorExit) X(IOError) X(ImportError) X(ImportWarning)           \
-                X(IndentationError) X(IndexError) X(KeyError) X(KeyboardInterrupt) X(LookupError)  \
-                    X(MemoryError) X(NameError) X(NotImplementedError) X(OSError) X(OverflowError) \
+    X(AssertionError)                                                                              \
+    X(AttributeError) X(BaseException) X(BufferError) X(BytesWarning) X(DeprecationWarning)        \
+        X(EOFError) X(EnvironmentError) X(Exception) X(FloatingPointError) X(FutureWarning)        \
+            X(GeneratorExit) X(IOError) X(ImportError) X(ImportWarning) X(IndentationError)        \
+                X(IndexError) X(KeyError) X(KeyboardInterrupt) X(LookupError) X(MemoryError)       \
+                    X(NameError) X(NotImplementedError) X(OSError) X(OverflowError)                \
                         X(PendingDeprecationWarning) X(ReferenceError) X(RuntimeError)             \
                             X(RuntimeWarning) X(StopIteration) X(SyntaxError) X(SyntaxWarning)     \
                                 X(SystemError) X(SystemExit) X(TabError) X(TypeError)              \

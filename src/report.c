@@ -123,37 +123,48 @@ static int rehash(ckpt_report *r)
     return 1;
 }
 
-static size_t find_import(const ckpt_report *r, const char *module, const char *name, uint64_t h,
-                          size_t *slot)
+/* Index of the import, or SIZE_MAX with *slot = the free slot for it. */
+static size_t lookup(const ckpt_report *r, const char *module, const char *name,
+                     const char *resolved, size_t *slot)
 {
+    if (r->slots_cap == 0)
+        return SIZE_MAX;
+    uint64_t h = hash_pair(module, name);
     size_t s = h & (r->slots_cap - 1);
     for (; r->import_slots[s] != SIZE_MAX; s = (s + 1) & (r->slots_cap - 1)) {
         const import_rec *rec = &r->imports[r->import_slots[s]];
         if (rec->hash == h && strcmp(rec->pub.module, module) == 0 &&
-            strcmp(rec->pub.name, name) == 0)
+            strcmp(rec->pub.name, name) == 0 && strcmp(rec->pub.resolved, resolved) == 0)
             return r->import_slots[s];
     }
-    *slot = s;
+    if (slot)
+        *slot = s;
     return SIZE_MAX;
 }
 
-size_t report_note_import(ckpt_report *r, const char *module, const char *name,
-                          const char *resolved, ckpt_code cls, int allowed, const char *member,
-                          uint64_t offset)
+size_t report_find_import(const ckpt_report *r, const char *module, const char *name,
+                          const char *resolved)
+{
+    size_t i = lookup(r, module, name, resolved, NULL);
+    if (i != SIZE_MAX)
+        ((ckpt_report *)r)->imports[i].pub.count++;
+    return i;
+}
+
+size_t report_add_import(ckpt_report *r, const char *module, const char *name, const char *resolved,
+                         ckpt_code cls, int allowed, int weights_only, const char *member,
+                         uint64_t offset)
 {
     if ((r->nimports + 1) * 2 > r->slots_cap && !rehash(r))
         return SIZE_MAX;
-    uint64_t h = hash_pair(module, name);
     size_t slot;
-    size_t found = find_import(r, module, name, h, &slot);
-    if (found != SIZE_MAX) {
-        r->imports[found].pub.count++;
-        return found;
-    }
+    if (lookup(r, module, name, resolved, &slot) != SIZE_MAX)
+        return SIZE_MAX; /* callers look up first */
     if (!grow((void **)&r->imports, &r->imports_cap, r->nimports, sizeof(import_rec)))
         return SIZE_MAX;
     import_rec *rec = &r->imports[r->nimports];
-    rec->hash = h;
+    rec->hash = hash_pair(module, name);
+    rec->weights_only = weights_only;
     rec->pub = (ckpt_import){report_strdup(r, module),
                              report_strdup(r, name),
                              report_strdup(r, resolved),

@@ -93,3 +93,13 @@ ckpt_status ckpt_report_write_json(const ckpt_report *r, ckpt_write_fn write, vo
     jw_end(&w, '}');
     return jw_finish(&w);
 }
+
+ckpt_status ckpt_write_json_string(ckpt_write_fn write, void *ctx, const char *s, size_t len)
+{
+    if (!write || (!s && len))
+        return CKPT_ERR_ARG;
+    jw w;
+    jw_init(&w, write, ctx);
+    jw_strn(&w, s ? s : "", len);
+    return jw_finish(&w);
+}

@@ -72,7 +72,8 @@ ckpt_status ckpt_scanner_use_profile(ckpt_scanner *s, const char *profile)
 {
     if (!s || !profile)
         return CKPT_ERR_ARG;
-    return policy_use_profile(s->pol, profile) == 0 ? CKPT_OK : CKPT_ERR_ARG;
+    int rc = policy_use_profile(s->pol, profile);
+    return rc == 0 ? CKPT_OK : rc == -2 ? CKPT_ERR_NOMEM : CKPT_ERR_ARG;
 }
 
 ckpt_status ckpt_scanner_add_policy(ckpt_scanner *s, const char *text, size_t len,

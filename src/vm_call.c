@@ -48,15 +48,32 @@ static const char *copy_name(vm *v, const char *s, size_t n, int *has_nul)
     return c;
 }
 
-static void report_new_import(vm *v, const gref *g, const name_class *cls)
+/* Classifies a name the first time the file imports it (one finding per
+ * distinct import); later imports reuse the recorded verdict. */
+static void classify(vm *v, gref *r, const char *mm, const char *mn, int has_nul)
 {
-    const ckpt_report *r = v->ctx->rep;
-    if (g->import_index >= r->nimports || r->imports[g->import_index].pub.count != 1)
-        return; /* seen before: one finding per distinct import */
-    if (g->allowed)
+    ckpt_report *rep = v->ctx->rep;
+    size_t i = report_find_import(rep, r->module, r->name, r->resolved);
+    if (i != SIZE_MAX) {
+        const import_rec *rec = &rep->imports[i];
+        r->allowed = (uint8_t)rec->pub.allowed;
+        r->cls = rec->pub.class_code;
+        r->weights_only = (uint8_t)rec->weights_only;
+        r->import_index = i;
         return;
-    vm_note(v, g->cls, -1, g->resolved, NULL, "imports %s (%s)", g->resolved,
-            cls->rule ? cls->rule : "not on the allowlist");
+    }
+    name_class cls;
+    policy_classify(v->ctx->sc->pol, mm, mn, &cls);
+    r->allowed = (uint8_t)(cls.allowed && !has_nul);
+    r->cls = cls.allowed ? CKPT_F_UNKNOWN_IMPORT : cls.code;
+    r->weights_only = (uint8_t)(!has_nul && policy_weights_only_global(r->module, r->name));
+    r->import_index = report_add_import(rep, r->module, r->name, r->resolved, r->cls, r->allowed,
+                                        r->weights_only, v->member, v->op_off);
+    if (!r->allowed)
+        vm_note(v, r->cls, -1, r->resolved, NULL, "imports %s (%s)", r->resolved,
+                has_nul    ? "a NUL byte in the name"
+                : cls.rule ? cls.rule
+                           : "not on the allowlist");
 }
 
 /* find_class(module, name) as CPython would resolve it, classified. */
@@ -85,14 +102,7 @@ static value resolve_global(vm *v, const char *mod, size_t mlen, const char *nam
         vm_out_of_memory(v);
         return v_make(V_EMPTY);
     }
-    name_class cls;
-    policy_classify(v->ctx->sc->pol, mm, mn, &cls);
-    r->allowed = (uint8_t)(cls.allowed && !has_nul);
-    r->cls = cls.allowed ? CKPT_F_UNKNOWN_IMPORT : cls.code;
-    r->weights_only = (uint8_t)(!has_nul && policy_weights_only_global(m, n));
-    r->import_index = report_note_import(v->ctx->rep, m, n, r->resolved, r->cls, r->allowed,
-                                         v->member, v->op_off);
-    report_new_import(v, r, &cls);
+    classify(v, r, mm, mn, has_nul);
     if (!r->weights_only)
         vm_weights_only_fail(v, "imports a name outside torch's weights_only allowlist");
     return g;

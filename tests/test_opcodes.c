@@ -317,6 +317,31 @@ static void test_compat_mapping_below_protocol_3(void **state)
     ckpt_report_free(r);
 }
 
+/* The same name read under two protocols resolves two ways: both count. */
+static void test_same_name_two_protocols(void **state)
+{
+    (void)state;
+    ckpt_report *r = SCAN_LIT(NULL, "c__builtin__\nset\n0\x80\x03"
+                                    "c__builtin__\nset\n0N.");
+    assert_int_equal(ckpt_report_import_count(r), 2);
+    ckpt_import a, b;
+    assert_int_equal(ckpt_report_import(r, 0, &a), CKPT_OK);
+    assert_int_equal(ckpt_report_import(r, 1, &b), CKPT_OK);
+    assert_string_equal(a.resolved, "builtins.set");
+    assert_true(a.allowed);
+    assert_string_equal(b.resolved, "__builtin__.set");
+    assert_false(b.allowed);
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_SUSPICIOUS);
+    ckpt_report_free(r);
+    /* repeated imports are counted on one record, classified once */
+    r = SCAN_LIT(NULL, "cos\nsystem\n0cos\nsystem\n0N.");
+    assert_int_equal(ckpt_report_import_count(r), 1);
+    assert_int_equal(ckpt_report_import(r, 0, &a), CKPT_OK);
+    assert_int_equal(a.count, 2);
+    assert_int_equal(ckpt_report_finding_count(r), 1);
+    ckpt_report_free(r);
+}
+
 static void test_dotted_names_protocol_4(void **state)
 {
     (void)state;
@@ -366,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_every_opcode_is_covered),
         cmocka_unit_test(test_calls_are_rendered),
         cmocka_unit_test(test_compat_mapping_below_protocol_3),
+        cmocka_unit_test(test_same_name_two_protocols),
         cmocka_unit_test(test_dotted_names_protocol_4),
         cmocka_unit_test(test_findings_before_error_are_kept),
         cmocka_unit_test(test_weights_only_flag),

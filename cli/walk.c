@@ -1,0 +1,292 @@
+/* Input collection: arguments, --files-from lists, recursive directory
+ * walks that follow symlinks (a Hugging Face cache links snapshots/ into
+ * blobs/) without loops or scanning one inode twice, then the include /
+ * exclude globs and the deterministic shard. */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+#define MAX_WALK_DEPTH 256
+
+int strlist_addn(strlist *l, const char *s, size_t n)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char **v = realloc(l->v, cap * sizeof(char *));
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    char *c = malloc(n + 1);
+    if (!c)
+        return -1;
+    memcpy(c, s, n);
+    c[n] = '\0';
+    l->v[l->n++] = c;
+    return 0;
+}
+
+int strlist_add(strlist *l, const char *s)
+{
+    return strlist_addn(l, s, strlen(s));
+}
+
+void strlist_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* (device, inode) pairs already taken: files scanned, directories entered. */
+typedef struct inode_set {
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } * v;
+    size_t n, cap;
+} inode_set;
+
+static uint64_t inode_hash(dev_t dev, ino_t ino)
+{
+    return ((uint64_t)dev * 0x9E3779B97F4A7C15u) ^ (uint64_t)ino;
+}
+
+static int grow_set(inode_set *s);
+
+/* Returns 1 when newly added, 0 when present, -1 on no memory. */
+static int set_add(inode_set *s, dev_t dev, ino_t ino)
+{
+    if ((s->n + 1) * 2 > s->cap && grow_set(s) < 0)
+        return -1;
+    size_t i = inode_hash(dev, ino) & (s->cap - 1);
+    for (; s->v[i].dev || s->v[i].ino; i = (i + 1) & (s->cap - 1))
+        if (s->v[i].dev == dev && s->v[i].ino == ino)
+            return 0;
+    s->v[i].dev = dev;
+    s->v[i].ino = ino;
+    s->n++;
+    return 1;
+}
+
+static int grow_set(inode_set *s)
+{
+    inode_set bigger = {NULL, 0, s->cap ? s->cap * 2 : 1024};
+    bigger.v = calloc(bigger.cap, sizeof(*bigger.v));
+    if (!bigger.v)
+        return -1;
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->v[i].dev || s->v[i].ino)
+            set_add(&bigger, s->v[i].dev, s->v[i].ino);
+    free(s->v);
+    *s = bigger;
+    return 0;
+}
+
+typedef struct walker {
+    const cli_opts *o;
+    strlist *out;
+    inode_set seen;
+    unsigned long long skipped;
+    int failed;
+} walker;
+
+static void note(const char *path, const char *why)
+{
+    fputs("ckptscan: ", stderr);
+    out_safe_text(stderr, path);
+    fprintf(stderr, ": %s\n", why);
+}
+
+static void add_path(walker *w, const char *path)
+{
+    if (strlist_add(w->out, path) < 0)
+        w->failed = 1;
+}
+
+static void walk_dir(walker *w, const char *dir, int depth);
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One path found in a directory (or named on the command line). */
+static void visit(walker *w, const char *path, int depth, int explicit_arg)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        /* dangling link or vanished file: let the scan report it as unreadable */
+        add_path(w, path);
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (set_add(&w->seen, st.st_dev, st.st_ino) == 1)
+            walk_dir(w, path, depth + 1);
+        else if (!explicit_arg)
+            w->skipped++, note(path, "directory already walked (symlink loop?); skipped");
+        return;
+    }
+    if (!S_ISREG(st.st_mode) && !explicit_arg) {
+        w->skipped++;
+        note(path, "not a regular file (FIFO, device or socket); skipped");
+        return;
+    }
+    if (S_ISREG(st.st_mode) && set_add(&w->seen, st.st_dev, st.st_ino) == 0) {
+        w->skipped++; /* the same inode under another name: scanned once */
+        return;
+    }
+    add_path(w, path);
+}
+
+/* Sorted entries of a directory, for a deterministic walk. */
+static int read_names(const char *dir, strlist *names)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (strlist_add(names, e->d_name) < 0)
+            break;
+    }
+    closedir(d);
+    qsort(names->v, names->n, sizeof(char *), cmp_names);
+    return 0;
+}
+
+static void walk_dir(walker *w, const char *dir, int depth)
+{
+    if (depth > MAX_WALK_DEPTH) {
+        w->skipped++;
+        note(dir, "directory nesting too deep; skipped");
+        return;
+    }
+    strlist names = {0};
+    if (read_names(dir, &names) < 0) {
+        add_path(w, dir); /* reported as unreadable by the scan */
+        return;
+    }
+    size_t dlen = strlen(dir);
+    for (size_t i = 0; i < names.n && !w->failed; i++) {
+        size_t len = dlen + 1 + strlen(names.v[i]) + 1;
+        char *p = malloc(len);
+        if (!p) {
+            w->failed = 1;
+            break;
+        }
+        snprintf(p, len, "%s%s%s", dir, dlen && dir[dlen - 1] == '/' ? "" : "/", names.v[i]);
+        visit(w, p, depth, 0);
+        free(p);
+    }
+    strlist_free(&names);
+}
+
+static int read_list(walker *w, FILE *f, int sep)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getdelim(&line, &cap, sep, f)) > 0) {
+        if (line[n - 1] == sep)
+            line[--n] = '\0';
+        if (n > 0)
+            visit(w, line, 0, 1);
+    }
+    free(line);
+    return ferror(f) ? -1 : 0;
+}
+
+static int read_files_from(walker *w)
+{
+    const char *path = w->o->files_from;
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "ckptscan: --files-from %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    int rc = read_list(w, f, w->o->null_sep ? '\0' : '\n');
+    if (f != stdin)
+        fclose(f);
+    if (rc < 0) {
+        fprintf(stderr, "ckptscan: --files-from %s: read error\n", path);
+        return 2;
+    }
+    return 0;
+}
+
+/* A glob without '/' matches the file name; with '/', the whole path. */
+static int glob_match(const strlist *globs, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    for (size_t i = 0; i < globs->n; i++) {
+        const char *subject = strchr(globs->v[i], '/') ? path : base;
+        if (fnmatch(globs->v[i], subject, 0) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+unsigned shard_of(const char *path, unsigned n)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a: stable across machines */
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return (unsigned)(h % n) + 1;
+}
+
+static int selected(const cli_opts *o, const char *path)
+{
+    if (strcmp(path, "-") != 0) {
+        if (o->include.n && !glob_match(&o->include, path))
+            return 0;
+        if (glob_match(&o->exclude, path))
+            return 0;
+    }
+    return o->shard_n == 0 || shard_of(path, o->shard_n) == o->shard_k;
+}
+
+static void filter(const cli_opts *o, strlist *l)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (selected(o, l->v[i]))
+            l->v[kept++] = l->v[i];
+        else
+            free(l->v[i]);
+    }
+    l->n = kept;
+}
+
+int collect_inputs(const cli_opts *o, strlist *out, unsigned long long *skipped)
+{
+    walker w = {o, out, {NULL, 0, 0}, 0, 0};
+    for (int i = 0; i < o->nargs && !w.failed; i++) {
+        if (strcmp(o->args[i], "-") == 0)
+            add_path(&w, "-");
+        else
+            visit(&w, o->args[i], 0, 1);
+    }
+    int rc = 0;
+    if (o->files_from && !w.failed)
+        rc = read_files_from(&w);
+    free(w.seen.v);
+    if (w.failed) {
+        fputs("ckptscan: out of memory while listing inputs\n", stderr);
+        return 2;
+    }
+    filter(o, out);
+    *skipped = w.skipped;
+    return rc;
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Batch scanning tests: a tree with nested folders, symlinks (a Hugging Face
+cache layout and a loop), a dangling link, a FIFO, empty files, malicious
+files mixed with safe ones; --files-from (lines and NUL), --include and
+--exclude, shards whose union is the whole, and -j 1 == -j 8.
+
+Usage: run_batch_tests.py --ckptscan PATH
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+SAFE = b"\x80\x02ccollections\nOrderedDict\nq\x00)R."
+EVIL = b"cos\nsystem\n(S'touch /tmp/ckptscan_batch_test'\ntR."
+UNKNOWN = b"cmymod\nThing\n."
+
+
+def build_tree(root):
+    files = {
+        "models/a/safe1.pt": SAFE,
+        "models/a/evil1.pkl": EVIL,
+        "models/a/b/c/safe2.bin": SAFE,
+        "models/a/b/c/unknown.ckpt": UNKNOWN,
+        "models/empty.pt": b"",
+        "models/notes.txt": b"just text\n",
+        # a Hugging Face cache: snapshots/ links into blobs/
+        "hub/models--x/blobs/0123abcd": EVIL,
+        "hub/models--x/blobs/4567ef01": SAFE,
+    }
+    for rel, data in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    snap = os.path.join(root, "hub/models--x/snapshots/main")
+    os.makedirs(snap)
+    os.symlink("../../blobs/0123abcd", os.path.join(snap, "pytorch_model.bin"))
+    os.symlink("../../blobs/4567ef01", os.path.join(snap, "optimizer.pt"))
+    os.symlink("../..", os.path.join(root, "models/a/b/loop"))  # a directory loop
+    os.symlink("does-not-exist", os.path.join(root, "models/dangling.pt"))
+    os.mkfifo(os.path.join(root, "models/fifo"))
+
+
+def run(exe, args, cwd, stdin=b""):
+    p = subprocess.run([exe] + args, cwd=cwd, input=stdin, capture_output=True, timeout=120)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def docs(out):
+    d = json.loads(out)
+    d["summary"].pop("seconds")
+    return d
+
+
+CHECKS = []
+
+
+def check(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+@check
+def whole_tree(exe, root):
+    rc, out, err = run(exe, ["--format", "json", "-j", "2", "models", "hub"], root)
+    d = docs(out)
+    paths = [f["path"] for f in d["files"]]
+    assert rc == 2, (rc, "a dangling link is unreadable: exit 2")
+    assert "models/dangling.pt" in d["summary"]["unreadable"], d["summary"]
+    assert not any("loop" in p for p in paths), paths
+    assert "not a regular file" in err and "symlink loop" in err, err
+    # each blob scanned once although two names reach it
+    blobs = [p for p in paths if p.startswith("hub/")]
+    assert len(blobs) == 2, blobs
+    verdict = {f["path"]: f["verdict"] for f in d["files"]}
+    assert verdict["models/a/evil1.pkl"] == "dangerous"
+    assert verdict["models/a/safe1.pt"] == "safe"
+    assert verdict["models/a/b/c/unknown.ckpt"] == "suspicious"
+    assert verdict["models/empty.pt"] == "suspicious"
+    s = d["summary"]
+    assert s["files"] == len(paths) and s["skipped"] >= 2, s
+    assert s["dangerous"] == 2 and s["error"] == 1, s
+
+
+@check
+def jobs_do_not_change_output(exe, root):
+    outs = []
+    for j in ("1", "8"):
+        rc, out, _ = run(exe, ["--format", "json", "-j", j, "models", "hub"], root)
+        outs.append((rc, docs(out)))
+    assert outs[0] == outs[1], "-j 1 and -j 8 differ"
+    t1 = run(exe, ["-j", "1", "--color", "never", "models"], root)[1]
+    t8 = run(exe, ["-j", "8", "--color", "never", "models"], root)[1]
+    strip = lambda t: [l for l in t.splitlines() if " MB in " not in l]
+    assert strip(t1) == strip(t8)
+
+
+@check
+def shards_partition_the_inputs(exe, root):
+    _, out, _ = run(exe, ["--format", "json", "models", "hub"], root)
+    whole = sorted(f["path"] for f in docs(out)["files"])
+    union = []
+    for k in (1, 2, 3):
+        rc, out, _ = run(exe, ["--format", "json", "--shard", f"{k}/3", "models", "hub"], root)
+        union += [f["path"] for f in docs(out)["files"]]
+    assert sorted(union) == whole, (sorted(union), whole)
+    assert len(set(union)) == len(union), "a file in two shards"
+
+
+@check
+def files_from_lines_and_nul(exe, root):
+    listing = "models/a/safe1.pt\nmodels/a/evil1.pkl\n"
+    rc, out, _ = run(exe, ["--format", "jsonl", "--files-from", "-"], root, listing.encode())
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert [x["path"] for x in lines[:-1]] == ["models/a/safe1.pt", "models/a/evil1.pkl"]
+    assert lines[-1]["summary"]["dangerous"] == 1 and rc == 1
+    rc, out, _ = run(exe, ["--format", "json", "-0", "--files-from", "-"], root,
+                     b"models/a/safe1.pt\0models/a/b/c/safe2.bin\0")
+    assert rc == 0 and len(docs(out)["files"]) == 2
+    rc, _, err = run(exe, ["--files-from", "no-such-list"], root)
+    assert rc == 2 and "no-such-list" in err
+
+
+@check
+def include_exclude(exe, root):
+    rc, out, _ = run(exe, ["--format", "json", "--include", "*.pt", "models"], root)
+    paths = sorted(f["path"] for f in docs(out)["files"])
+    assert paths == ["models/a/safe1.pt", "models/dangling.pt", "models/empty.pt"], paths
+    rc, out, _ = run(exe, ["--format", "json", "--exclude", "models/a/*", "--exclude", "*.pt",
+                           "models"], root)
+    paths = sorted(f["path"] for f in docs(out)["files"])
+    assert paths == ["models/notes.txt"], paths
+    assert rc == 1  # notes.txt is an unknown format: suspicious
+
+
+@check
+def bad_batch_options(exe, root):
+    for args in (["--shard", "0/3", "models"], ["--shard", "4/3", "models"],
+                 ["--shard", "x", "models"], ["-j", "0", "models"], ["-j", "many", "models"]):
+        rc, _, err = run(exe, args, root)
+        assert rc == 2 and "ckptscan:" in err, (args, rc, err)
+
+
+@check
+def max_file_size(exe, root):
+    rc, out, _ = run(exe, ["--format", "json", "--max-file-size", "10", "models/a/evil1.pkl"],
+                     root)
+    f = docs(out)["files"][0]
+    assert f["verdict"] == "suspicious" and any(x["code"] == "limit" for x in f["findings"]), f
+    rc, out, _ = run(exe, ["--format", "json", "--max-file-size", "10", "-"], root, EVIL)
+    f = docs(out)["files"][0]
+    assert any(x["code"] == "limit" for x in f["findings"]) and f["verdict"] != "safe", f
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckptscan", required=True)
+    exe = os.path.abspath(ap.parse_args().ckptscan)
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as root:
+        build_tree(root)
+        for fn in CHECKS:
+            try:
+                fn(exe, root)
+                passed += 1
+                print(f"ok   {fn.__name__}")
+            except Exception as e:  # noqa: BLE001 - report and go on
+                failed += 1
+                print(f"FAIL {fn.__name__}: {e!r}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
