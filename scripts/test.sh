@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's second command: the whole test suite. A plain build runs every
-# meson suite (unit, corpus, cli, CPython differential); an ASan+UBSan build
-# runs them again; the real-loader check runs torch/numpy/joblib on our own
-# harmless malicious samples in a throwaway directory.
+# meson suite (unit, corpus, cli, CPython differential, fuzz-corpus replays);
+# an ASan+UBSan build runs them again; valgrind runs the CLI on a
+# representative set; each libFuzzer target runs for a short budget; the
+# real-loader check runs torch/numpy/joblib on our own harmless malicious
+# samples in a throwaway directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +20,13 @@ run_suite build
 echo "== ASan + UBSan build: all suites"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+echo "== valgrind on a representative set"
+vg_inputs=(../shared/corpus/picklescan/*.pkl ../shared/corpus/picklescan/*.zip
+           ../shared/corpus/modelscan/* fixtures/examples/*)
+valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+  ./build/cli/ckptscan -q -j 1 "${vg_inputs[@]}" >/dev/null || [ $? -ne 99 ]
+echo "valgrind: clean on ${#vg_inputs[@]} inputs"
+echo "== fuzzing, ${FUZZ_SECONDS:-30} s per target"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 echo "== real loaders on our harmless malicious samples"
 python3 tests/real_loader/check_real_loaders.py --ckptscan build/cli/ckptscan
