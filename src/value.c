@@ -2,6 +2,7 @@
 #include "value.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "util.h"
@@ -9,9 +10,22 @@
 #define RENDER_DEPTH 6
 #define RENDER_ITEMS 8
 
+/* Bytes a node of `kind` needs: containers are far more common than calls,
+ * so they do not pay for the largest member of the union. */
+static size_t node_size(vkind kind)
+{
+    size_t head = offsetof(node, u);
+    switch (kind) {
+    case V_GLOBAL: return head + sizeof(gref);
+    case V_CALL: return head + sizeof(callsite);
+    case V_PERSID: return head + sizeof(value);
+    default: return head + sizeof(seq);
+    }
+}
+
 value v_new_node(arena *a, vkind kind)
 {
-    node *n = arena_zalloc(a, sizeof(node));
+    node *n = arena_zalloc(a, node_size(kind));
     if (!n)
         return v_make(V_EMPTY);
     n->kind = (uint8_t)kind;
@@ -27,7 +41,7 @@ int seq_push(arena *a, seq *s, const value *items, size_t n, uint64_t keep)
         if (s->kept >= keep)
             return 1; /* counted, not kept */
         if (s->kept == s->cap) {
-            uint32_t ncap = s->cap ? s->cap * 2 : 4;
+            uint32_t ncap = s->cap ? s->cap * 2 : 2;
             value *p = arena_alloc(a, (size_t)ncap * sizeof(value));
             if (!p)
                 return 0;
@@ -95,7 +109,7 @@ static void render_items(strbuf *sb, const seq *s, int depth, int pairs)
     uint32_t kept = pairs ? s->kept / 2 : s->kept;
     uint64_t total = pairs ? s->count / 2 : s->count;
     uint32_t shown = kept < RENDER_ITEMS ? kept : RENDER_ITEMS;
-    for (uint32_t i = 0; i < shown; i++) {
+    for (uint32_t i = 0; i < shown && sb_room(sb) > 0; i++) {
         if (i)
             sb_puts(sb, ", ");
         if (pairs) {
@@ -145,6 +159,8 @@ static void render_number(strbuf *sb, const value *v)
 
 void render_value(strbuf *sb, const value *v, int depth)
 {
+    if (sb_room(sb) == 0)
+        return; /* full: nested (even self-referential) values cost nothing more */
     if (depth > RENDER_DEPTH) {
         sb_puts(sb, "...");
         return;

@@ -79,6 +79,7 @@ typedef struct call {
     uint64_t offset;
 } callsite;
 
+/* Allocated with only the union member its kind uses (v_new_node). */
 struct node {
     uint8_t kind; /* same as the owning value's kind */
     union {

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Resource bombs: each input is built here, scanned by ckptscan in a child
+process, and must finish under an asserted wall time and peak RSS with an
+asserted finding (or verdict). Standard library only; nothing is unpickled.
+
+Usage: run_bombs.py --ckptscan PATH [--only NAME]
+"""
+import argparse
+import io
+import json
+import os
+import resource
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+import zlib
+
+MiB = 1 << 20
+
+
+def billion_laughs():
+    """A list appended to itself through the memo, then DUPed and nested:
+    CPython would build a graph that renders exponentially."""
+    out = io.BytesIO()
+    out.write(b"\x80\x02]q\x00")                       # L0 = []
+    for i in range(1, 40):                               # Li = [L(i-1)] * 10
+        out.write(b"]q%c(" % i + b"h%c" % (i - 1) * 10 + b"e")
+    # call an unknown function on the deepest one, so it gets rendered
+    out.write(b"cmymod\nf\nh\x27\x85R.")
+    return out.getvalue()
+
+
+def deep_nesting(n=1_000_000):
+    """1e6 nested lists: MARK depth and stack depth."""
+    return b"(" * n + b"l" * n + b"."
+
+
+def deep_empty_lists(n=1_000_000):
+    """1e6 nested empty lists built with APPEND: value depth, not stack depth."""
+    return b"]" + b"]" * n + b"a" * n + b"."
+
+
+def huge_lengths():
+    """Declared lengths far beyond a 100-byte file."""
+    return (b"\x80\x04\x8e" + struct.pack("<Q", 4 << 30) + b"x" * 60 + b".")
+
+
+def huge_frame():
+    return b"\x80\x04\x95" + struct.pack("<Q", 1 << 40) + b"N."
+
+
+def huge_memo_index():
+    return b"\x80\x02Nr\xff\xff\xff\x7fN."
+
+
+def millions_of_opcodes(n=5_000_000):
+    """Millions of cheap opcodes: time must stay linear."""
+    return b"\x80\x02" + b"N0" * n + b"N."
+
+
+def global_line_1mib():
+    """A 1 MiB GLOBAL module name, then a call."""
+    return b"c" + b"a" * MiB + b"\nb\n)R."
+
+
+def memo_fanout():
+    """The same big dict fetched from the memo a million times."""
+    body = b"}q\x00(" + b"".join(b"K%cK%c" % (i, i) for i in range(100)) + b"u0"
+    return b"\x80\x02(" + body + b"h\x00" * 1_000_000 + b"t."
+
+
+def many_pickles(n=200_000):
+    """Hundreds of thousands of pickles one after another."""
+    return b"N." * n
+
+
+BOMBS = {
+    # name: (builder, max seconds, max MiB RSS, required finding code or verdict)
+    "billion_laughs": (billion_laughs, 5, 128, "unknown-import"),
+    # 1e6 marks are within max-stack and CPython loads it: safe, bounded
+    "deep_nesting_1e6": (deep_nesting, 10, 128, "verdict:safe"),
+    # 1e6 values on the stack exceed max-stack: a limit finding
+    "deep_empty_lists_1e6": (deep_empty_lists, 10, 128, "limit"),
+    "huge_declared_length": (huge_lengths, 2, 64, "truncated"),
+    "huge_frame": (huge_frame, 2, 64, "truncated"),
+    "huge_memo_index": (huge_memo_index, 2, 64, "limit"),
+    "millions_of_opcodes": (millions_of_opcodes, 20, 128, "verdict:safe"),
+    "global_line_1mib": (global_line_1mib, 5, 128, "unknown-import"),
+    "memo_fanout_1e6": (memo_fanout, 10, 128, "verdict:safe"),
+    "many_pickles": (many_pickles, 20, 256, "extra-pickle"),
+}
+
+
+def run_one(exe, path, extra):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.monotonic()
+    p = subprocess.run([exe, "--format", "json", "-j", "1"] + extra + [path],
+                       capture_output=True, timeout=120)
+    dt = time.monotonic() - t0
+    # ru_maxrss of children is the max over all children so far; run each
+    # bomb in a fresh grandchild so the number is its own
+    return p, dt
+
+
+def measure(exe, path, extra):
+    """Runs ckptscan under a tiny wrapper child so getrusage sees only it."""
+    code = ("import resource,subprocess,sys,time,json;t=time.monotonic();"
+            "p=subprocess.run(sys.argv[1:],capture_output=True);"
+            "r=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+            "sys.stdout.write(json.dumps({'rc':p.returncode,'rss_kb':r,"
+            "'secs':time.monotonic()-t,'out':p.stdout.decode('ascii','replace')}))")
+    p = subprocess.run([sys.executable, "-c", code, exe, "--format", "json", "-j", "1"] + extra
+                       + [path], capture_output=True, timeout=300)
+    return json.loads(p.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckptscan", required=True)
+    ap.add_argument("--only")
+    a = ap.parse_args()
+    exe = os.path.abspath(a.ckptscan)
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as work:
+        for name, (build, max_s, max_mib, want) in BOMBS.items():
+            if a.only and a.only != name:
+                continue
+            path = os.path.join(work, name)
+            with open(path, "wb") as f:
+                f.write(build())
+            m = measure(exe, path, [])
+            rep = json.loads(m["out"])["files"][0]
+            codes = {x["code"] for x in rep["findings"]}
+            ok_want = (rep["verdict"] == want[8:]) if want.startswith("verdict:") else want in codes
+            rss_mib = m["rss_kb"] / 1024
+            ok = ok_want and m["secs"] <= max_s and rss_mib <= max_mib and m["rc"] in (0, 1)
+            status = "ok  " if ok else "FAIL"
+            print(f"{status} {name}: {m['secs']:.2f}s (<= {max_s}), {rss_mib:.0f} MiB "
+                  f"(<= {max_mib}), verdict {rep['verdict']}, want {want}, codes {sorted(codes)}")
+            passed += ok
+            failed += not ok
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
