@@ -341,9 +341,12 @@ CKPT_API ckpt_status ckpt_report_finding(const ckpt_report *report, size_t i, ck
 
 /* One entry per distinct import seen in the file. */
 typedef struct ckpt_import {
-    const char *module;   /* as written in the stream */
-    const char *name;     /* as written in the stream */
+    const char *module; /* as written in the stream; may hold NUL bytes, */
+    const char *name;   /* so use the lengths (names over 4 KiB are cut) */
+    size_t module_len;
+    size_t name_len;
     const char *resolved; /* module.qualname after name mapping */
+    size_t resolved_len;
     ckpt_code class_code; /* CKPT_F_UNKNOWN_IMPORT, CKPT_F_EXEC, ...; see allowed */
     int allowed;          /* 1 when exactly on the allowlist */
     uint64_t count;       /* times imported */

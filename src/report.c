@@ -32,6 +32,24 @@ void ckpt_report_free(ckpt_report *r)
     free(r);
 }
 
+/* Copies len bytes (NULs kept), cut at MAX_REPORT_STRING with "..."; sets
+ * *out_len. Never NULL. */
+static const char *report_memdup(ckpt_report *r, bstr b, size_t *out_len)
+{
+    int cut = b.n > MAX_REPORT_STRING;
+    size_t n = cut ? MAX_REPORT_STRING : b.n;
+    char *p = arena_alloc(&r->mem, n + 4);
+    if (!p) {
+        *out_len = 0;
+        return "";
+    }
+    if (n)
+        memcpy(p, b.p, n);
+    strcpy(p + n, cut ? "..." : "");
+    *out_len = n + (cut ? 3 : 0);
+    return p;
+}
+
 const char *report_strdup(ckpt_report *r, const char *s)
 {
     if (!s || !*s)
@@ -92,15 +110,25 @@ void report_add(ckpt_report *r, const finding_in *f)
     out->message = report_strdup(r, f->message ? f->message : ckpt_code_description(f->code));
 }
 
-static uint64_t hash_pair(const char *a, const char *b)
+static uint64_t fnv(uint64_t h, const char *p, size_t n)
 {
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (; *a; a++)
-        h = (h ^ (uint8_t)*a) * 1099511628211u;
-    h = (h ^ 0xff) * 1099511628211u;
-    for (; *b; b++)
-        h = (h ^ (uint8_t)*b) * 1099511628211u;
-    return h;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 1099511628211u;
+    return (h ^ 0xff) * 1099511628211u; /* a separator no byte equals */
+}
+
+static uint64_t import_hash(bstr module, bstr name, bstr resolved)
+{
+    uint64_t h = fnv(1469598103934665603u, module.p, module.n);
+    h = fnv(h, name.p, name.n);
+    return fnv(h, resolved.p, resolved.n);
+}
+
+/* The stored copy of b (cut at MAX_REPORT_STRING) equals b's first bytes. */
+static int same_prefix(const char *stored, size_t stored_len, bstr b)
+{
+    size_t n = b.n > MAX_REPORT_STRING ? MAX_REPORT_STRING : b.n;
+    return stored_len >= n && memcmp(stored, b.p, n) == 0;
 }
 
 static int rehash(ckpt_report *r)
@@ -123,27 +151,30 @@ static int rehash(ckpt_report *r)
     return 1;
 }
 
+/* Equal when the stored (possibly cut) copies match and the full hashes do. */
+static int same_import(const import_rec *rec, uint64_t h, bstr module, bstr name, bstr resolved)
+{
+    return rec->hash == h && same_prefix(rec->pub.module, rec->pub.module_len, module) &&
+           same_prefix(rec->pub.name, rec->pub.name_len, name) &&
+           same_prefix(rec->pub.resolved, rec->pub.resolved_len, resolved);
+}
+
 /* Index of the import, or SIZE_MAX with *slot = the free slot for it. */
-static size_t lookup(const ckpt_report *r, const char *module, const char *name,
-                     const char *resolved, size_t *slot)
+static size_t lookup(const ckpt_report *r, bstr module, bstr name, bstr resolved, size_t *slot)
 {
     if (r->slots_cap == 0)
         return SIZE_MAX;
-    uint64_t h = hash_pair(module, name);
+    uint64_t h = import_hash(module, name, resolved);
     size_t s = h & (r->slots_cap - 1);
-    for (; r->import_slots[s] != SIZE_MAX; s = (s + 1) & (r->slots_cap - 1)) {
-        const import_rec *rec = &r->imports[r->import_slots[s]];
-        if (rec->hash == h && strcmp(rec->pub.module, module) == 0 &&
-            strcmp(rec->pub.name, name) == 0 && strcmp(rec->pub.resolved, resolved) == 0)
+    for (; r->import_slots[s] != SIZE_MAX; s = (s + 1) & (r->slots_cap - 1))
+        if (same_import(&r->imports[r->import_slots[s]], h, module, name, resolved))
             return r->import_slots[s];
-    }
     if (slot)
         *slot = s;
     return SIZE_MAX;
 }
 
-size_t report_find_import(const ckpt_report *r, const char *module, const char *name,
-                          const char *resolved)
+size_t report_find_import(const ckpt_report *r, bstr module, bstr name, bstr resolved)
 {
     size_t i = lookup(r, module, name, resolved, NULL);
     if (i != SIZE_MAX)
@@ -151,9 +182,8 @@ size_t report_find_import(const ckpt_report *r, const char *module, const char *
     return i;
 }
 
-size_t report_add_import(ckpt_report *r, const char *module, const char *name, const char *resolved,
-                         ckpt_code cls, int allowed, int weights_only, const char *member,
-                         uint64_t offset)
+size_t report_add_import(ckpt_report *r, bstr module, bstr name, bstr resolved, ckpt_code cls,
+                         int allowed, int weights_only, const char *member, uint64_t offset)
 {
     if ((r->nimports + 1) * 2 > r->slots_cap && !rehash(r))
         return SIZE_MAX;
@@ -163,17 +193,17 @@ size_t report_add_import(ckpt_report *r, const char *module, const char *name, c
     if (!grow((void **)&r->imports, &r->imports_cap, r->nimports, sizeof(import_rec)))
         return SIZE_MAX;
     import_rec *rec = &r->imports[r->nimports];
-    rec->hash = hash_pair(module, name);
+    rec->hash = import_hash(module, name, resolved);
     rec->weights_only = weights_only;
-    rec->pub = (ckpt_import){report_strdup(r, module),
-                             report_strdup(r, name),
-                             report_strdup(r, resolved),
-                             cls,
-                             allowed,
-                             1,
-                             0,
-                             report_strdup(r, member),
-                             offset};
+    memset(&rec->pub, 0, sizeof(rec->pub));
+    rec->pub.module = report_memdup(r, module, &rec->pub.module_len);
+    rec->pub.name = report_memdup(r, name, &rec->pub.name_len);
+    rec->pub.resolved = report_memdup(r, resolved, &rec->pub.resolved_len);
+    rec->pub.class_code = cls;
+    rec->pub.allowed = allowed;
+    rec->pub.count = 1;
+    rec->pub.member = report_strdup(r, member);
+    rec->pub.offset = offset;
     r->import_slots[slot] = r->nimports;
     return r->nimports++;
 }

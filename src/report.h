@@ -5,9 +5,15 @@
 #include "arena.h"
 #include "ckptscan.h"
 
+/* Bytes with a length (names may hold NUL bytes). */
+typedef struct bstr {
+    const char *p;
+    size_t n;
+} bstr;
+
 typedef struct import_rec {
-    ckpt_import pub; /* strings owned by the report's arena */
-    uint64_t hash;
+    ckpt_import pub;  /* strings owned by the report's arena */
+    uint64_t hash;    /* of the full module, name and resolved name */
     int weights_only; /* on torch's weights_only allowlist */
 } import_rec;
 
@@ -51,13 +57,11 @@ ckpt_report *report_new(const char *path, uint64_t max_findings, int strict);
 void report_add(ckpt_report *r, const finding_in *f);
 /* Index of the import (module, name as written; resolved after mapping),
  * or SIZE_MAX when it has not been seen. */
-size_t report_find_import(const ckpt_report *r, const char *module, const char *name,
-                          const char *resolved);
+size_t report_find_import(const ckpt_report *r, bstr module, bstr name, bstr resolved);
 /* Records a new import with the policy's verdict; returns its index or
  * SIZE_MAX on no memory. */
-size_t report_add_import(ckpt_report *r, const char *module, const char *name, const char *resolved,
-                         ckpt_code cls, int allowed, int weights_only, const char *member,
-                         uint64_t offset);
+size_t report_add_import(ckpt_report *r, bstr module, bstr name, bstr resolved, ckpt_code cls,
+                         int allowed, int weights_only, const char *member, uint64_t offset);
 void report_note_call(ckpt_report *r, size_t import_index);
 uint64_t report_import_calls(const ckpt_report *r, size_t import_index);
 void report_add_pickle(ckpt_report *r, const ckpt_pickle *p);

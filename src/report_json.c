@@ -19,9 +19,12 @@ static void write_finding(jw *w, const ckpt_finding *f)
 static void write_import(jw *w, const ckpt_import *im)
 {
     jw_begin(w, '{');
-    jw_kstr(w, "module", im->module);
-    jw_kstr(w, "name", im->name);
-    jw_kstr(w, "resolved", im->resolved);
+    jw_key(w, "module");
+    jw_strn(w, im->module, im->module_len);
+    jw_key(w, "name");
+    jw_strn(w, im->name, im->name_len);
+    jw_key(w, "resolved");
+    jw_strn(w, im->resolved, im->resolved_len);
     jw_kbool(w, "allowed", im->allowed);
     jw_kstr(w, "class", im->allowed ? "allowed" : ckpt_code_name(im->class_code));
     jw_ku64(w, "count", im->count);

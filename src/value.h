@@ -61,11 +61,13 @@ typedef struct seq {
 } seq;
 
 typedef struct gref {
-    const char *module; /* as written (NUL-free copy, or "?" if not) */
+    const char *module; /* as written (may hold NUL bytes: use the lengths) */
     const char *name;
-    const char *resolved; /* module.qualname after mapping */
-    size_t import_index;  /* in the report */
-    ckpt_code cls;        /* policy class when not allowed */
+    size_t module_len, name_len;
+    const char *resolved; /* module.qualname after mapping (may hold NULs) */
+    size_t resolved_len;
+    size_t import_index; /* in the report */
+    ckpt_code cls;       /* policy class when not allowed */
     uint8_t allowed;
     uint8_t weights_only; /* on torch's weights_only allowlist */
 } gref;

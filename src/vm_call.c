@@ -53,7 +53,9 @@ static const char *copy_name(vm *v, const char *s, size_t n, int *has_nul)
 static void classify(vm *v, gref *r, const char *mm, const char *mn, int has_nul)
 {
     ckpt_report *rep = v->ctx->rep;
-    size_t i = report_find_import(rep, r->module, r->name, r->resolved);
+    bstr mod = {r->module, r->module_len}, name = {r->name, r->name_len};
+    bstr res = {r->resolved, r->resolved_len};
+    size_t i = report_find_import(rep, mod, name, res);
     if (i != SIZE_MAX) {
         const import_rec *rec = &rep->imports[i];
         r->allowed = (uint8_t)rec->pub.allowed;
@@ -67,8 +69,8 @@ static void classify(vm *v, gref *r, const char *mm, const char *mn, int has_nul
     r->allowed = (uint8_t)(cls.allowed && !has_nul);
     r->cls = cls.allowed ? CKPT_F_UNKNOWN_IMPORT : cls.code;
     r->weights_only = (uint8_t)(!has_nul && policy_weights_only_global(r->module, r->name));
-    r->import_index = report_add_import(rep, r->module, r->name, r->resolved, r->cls, r->allowed,
-                                        r->weights_only, v->member, v->op_off);
+    r->import_index = report_add_import(rep, mod, name, res, r->cls, r->allowed, r->weights_only,
+                                        v->member, v->op_off);
     if (!r->allowed)
         vm_note(v, r->cls, -1, r->resolved, NULL, "imports %s (%s)", r->resolved,
                 has_nul    ? "a NUL byte in the name"
@@ -76,28 +78,48 @@ static void classify(vm *v, gref *r, const char *mm, const char *mn, int has_nul
                            : "not on the allowlist");
 }
 
+/* "module.name" with NUL bytes kept (lengths given), in the arena. */
+static const char *join_name(vm *v, const char *m, size_t mlen, const char *n, size_t nlen,
+                             size_t *len)
+{
+    char *s = arena_alloc(&v->mem, mlen + nlen + 2);
+    if (!s)
+        return NULL;
+    memcpy(s, m, mlen);
+    s[mlen] = '.';
+    memcpy(s + mlen + 1, n, nlen);
+    s[mlen + 1 + nlen] = '\0';
+    *len = mlen + 1 + nlen;
+    return s;
+}
+
 /* find_class(module, name) as CPython would resolve it, classified. */
 static value resolve_global(vm *v, const char *mod, size_t mlen, const char *name, size_t nlen)
 {
-    int has_nul = 0;
-    const char *m = copy_name(v, mod, mlen, &has_nul);
-    const char *n = copy_name(v, name, nlen, &has_nul);
+    int mod_nul = 0, name_nul = 0;
+    const char *m = copy_name(v, mod, mlen, &mod_nul);
+    const char *n = copy_name(v, name, nlen, &name_nul);
+    int has_nul = mod_nul || name_nul;
     value g = v_new_node(&v->mem, V_GLOBAL);
     if (!m || !n || g.kind == V_EMPTY) {
         vm_out_of_memory(v);
         return v_make(V_EMPTY);
     }
     const char *mm = m, *mn = n;
-    if (v->proto < 3)
-        policy_compat_map(m, n, &mm, &mn);
-    strbuf sb;
-    sb_init(&sb, (size_t)mlen + nlen + 2);
-    sb_printf(&sb, "%s.%s", mm, mn);
+    if (v->proto < 3 && !mod_nul) {
+        /* no mapping key holds a NUL: such a name can only take the
+         * module-only (IMPORT_MAPPING) rename */
+        policy_compat_map(m, name_nul ? "" : n, &mm, &mn);
+        if (name_nul)
+            mn = n;
+    }
     gref *r = &g.u.n->u.g;
     r->module = m;
     r->name = n;
-    r->resolved = arena_strndup(&v->mem, sb_cstr(&sb), sb.len);
-    sb_free(&sb);
+    r->module_len = mlen;
+    r->name_len = nlen;
+    r->resolved = join_name(v, mm, mm == m ? mlen : strlen(mm), mn, mn == n ? nlen : strlen(mn),
+                            &r->resolved_len);
     if (!r->resolved) {
         vm_out_of_memory(v);
         return v_make(V_EMPTY);
@@ -117,7 +139,9 @@ static value dynamic_global(vm *v, const value *mod, const value *name)
     }
     gref *r = &g.u.n->u.g;
     r->module = r->name = "?";
+    r->module_len = r->name_len = 1;
     r->resolved = DYNAMIC_NAME;
+    r->resolved_len = strlen(DYNAMIC_NAME);
     r->cls = CKPT_F_DYNAMIC_IMPORT;
     r->import_index = SIZE_MAX;
     sb_reset(&v->scratch);

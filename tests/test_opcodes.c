@@ -308,6 +308,12 @@ static void test_compat_mapping_below_protocol_3(void **state)
     assert_int_equal(ckpt_report_import(r, 0, &im), CKPT_OK);
     assert_string_equal(im.resolved, "builtins.eval");
     ckpt_report_free(r);
+    /* a mapping that lengthens the module keeps the whole name */
+    r = SCAN_LIT(NULL, "curllib2\nurlopen\n.");
+    assert_int_equal(ckpt_report_import(r, 0, &im), CKPT_OK);
+    assert_string_equal(im.resolved, "urllib.request.urlopen");
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_DANGEROUS);
+    ckpt_report_free(r);
     /* protocol 3: no mapping, the name is resolved as written */
     r = SCAN_LIT(NULL, "\x80\x03"
                        "c__builtin__\nset\n.");
