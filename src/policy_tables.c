@@ -25,9 +25,10 @@
 #define TORCH_DTYPES(X)                                                                            \
     X("torch.float16")                                                                             \
     X("torch.float32")                                                                             \
-    X("torch.float64") X("torch.bfloat16") X("torch.complex32") X("torch.complex64")               \
-        X("torch.complex128") X("torch.uint8") X("torch.int8") X("torch.int16") X("torch.int32")   \
-            X("torch.int64") X("torch.bool") X("torch.qint8") X("torch.quint8") X("torch.qint32")  \
+    X("torch.float64")                                                                             \
+    X("torch.bfloat16") X("torch.complex32") X("torch.complex64") X("torch.complex128")            \
+        X("torch.uint8") X("torch.int8") X("torch.int16") X("torch.int32") X("torch.int64")        \
+            X("torch.bool") X("torch.qint8") X("torch.quint8") X("torch.qint32")                   \
                 X("torch.quint4x2") X("torch.quint2x4") X("torch.float8_e4m3fn")                   \
                     X("torch.float8_e5m2") X("torch.float8_e4m3fnuz") X("torch.float8_e5m2fnuz")   \
                         X("torch.float8_e8m0fnu") X("torch.uint16") X("torch.uint32")              \
@@ -39,9 +40,10 @@
 #define TORCH_LEGACY_TYPES(X)                                                                      \
     X("torch.DoubleTensor")                                                                        \
     X("torch.FloatTensor")                                                                         \
-    X("torch.HalfTensor") X("torch.BFloat16Tensor") X("torch.LongTensor") X("torch.IntTensor") X(  \
-        "torch.ShortTensor") X("torch.CharTensor") X("torch.ByteTensor") X("torch.BoolTensor")     \
-        X("torch.cuda.DoubleTensor") X("torch.cuda.FloatTensor") X("torch.cuda.HalfTensor")        \
+    X("torch.HalfTensor")                                                                          \
+    X("torch.BFloat16Tensor") X("torch.LongTensor") X("torch.IntTensor") X("torch.ShortTensor")    \
+        X("torch.CharTensor") X("torch.ByteTensor") X("torch.BoolTensor") X(                       \
+            "torch.cuda.DoubleTensor") X("torch.cuda.FloatTensor") X("torch.cuda.HalfTensor")      \
             X("torch.cuda.BFloat16Tensor") X("torch.cuda.LongTensor") X("torch.cuda.IntTensor") X( \
                 "torch.cuda.ShortTensor") X("torch.cuda.CharTensor") X("torch.cuda.ByteTensor")    \
                 X("torch.cuda.BoolTensor") X("torch.DoubleStorage") X("torch.FloatStorage") X(     \
@@ -65,30 +67,30 @@
 #define TORCH_QSCHEMES(X)                                                                          \
     X("torch.per_tensor_affine")                                                                   \
     X("torch.per_channel_affine")                                                                  \
-    X("torch.per_tensor_symmetric") X("torch.per_channel_symmetric")                               \
-        X("torch.per_channel_affine_float_qparams")
+    X("torch.per_tensor_symmetric")                                                                \
+    X("torch.per_channel_symmetric") X("torch.per_channel_affine_float_qparams")
 
 /* torch._utils._tensor_rebuild_functions() as listed in LOADERS.md 6. */
 #define TORCH_REBUILD(X)                                                                           \
     X("torch._utils._rebuild_tensor")                                                              \
     X("torch._utils._rebuild_tensor_v2")                                                           \
-    X("torch._utils._rebuild_tensor_v3") X("torch._utils._rebuild_parameter")                      \
-        X("torch._utils._rebuild_parameter_with_state") X("torch._utils._rebuild_qtensor")         \
-            X("torch._utils._rebuild_sparse_tensor")                                               \
-                X("torch._utils._rebuild_meta_tensor_no_storage")                                  \
-                    X("torch._utils._rebuild_nested_tensor")                                       \
-                        X("torch._utils._rebuild_wrapper_subclass")                                \
-                            X("torch._utils._rebuild_device_tensor_from_numpy")                    \
-                                X("torch._utils._rebuild_device_tensor_from_cpu_tensor")           \
-                                    X("torch._tensor._rebuild_from_type_v2")
+    X("torch._utils._rebuild_tensor_v3")                                                           \
+    X("torch._utils._rebuild_parameter") X("torch._utils._rebuild_parameter_with_state")           \
+        X("torch._utils._rebuild_qtensor") X("torch._utils._rebuild_sparse_tensor")                \
+            X("torch._utils._rebuild_meta_tensor_no_storage")                                      \
+                X("torch._utils._rebuild_nested_tensor")                                           \
+                    X("torch._utils._rebuild_wrapper_subclass")                                    \
+                        X("torch._utils._rebuild_device_tensor_from_numpy")                        \
+                            X("torch._utils._rebuild_device_tensor_from_cpu_tensor")               \
+                                X("torch._tensor._rebuild_from_type_v2")
 
 /* The fixed part of torch's _get_allowed_globals(). */
 #define TORCH_WEIGHTS_ONLY_BASE(X)                                                                 \
     X("collections.OrderedDict")                                                                   \
     X("collections.Counter")                                                                       \
-    X("torch.nn.parameter.Parameter") X("torch.serialization._get_layout") X("torch.Size")         \
-        X("torch.Tensor") X("torch.device") X("_codecs.encode") X("builtins.bytearray")            \
-            X("builtins.set") X("builtins.complex")
+    X("torch.nn.parameter.Parameter")                                                              \
+    X("torch.serialization._get_layout") X("torch.Size") X("torch.Tensor") X("torch.device")       \
+        X("_codecs.encode") X("builtins.bytearray") X("builtins.set") X("builtins.complex")
 
 #define TORCH_WEIGHTS_ONLY(X)                                                                      \
     TORCH_WEIGHTS_ONLY_BASE(X)                                                                     \
@@ -770,19 +772,17 @@ static const struct {
 #define PY2_EXCEPTIONS(X)                                                                          \
     X(ArithmeticError)                                                                             \
     X(AssertionError)                                                                              \
-    X(AttributeError) X(BaseException) X(BufferError) X(BytesWarning) X(DeprecationWarning)        \
-        X(EOFError) X(EnvironmentError) X(Exception) X(FloatingPointError) X(FutureWarning)        \
-            X(GeneratorExit) X(IOError) X(ImportError) X(ImportWarning) X(IndentationError)        \
-                X(IndexError) X(KeyError) X(KeyboardInterrupt) X(LookupError) X(MemoryError)       \
-                    X(NameError) X(NotImplementedError) X(OSError) X(OverflowError)                \
-                        X(PendingDeprecationWarning) X(ReferenceError) X(RuntimeError)             \
-                            X(RuntimeWarning) X(StopIteration) X(SyntaxError) X(SyntaxWarning)     \
-                                X(SystemError) X(SystemExit) X(TabError) X(TypeError)              \
-                                    X(UnboundLocalError) X(UnicodeDecodeError)                     \
-                                        X(UnicodeEncodeError) X(UnicodeError)                      \
-                                            X(UnicodeTranslateError) X(UnicodeWarning)             \
-                                                X(UserWarning) X(ValueError) X(Warning)            \
-                                                    X(ZeroDivisionError)
+    X(AttributeError)                                                                              \
+    X(BaseException) X(BufferError) X(BytesWarning) X(DeprecationWarning) X(EOFError) X(           \
+        EnvironmentError) X(Exception) X(FloatingPointError) X(FutureWarning) X(GeneratorExit)     \
+        X(IOError) X(ImportError) X(ImportWarning) X(IndentationError) X(IndexError) X(KeyError)   \
+            X(KeyboardInterrupt) X(LookupError) X(MemoryError) X(NameError) X(NotImplementedError) \
+                X(OSError) X(OverflowError) X(PendingDeprecationWarning) X(ReferenceError)         \
+                    X(RuntimeError) X(RuntimeWarning) X(StopIteration) X(SyntaxError)              \
+                        X(SyntaxWarning) X(SystemError) X(SystemExit) X(TabError) X(TypeError)     \
+                            X(UnboundLocalError) X(UnicodeDecodeError) X(UnicodeEncodeError)       \
+                                X(UnicodeError) X(UnicodeTranslateError) X(UnicodeWarning)         \
+                                    X(UserWarning) X(ValueError) X(Warning) X(ZeroDivisionError)
 
 static const struct {
     const char *module, *name, *to_module, *to_name;
