@@ -21,7 +21,11 @@ int strlist_addn(strlist *l, const char *s, size_t n);
 int strlist_add(strlist *l, const char *s);
 void strlist_free(strlist *l);
 
+enum cli_command { CMD_SCAN, CMD_DIS };
+
 typedef struct cli_opts {
+    enum cli_command command;
+    const char *dis_member; /* dis --member; NULL: every pickle */
     enum out_format format;
     ckpt_verdict fail_on; /* SUSPICIOUS or DANGEROUS */
     int color;            /* resolved: 1 to colour text output */
@@ -60,6 +64,9 @@ typedef struct cli_summary {
 /* batch.c: scans every input with o->jobs threads, writing each report in
  * input order as soon as it and all before it are done. */
 void run_batch(const ckpt_scanner *s, const cli_opts *o, const strlist *inputs, cli_summary *sum);
+
+/* dis.c: the `dis` command; returns the exit status. */
+int run_dis(const ckpt_scanner *s, const cli_opts *o);
 
 /* output.c */
 void out_report(FILE *f, const ckpt_report *r, const cli_opts *o, size_t index);

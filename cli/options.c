@@ -10,6 +10,7 @@
 
 static const char usage_text[] =
     "Usage: ckptscan [OPTIONS] FILE|DIR...\n"
+    "       ckptscan dis [--member NAME] [OPTIONS] FILE\n"
     "Scan PyTorch checkpoints and Python pickles for code that would run when\n"
     "they are loaded, without loading them. FILE may be - for standard input;\n"
     "directories are walked recursively (symlinks followed, each file once).\n"
@@ -22,6 +23,10 @@ static const char usage_text[] =
     "              deserialisation, file or network access, deferred execution,\n"
     "              a dynamic import or a mutation of global state\n"
     "  error       the file could not be read\n"
+    "\n"
+    "dis prints an annotated opcode listing of every pickle in FILE (or only of\n"
+    "archive member NAME; --member '' is the file itself): resolved names, memo\n"
+    "slots, the call each opcode makes, frames, and where parsing stopped and why.\n"
     "\n"
     "Options:\n"
     "  -f, --format FMT     text (default), json (one document) or jsonl (one line\n"
@@ -70,7 +75,8 @@ enum {
     OPT_INCLUDE,
     OPT_EXCLUDE,
     OPT_SHARD,
-    OPT_MAX_FILE_SIZE
+    OPT_MAX_FILE_SIZE,
+    OPT_MEMBER
 };
 
 static const struct option long_opts[] = {
@@ -90,6 +96,7 @@ static const struct option long_opts[] = {
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"max-file-size", required_argument, NULL, OPT_MAX_FILE_SIZE},
+    {"member", required_argument, NULL, OPT_MEMBER},
     {"list-codes", no_argument, NULL, OPT_LIST_CODES},
     {"list-limits", no_argument, NULL, OPT_LIST_LIMITS},
     {"help", no_argument, NULL, 'h'},
@@ -253,6 +260,11 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
         return strlist_add(&o->exclude, arg) < 0 ? usage_error("%s", "out of memory") : -1;
     case OPT_SHARD: return parse_shard(o, arg);
     case OPT_MAX_FILE_SIZE: return set_named_limit(s, "max-file-size", arg);
+    case OPT_MEMBER:
+        if (o->command != CMD_DIS)
+            return usage_error("%s", "--member goes with the dis command");
+        o->dis_member = arg;
+        return -1;
     case OPT_LIST_CODES: list_codes(); return 0;
     case OPT_LIST_LIMITS: list_limits(); return 0;
     case 'h': fputs(usage_text, stdout); return 0;
@@ -281,6 +293,11 @@ int cli_parse(int argc, char **argv, cli_opts *o, ckpt_scanner *s)
     o->progress = isatty(STDERR_FILENO);
     o->jobs = default_jobs();
     opterr = 0;
+    if (argc > 1 && strcmp(argv[1], "dis") == 0) {
+        o->command = CMD_DIS;
+        argv++;
+        argc--;
+    }
     int c;
     while ((c = getopt_long(argc, argv, ":f:qj:0hV", long_opts, NULL)) != -1) {
         if (c == '?')

@@ -389,6 +389,36 @@ CKPT_API ckpt_status ckpt_report_write_json(const ckpt_report *report, ckpt_writ
 CKPT_API ckpt_status ckpt_write_json_string(ckpt_write_fn write, void *ctx, const char *s,
                                             size_t len);
 
+/* ---- Disassembly -------------------------------------------------------
+ * An annotated opcode listing, in the spirit of `python -m pickletools`,
+ * with what only a stack-aware reader knows: resolved names, memo slots,
+ * the call each REDUCE/BUILD/NEWOBJ makes, frame boundaries and where
+ * parsing stopped and why. It is a normal scan (the report comes back as
+ * with ckpt_scan_*) that also calls `fn` for every opcode of every pickle
+ * whose member name equals `member` ("" = the file itself; NULL = every
+ * pickle). Strings in a line are owned by the library and valid only
+ * during the call. A non-zero return from fn stops the listing (the scan
+ * goes on). */
+typedef struct ckpt_dis_line {
+    const char *member; /* archive member, or "" */
+    uint64_t offset;    /* of the opcode, in the member */
+    const char *opcode; /* name, or "" for a byte that is not one */
+    unsigned char byte; /* the opcode byte */
+    const char *value;  /* rendering of what the opcode pushed, or "" */
+    const char *note;   /* names, memo slots, calls, frames, errors; or "" */
+    size_t marks;       /* open MARKs (indentation) */
+    int error;          /* 1 when parsing stopped at this opcode */
+} ckpt_dis_line;
+
+typedef int (*ckpt_dis_fn)(void *ctx, const ckpt_dis_line *line);
+
+CKPT_API ckpt_status ckpt_dis_file(const ckpt_scanner *scanner, const char *path,
+                                   const char *member, ckpt_dis_fn fn, void *ctx,
+                                   ckpt_report **out);
+CKPT_API ckpt_status ckpt_dis_mem(const ckpt_scanner *scanner, const void *data, size_t len,
+                                  const char *name, const char *member, ckpt_dis_fn fn, void *ctx,
+                                  ckpt_report **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -32,6 +32,10 @@ static void vm_init(vm *v, scan_ctx *ctx, const char *member, const uint8_t *buf
     v->lim_memory = ctx_limit(ctx, CKPT_LIMIT_MEMORY);
     arena_init(&v->mem, v->lim_memory);
     sb_init(&v->scratch, SCRATCH_MAX);
+    dis_sink *d = ctx->dis;
+    if (d && !d->stopped && (!d->member || strcmp(d->member, v->member) == 0))
+        v->dis = d;
+    sb_init(&v->note, 1024);
 }
 
 static void vm_release(vm *v)
@@ -41,6 +45,48 @@ static void vm_release(vm *v)
     free(v->marks);
     free(v->memo);
     sb_free(&v->scratch);
+    sb_free(&v->note);
+}
+
+/* Opcodes whose effect is a new top of stack worth showing in a listing. */
+static int shows_value(uint8_t op)
+{
+    switch (op) {
+    case OP_MARK:
+    case OP_STOP:
+    case OP_POP:
+    case OP_POP_MARK:
+    case OP_PUT:
+    case OP_BINPUT:
+    case OP_LONG_BINPUT:
+    case OP_MEMOIZE:
+    case OP_FRAME:
+    case OP_PROTO:
+    case OP_APPEND:
+    case OP_APPENDS:
+    case OP_SETITEM:
+    case OP_SETITEMS:
+    case OP_ADDITEMS:
+    case OP_BUILD:
+    case OP_READONLY_BUFFER: return 0;
+    default: return 1;
+    }
+}
+
+/* Hands the listing line of the opcode just executed to the dis sink. */
+static void emit_line(vm *v)
+{
+    strbuf val;
+    sb_init(&val, 160);
+    if (!v->failed && v->sp > v->fence && shows_value(v->op))
+        render_value(&val, &v->stack[v->sp - 1], 1);
+    const char *name = opcode_table[v->op].name;
+    ckpt_dis_line line = {v->member,     v->op_off,         name ? name : "", v->op,
+                          sb_cstr(&val), sb_cstr(&v->note), v->nmarks,        v->failed};
+    if (v->dis->fn(v->dis->ctx, &line) != 0)
+        v->dis->stopped = 1;
+    sb_free(&val);
+    sb_reset(&v->note);
 }
 
 /* One opcode: decode, check, dispatch. */
@@ -87,9 +133,11 @@ static void run(vm *v, size_t start)
             v->op_off = v->pos;
             v->op = 0;
             vm_fail(v, CKPT_F_TRUNCATED, "the data ends before STOP");
-            break;
+        } else {
+            step(v, start);
         }
-        step(v, start);
+        if (v->dis && !v->dis->stopped)
+            emit_line(v);
     }
 }
 
@@ -139,6 +187,7 @@ static size_t probe_end(scan_ctx *ctx, const uint8_t *buf, size_t len)
     probe.ext = NULL;
     probe.next = probe.ext_cap = 0;
     probe.depth = ctx->depth + 1;
+    probe.dis = NULL; /* a probe is not part of any listing */
     pickle_result res;
     pickle_scan_one(&probe, "", buf, len, 0, &res);
     ckpt_report_free(scratch);

@@ -52,17 +52,19 @@ static ckpt_report *new_report(const ckpt_scanner *s, const char *name)
     return report_new(name, s->limits[CKPT_LIMIT_FINDINGS], s->strict);
 }
 
-/* Scans an in-memory image of the whole input into r. */
-static void scan_image(const ckpt_scanner *s, ckpt_report *r, const uint8_t *data, size_t len)
+/* Scans an in-memory image of the whole input into r (listing the pickles
+ * into `dis` when it is not NULL). */
+static void scan_image(const ckpt_scanner *s, ckpt_report *r, const uint8_t *data, size_t len,
+                       dis_sink *dis)
 {
-    scan_ctx ctx = {s, r, 0, NULL, 0, 0};
+    scan_ctx ctx = {s, r, 0, NULL, 0, 0, dis};
     r->size = len;
     scan_buffer(&ctx, "", data, len, &r->format);
     ctx_release(&ctx);
 }
 
-ckpt_status ckpt_scan_mem(const ckpt_scanner *s, const void *data, size_t len, const char *name,
-                          ckpt_report **out)
+static ckpt_status scan_mem_sink(const ckpt_scanner *s, const void *data, size_t len,
+                                 const char *name, dis_sink *dis, ckpt_report **out)
 {
     if (!out)
         return CKPT_ERR_ARG;
@@ -72,9 +74,15 @@ ckpt_status ckpt_scan_mem(const ckpt_scanner *s, const void *data, size_t len, c
     ckpt_report *r = new_report(s, name ? name : "<memory>");
     if (!r)
         return CKPT_ERR_NOMEM;
-    scan_image(s, r, data ? data : (const uint8_t *)"", len);
+    scan_image(s, r, data ? data : (const uint8_t *)"", len, dis);
     *out = r;
     return CKPT_OK;
+}
+
+ckpt_status ckpt_scan_mem(const ckpt_scanner *s, const void *data, size_t len, const char *name,
+                          ckpt_report **out)
+{
+    return scan_mem_sink(s, data, len, name, NULL, out);
 }
 
 static ckpt_status errno_status(int e)
@@ -89,7 +97,7 @@ static ckpt_status errno_status(int e)
 }
 
 /* Reads a stream that cannot be mapped (pipe, FIFO) up to the size cap. */
-static ckpt_status read_stream(const ckpt_scanner *s, int fd, ckpt_report *r)
+static ckpt_status read_stream(const ckpt_scanner *s, int fd, ckpt_report *r, dis_sink *dis)
 {
     uint64_t cap = s->limits[CKPT_LIMIT_FILE_SIZE];
     size_t len = 0, alloc = 0;
@@ -123,14 +131,14 @@ static ckpt_status read_stream(const ckpt_scanner *s, int fd, ckpt_report *r)
             break;
         }
     }
-    scan_image(s, r, buf, len);
+    scan_image(s, r, buf, len, dis);
     if (over)
         ctx_report_limit(r, CKPT_LIMIT_FILE_SIZE, cap);
     free(buf);
     return CKPT_OK;
 }
 
-static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r)
+static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r, dis_sink *dis)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
@@ -138,7 +146,7 @@ static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r)
     if (S_ISDIR(st.st_mode))
         return CKPT_ERR_IS_DIR;
     if (!S_ISREG(st.st_mode) || st.st_size == 0)
-        return read_stream(s, fd, r);
+        return read_stream(s, fd, r, dis);
     uint64_t size = (uint64_t)st.st_size;
     if (size > s->limits[CKPT_LIMIT_FILE_SIZE] || size > SIZE_MAX) {
         r->size = size;
@@ -147,8 +155,8 @@ static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r)
     }
     void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED)
-        return read_stream(s, fd, r);
-    scan_image(s, r, map, (size_t)size);
+        return read_stream(s, fd, r, dis);
+    scan_image(s, r, map, (size_t)size, dis);
     munmap(map, (size_t)size);
     return CKPT_OK;
 }
@@ -161,7 +169,8 @@ static ckpt_status finish(ckpt_report *r, ckpt_status st, ckpt_report **out)
     return st;
 }
 
-ckpt_status ckpt_scan_fd(const ckpt_scanner *s, int fd, const char *name, ckpt_report **out)
+static ckpt_status scan_fd_sink(const ckpt_scanner *s, int fd, const char *name, dis_sink *dis,
+                                ckpt_report **out)
 {
     if (!out)
         return CKPT_ERR_ARG;
@@ -171,7 +180,7 @@ ckpt_status ckpt_scan_fd(const ckpt_scanner *s, int fd, const char *name, ckpt_r
     ckpt_report *r = new_report(s, name ? name : "-");
     if (!r)
         return CKPT_ERR_NOMEM;
-    ckpt_status st = scan_open_fd(s, fd, r);
+    ckpt_status st = scan_open_fd(s, fd, r, dis);
     if (st == CKPT_ERR_NOMEM) {
         ckpt_report_free(r);
         return st;
@@ -179,7 +188,13 @@ ckpt_status ckpt_scan_fd(const ckpt_scanner *s, int fd, const char *name, ckpt_r
     return finish(r, st, out);
 }
 
-ckpt_status ckpt_scan_file(const ckpt_scanner *s, const char *path, ckpt_report **out)
+ckpt_status ckpt_scan_fd(const ckpt_scanner *s, int fd, const char *name, ckpt_report **out)
+{
+    return scan_fd_sink(s, fd, name, NULL, out);
+}
+
+static ckpt_status scan_file_sink(const ckpt_scanner *s, const char *path, dis_sink *dis,
+                                  ckpt_report **out)
 {
     if (!out)
         return CKPT_ERR_ARG;
@@ -195,7 +210,32 @@ ckpt_status ckpt_scan_file(const ckpt_scanner *s, const char *path, ckpt_report 
     }
     /* O_NONBLOCK only keeps open() of a FIFO from hanging; read normally */
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    ckpt_status st = ckpt_scan_fd(s, fd, path, out);
+    ckpt_status st = scan_fd_sink(s, fd, path, dis, out);
     close(fd);
     return st;
+}
+
+ckpt_status ckpt_scan_file(const ckpt_scanner *s, const char *path, ckpt_report **out)
+{
+    return scan_file_sink(s, path, NULL, out);
+}
+
+ckpt_status ckpt_dis_file(const ckpt_scanner *s, const char *path, const char *member,
+                          ckpt_dis_fn fn, void *ctx, ckpt_report **out)
+{
+    if (!fn)
+        return CKPT_ERR_ARG;
+    dis_sink d = {fn, ctx, member, 0};
+    if (path && strcmp(path, "-") == 0)
+        return scan_fd_sink(s, 0, "-", &d, out);
+    return scan_file_sink(s, path, &d, out);
+}
+
+ckpt_status ckpt_dis_mem(const ckpt_scanner *s, const void *data, size_t len, const char *name,
+                         const char *member, ckpt_dis_fn fn, void *ctx, ckpt_report **out)
+{
+    if (!fn)
+        return CKPT_ERR_ARG;
+    dis_sink d = {fn, ctx, member, 0};
+    return scan_mem_sink(s, data, len, name, &d, out);
 }

@@ -24,12 +24,21 @@ typedef struct ext_entry {
     const char *name;
 } ext_entry;
 
+/* Where ckpt_dis_* listings go (NULL in a normal scan). */
+typedef struct dis_sink {
+    ckpt_dis_fn fn;
+    void *ctx;
+    const char *member; /* NULL: every pickle */
+    int stopped;        /* fn asked to stop */
+} dis_sink;
+
 typedef struct scan_ctx {
     const ckpt_scanner *sc;
     ckpt_report *rep;
     unsigned depth; /* archive / embedded-pickle nesting */
     ext_entry *ext;
     size_t next, ext_cap;
+    dis_sink *dis;
 } scan_ctx;
 
 static inline uint64_t ctx_limit(const scan_ctx *ctx, ckpt_limit l)

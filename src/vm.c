@@ -18,9 +18,22 @@ static const char *op_name(uint8_t op)
     return n ? n : "";
 }
 
+void vm_trace(vm *v, const char *fmt, ...)
+{
+    if (!v->dis)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    sb_printf(&v->note, "%s%s", v->note.len ? "; " : "", msg);
+}
+
 static void add_finding(vm *v, ckpt_code code, int severity, const char *global, const char *call,
                         const char *msg)
 {
+    vm_trace(v, "%s: %s", ckpt_code_name(code), msg);
     finding_in f = {code, severity, v->member, v->op_off, op_name(v->op), global, call, msg};
     report_add(v->ctx->rep, &f);
 }
@@ -207,6 +220,7 @@ int vm_memo_put(vm *v, uint64_t index, value x)
     if (v->memo[index].kind == V_EMPTY)
         v->memo_count++;
     v->memo[index] = x;
+    vm_trace(v, "memo[%llu]", (unsigned long long)index);
     return 1;
 }
 
@@ -218,6 +232,7 @@ int vm_memo_get(vm *v, uint64_t index, value *out)
         return 0;
     }
     *out = v->memo[index];
+    vm_trace(v, "memo[%llu]", (unsigned long long)index);
     return 1;
 }
 

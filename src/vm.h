@@ -47,6 +47,9 @@ typedef struct vm {
 
     const pickle_hooks *hooks; /* may be NULL */
 
+    dis_sink *dis; /* set when this pickle is being listed */
+    strbuf note;   /* the current opcode's annotations (when listing) */
+
     uint64_t lim_ops, lim_stack, lim_memo, lim_string, lim_items, lim_memory;
     strbuf scratch; /* rendering */
 } vm;
@@ -59,6 +62,14 @@ void vm_note(vm *v, ckpt_code code, int severity, const char *global, const char
              const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void vm_weights_only_fail(vm *v, const char *reason);
 void vm_out_of_memory(vm *v);
+
+/* Adds an annotation to the current opcode's listing line (no-op unless
+ * listing). */
+void vm_trace(vm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline int vm_tracing(const vm *v)
+{
+    return v->dis != NULL;
+}
 
 /* ---- reading arguments (vm.c) ---- */
 /* Pointer to the next n bytes (advancing), or NULL after a truncation error. */

@@ -49,8 +49,9 @@ static const char *copy_name(vm *v, const char *s, size_t n, int *has_nul)
 }
 
 /* Classifies a name the first time the file imports it (one finding per
- * distinct import); later imports reuse the recorded verdict. */
-static void classify(vm *v, gref *r, const char *mm, const char *mn, int has_nul)
+ * distinct import); later imports reuse the recorded verdict. Returns 1
+ * when it added a finding. */
+static int classify(vm *v, gref *r, const char *mm, const char *mn, int has_nul)
 {
     ckpt_report *rep = v->ctx->rep;
     bstr mod = {r->module, r->module_len}, name = {r->name, r->name_len};
@@ -62,7 +63,7 @@ static void classify(vm *v, gref *r, const char *mm, const char *mn, int has_nul
         r->cls = rec->pub.class_code;
         r->weights_only = (uint8_t)rec->weights_only;
         r->import_index = i;
-        return;
+        return 0;
     }
     name_class cls;
     policy_classify(v->ctx->sc->pol, mm, mn, &cls);
@@ -71,11 +72,13 @@ static void classify(vm *v, gref *r, const char *mm, const char *mn, int has_nul
     r->weights_only = (uint8_t)(!has_nul && policy_weights_only_global(r->module, r->name));
     r->import_index = report_add_import(rep, mod, name, res, r->cls, r->allowed, r->weights_only,
                                         v->member, v->op_off);
-    if (!r->allowed)
-        vm_note(v, r->cls, -1, r->resolved, NULL, "imports %s (%s)", r->resolved,
-                has_nul    ? "a NUL byte in the name"
-                : cls.rule ? cls.rule
-                           : "not on the allowlist");
+    if (r->allowed)
+        return 0;
+    vm_note(v, r->cls, -1, r->resolved, NULL, "imports %s (%s)", r->resolved,
+            has_nul    ? "a NUL byte in the name"
+            : cls.rule ? cls.rule
+                       : "not on the allowlist");
+    return 1;
 }
 
 /* "module.name" with NUL bytes kept (lengths given), in the arena. */
@@ -124,7 +127,8 @@ static value resolve_global(vm *v, const char *mod, size_t mlen, const char *nam
         vm_out_of_memory(v);
         return v_make(V_EMPTY);
     }
-    classify(v, r, mm, mn, has_nul);
+    if (!classify(v, r, mm, mn, has_nul)) /* a new finding already says it */
+        vm_trace(v, "%s (%s)", r->resolved, r->allowed ? "allowed" : ckpt_code_name(r->cls));
     if (!r->weights_only)
         vm_weights_only_fail(v, "imports a name outside torch's weights_only allowlist");
     return g;
@@ -281,6 +285,10 @@ static void judge_call(vm *v, const value *callee, const value *args, const valu
 static void push_call(vm *v, value callee, value args, value kw)
 {
     judge_call(v, &callee, &args, &kw);
+    if (vm_tracing(v)) {
+        render_to_scratch(v, &callee, &args, &kw);
+        vm_trace(v, "calls %s", sb_cstr(&v->scratch));
+    }
     value r = v_new_node(&v->mem, V_CALL);
     if (r.kind == V_EMPTY) {
         vm_out_of_memory(v);
@@ -393,6 +401,14 @@ static void op_build(vm *v)
     value *target = vm_top(v);
     if (!target)
         return;
+    if (vm_tracing(v)) {
+        sb_reset(&v->scratch);
+        render_value(&v->scratch, target, 1);
+        sb_puts(&v->scratch, ".__setstate__(");
+        render_value(&v->scratch, &state, 1);
+        sb_putc(&v->scratch, ')');
+        vm_trace(v, "calls %s", sb_cstr(&v->scratch));
+    }
     if (target->kind == V_GLOBAL) {
         mutation_of_global(v, target, "BUILD");
     } else if (target->kind == V_CALL) {

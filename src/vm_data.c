@@ -288,6 +288,7 @@ static void op_proto(vm *v, size_t pickle_start)
         vm_note(v, CKPT_F_PROTOCOL_CHANGE, -1, NULL, NULL,
                 "PROTO %d at offset %zu changes name resolution mid-stream", p[0], v->op_off);
     v->proto = p[0];
+    vm_trace(v, "protocol %d", p[0]);
     if (p[0] > v->max_proto)
         v->max_proto = p[0];
 }
@@ -308,6 +309,7 @@ static void op_frame(vm *v)
     }
     v->in_frame = 1;
     v->frame_end = v->pos + (size_t)n;
+    vm_trace(v, "frame of %llu bytes, up to offset %zu", (unsigned long long)n, v->frame_end);
 }
 
 static void op_buffer(vm *v)

@@ -133,6 +133,16 @@ CASES = [
     Case("quiet", ["-q", "evil.pkl"], 1, stdout_has=["evil.pkl: DANGEROUS [pickle] 2 findings\n"],
          check=lambda out: out.count("\n") == 1 or (_ for _ in ()).throw(AssertionError(out))),
     Case("limit hit", ["--limit", "max-opcodes=3", "safe.pkl"], 1, stdout_has=["max-opcodes"]),
+    Case("dis", ["dis", "evil.pkl"], 1, golden="dis_evil.txt"),
+    Case("dis of a broken stream", ["dis", "one_none.bin"], 1, golden="dis_broken.txt",
+         stdout_has=["!! "]),
+    Case("dis of a member that has no pickle", ["dis", "--member", "nope", "evil.pkl"], 2,
+         stderr_has=["no pickle in member 'nope'"],
+         check=lambda out: "== " not in out or (_ for _ in ()).throw(AssertionError(out))),
+    Case("dis of the file itself", ["dis", "--member", "", "evil.pkl"], 1,
+         stdout_has=["== (file)", "REDUCE"]),
+    Case("dis takes one file", ["dis", "evil.pkl", "safe.pkl"], 2, stderr_has=["exactly one"]),
+    Case("--member without dis", ["--member", "x", "evil.pkl"], 2, stderr_has=["dis command"]),
     Case("list codes", ["--list-codes"], 0, stdout_has=["| `unknown-import` | suspicious |"]),
 ]
 
