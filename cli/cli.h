@@ -8,7 +8,7 @@
 
 #include "ckptscan.h"
 
-enum out_format { OUT_TEXT, OUT_JSON, OUT_JSONL };
+enum out_format { OUT_TEXT, OUT_JSON, OUT_JSONL, OUT_SARIF };
 
 /* A growable list of owned strings. */
 typedef struct strlist {

@@ -29,8 +29,9 @@ static const char usage_text[] =
     "slots, the call each opcode makes, frames, and where parsing stopped and why.\n"
     "\n"
     "Options:\n"
-    "  -f, --format FMT     text (default), json (one document) or jsonl (one line\n"
-    "                       per file as it finishes, then a summary line)\n"
+    "  -f, --format FMT     text (default), json (one document), jsonl (one line\n"
+    "                       per file as it finishes, then a summary line) or sarif\n"
+    "                       (SARIF 2.1.0: rule ids are the finding codes)\n"
     "      --fail-on LEVEL  exit 1 when a file is at least LEVEL: suspicious\n"
     "                       (default) or dangerous\n"
     "      --strict         every import that is not allowlisted counts as dangerous\n"
@@ -228,8 +229,10 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
             o->format = OUT_JSON;
         else if (strcmp(arg, "jsonl") == 0)
             o->format = OUT_JSONL;
+        else if (strcmp(arg, "sarif") == 0)
+            o->format = OUT_SARIF;
         else
-            return usage_error("unknown format '%s' (text, json, jsonl)", arg);
+            return usage_error("unknown format '%s' (text, json, jsonl, sarif)", arg);
         return -1;
     case OPT_FAIL_ON:
         if (strcmp(arg, "suspicious") == 0)

@@ -1,4 +1,5 @@
 /* Text, JSON and JSON Lines output of reports and of the batch summary. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -117,10 +118,16 @@ static int write_file(void *ctx, const char *bytes, size_t len)
     return fwrite(bytes, 1, len, (FILE *)ctx) == len ? 0 : -1;
 }
 
+static ckpt_sarif *sarif; /* the open SARIF log, for --format sarif */
+
 void out_begin(FILE *f, const cli_opts *o)
 {
     if (o->format == OUT_JSON)
         fprintf(f, "{\"ckptscan\":\"%s\",\"files\":[", ckpt_version());
+    if (o->format == OUT_SARIF && ckpt_sarif_begin(write_file, f, &sarif) != CKPT_OK) {
+        fputs("ckptscan: cannot start the SARIF log\n", stderr);
+        exit(2);
+    }
 }
 
 void out_report(FILE *f, const ckpt_report *r, const cli_opts *o, size_t index)
@@ -137,6 +144,7 @@ void out_report(FILE *f, const ckpt_report *r, const cli_opts *o, size_t index)
         fputc('\n', f);
         fflush(f); /* a line per finished file, for pipelines */
         break;
+    case OUT_SARIF: ckpt_sarif_add(sarif, r); break;
     }
 }
 
@@ -194,6 +202,10 @@ void out_end(FILE *f, const cli_summary *sum, const cli_opts *o, size_t nfiles)
         fputs("{\"summary\":", f);
         json_summary(f, sum);
         fputs("}\n", f);
+        break;
+    case OUT_SARIF:
+        ckpt_sarif_end(sarif);
+        sarif = NULL;
         break;
     }
 }

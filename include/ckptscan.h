@@ -389,6 +389,17 @@ CKPT_API ckpt_status ckpt_report_write_json(const ckpt_report *report, ckpt_writ
 CKPT_API ckpt_status ckpt_write_json_string(ckpt_write_fn write, void *ctx, const char *s,
                                             size_t len);
 
+/* SARIF 2.1.0 for many reports in one log: begin, add each report (results
+ * stream out as they are added), end (writes the artifacts and the
+ * invocation, then frees the writer, also on error). Rule ids are the
+ * finding codes; a result's location is the file (or archive member, as a
+ * nested artifact) and the byte offset. */
+typedef struct ckpt_sarif ckpt_sarif;
+
+CKPT_API ckpt_status ckpt_sarif_begin(ckpt_write_fn write, void *ctx, ckpt_sarif **out);
+CKPT_API ckpt_status ckpt_sarif_add(ckpt_sarif *sarif, const ckpt_report *report);
+CKPT_API ckpt_status ckpt_sarif_end(ckpt_sarif *sarif);
+
 /* ---- Disassembly -------------------------------------------------------
  * An annotated opcode listing, in the spirit of `python -m pickletools`,
  * with what only a stack-aware reader knows: resolved names, memo slots,
