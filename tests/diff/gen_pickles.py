@@ -58,7 +58,71 @@ DANGEROUS_NAMES = [
     ("urllib2", "urlopen"),           # Python-2 module rename
 ]
 
+# More of the denylist's categories (ATTACKS.md D), including C aliases.
+MORE_DANGEROUS = [
+    ("builtins", "exec"), ("builtins", "compile"), ("builtins", "__import__"), ("builtins", "open"),
+    ("builtins", "breakpoint"), ("builtins", "setattr"), ("builtins", "vars"),
+    ("functools", "partial"), ("functools", "reduce"), ("operator", "attrgetter"),
+    ("_operator", "methodcaller"), ("operator", "itemgetter"), ("io", "open"), ("_io", "open"),
+    ("codecs", "open"), ("pydoc", "locate"), ("pkgutil", "resolve_name"),
+    ("importlib", "import_module"), ("sys", "modules"), ("pickle", "loads"), ("_pickle", "loads"),
+    ("marshal", "loads"), ("torch", "load"), ("torch.serialization", "load"), ("numpy", "load"),
+    ("shutil", "rmtree"), ("socket", "socket"), ("webbrowser", "open"), ("ctypes", "CDLL"),
+    ("_ctypes", "dlopen"), ("_posixsubprocess", "fork_exec"), ("pty", "spawn"), ("timeit", "timeit"),
+    ("types", "FunctionType"), ("atexit", "register"), ("threading", "Thread"),
+    ("asyncio.unix_events", "_UnixSubprocessTransport"), ("logging.config", "listen"),
+    ("uuid", "_get_command_stdout"), ("typing", "get_type_hints"), ("dataclasses", "_create_fn"),
+    ("torch.storage", "_load_from_bytes"), ("picklescan", "scanner"), ("sqlite3", "connect"),
+    ("tempfile", "mkstemp"), ("gc", "get_objects"), ("zipimport", "zipimporter"),
+    ("os.path", "join"), ("posixpath", "join"), ("inspect", "getattr_static"),
+]
+
+# Python-2 names CPython maps when protocol < 3 (_compat_pickle), and a few
+# it does not map.
+PY2_NAMES = [
+    ("__builtin__", "xrange"), ("__builtin__", "reduce"), ("__builtin__", "intern"),
+    ("__builtin__", "unicode"), ("__builtin__", "long"), ("__builtin__", "basestring"),
+    ("__builtin__", "bytearray"), ("__builtin__", "getattr"), ("__builtin__", "file"),
+    ("itertools", "izip"), ("itertools", "imap"), ("UserDict", "IterableUserDict"),
+    ("UserDict", "UserDict"), ("UserList", "UserList"), ("whichdb", "whichdb"),
+    ("_socket", "fromfd"), ("_multiprocessing", "Connection"), ("multiprocessing.process", "Process"),
+    ("multiprocessing.forking", "Popen"), ("urllib", "urlopen"), ("urllib", "urlretrieve"),
+    ("urllib", "quote"), ("urllib2", "HTTPError"), ("socket", "_socketobject"),
+    ("exceptions", "OSError"), ("exceptions", "StandardError"), ("exceptions", "Exception"),
+    ("cPickle", "loads"), ("cStringIO", "StringIO"), ("StringIO", "StringIO"), ("httplib", "HTTPConnection"),
+    ("xmlrpclib", "ServerProxy"), ("thread", "start_new_thread"), ("dummy_thread", "allocate_lock"),
+    ("anydbm", "open"), ("dbm", "open"), ("Queue", "Queue"), ("SocketServer", "TCPServer"),
+    ("repr", "repr"), ("copy_reg", "__newobj__"), ("Tkinter", "Tk"), ("test.test_support", "run"),
+    ("commands", "getstatusoutput"), ("urlparse", "urljoin"), ("cookielib", "CookieJar"),
+    ("string", "letters"), ("sets", "Set"), ("os", "getcwdu"),
+]
+
+# Near misses of allowlisted names: none is exactly on the allowlist.
+LOOKALIKES = [
+    ("collections ", "OrderedDict"), ("Collections", "OrderedDict"), ("collections", "OrderedDict "),
+    ("collections", "ordereddict"), ("collections", "OrderedDict.__init__"),
+    ("collections", "OrderedDict."), ("collections.", "OrderedDict"), (".collections", "OrderedDict"),
+    ("collections", ".OrderedDict"), ("collections.OrderedDict", ""), ("", "OrderedDict"),
+    ("torch._utils", "_rebuild_tensor_v2.__globals__"), ("torch", "FloatStorage.__reduce_ex__"),
+    ("builtins", "set.__new__"), ("_codecs", "encode "), ("_codecs", "encode\t"),
+    ("numpy.core.multiarray", "_reconstruct.__globals__"), ("torch._utils ", "_rebuild_tensor_v2"),
+    ("torch", "_utils.os.system"), ("collections", "OrderedDict.__class__.__subclasses__"),
+    ("torch\x00", "FloatStorage"), ("_codecs", "encode\x00"), ("torch", "FloatStorage\r"),
+    ("collections\u200b", "OrderedDict"), ("coll\u0435ctions", "OrderedDict"),
+]
+
 ALL_NAMES = ALLOWED_NAMES + DANGEROUS_NAMES
+
+
+def pick_name(rng):
+    r = rng.random()
+    if r < 0.6:
+        return rng.choice(ALL_NAMES)
+    if r < 0.75:
+        return rng.choice(MORE_DANGEROUS)
+    if r < 0.9:
+        return rng.choice(PY2_NAMES)
+    return rng.choice(LOOKALIKES)
 
 # Harmless-looking arguments for calls (the pickles are never really loaded).
 ARG_STRINGS = ["true", "echo hi", "id", "1+1", "/tmp/ckptscan-diff", "x", "",
@@ -398,15 +462,16 @@ def rand_float(rng):
 
 def rand_hashable(rng, depth=0):
     """Keys and set elements whose hashes (and so set order) do not depend
-    on PYTHONHASHSEED: ints, finite floats, bools, None, tuples of those, and
-    str for dict keys only (dicts keep insertion order)."""
+    on PYTHONHASHSEED or addresses: ints, finite floats, bools, tuples of
+    those (not None: its hash is its address before Python 3.12), and str
+    for dict keys only (dicts keep insertion order)."""
     r = rng.random()
     if r < 0.5:
         return rand_int(rng)
     if r < 0.65:
         return rng.choice([1.5, -0.0, 2.0, 1e100, 5e-324])
     if r < 0.75:
-        return rng.choice([True, False, None])
+        return rng.choice([True, False, 0])
     if depth < 2:
         return tuple(rand_hashable(rng, depth + 1) for _ in range(rng.randint(0, 3)))
     return rng.randint(0, 9)
@@ -506,7 +571,9 @@ class ImportGen:
         rng = self.rng
         r = rng.random()
         if r < 0.1:
-            text = rng.choice([b" %d", b"+%d", b"0%d", b"%d ", b"\t%d"]) % i
+            # PUT/GET parse with PyLong_FromString(s, NULL, 10): whitespace,
+            # sign, leading zeros, underscores; it stops at a NUL.
+            text = rng.choice([b" %d", b"+%d", b"0%d", b"%d ", b"\t%d", b"%d\x00junk"]) % i
             self.a.put_text(i, text)
         elif i < 256 and r < 0.5:
             self.a.put(i, "BINPUT")
@@ -514,7 +581,12 @@ class ImportGen:
             self.a.put(i, rng.choice(["PUT", "LONG_BINPUT"]))
 
     def get(self, i):
-        how = self.rng.choice(MEMO_GET if i < 256 else ["GET", "LONG_BINGET"])
+        rng = self.rng
+        if rng.random() < 0.1:
+            text = rng.choice([b" %d", b"+%d", b"0%d", b"%d\t", b"%d\x00xx"]) % i
+            self.a.op(b"g", text + b"\n")
+            return
+        how = rng.choice(MEMO_GET if i < 256 else ["GET", "LONG_BINGET"])
         self.a.get(i, how)
 
     def str_kind(self, s):
@@ -695,7 +767,7 @@ class ImportGen:
     def site(self):
         """One import, called or not; leaves exactly one value on the stack."""
         rng = self.rng
-        module, name = rng.choice(ALL_NAMES)
+        module, name = pick_name(rng)
         a = self.a
         form = rng.choice(["bare", "reduce", "reduce", "inst", "obj", "newobj", "newobj_ex",
                            "memo_call", "build_global"])
@@ -891,9 +963,19 @@ INT_TRICK_LINES = [
     (b"L", b"0b11L\n"), (b"L", b"00L\n"), (b"L", b"-0L\n"),
     (b"F", b"1e5\n"), (b"F", b"inf\n"), (b"F", b"-nan\n"), (b"F", b" 2.5\n"), (b"F", b"1e999\n"),
     (b"F", b"1.5\x00x\n"),
+    # C strtol stops at a NUL; with no digits before it nothing is
+    # converted, endptr points at the NUL and _pickle.c accepts 0
+    (b"I", b"\x00\n"), (b"I", b"\x000\n"), (b"I", b"\x00junk\n"), (b"I", b"7\x00\n"),
+    (b"I", b"\x0b5\n"), (b"I", b"\x0c5\n"), (b"I", b"5 \n"), (b"I", b"-0\n"), (b"I", b"+1\n"),
+    (b"I", b"0x_1\n"), (b"I", b"\t5\n"), (b"I", b"9223372036854775808\n"),
+    (b"I", b"-9223372036854775809\n"), (b"L", b"5\x00L\n"), (b"L", b"0x_1L\n"), (b"L", b"\t5\n"),
+    (b"L", b"5\tL\n"), (b"L", b"+0L\n"), (b"F", b"infinity\n"), (b"F", b"+inf\n"), (b"F", b"1.\n"),
+    (b"F", b".5\n"), (b"F", b"1\x00\n"), (b"F", b"-0.0\n"), (b"F", b"1E5\n"),
     # rejected by CPython (the payload after them never runs, but must be
     # reported and the file must not be safe)
     (b"I", b"0x\n"), (b"I", b"08\n"), (b"L", b"1.5L\n"), (b"F", b"1_0.5\n"), (b"I", b"\n"),
+    (b"I", b"1L\n"), (b"I", b"1__0\n"), (b"I", b"_1\n"), (b"I", b" \x00\n"), (b"I", b"-\x00\n"),
+    (b"L", b"LL\n"), (b"L", b"\x00\n"), (b"F", b"1e\n"), (b"F", b"0x1p3\n"), (b"F", b"\x00\n"),
 ]
 
 
@@ -1011,7 +1093,8 @@ def trick_frame_straddle(rng):
     g.program(nsites=1)
     body.stop()
     blob = body.getvalue()
-    return "frame-toolong", a.getvalue() + b"\x95" + struct.pack("<Q", len(blob) + rng.randint(1, 5000)) + blob
+    claimed = len(blob) + rng.randint(1, 5000)
+    return "frame-toolong", a.getvalue() + b"\x95" + struct.pack("<Q", claimed) + blob
 
 
 def trick_stack_global_at_zero(rng):
@@ -1092,7 +1175,9 @@ def trick_misc(rng):
     g = ImportGen(rng, proto, a)
     kind = rng.choice(["persid", "binpersid_global", "global_cr", "unicode_escape", "octal_string",
                        "memo_text_index", "next_buffer", "nested_frame", "global_in_set",
-                       "inst_dotted", "build_on_class", "get_unset", "memoize_count"])
+                       "inst_dotted", "build_on_class", "get_unset", "memoize_count",
+                       "escape_literal", "escape_literal", "pop_pops_mark", "long_name",
+                       "surrogate_name", "bad_proto", "persid_nonascii", "big_memo"])
     a.empty_list()
     if kind == "persid":
         a.persid("storage os system")
@@ -1160,7 +1245,8 @@ def trick_misc(rng):
     elif kind == "inst_dotted":
         a.mark()
         g.push_str("true")
-        a.inst(rng.choice(["os.path", "torch.os", "collections.abc"]), rng.choice(["join", "system", "Mapping"]))
+        a.inst(rng.choice(["os.path", "torch.os", "collections.abc"]),
+               rng.choice(["join", "system", "Mapping"]))
         a.append()
     elif kind == "build_on_class":
         a.global_("collections", "OrderedDict")
@@ -1175,6 +1261,68 @@ def trick_misc(rng):
         a.get(rng.choice([3, 200]), "BINGET")  # KeyError: never stored
         g.push_str("system")
         a.stack_global()
+        a.append()
+    elif kind == "escape_literal":
+        # Escapes that are literal text in one string opcode and an escape
+        # in another: CPython decides which name results.
+        lines = [b"S'\\u006fs'\n", b"S'o\\x73'\n", b"S'\\157s'\n", b"S'o\\q'\n", b"S'o\\\ns'\n",
+                 b"S'os\\'\n", b"S\"o's\"\n", b"S'o\"s'\n", b"S'\\x6\n",
+                 b"Vo\\x73\n", b"V\\u006fs\n", b"V\\\\u006fs\n", b"V\\U0000006fs\n", b"Vo\\u00\n",
+                 b"Vo\\s\n", b"V\\\\\\u006fs\n", b"V\\u0000os\n"]
+        first = rng.choice(lines)
+        second = rng.choice([b"Vsystem\n", b"S'sy\\x73tem'\n", b"V\\u0073ystem\n", b"S'\\u0073ystem'\n",
+                             b"S'system\\n'\n", b"Vsystem\\u000a\n"])
+        a.op(first[:1], first[1:])
+        a.op(second[:1], second[1:])
+        a.stack_global()
+        a.append()
+    elif kind == "pop_pops_mark":
+        # POP with nothing above the mark pops the mark itself.
+        a.mark()
+        a.pop()
+        g.site()
+        a.append()
+        a.mark()
+        g.push_value()
+        a.pop_mark()
+        a.mark()
+        a.pop()
+        g.site()
+        a.append()
+    elif kind == "long_name":
+        module, name = danger(rng)
+        n = rng.choice([255, 256, 65535, 65536, 65537, 70000])
+        g.push_str(module)
+        a.str_("x" * n + name, rng.choice(["BINUNICODE", "BINUNICODE8"]))
+        a.stack_global()
+        a.append()
+        a.global_(module, "y" * rng.choice([300, 70000]))
+        a.append()
+    elif kind == "surrogate_name":
+        # BINUNICODE decodes with surrogatepass: a lone surrogate survives.
+        module, name = danger(rng)
+        g.push_str(module)
+        data = name.encode() + rng.choice([b"\xed\xa0\x80", b"\xed\xb2\x80"])
+        a.op(b"X", struct.pack("<I", len(data)) + data)
+        a.stack_global()
+        a.append()
+    elif kind == "big_memo":
+        # A memo index below ckptscan's max-memo (50M) that CPython serves
+        # with one large array: the scan must go on past it.
+        idx = rng.choice([1 << 20, (1 << 22) + 3, 1 << 24, 1 << 25, (1 << 25) + 12345])
+        a.empty_list()
+        a.put(idx, "LONG_BINPUT")
+        a.pop()
+        g.site()
+        a.append()
+    elif kind == "bad_proto":
+        a.proto(rng.choice([6, 7, 0x80, 0xFF]))
+        g.site()
+        a.append()
+    elif kind == "persid_nonascii":
+        a.op(b"P", "id\u00e9".encode("utf-8") + b"\n")
+        a.append()
+        g.site()
         a.append()
     else:  # memoize_count
         g.push_str("collections")
@@ -1195,12 +1343,91 @@ def trick_misc(rng):
     return "misc-" + kind.replace("_", ""), a.getvalue()
 
 
-TRICKS = [trick_int_prefix, trick_second_pickle, trick_proto_middle, trick_frame_straddle,
+def _tar_header(name_bytes, size):
+    """A v7 tar header block (valid checksum) whose name field holds
+    name_bytes (the start of a pickle)."""
+    h = bytearray(512)
+    h[0:len(name_bytes)] = name_bytes
+    h[100:108] = b"0000644\x00"
+    h[108:116] = b"0000000\x00"
+    h[116:124] = b"0000000\x00"
+    h[124:136] = b"%011o\x00" % size
+    h[136:148] = b"00000000000\x00"
+    h[156:157] = b"0"
+    h[148:156] = b" " * 8
+    h[148:156] = b"%06o\x00 " % sum(h)
+    return bytes(h)
+
+
+def trick_polyglot(rng):
+    """Bytes that another loader reads as another format (ATTACKS.md A):
+    pickle.load still runs the pickle."""
+    proto = rng.choice([0, 2, 4])
+    body = Asm()
+    if proto >= 2:
+        body.proto(proto)
+    payload(rng, proto, body)
+    body.stop()
+    pkl = body.getvalue()
+    kind = rng.choice(["pk_persid", "zip_appended", "tar_header"])
+    if kind == "pk_persid":
+        # PERSID whose ASCII line starts with the zip magic: torch.load sees
+        # PK\x03\x04 and tries a zip; pickle.load runs what follows.
+        return "poly-pk", b"PK\x03\x04" + b"junk" * rng.randint(0, 3) + b"\n0" + pkl
+    if kind == "zip_appended":
+        import io
+        import zipfile
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr(zipfile.ZipInfo("archive/data.pkl", (2020, 1, 1, 0, 0, 0)),
+                       pickle.dumps({"a": 1}, protocol=2))
+        return "poly-zip", pkl + buf.getvalue()
+    # A tar header whose name field starts a pickle: PROTO 2, then
+    # SHORT_BINBYTES over header bytes 4..256 and BINBYTES over 262..511;
+    # the payload is the member data. torch's legacy loader takes the tar.
+    rest = pkl[2:] if proto >= 2 else pkl
+    block = bytearray(_tar_header(b"\x80\x02C\xfd", len(rest)))
+    block[257:262] = b"B" + struct.pack("<I", 512 - 262)
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\x00 " % sum(block)
+    pad = b"\x00" * (-len(rest) % 512) + b"\x00" * 1024
+    return "poly-tar", bytes(block) + rest + pad
+
+
+TRICKS = [trick_polyglot, trick_int_prefix, trick_second_pickle, trick_proto_middle, trick_frame_straddle,
           trick_stack_global_at_zero, trick_ext, trick_truncated, trick_misc]
 
 
 def gen_trick(rng):
     return rng.choice(TRICKS)(rng)
+
+
+# Data-only constructs the C unpickler rejects: no import is involved, so
+# only the stream error can make the file not safe.
+BENIGN_ERRORS = [
+    b"(Nd", b"}(Nu", b"(N\x8c\x01kN\x8c\x01ju", b"]\x8c\x01sb", b"]K\x01b", b"C\x02osC\x06system\x93",
+    b"N)\x81", b"})}\x92", b"\x8b\xff\xff\xff\xff", b"S'\\x4'\n", b"\x80\x06", b"Pid\xc3\xa9\n",
+    b"t", b"e", b"1", b"0", b"2", b"\x94", b"h\x07", b"g7\n", b"j\x00\x00\x00\x01", b"\x82\x01",
+    b"\x97", b"\xff", b"\x00", b"Vo\\u00\n", b"X\x02\x00\x00\x00\xc3(", b"\x8c\x01\xff",
+    b"I0x\n", b"F1e999\n", b"Fnope\n", b"S'unquoted\n", b"Snoquote\n", b"Np-1\n", b"Np\x00\n",
+    b"\x95\xff\xff\xff\xff\xff\xff\xff\xff", b"\x95\x00\x10\x00\x00\x00\x00\x00\x00", b"(\x85",
+    b"N\x8c\x03abc\x93", b"]}\x93", b"J\x01\x00", b"\x8a\x05\x01", b"B\x10\x00\x00\x00abc",
+]
+
+
+def gen_benign_error(rng):
+    proto = rng.choice([0, 2, 3, 4, 5])
+    a = Asm()
+    if proto >= 2:
+        a.proto(proto)
+    prefix = pickle.dumps(DataGen(rng).value(), protocol=max(proto, 2))[2:-1] if rng.random() < 0.5 else b"N"
+    a.raw(prefix)
+    err = rng.choice(BENIGN_ERRORS)
+    a.raw(err)
+    variant = "%d" % BENIGN_ERRORS.index(err)
+    if rng.random() < 0.7:
+        a.raw(b"N.")
+    return variant, a.getvalue()
 
 
 # ---------------------------------------------------------------------------
@@ -1248,8 +1475,8 @@ def gen_mutated(rng):
 
 # ---------------------------------------------------------------------------
 
-KINDS = [("struct", gen_structured, 25), ("import", gen_imports, 30), ("torch", gen_torchlike, 5),
-         ("trick", gen_trick, 20), ("mut", gen_mutated, 20)]
+KINDS = [("struct", gen_structured, 22), ("import", gen_imports, 30), ("torch", gen_torchlike, 5),
+         ("trick", gen_trick, 20), ("berr", gen_benign_error, 5), ("mut", gen_mutated, 18)]
 
 
 def make_one(seed, i):
