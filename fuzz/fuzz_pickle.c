@@ -11,24 +11,57 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static ckpt_scanner *make_scanner(int fast)
 {
-    static ckpt_scanner *s;
-    if (!s) {
-        if (ckpt_scanner_new(&s) != CKPT_OK)
-            abort();
-        ckpt_scanner_set_limit(s, CKPT_LIMIT_STACK, 256);
-        ckpt_scanner_set_limit(s, CKPT_LIMIT_MEMO, 4096);
-        ckpt_scanner_set_limit(s, CKPT_LIMIT_MEMORY, 8u << 20);
-        ckpt_scanner_set_limit(s, CKPT_LIMIT_ITEMS, 4);
-        ckpt_scanner_set_limit(s, CKPT_LIMIT_STRING, 64);
-    }
+    ckpt_scanner *s;
+    if (ckpt_scanner_new(&s) != CKPT_OK)
+        abort();
+    ckpt_scanner_set_limit(s, CKPT_LIMIT_STACK, 256);
+    ckpt_scanner_set_limit(s, CKPT_LIMIT_MEMO, 4096);
+    ckpt_scanner_set_limit(s, CKPT_LIMIT_MEMORY, 8u << 20);
+    ckpt_scanner_set_limit(s, CKPT_LIMIT_ITEMS, 4);
+    ckpt_scanner_set_limit(s, CKPT_LIMIT_STRING, 64);
+    s->no_fast_path = !fast;
+    return s;
+}
+
+static ckpt_report *scan(const ckpt_scanner *s, const uint8_t *data, size_t size, size_t *done)
+{
     ckpt_report *r = report_new("fuzz", 100, 0);
     if (!r)
         abort();
     scan_ctx ctx = {s, r, 0, NULL, 0, 0, NULL};
-    size_t complete = size ? pickle_scan_all(&ctx, "", data, size, 0, 1) : 0;
+    *done = size ? pickle_scan_all(&ctx, "", data, size, 0, 1) : 0;
     ctx_release(&ctx);
+    return r;
+}
+
+/* The fast path and the full interpreter agree on everything reported. */
+static void same_outcome(const ckpt_report *a, const ckpt_report *b)
+{
+    if (ckpt_report_verdict(a) != ckpt_report_verdict(b) || a->nfindings != b->nfindings ||
+        a->npickles != b->npickles)
+        abort();
+    for (size_t i = 0; i < a->npickles; i++) {
+        const ckpt_pickle *p = &a->pickles[i], *q = &b->pickles[i];
+        if (p->end != q->end || p->complete != q->complete || p->opcodes != q->opcodes ||
+            p->protocol != q->protocol || p->weights_only_ok != q->weights_only_ok)
+            abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static ckpt_scanner *s, *full;
+    if (!s) {
+        s = make_scanner(1);
+        full = make_scanner(0);
+    }
+    size_t complete, complete_full;
+    ckpt_report *r = scan(s, data, size, &complete);
+    ckpt_report *rf = scan(full, data, size, &complete_full);
+    same_outcome(r, rf);
+    ckpt_report_free(rf);
     size_t done = 0;
     for (size_t i = 0; i < r->npickles; i++) {
         const ckpt_pickle *p = &r->pickles[i];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "opcodes.h"
+#include "pickle_lite.h"
 #include "util.h"
 #include "vm.h"
 
@@ -155,9 +156,40 @@ static void record(vm *v, size_t start)
     report_add_pickle(v->ctx->rep, &p);
 }
 
+/* The fast path applies when nobody needs values: no listing, no hooks
+ * that read persistent ids or the result. */
+static int fast_path_allowed(const scan_ctx *ctx, const pickle_hooks *hooks)
+{
+    return !ctx->dis && !ctx->sc->no_fast_path &&
+           (!hooks || (!hooks->on_stop && !hooks->on_persid));
+}
+
+static int scan_fast(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                     size_t start, pickle_result *out)
+{
+    lite_result lr;
+    if (!pickle_lite(ctx, buf, len, start, &lr))
+        return 0;
+    ckpt_pickle p = {member ? member : "",
+                     start,
+                     lr.end,
+                     lr.protocol,
+                     lr.opcodes,
+                     1,
+                     lr.weights_only_ok,
+                     lr.weights_only_ok ? "" : "uses an opcode weights_only refuses"};
+    report_add_pickle(ctx->rep, &p);
+    out->end = lr.end;
+    out->complete = 1;
+    out->started = 1;
+    return 1;
+}
+
 void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                             size_t start, const pickle_hooks *hooks, pickle_result *out)
 {
+    if (fast_path_allowed(ctx, hooks) && scan_fast(ctx, member, buf, len, start, out))
+        return;
     vm v;
     vm_init(&v, ctx, member, buf, len, start);
     v.hooks = hooks;

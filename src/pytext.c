@@ -160,7 +160,9 @@ const char *py_parse_int_line(const char *line, size_t len, value *out)
     int64_t x = 0;
     int overflow = 0;
     size_t end = c_strtol(line, clen, &x, &overflow);
-    if (end > 0 && !overflow && end == clen) {
+    /* strtol's end pointer must sit on the '\n' or on a NUL: a line that
+     * starts with NUL converts nothing and still counts (value 0) */
+    if ((end > 0 || clen < len) && !overflow && end == clen) {
         /* len + 1 counts the '\n': CPython's bool rule is len == 3 */
         if (len + 1 == 3 && (x == 0 || x == 1)) {
             *out = v_make(V_BOOL);

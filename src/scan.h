@@ -13,6 +13,7 @@
 struct ckpt_scanner {
     uint64_t limits[CKPT_LIMIT_COUNT_];
     int strict;
+    int no_fast_path; /* tests: always run the full interpreter */
     policy *pol;
 };
 

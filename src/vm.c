@@ -124,14 +124,18 @@ static int grow_array(vm *v, void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 1;
-    size_t ncap = *cap ? *cap : 64;
-    while (ncap < need)
-        ncap *= 2;
+    /* double, but never past what is needed when doubling would break the
+     * memory limit: a large memo index CPython accepts must fit */
+    size_t ncap = *cap * 2 > need ? *cap * 2 : need < 64 ? 64 : need;
     uint64_t bytes, total;
     if (mul_overflows(ncap, elem, &bytes) || add_overflows(bytes, v->mem.used, &total) ||
         total > v->lim_memory) {
-        vm_out_of_memory(v);
-        return 0;
+        ncap = need;
+        if (mul_overflows(ncap, elem, &bytes) || add_overflows(bytes, v->mem.used, &total) ||
+            total > v->lim_memory) {
+            vm_out_of_memory(v);
+            return 0;
+        }
     }
     void *q = realloc(*p, (size_t)bytes);
     if (!q) {

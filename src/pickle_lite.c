@@ -1,0 +1,402 @@
+/* A value-free fast path for pure-data pickles (lists, dicts, strings,
+ * numbers): only kinds are tracked, so memory stays flat and the loop is
+ * tight. It can conclude exactly one thing: "a clean, complete pickle with
+ * nothing to report". Any import, call, error, anomaly or construct the
+ * full interpreter would comment on makes it give up, and the full
+ * interpreter runs from the start instead, so findings never differ. */
+#include "pickle_lite.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "opcodes.h"
+#include "pytext.h"
+#include "util.h"
+#include "value.h"
+
+typedef struct lite {
+    const uint8_t *buf;
+    size_t len, pos, start;
+    uint8_t *stack; /* kinds */
+    size_t sp, stack_cap;
+    size_t *marks;
+    size_t nmarks, marks_cap, fence;
+    uint8_t *memo; /* kind per slot, V_EMPTY when free */
+    size_t memo_cap;
+    uint64_t memo_count, nops, memory;
+    int in_frame, max_proto, weights_only_ok;
+    size_t frame_end;
+    uint8_t op;
+    arena scratch; /* decoded STRING/UNICODE text, released as it fills */
+    const scan_ctx *ctx;
+} lite;
+
+enum { GIVE_UP = 0, GO_ON = 1, DONE = 2 };
+
+static int grow(lite *l, void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 1;
+    size_t ncap = *cap * 2 > need ? *cap * 2 : need < 256 ? 256 : need;
+    uint64_t bytes = (uint64_t)ncap * elem;
+    if (l->memory + bytes > ctx_limit(l->ctx, CKPT_LIMIT_MEMORY)) {
+        ncap = need; /* doubling would break the limit: take just enough */
+        bytes = (uint64_t)ncap * elem;
+        if (l->memory + bytes > ctx_limit(l->ctx, CKPT_LIMIT_MEMORY))
+            return 0;
+    }
+    void *q = realloc(*p, (size_t)bytes);
+    if (!q)
+        return 0;
+    l->memory += bytes - (uint64_t)*cap * elem;
+    *p = q;
+    *cap = ncap;
+    return 1;
+}
+
+static const uint8_t *take(lite *l, size_t n)
+{
+    if (n > l->len - l->pos || (l->in_frame && l->pos + n > l->frame_end))
+        return NULL; /* truncation or a frame straddle: the full VM reports it */
+    const uint8_t *p = l->buf + l->pos;
+    l->pos += n;
+    return p;
+}
+
+static const char *line(lite *l, size_t *n)
+{
+    const uint8_t *nl = memchr(l->buf + l->pos, '\n', l->len - l->pos);
+    if (!nl)
+        return NULL;
+    *n = (size_t)(nl - (l->buf + l->pos));
+    return (const char *)take(l, *n + 1);
+}
+
+static int push(lite *l, vkind k)
+{
+    if (l->sp >= ctx_limit(l->ctx, CKPT_LIMIT_STACK) ||
+        !grow(l, (void **)&l->stack, &l->stack_cap, l->sp + 1, 1))
+        return GIVE_UP;
+    l->stack[l->sp++] = (uint8_t)k;
+    return GO_ON;
+}
+
+/* A constant the full VM would probe as an embedded pickle. */
+static int maybe_pickle(const uint8_t *p, size_t n)
+{
+    return n >= 2 && p[n - 1] == '.' && opcode_table[p[0]].name;
+}
+
+static int counted(lite *l, size_t width, vkind k)
+{
+    const uint8_t *p = take(l, width);
+    if (!p)
+        return GIVE_UP;
+    uint64_t n = width == 1 ? p[0] : width == 4 ? load_le32(p) : load_le64(p);
+    if (n > (uint64_t)PTRDIFF_MAX || (l->op == OP_BINSTRING && n >= (UINT64_C(1) << 31)))
+        return GIVE_UP;
+    const uint8_t *s = take(l, (size_t)n);
+    if (!s || maybe_pickle(s, (size_t)n))
+        return GIVE_UP;
+    int utf8 = k == V_STR && l->op != OP_BINSTRING && l->op != OP_SHORT_BINSTRING;
+    if (utf8 && !py_utf8_valid(s, (size_t)n, 1))
+        return GIVE_UP;
+    return push(l, k);
+}
+
+static int text_string(lite *l)
+{
+    size_t n;
+    const char *s = line(l, &n);
+    if (!s)
+        return GIVE_UP;
+    if (l->scratch.used > (1u << 20))
+        arena_release(&l->scratch);
+    value v;
+    uint64_t keep = ctx_limit(l->ctx, CKPT_LIMIT_STRING);
+    const char *err = l->op == OP_STRING ? py_decode_string_line(&l->scratch, s, n, keep, &v)
+                                         : py_decode_raw_unicode_line(&l->scratch, s, n, keep, &v);
+    if (err || (!(v.flags & VF_TRUNCATED) && maybe_pickle((const uint8_t *)v.u.s, v.len)))
+        return GIVE_UP;
+    return push(l, V_STR);
+}
+
+typedef const char *(*number_parser)(const char *, size_t, value *);
+
+static int text_number(lite *l, number_parser parse)
+{
+    size_t n;
+    const char *s = line(l, &n);
+    value v;
+    if (!s || parse(s, n, &v))
+        return GIVE_UP;
+    return push(l, (vkind)v.kind);
+}
+
+static int text_float(lite *l)
+{
+    size_t n;
+    const char *s = line(l, &n);
+    double d;
+    if (!s || py_parse_float_line(s, n, &d))
+        return GIVE_UP;
+    return push(l, V_FLOAT);
+}
+
+static int fixed(lite *l, size_t n, vkind k)
+{
+    return take(l, n) ? push(l, k) : GIVE_UP;
+}
+
+static int long_bytes(lite *l, size_t width)
+{
+    const uint8_t *p = take(l, width);
+    if (!p)
+        return GIVE_UP;
+    int64_t n = width == 1 ? p[0] : (int32_t)load_le32(p);
+    return n >= 0 && take(l, (size_t)n) ? push(l, V_INT) : GIVE_UP;
+}
+
+static int pop_mark(lite *l, size_t *base)
+{
+    if (l->nmarks == 0)
+        return GIVE_UP;
+    *base = l->marks[--l->nmarks];
+    l->fence = l->nmarks ? l->marks[l->nmarks - 1] : 0;
+    return GO_ON;
+}
+
+static int mark(lite *l)
+{
+    if (l->nmarks >= ctx_limit(l->ctx, CKPT_LIMIT_STACK) ||
+        !grow(l, (void **)&l->marks, &l->marks_cap, l->nmarks + 1, sizeof(size_t)))
+        return GIVE_UP;
+    l->marks[l->nmarks++] = l->sp;
+    l->fence = l->sp;
+    return GO_ON;
+}
+
+static int from_mark(lite *l, vkind k)
+{
+    size_t base;
+    if (!pop_mark(l, &base) || (k == V_DICT && (l->sp - base) % 2))
+        return GIVE_UP;
+    l->sp = base;
+    return push(l, k);
+}
+
+static int small_tuple(lite *l, size_t n)
+{
+    if (l->sp < l->fence + n)
+        return GIVE_UP;
+    l->sp -= n;
+    return push(l, V_TUPLE);
+}
+
+/* APPEND / SETITEM: items on top, a plain container of kind k below. */
+static int add_one(lite *l, size_t items, vkind k)
+{
+    if (l->sp < l->fence + items + 1 || l->stack[l->sp - items - 1] != k)
+        return GIVE_UP;
+    l->sp -= items;
+    return GO_ON;
+}
+
+/* APPENDS / SETITEMS / ADDITEMS */
+static int add_many(lite *l, vkind k)
+{
+    size_t base;
+    if (!pop_mark(l, &base) || base <= l->fence)
+        return GIVE_UP;
+    size_t n = l->sp - base;
+    if (n && (l->stack[base - 1] != k || (k == V_DICT && n % 2)))
+        return GIVE_UP;
+    l->sp = base;
+    return GO_ON;
+}
+
+static int memo_put(lite *l, uint64_t index)
+{
+    if (l->sp <= l->fence || index >= ctx_limit(l->ctx, CKPT_LIMIT_MEMO))
+        return GIVE_UP;
+    size_t old = l->memo_cap;
+    if (!grow(l, (void **)&l->memo, &l->memo_cap, (size_t)index + 1, 1))
+        return GIVE_UP;
+    if (l->memo_cap > old)
+        memset(l->memo + old, 0, l->memo_cap - old);
+    if (l->memo[index] == V_EMPTY)
+        l->memo_count++;
+    l->memo[index] = l->stack[l->sp - 1];
+    return GO_ON;
+}
+
+static int memo_get(lite *l, uint64_t index)
+{
+    if (index >= l->memo_cap || l->memo[index] == V_EMPTY)
+        return GIVE_UP;
+    return push(l, (vkind)l->memo[index]);
+}
+
+static int memo_line(lite *l, int get)
+{
+    size_t n;
+    const char *s = line(l, &n);
+    uint64_t index;
+    if (!s || py_parse_index_line(s, n, &index))
+        return GIVE_UP;
+    return get ? memo_get(l, index) : memo_put(l, index);
+}
+
+static int memo_bin(lite *l, size_t width, int get)
+{
+    const uint8_t *p = take(l, width);
+    if (!p)
+        return GIVE_UP;
+    uint64_t index = width == 1 ? p[0] : load_le32(p);
+    return get ? memo_get(l, index) : memo_put(l, index);
+}
+
+static int proto(lite *l, size_t op_off)
+{
+    const uint8_t *p = take(l, 1);
+    if (!p || p[0] > 5 || op_off != l->start)
+        return GIVE_UP; /* a mid-stream PROTO is a finding */
+    if (p[0] > l->max_proto)
+        l->max_proto = p[0];
+    return GO_ON;
+}
+
+static int frame(lite *l)
+{
+    const uint8_t *p = take(l, 8);
+    if (!p || (l->in_frame && l->pos < l->frame_end))
+        return GIVE_UP; /* a frame inside a frame: the full VM reports it */
+    uint64_t n = load_le64(p);
+    if (n > l->len - l->pos)
+        return GIVE_UP;
+    l->in_frame = 1;
+    l->frame_end = l->pos + (size_t)n;
+    return GO_ON;
+}
+
+static int pop(lite *l)
+{
+    if (l->nmarks && l->marks[l->nmarks - 1] == l->sp) {
+        size_t base;
+        return pop_mark(l, &base);
+    }
+    if (l->sp <= l->fence)
+        return GIVE_UP;
+    l->sp--;
+    return GO_ON;
+}
+
+static int dispatch_containers(lite *l)
+{
+    size_t base;
+    switch (l->op) {
+    case OP_MARK: return mark(l);
+    case OP_POP: return pop(l);
+    case OP_POP_MARK: return pop_mark(l, &base) ? (l->sp = base, GO_ON) : GIVE_UP;
+    case OP_DUP: return l->sp > l->fence ? push(l, (vkind)l->stack[l->sp - 1]) : GIVE_UP;
+    case OP_TUPLE: return from_mark(l, V_TUPLE);
+    case OP_LIST: return from_mark(l, V_LIST);
+    case OP_DICT: return from_mark(l, V_DICT);
+    case OP_FROZENSET: return from_mark(l, V_FROZENSET);
+    case OP_TUPLE1: return small_tuple(l, 1);
+    case OP_TUPLE2: return small_tuple(l, 2);
+    case OP_TUPLE3: return small_tuple(l, 3);
+    case OP_EMPTY_TUPLE: return push(l, V_TUPLE);
+    case OP_EMPTY_LIST: return push(l, V_LIST);
+    case OP_EMPTY_DICT: return push(l, V_DICT);
+    case OP_EMPTY_SET: return push(l, V_SET);
+    case OP_APPEND: return add_one(l, 1, V_LIST);
+    case OP_SETITEM: return add_one(l, 2, V_DICT);
+    case OP_APPENDS: return add_many(l, V_LIST);
+    case OP_SETITEMS: return add_many(l, V_DICT);
+    case OP_ADDITEMS: return add_many(l, V_SET);
+    default: return GIVE_UP;
+    }
+}
+
+static int dispatch(lite *l, size_t op_off)
+{
+    switch (l->op) {
+    case OP_STOP: return l->sp > l->fence ? DONE : GIVE_UP;
+    case OP_NONE: return push(l, V_NONE);
+    case OP_NEWTRUE:
+    case OP_NEWFALSE: return push(l, V_BOOL);
+    case OP_INT: return text_number(l, py_parse_int_line);
+    case OP_LONG: return text_number(l, py_parse_long_line);
+    case OP_FLOAT: return text_float(l);
+    case OP_BININT: return fixed(l, 4, V_INT);
+    case OP_BININT1: return fixed(l, 1, V_INT);
+    case OP_BININT2: return fixed(l, 2, V_INT);
+    case OP_BINFLOAT: return fixed(l, 8, V_FLOAT);
+    case OP_LONG1: return long_bytes(l, 1);
+    case OP_LONG4: return long_bytes(l, 4);
+    case OP_STRING:
+    case OP_UNICODE: return text_string(l);
+    case OP_BINSTRING: return counted(l, 4, V_STR);
+    case OP_SHORT_BINSTRING: return counted(l, 1, V_STR);
+    case OP_BINUNICODE: return counted(l, 4, V_STR);
+    case OP_SHORT_BINUNICODE: return counted(l, 1, V_STR);
+    case OP_BINUNICODE8: return counted(l, 8, V_STR);
+    case OP_BINBYTES: return counted(l, 4, V_BYTES);
+    case OP_SHORT_BINBYTES: return counted(l, 1, V_BYTES);
+    case OP_BINBYTES8: return counted(l, 8, V_BYTES);
+    case OP_BYTEARRAY8: return counted(l, 8, V_BYTEARRAY);
+    case OP_GET: return memo_line(l, 1);
+    case OP_PUT: return memo_line(l, 0);
+    case OP_BINGET: return memo_bin(l, 1, 1);
+    case OP_LONG_BINGET: return memo_bin(l, 4, 1);
+    case OP_BINPUT: return memo_bin(l, 1, 0);
+    case OP_LONG_BINPUT: return memo_bin(l, 4, 0);
+    case OP_MEMOIZE: return memo_put(l, l->memo_count);
+    case OP_PROTO: return proto(l, op_off);
+    case OP_FRAME: return frame(l);
+    case OP_READONLY_BUFFER: return l->sp > l->fence ? GO_ON : GIVE_UP;
+    default: return dispatch_containers(l);
+    }
+}
+
+static int run(lite *l)
+{
+    uint64_t max_ops = ctx_limit(l->ctx, CKPT_LIMIT_OPCODES);
+    while (l->pos < l->len) {
+        size_t op_off = l->pos;
+        l->op = l->buf[l->pos++];
+        if (l->in_frame && op_off >= l->frame_end)
+            l->in_frame = 0;
+        const opcode_info *info = &opcode_table[l->op];
+        if (!info->name || ++l->nops > max_ops)
+            return GIVE_UP;
+        l->weights_only_ok &= info->weights_only;
+        int rc = dispatch(l, op_off);
+        if (rc != GO_ON)
+            return rc;
+    }
+    return GIVE_UP; /* no STOP */
+}
+
+int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t start, lite_result *out)
+{
+    lite l;
+    memset(&l, 0, sizeof(l));
+    l.buf = buf;
+    l.len = len;
+    l.pos = l.start = start;
+    l.ctx = ctx;
+    l.weights_only_ok = 1;
+    arena_init(&l.scratch, ctx_limit(ctx, CKPT_LIMIT_MEMORY));
+    int rc = run(&l);
+    out->end = l.pos;
+    out->protocol = l.max_proto;
+    out->opcodes = l.nops;
+    out->weights_only_ok = l.weights_only_ok;
+    free(l.stack);
+    free(l.marks);
+    free(l.memo);
+    arena_release(&l.scratch);
+    return rc == DONE;
+}
