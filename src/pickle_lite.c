@@ -360,11 +360,19 @@ static int dispatch(lite *l, size_t op_off)
     }
 }
 
+#define RELEASE_STEP (8u << 20)
+
 static int run(lite *l)
 {
     uint64_t max_ops = ctx_limit(l->ctx, CKPT_LIMIT_OPCODES);
+    size_t released = l->start;
     while (l->pos < l->len) {
         size_t op_off = l->pos;
+        if (op_off - released >= RELEASE_STEP) {
+            /* nothing here points into the input: read pages can go */
+            ctx_release_pages(l->ctx, l->buf + released, l->buf + op_off);
+            released = op_off;
+        }
         l->op = l->buf[l->pos++];
         if (l->in_frame && op_off >= l->frame_end)
             l->in_frame = 0;

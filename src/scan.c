@@ -40,6 +40,17 @@ const ext_entry *ctx_ext_lookup(const scan_ctx *ctx, int64_t code)
     return NULL;
 }
 
+void ctx_release_pages(const scan_ctx *ctx, const uint8_t *from, const uint8_t *to)
+{
+    if (!ctx->map || from < ctx->map || to > ctx->map + ctx->map_len || from >= to)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)from + page - 1) & ~(page - 1);
+    uintptr_t b = (uintptr_t)to & ~(page - 1);
+    if (b > a)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 void ctx_release(scan_ctx *ctx)
 {
     free(ctx->ext);
@@ -55,9 +66,9 @@ static ckpt_report *new_report(const ckpt_scanner *s, const char *name)
 /* Scans an in-memory image of the whole input into r (listing the pickles
  * into `dis` when it is not NULL). */
 static void scan_image(const ckpt_scanner *s, ckpt_report *r, const uint8_t *data, size_t len,
-                       dis_sink *dis)
+                       dis_sink *dis, int mapped)
 {
-    scan_ctx ctx = {s, r, 0, NULL, 0, 0, dis};
+    scan_ctx ctx = {s, r, 0, NULL, 0, 0, dis, mapped ? data : NULL, mapped ? len : 0};
     r->size = len;
     scan_buffer(&ctx, "", data, len, &r->format);
     ctx_release(&ctx);
@@ -74,7 +85,7 @@ static ckpt_status scan_mem_sink(const ckpt_scanner *s, const void *data, size_t
     ckpt_report *r = new_report(s, name ? name : "<memory>");
     if (!r)
         return CKPT_ERR_NOMEM;
-    scan_image(s, r, data ? data : (const uint8_t *)"", len, dis);
+    scan_image(s, r, data ? data : (const uint8_t *)"", len, dis, 0);
     *out = r;
     return CKPT_OK;
 }
@@ -131,7 +142,7 @@ static ckpt_status read_stream(const ckpt_scanner *s, int fd, ckpt_report *r, di
             break;
         }
     }
-    scan_image(s, r, buf, len, dis);
+    scan_image(s, r, buf, len, dis, 0);
     if (over)
         ctx_report_limit(r, CKPT_LIMIT_FILE_SIZE, cap);
     free(buf);
@@ -156,7 +167,7 @@ static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r, d
     void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED)
         return read_stream(s, fd, r, dis);
-    scan_image(s, r, map, (size_t)size, dis);
+    scan_image(s, r, map, (size_t)size, dis, 1);
     munmap(map, (size_t)size);
     return CKPT_OK;
 }

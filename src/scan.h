@@ -40,7 +40,15 @@ typedef struct scan_ctx {
     ext_entry *ext;
     size_t next, ext_cap;
     dis_sink *dis;
+    /* The read-only private file mapping the input lives in, or NULL: pages
+     * of it may be dropped once read (they re-fault from the file). */
+    const uint8_t *map;
+    size_t map_len;
 } scan_ctx;
+
+/* Lets the kernel drop the mapped pages of [from, to) if they belong to the
+ * file mapping; nothing happens for other memory. */
+void ctx_release_pages(const scan_ctx *ctx, const uint8_t *from, const uint8_t *to);
 
 static inline uint64_t ctx_limit(const scan_ctx *ctx, ckpt_limit l)
 {
