@@ -1,57 +1,19 @@
 /* Tar archives as Python's tarfile lists them (torch's legacy tar format is
- * read with tarfile.open(mode='r:')), and torch's members sys_info,
- * storages, tensors and pickle as torch 1.13's legacy_load reads them. */
+ * read with tarfile.open(mode='r:')): header checksums, number fields, GNU
+ * long names, pax records, and the member list; tar_torch.c reads torch's
+ * members. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats.h"
+#include "tar_internal.h"
 #include "util.h"
 #include "value.h"
 
-#define BLOCK      512
-#define NAME_SHOWN 120
+#define BLOCK 512
 
-/* legacy.c: element size of a legacy storage class (0 when unknown). */
-uint32_t legacy_storage_elsize(const struct value *type);
-
-typedef struct tmember {
-    const char *name, *link; /* arena copies */
-    size_t name_len, link_len;
-    char type;
-    size_t hdr;    /* offset of its first header */
-    uint64_t data; /* offset of its data */
-    uint64_t size; /* what extraction reads */
-} tmember;
-
-/* pax records that matter here; set = 1 when present. */
-typedef struct pax {
-    const uint8_t *path, *link;
-    size_t path_len, link_len;
-    uint64_t size;
-    int has_path, has_link, has_size;
-} pax;
-
-typedef struct walker {
-    scan_ctx *ctx;
-    const char *member;
-    const uint8_t *buf;
-    size_t len;
-    arena mem;
-    tmember *m;
-    size_t n, cap;
-    pax global;
-    const char *stop_why;   /* walk stopped on something ckptscan does not model */
-    const char *read_error; /* Python's tarfile raises ReadError listing it */
-    size_t stop_at;
-} walker;
-
-static void note(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t off, const char *fmt,
-                 ...) __attribute__((format(printf, 5, 6)));
-
-static void note(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t off, const char *fmt,
-                 ...)
+void tar_note(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t off, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -236,14 +198,14 @@ static uint64_t blocks(uint64_t n)
                                         : (n + BLOCK - 1) / BLOCK * BLOCK;
 }
 
-static int is_reg(char t)
+int tar_is_reg(char t)
 {
     return t == '0' || t == '\0' || t == '7' || t == 'S';
 }
 
-static int supported(char t)
+int tar_supported(char t)
 {
-    return is_reg(t) || (t >= '1' && t <= '6') || t == 'L' || t == 'K';
+    return tar_is_reg(t) || (t >= '1' && t <= '6') || t == 'L' || t == 'K';
 }
 
 /* An extended header's pending effect on the member that follows. The
@@ -338,7 +300,7 @@ static uint64_t finish_member(walker *w, const uint8_t *b, size_t hdr, uint64_t 
     if (c->has_size)
         t->size = c->size;
     uint64_t skip = c->has_x && (c->has_size || g->has_size) ? t->size : (uint64_t)hsize;
-    if (!is_reg(t->type) && supported(t->type))
+    if (!tar_is_reg(t->type) && tar_supported(t->type))
         skip = 0;
     return data + blocks(skip);
 }
@@ -453,239 +415,7 @@ static void walk(walker *w)
     w->stop_at = (size_t)off;
 }
 
-/* ---- torch's members ---- */
-
-/* A walk through storages or tensors: pickles with raw bytes between. */
-typedef struct rwalk {
-    scan_ctx *ctx;
-    const char *label;
-    const uint8_t *d;
-    size_t n, pos;
-    /* what the last pickle returned */
-    uint8_t kind;
-    int int_ok, tuple3;
-    int64_t ival;
-    uint32_t elsize; /* of a (key, location, storage_type) tuple */
-} rwalk;
-
-static void rw_stop(void *hctx, const value *v)
-{
-    rwalk *r = hctx;
-    r->kind = v->kind;
-    r->int_ok = v->kind == V_INT && !(v->flags & VF_BIGINT);
-    r->ival = v->u.i;
-    r->tuple3 = v->kind == V_TUPLE && v->u.n->u.s.count == 3 && v->u.n->u.s.kept == 3;
-    r->elsize = r->tuple3 ? legacy_storage_elsize(&v->u.n->u.s.items[2]) : 0;
-}
-
-/* torch loads each of these with a plain pickle.load: one pickle. */
-static int rw_pickle(rwalk *r)
-{
-    const pickle_hooks h = {NULL, NULL, rw_stop, r};
-    pickle_result res;
-    r->kind = V_EMPTY;
-    r->tuple3 = 0;
-    pickle_scan_one_hooked(r->ctx, r->label, r->d, r->n, r->pos, &h, &res);
-    r->pos = res.end;
-    return res.complete;
-}
-
-static int rw_count(rwalk *r, int64_t *count)
-{
-    size_t at = r->pos;
-    if (!rw_pickle(r))
-        return 0;
-    if (!r->int_ok || r->ival < 0) {
-        note(r->ctx, CKPT_F_ARCHIVE_ANOMALY, r->label, at,
-             "the count that opens this torch member is not a non-negative integer");
-        return 0;
-    }
-    *count = r->ival;
-    return 1;
-}
-
-static int rw_skip(rwalk *r, uint64_t n, const char *what)
-{
-    if (!range_fits(r->pos, n, r->n)) {
-        note(r->ctx, CKPT_F_TRUNCATED, r->label, r->pos, "%s runs past the end of the member",
-             what);
-        return 0;
-    }
-    r->pos += (size_t)n; /* skipped by arithmetic: cost does not grow with tensor bytes */
-    return 1;
-}
-
-static void rw_trailing(rwalk *r)
-{
-    if (r->pos >= r->n)
-        return;
-    note(r->ctx, CKPT_F_TRAILING_DATA, r->label, r->pos,
-         "%zu bytes after the last record; torch.load never reads them", r->n - r->pos);
-    if (pickle_probe_prefix(r->ctx, r->d + r->pos, r->n - r->pos)) {
-        note(r->ctx, CKPT_F_EXTRA_PICKLE, r->label, r->pos,
-             "the trailing bytes are a pickle: "
-             "scanned");
-        pickle_scan_all_hooked(r->ctx, r->label, r->d, r->n, r->pos, 1, NULL);
-    }
-}
-
-/* pickle(count); count x (pickle((key, location, storage_type)), int64
- * element count, the elements); pickle(storage views). */
-static void walk_storages(rwalk *r)
-{
-    int64_t count;
-    if (!rw_count(r, &count))
-        return;
-    for (int64_t i = 0; i < count; i++) {
-        size_t at = r->pos;
-        if (!rw_pickle(r))
-            return;
-        if (!r->elsize) {
-            note(r->ctx, CKPT_F_ARCHIVE_ANOMALY, r->label, at,
-                 "storage record %lld is not (key, location, legacy storage class): its bytes "
-                 "cannot be skipped",
-                 (long long)i);
-            return;
-        }
-        uint64_t nbytes;
-        if (!rw_skip(r, 8, "a storage size"))
-            return;
-        int64_t numel = (int64_t)load_le64(r->d + r->pos - 8);
-        if (numel < 0 || mul_overflows((uint64_t)numel, r->elsize, &nbytes)) {
-            note(r->ctx, CKPT_F_ARCHIVE_ANOMALY, r->label, r->pos - 8,
-                 "storage record %lld has an impossible element count", (long long)i);
-            return;
-        }
-        if (!rw_skip(r, nbytes, "storage data"))
-            return;
-    }
-    if (rw_pickle(r))
-        rw_trailing(r);
-}
-
-/* pickle(count); count x (pickle((key, storage_id, type)), int32 ndim, 4
- * unused bytes, int64 sizes[ndim], int64 strides[ndim], int64 offset). */
-static void walk_tensors(rwalk *r)
-{
-    int64_t count;
-    if (!rw_count(r, &count))
-        return;
-    for (int64_t i = 0; i < count; i++) {
-        size_t at = r->pos;
-        if (!rw_pickle(r))
-            return;
-        if (!r->tuple3) {
-            note(r->ctx, CKPT_F_ARCHIVE_ANOMALY, r->label, at,
-                 "tensor record %lld is not (key, storage_id, type): torch.load fails there",
-                 (long long)i);
-            return;
-        }
-        if (!rw_skip(r, 8, "a tensor's ndim"))
-            return;
-        int32_t ndim = (int32_t)load_le32(r->d + r->pos - 8);
-        if (ndim < 0) {
-            note(r->ctx, CKPT_F_ARCHIVE_ANOMALY, r->label, r->pos - 8,
-                 "tensor record %lld has a negative ndim", (long long)i);
-            return;
-        }
-        if (!rw_skip(r, 16 * (uint64_t)ndim + 8, "a tensor's sizes and strides"))
-            return;
-    }
-    rw_trailing(r);
-}
-
-static const char *const roles[] = {"sys_info", "storages", "tensors", "pickle"};
-enum { R_SYSINFO, R_STORAGES, R_TENSORS, R_PICKLE, R_NONE };
-
-static int name_is(const tmember *m, const char *s)
-{
-    return m->name_len == strlen(s) && memcmp(m->name, s, m->name_len) == 0;
-}
-
-static int role_of(const tmember *m)
-{
-    for (int i = 0; i < R_NONE; i++)
-        if (name_is(m, roles[i]))
-            return i;
-    return R_NONE;
-}
-
-/* posixpath.normpath of a '/'-separated name, written to out (which has
- * room for n + 2 bytes). */
-static size_t normpath(const char *p, size_t n, char *out)
-{
-    size_t o = 0, i = 0;
-    int abs = n && p[0] == '/';
-    if (abs)
-        out[o++] = '/';
-    size_t root = o;
-    while (i < n) {
-        while (i < n && p[i] == '/')
-            i++;
-        size_t s = i;
-        while (i < n && p[i] != '/')
-            i++;
-        size_t len = i - s;
-        if (len == 0 || (len == 1 && p[s] == '.'))
-            continue;
-        if (len == 2 && p[s] == '.' && p[s + 1] == '.') {
-            size_t back = o;
-            while (back > root && out[back - 1] != '/')
-                back--;
-            int prev_dotdot = o - back == 2 && out[back] == '.' && out[back + 1] == '.';
-            if (o > root && !prev_dotdot) {
-                o = back > root ? back - 1 : root;
-                continue;
-            }
-            if (abs)
-                continue; /* '..' at the root stays at the root */
-        }
-        if (o > root)
-            out[o++] = '/';
-        memcpy(out + o, p + s, len);
-        o += len;
-    }
-    if (o == 0)
-        out[o++] = '.';
-    out[o] = 0;
-    return o;
-}
-
-static int same_path(const char *a, size_t an, const char *b, size_t bn)
-{
-    char x[4096], y[4096];
-    if (an + 2 > sizeof(x) || bn + 2 > sizeof(y))
-        return an == bn && memcmp(a, b, an) == 0;
-    size_t xn = normpath(a, an, x), yn = normpath(b, bn, y);
-    return xn == yn && memcmp(x, y, xn) == 0;
-}
-
-/* tarfile._find_link_target: a hard link names an earlier member, a
- * symbolic link a path relative to its own directory. SIZE_MAX if none. */
-static size_t link_target(const walker *w, size_t i)
-{
-    const tmember *m = &w->m[i];
-    char buf[4096];
-    const char *want = m->link;
-    size_t wn = m->link_len, limit = m->type == '1' ? i : w->n;
-    if (m->type == '2') {
-        const char *slash = memrchr(m->name, '/', m->name_len);
-        size_t dn = slash ? (size_t)(slash - m->name) : 0;
-        if (dn && dn + 1 + wn < sizeof(buf)) {
-            memcpy(buf, m->name, dn);
-            buf[dn] = '/';
-            memcpy(buf + dn + 1, m->link, wn);
-            want = buf;
-            wn += dn + 1;
-        }
-    }
-    for (size_t j = limit; j-- > 0;)
-        if (same_path(w->m[j].name, w->m[j].name_len, want, wn))
-            return j;
-    return SIZE_MAX;
-}
-
-static int escapes(const char *p, size_t n)
+int tar_path_escapes(const char *p, size_t n)
 {
     if (n && p[0] == '/')
         return 1;
@@ -696,70 +426,12 @@ static int escapes(const char *p, size_t n)
     return 0;
 }
 
-/* A role member that is a link: torch extracts storages and tensors to
- * disk and opens them (following any link out of the archive), and reads
- * pickle through extractfile (links inside the archive only). Returns the
- * member whose data torch reads, or SIZE_MAX. */
-static size_t follow_role_link(walker *w, size_t i, int role)
-{
-    const tmember *m = &w->m[i];
-    int nm = m->name_len > NAME_SHOWN ? NAME_SHOWN : (int)m->name_len;
-    int nl = m->link_len > NAME_SHOWN ? NAME_SHOWN : (int)m->link_len;
-    int on_disk = role == R_STORAGES || role == R_TENSORS;
-    int outside = on_disk && (m->type == '2' || escapes(m->link, m->link_len));
-    note(w->ctx, outside ? CKPT_F_NESTED_LOAD : CKPT_F_ARCHIVE_ANOMALY, w->member, m->hdr,
-         "torch member '%.*s' is a %s link to '%.*s'%s", nm, m->name,
-         m->type == '1' ? "hard" : "symbolic", nl, m->link,
-         outside ? ": torch.load would unpickle whatever file that is" : "");
-    size_t t = i;
-    for (int hops = 0; hops < 8 && (w->m[t].type == '1' || w->m[t].type == '2'); hops++)
-        if ((t = link_target(w, t)) == SIZE_MAX)
-            return SIZE_MAX;
-    return t;
-}
-
-static void member_data(const walker *w, const tmember *m, const uint8_t **d, size_t *n)
+void tar_member_data(const walker *w, const tmember *m, const uint8_t **d, size_t *n)
 {
     uint64_t start = m->data < w->len ? m->data : w->len;
     uint64_t left = w->len - start;
     *d = w->buf + start;
     *n = (size_t)(m->size < left ? m->size : left);
-}
-
-static void scan_role(walker *w, size_t i, int role)
-{
-    size_t t = i;
-    if (w->m[i].type == '1' || w->m[i].type == '2')
-        t = follow_role_link(w, i, role);
-    if (t == SIZE_MAX || (!is_reg(w->m[t].type) && supported(w->m[t].type)))
-        return; /* a directory or device: torch fails to open it */
-    const uint8_t *d;
-    size_t n;
-    member_data(w, &w->m[t], &d, &n);
-    const char *label = member_join(w->ctx, w->member, roles[role]);
-    rwalk r = {w->ctx, label, d, n, 0, 0, 0, 0, 0, 0};
-    if (role == R_STORAGES)
-        walk_storages(&r);
-    else if (role == R_TENSORS)
-        walk_tensors(&r);
-    else
-        scan_member(w->ctx, label, d, n, 1);
-}
-
-static int ends_with(const tmember *m, const char *s)
-{
-    size_t n = strlen(s);
-    return m->name_len >= n && memcmp(m->name + m->name_len - n, s, n) == 0;
-}
-
-static void scan_plain(walker *w, const tmember *m)
-{
-    if (!is_reg(m->type) && supported(m->type))
-        return;
-    const uint8_t *d;
-    size_t n;
-    member_data(w, m, &d, &n);
-    scan_member(w->ctx, member_join(w->ctx, w->member, m->name), d, n, ends_with(m, ".pkl"));
 }
 
 /* ---- names ---- */
@@ -786,10 +458,11 @@ static void check_duplicates(walker *w)
             j++;
         const tmember *m = &w->m[idx[i]];
         if (j - i > 1)
-            note(w->ctx, CKPT_F_ARCHIVE_ANOMALY, w->member, m->hdr,
-                 "member name '%.*s' appears %zu times: tarfile and torch use the last; all were "
-                 "scanned",
-                 m->name_len > NAME_SHOWN ? NAME_SHOWN : (int)m->name_len, m->name, j - i);
+            tar_note(
+                w->ctx, CKPT_F_ARCHIVE_ANOMALY, w->member, m->hdr,
+                "member name '%.*s' appears %zu times: tarfile and torch use the last; all were "
+                "scanned",
+                m->name_len > NAME_SHOWN ? NAME_SHOWN : (int)m->name_len, m->name, j - i);
     }
     free(idx);
 }
@@ -798,10 +471,10 @@ static void check_names(walker *w)
 {
     for (size_t i = 0; i < w->n; i++) {
         const tmember *m = &w->m[i];
-        if (escapes(m->name, m->name_len))
-            note(w->ctx, CKPT_F_ARCHIVE_ANOMALY, w->member, m->hdr,
-                 "member name '%.*s' leaves the extraction directory",
-                 m->name_len > NAME_SHOWN ? NAME_SHOWN : (int)m->name_len, m->name);
+        if (tar_path_escapes(m->name, m->name_len))
+            tar_note(w->ctx, CKPT_F_ARCHIVE_ANOMALY, w->member, m->hdr,
+                     "member name '%.*s' leaves the extraction directory",
+                     m->name_len > NAME_SHOWN ? NAME_SHOWN : (int)m->name_len, m->name);
     }
     check_duplicates(w);
 }
@@ -809,15 +482,16 @@ static void check_names(walker *w)
 static void report_walk(walker *w)
 {
     if (w->read_error)
-        note(w->ctx,
-             strstr(w->read_error, "past the end") ? CKPT_F_TRUNCATED : CKPT_F_ARCHIVE_ANOMALY,
-             w->member, w->stop_at,
-             "Python's tarfile raises ReadError on this archive (%s): torch.load falls back to "
-             "reading the same bytes as stacked pickles",
-             w->read_error);
+        tar_note(w->ctx,
+                 strstr(w->read_error, "past the end") ? CKPT_F_TRUNCATED : CKPT_F_ARCHIVE_ANOMALY,
+                 w->member, w->stop_at,
+                 "Python's tarfile raises ReadError on this archive (%s): torch.load falls back to "
+                 "reading the same bytes as stacked pickles",
+                 w->read_error);
     if (w->stop_why)
-        note(w->ctx, CKPT_F_ARCHIVE_ANOMALY, w->member, w->stop_at,
-             "tar walk stopped at %s; the bytes after it were not read as members", w->stop_why);
+        tar_note(w->ctx, CKPT_F_ARCHIVE_ANOMALY, w->member, w->stop_at,
+                 "tar walk stopped at %s; the bytes after it were not read as members",
+                 w->stop_why);
 }
 
 int read_tar(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, ckpt_format *format)
@@ -834,21 +508,7 @@ int read_tar(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, 
     walk(&w);
     report_walk(&w);
     check_names(&w);
-    int seen[R_NONE] = {0}, torch = 0;
-    for (size_t i = 0; i < w.n; i++) {
-        int role = role_of(&w.m[i]);
-        if (role != R_NONE) {
-            seen[role]++;
-            torch = 1;
-            scan_role(&w, i, role);
-        } else {
-            scan_plain(&w, &w.m[i]);
-        }
-    }
-    for (int r = R_STORAGES; torch && r < R_NONE; r++)
-        if (!seen[r])
-            note(ctx, CKPT_F_ARCHIVE_ANOMALY, member, 0,
-                 "torch tar without a '%s' member: torch.load raises KeyError there", roles[r]);
+    int torch = tar_scan_members(&w);
     *format = torch ? CKPT_FORMAT_TORCH_TAR : CKPT_FORMAT_TAR;
     arena_release(&w.mem);
     free(w.m);
