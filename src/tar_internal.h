@@ -39,6 +39,7 @@ typedef struct walker {
     const char *stop_why;   /* walk stopped on something ckptscan does not model */
     const char *read_error; /* Python's tarfile raises ReadError listing it */
     size_t stop_at;
+    size_t links_followed; /* resolving a link is linear in the members: capped */
 } walker;
 
 /* Adds a finding with a formatted message. */

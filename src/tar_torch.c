@@ -9,6 +9,8 @@
 #include "util.h"
 #include "value.h"
 
+#define MAX_LINKS 64 /* torch members that are links whose target is looked up */
+
 /* legacy.c: element size of a legacy storage class (0 when unknown). */
 uint32_t legacy_storage_elsize(const struct value *type);
 
@@ -260,6 +262,8 @@ static size_t follow_role_link(walker *w, size_t i, int role)
              m->type == '1' ? "hard" : "symbolic", nl, m->link,
              outside ? ": torch.load would unpickle whatever file that is" : "");
     size_t t = i;
+    if (++w->links_followed > MAX_LINKS)
+        return SIZE_MAX;
     for (int hops = 0; hops < 8 && (w->m[t].type == '1' || w->m[t].type == '2'); hops++)
         if ((t = link_target(w, t)) == SIZE_MAX)
             return SIZE_MAX;
