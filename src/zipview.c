@@ -1,17 +1,341 @@
-/* Zip archives as torch (miniz) and Python's zipfile read them.
- * Placeholder: the reader lands with issue 3; until then zips are unknown. */
-#include "formats.h"
+/* Zip archives as torch (miniz) and Python's zipfile read them: both views
+ * (and readers of any other plausible end record) are built, every distinct
+ * member reading is scanned once, and each anomaly is reported. */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "zip_internal.h"
 
 int zip_has_eocd(const uint8_t *buf, size_t len)
 {
-    (void)buf;
-    (void)len;
+    uint64_t pos;
+    return zfind_eocd_miniz(buf, len, &pos) || zfind_eocd_python(buf, len, &pos) > 0;
+}
+
+/* ---- the views ----------------------------------------------------------- */
+
+/* A view that lists entries, or an empty archive that is the file itself
+ * (not a stray end-record signature inside other data). */
+static int view_counts(const zarchive *za, const zview *v)
+{
+    if (!v->readable)
+        return 0;
+    return v->n > 0 || v->eocd == 0 || (za->len >= 2 && za->buf[0] == 'P' && za->buf[1] == 'K');
+}
+
+/* End records neither loader took whose comment reaches EOF exactly: the
+ * record a careful reader (or a scanner checking the comment) would take,
+ * e.g. the real one when a fake sits in its comment. */
+static void add_other_views(zarchive *za, uint64_t max_members)
+{
+    uint64_t len = za->len;
+    if (len < ZLEN_EOCD)
+        return;
+    uint64_t lo = len > 69584 ? len - 69584 : 0;
+    for (uint64_t p = len - ZLEN_EOCD + 1; p-- > lo && za->nother < ZMAX_OTHER;) {
+        if (load_le32(za->buf + p) != ZSIG_EOCD ||
+            p + ZLEN_EOCD + load_le16(za->buf + p + 20) != len)
+            continue;
+        if ((za->torch.found && p == za->torch.eocd) || (za->py.found && p == za->py.eocd))
+            continue;
+        zview *o = &za->other[za->nother++];
+        zview_python(o, za->buf, len, max_members, p);
+        o->who = "another reader";
+    }
+}
+
+static void za_open(zarchive *za, scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len)
+{
+    memset(za, 0, sizeof(*za));
+    za->ctx = ctx;
+    za->member = member ? member : "";
+    za->buf = buf;
+    za->len = len;
+    uint64_t max_members = ctx_limit(ctx, CKPT_LIMIT_MEMBERS);
+    zview_miniz(&za->torch, buf, len, max_members);
+    zview_python(&za->py, buf, len, max_members, UINT64_MAX);
+    za->torch_order = zmz_sort(&za->torch);
+    add_other_views(za, max_members);
+}
+
+static void za_close(zarchive *za)
+{
+    zview_free(&za->torch);
+    zview_free(&za->py);
+    for (size_t i = 0; i < za->nother; i++)
+        zview_free(&za->other[i]);
+    free(za->torch_order);
+}
+
+static int za_readable(const zarchive *za)
+{
+    int any = view_counts(za, &za->torch) || view_counts(za, &za->py);
+    for (size_t i = 0; i < za->nother; i++)
+        any |= view_counts(za, &za->other[i]);
+    return any;
+}
+
+/* ---- distinct readings --------------------------------------------------- */
+
+/* One entry of one view; entries whose data is the same bytes read the same
+ * way are scanned once, under the first name. */
+typedef struct zitem {
+    const zentry *e;
+    int forced;   /* some name for these bytes is a pickle record */
+    int dup;      /* an earlier item reads the same bytes */
+    int first_cd; /* the first item with this central header */
+} zitem;
+
+static int item_key_cmp(const void *a, const void *b)
+{
+    const zitem *x = *(const zitem *const *)a, *y = *(const zitem *const *)b;
+    if (x->e->data != y->e->data)
+        return x->e->data < y->e->data ? -1 : 1;
+    if (x->e->comp != y->e->comp)
+        return x->e->comp < y->e->comp ? -1 : 1;
+    if (x->e->uncomp != y->e->uncomp)
+        return x->e->uncomp < y->e->uncomp ? -1 : 1;
+    if (x->e->method != y->e->method)
+        return x->e->method < y->e->method ? -1 : 1;
+    return x < y ? -1 : x > y; /* items are in gathering order */
+}
+
+/* torch's data.pkl, TorchScript's constants.pkl, every *.pkl (also the
+ * name zipfile sees after its NUL cut) and TorchScript's .debug_pkl. */
+static int pickle_record(const zentry *e)
+{
+    size_t cut = zname_cut(e->name, e->name_len);
+    return zname_ends_with(e->name, e->name_len, ".pkl") || zname_ends_with(e->name, cut, ".pkl") ||
+           zname_ends_with(e->name, cut, ".debug_pkl");
+}
+
+static zitem *gather(zarchive *za, size_t *count)
+{
+    const zview *views[2 + ZMAX_OTHER] = {&za->torch, &za->py};
+    size_t nv = 2, total = 0, n = 0;
+    for (size_t i = 0; i < za->nother; i++)
+        views[nv++] = &za->other[i];
+    for (size_t v = 0; v < nv; v++)
+        total += views[v]->n;
+    zitem *it = calloc(total ? total : 1, sizeof(*it));
+    if (!it)
+        return NULL;
+    for (size_t v = 0; v < nv; v++)
+        for (size_t i = 0; i < views[v]->n; i++)
+            if (views[v]->ent[i].has_local)
+                it[n++] = (zitem){&views[v]->ent[i], pickle_record(&views[v]->ent[i]), 0, 0};
+    *count = n;
+    return it;
+}
+
+static int item_cd_cmp(const void *a, const void *b)
+{
+    const zitem *x = *(const zitem *const *)a, *y = *(const zitem *const *)b;
+    if (x->e->cd_pos != y->e->cd_pos)
+        return x->e->cd_pos < y->e->cd_pos ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* Marks the first item of each central header (checked once). */
+static void mark_first_cd(zitem **ord, size_t n)
+{
+    qsort(ord, n, sizeof(*ord), item_cd_cmp);
+    for (size_t i = 0; i < n; i++)
+        ord[i]->first_cd = i == 0 || ord[i - 1]->e->cd_pos != ord[i]->e->cd_pos;
+}
+
+/* Marks every item but the first of each group of identical readings. */
+static int dedup(zitem *it, size_t n)
+{
+    zitem **ord = calloc(n ? n : 1, sizeof(*ord));
+    if (!ord)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        ord[i] = &it[i];
+    mark_first_cd(ord, n);
+    qsort(ord, n, sizeof(*ord), item_key_cmp);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        int forced = ord[i]->forced;
+        while (j < n && ord[j]->e->data == ord[i]->e->data && ord[j]->e->comp == ord[i]->e->comp &&
+               ord[j]->e->uncomp == ord[i]->e->uncomp && ord[j]->e->method == ord[i]->e->method) {
+            forced |= ord[j]->forced;
+            ord[j++]->dup = 1;
+        }
+        ord[i]->forced = forced;
+        i = j;
+    }
+    free(ord);
+    return 1;
+}
+
+/* ---- scanning one reading ---------------------------------------------- */
+
+static void report_limit(zarchive *za, const char *shown, const zbytes *b)
+{
+    zfinding(za, CKPT_F_LIMIT, shown, 0, "%s: %s (limit %llu); the member was not fully scanned",
+             ckpt_limit_name(b->hit), ckpt_limit_reason(b->hit), (unsigned long long)b->hit_value);
+}
+
+/* Flags or methods no loader reads: said, then the raw bytes are scanned
+ * anyway when we can (a reader that ignores the flag would run them). */
+static int report_unreadable(zarchive *za, const zentry *e, const char *shown)
+{
+    const char *why = e->flags & ZFLAG_ENCRYPTED ? "encrypted (flag bit 0)"
+                      : e->flags & ZFLAG_STRONG  ? "strongly encrypted (flag bit 6)"
+                      : e->flags & ZFLAG_PATCHED ? "a patch entry (flag bit 5)"
+                                                 : NULL;
+    if (why)
+        zfinding(za, CKPT_F_UNSCANNED_MEMBER, shown, e->local,
+                 "%s: torch.load and zipfile refuse to read it, so its content cannot be checked "
+                 "as a loader would see it; its raw bytes were scanned as they are",
+                 why);
+    return why != NULL;
+}
+
+static void check_content(zarchive *za, const zentry *e, const char *shown, const zbytes *b,
+                          int flagged)
+{
+    if (b->corrupt && !flagged)
+        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
+                 "the member's data is cut short or its compressed stream is broken");
+    if (!b->complete)
+        return;
+    if (b->n != e->uncomp)
+        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
+                 "it decompresses to %zu bytes but declares %llu: torch.load refuses it, zipfile "
+                 "stops at the declared size",
+                 b->n, (unsigned long long)e->uncomp);
+    size_t n = b->n < e->uncomp ? b->n : (size_t)e->uncomp;
+    uLong crc = crc32_z(0, b->p, n);
+    if (crc != e->crc && !flagged)
+        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->local,
+                 "CRC-32 mismatch (stated %08lx, computed %08lx): torch.load never checks it, "
+                 "zipfile refuses the member at its end",
+                 (unsigned long)e->crc, (unsigned long)crc);
+}
+
+/* A deflated or bzip2 member that is not a pickle record: its first 64 KiB
+ * tell whether it is worth decompressing whole (tensor data is not). */
+static void read_sniffed(zarchive *za, const zentry *e, zbytes *b)
+{
+    zextract(za->ctx, za->buf, za->len, e, ZSNIFF_BYTES, b);
+    if (b->complete || b->unsupported || !zsniff_worth(za->ctx, b->p, b->n))
+        return;
+    zbytes_free(b);
+    zextract(za->ctx, za->buf, za->len, e, UINT64_MAX, b);
+}
+
+static void scan_item(zarchive *za, const zitem *it)
+{
+    const zentry *e = it->e;
+    const char *shown = zshown_name(za, e);
+    if (zmz_is_dir(e) && e->comp == 0 && e->uncomp == 0)
+        return;
+    int flagged = report_unreadable(za, e, shown);
+    zbytes b;
+    if (it->forced || e->method == ZMETHOD_STORED)
+        zextract(za->ctx, za->buf, za->len, e, UINT64_MAX, &b);
+    else
+        read_sniffed(za, e, &b);
+    if (b.unsupported) {
+        zfinding(za, CKPT_F_UNSCANNED_MEMBER, shown, e->local,
+                 "compression method %u: neither torch.load nor zipfile reads it, and ckptscan "
+                 "cannot decompress it: its content is unscanned",
+                 e->method);
+        return;
+    }
+    if (b.hit != CKPT_LIMIT_COUNT_)
+        report_limit(za, shown, &b);
+    /* CRC and sizes only where everything was read anyway (pickle records,
+     * members decompressed whole), never over tensor data. */
+    if (it->forced || e->method != ZMETHOD_STORED)
+        check_content(za, e, shown, &b, flagged);
+    else if (b.corrupt)
+        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
+                 "its data runs past the end of the file");
+    if (b.n > 0 || it->forced)
+        scan_member(za->ctx, shown, b.p, b.n, it->forced);
+    if (!b.owned) /* stored bytes: pages of the file mapping we are done with */
+        ctx_release_pages(za->ctx, b.p, b.p + b.n);
+    zbytes_free(&b);
+}
+
+static void scan_items(zarchive *za)
+{
+    size_t n = 0;
+    zitem *it = gather(za, &n);
+    if (!it || !dedup(it, n)) {
+        zfinding(za, CKPT_F_UNSCANNED_MEMBER, NULL, 0,
+                 "out of memory while listing the archive's members: they were not scanned");
+        free(it);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (it[i].first_cd)
+            zcheck_entry(za, it[i].e);
+        if (!it[i].dup)
+            scan_item(za, &it[i]);
+    }
+    free(it);
+    /* Missing local headers, as the loader that accepts the archive sees them
+     * (a rejected view's misses are explained by its rejection). */
+    if (za->py.readable && !za->py.fail)
+        zcheck_headless(za, &za->py);
+    else if (za->torch.readable && !za->torch.fail)
+        zcheck_headless(za, &za->torch);
+}
+
+/* ---- verdict on the format ---------------------------------------------- */
+
+static int any_name(const zview *v, const char *suffix)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        const zentry *e = &v->ent[i];
+        if (zname_ends_with(e->name, zname_cut(e->name, e->name_len), suffix))
+            return 1;
+    }
     return 0;
 }
 
-int read_zip(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
-             ckpt_format *format)
+static ckpt_format za_format(zarchive *za)
 {
-    (void)ctx, (void)member, (void)buf, (void)len, (void)format;
-    return 0;
+    if (!ztorch_rejects(za))
+        return CKPT_FORMAT_TORCH_ZIP;
+    if (za->py.readable && any_name(&za->py, ".npy") && !any_name(&za->py, "data.pkl") &&
+        !any_name(&za->torch, "data.pkl"))
+        return CKPT_FORMAT_NPZ;
+    return CKPT_FORMAT_ZIP;
+}
+
+static void report_members_limit(zarchive *za)
+{
+    int limited = za->torch.limited || za->py.limited;
+    int nomem = za->torch.nomem || za->py.nomem;
+    if (limited)
+        zfinding(za, CKPT_F_LIMIT, NULL, 0,
+                 "max-members: %s (limit %llu); the rest were not scanned",
+                 ckpt_limit_reason(CKPT_LIMIT_MEMBERS),
+                 (unsigned long long)ctx_limit(za->ctx, CKPT_LIMIT_MEMBERS));
+    if (nomem)
+        zfinding(za, CKPT_F_UNSCANNED_MEMBER, NULL, 0,
+                 "out of memory while listing the archive: some members were not scanned");
+}
+
+int read_zip(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, ckpt_format *format)
+{
+    zarchive za;
+    za_open(&za, ctx, member, buf, len);
+    if (!za_readable(&za)) {
+        za_close(&za);
+        return 0;
+    }
+    zcheck_archive(&za);
+    report_members_limit(&za);
+    scan_items(&za);
+    zcheck_notes_summary(&za);
+    *format = za_format(&za);
+    za_close(&za);
+    return 1;
 }

@@ -1,0 +1,398 @@
+/* Reading a member's bytes: stored members in place (no copy, so tensor
+ * data costs nothing); deflate (zlib, raw), bzip2 (libbz2) and LZMA
+ * (liblzma, zipfile's layout) decompressed by ourselves so that a wrong CRC
+ * or size never stops the scan; other methods through libzip when it can.
+ * Every output is bounded by max-decompressed and max-ratio. */
+#include <bzlib.h>
+#include <limits.h>
+#include <lzma.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zip.h>
+#include <zlib.h>
+
+#include "pickle.h"
+#include "zip_internal.h"
+
+void zbytes_free(zbytes *b)
+{
+    free(b->owned);
+    b->owned = NULL;
+    b->p = NULL;
+    b->n = 0;
+}
+
+/* The output bound for `comp` compressed bytes: the smaller of the two
+ * limits, and which one it is. */
+static uint64_t output_cap(scan_ctx *ctx, uint64_t comp, ckpt_limit *which)
+{
+    uint64_t dec = ctx_limit(ctx, CKPT_LIMIT_DECOMPRESSED);
+    uint64_t by_ratio;
+    if (mul_overflows(comp ? comp : 1, ctx_limit(ctx, CKPT_LIMIT_RATIO), &by_ratio))
+        by_ratio = UINT64_MAX;
+    *which = dec <= by_ratio ? CKPT_LIMIT_DECOMPRESSED : CKPT_LIMIT_RATIO;
+    uint64_t cap = dec <= by_ratio ? dec : by_ratio;
+    return cap < SIZE_MAX ? cap : SIZE_MAX;
+}
+
+/* A growable output buffer that never exceeds `stop` bytes. */
+typedef struct obuf {
+    uint8_t *p;
+    size_t n, cap, stop;
+} obuf;
+
+static int obuf_room(obuf *o, uint64_t hint)
+{
+    if (o->n < o->cap)
+        return 1;
+    if (o->cap >= o->stop)
+        return 0;
+    size_t want = o->cap ? o->cap * 2 : (size_t)(hint < (1u << 20) ? hint : (1u << 20));
+    if (want < 4096)
+        want = 4096;
+    if (want > o->stop || want < o->cap)
+        want = o->stop;
+    uint8_t *q = realloc(o->p, want ? want : 1);
+    if (!q)
+        return 0;
+    o->p = q;
+    o->cap = want;
+    return 1;
+}
+
+static void finish(zbytes *out, obuf *o)
+{
+    out->owned = o->p;
+    out->p = o->p ? o->p : (const uint8_t *)"";
+    out->n = o->n;
+}
+
+/* ---- decoders ---------------------------------------------------------------- */
+
+typedef enum dres { D_OK, D_END, D_ERR } dres;
+
+/* One step: consumes up to *in_io bytes and produces up to *out_io bytes,
+ * both updated to what was done. */
+typedef struct decoder {
+    dres (*step)(struct decoder *d, const uint8_t *in, size_t *in_io, uint8_t *out, size_t *out_io);
+    union {
+        z_stream z;
+        bz_stream b;
+        lzma_stream x;
+    } s;
+} decoder;
+
+static unsigned clamp_uint(size_t n)
+{
+    return n < UINT_MAX ? (unsigned)n : UINT_MAX;
+}
+
+static dres zlib_step(decoder *d, const uint8_t *in, size_t *in_io, uint8_t *out, size_t *out_io)
+{
+    z_stream *z = &d->s.z;
+    z->next_in = (Bytef *)(uintptr_t)in;
+    z->avail_in = clamp_uint(*in_io);
+    z->next_out = out;
+    z->avail_out = clamp_uint(*out_io);
+    uInt ai = z->avail_in, ao = z->avail_out;
+    int ret = inflate(z, Z_NO_FLUSH);
+    *in_io = ai - z->avail_in;
+    *out_io = ao - z->avail_out;
+    return ret == Z_STREAM_END ? D_END : ret == Z_OK || ret == Z_BUF_ERROR ? D_OK : D_ERR;
+}
+
+static dres bz_step(decoder *d, const uint8_t *in, size_t *in_io, uint8_t *out, size_t *out_io)
+{
+    bz_stream *b = &d->s.b;
+    b->next_in = (char *)(uintptr_t)in;
+    b->avail_in = clamp_uint(*in_io);
+    b->next_out = (char *)out;
+    b->avail_out = clamp_uint(*out_io);
+    unsigned ai = b->avail_in, ao = b->avail_out;
+    int ret = BZ2_bzDecompress(b);
+    *in_io = ai - b->avail_in;
+    *out_io = ao - b->avail_out;
+    return ret == BZ_STREAM_END ? D_END : ret == BZ_OK ? D_OK : D_ERR;
+}
+
+static dres lzma_step(decoder *d, const uint8_t *in, size_t *in_io, uint8_t *out, size_t *out_io)
+{
+    lzma_stream *x = &d->s.x;
+    x->next_in = in;
+    x->avail_in = *in_io;
+    x->next_out = out;
+    x->avail_out = *out_io;
+    lzma_ret ret = lzma_code(x, LZMA_RUN);
+    *in_io -= x->avail_in;
+    *out_io -= x->avail_out;
+    return ret == LZMA_STREAM_END ? D_END : ret == LZMA_OK || ret == LZMA_BUF_ERROR ? D_OK : D_ERR;
+}
+
+/* zipfile's LZMA layout: version (2 bytes), properties size (2), LZMA1
+ * properties, then a raw LZMA1 stream. Returns the header length, or 0.
+ * liblzma allocates the whole dictionary first: more than `memcap` is
+ * refused (*too_big). */
+static size_t lzma_start(decoder *d, const uint8_t *src, uint64_t len, uint64_t memcap,
+                         int *too_big)
+{
+    if (len < 4 || (uint64_t)4 + load_le16(src + 2) > len)
+        return 0;
+    size_t psize = load_le16(src + 2);
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA1, NULL}, {LZMA_VLI_UNKNOWN, NULL}};
+    if (lzma_properties_decode(&filters[0], NULL, src + 4, psize) != LZMA_OK)
+        return 0;
+    uint64_t mem = lzma_raw_decoder_memusage(filters);
+    *too_big = mem > memcap;
+    lzma_stream init = LZMA_STREAM_INIT;
+    d->s.x = init;
+    lzma_ret ret = *too_big ? LZMA_MEMLIMIT_ERROR : lzma_raw_decoder(&d->s.x, filters);
+    free(filters[0].options);
+    d->step = lzma_step;
+    return ret == LZMA_OK ? 4 + psize : 0;
+}
+
+/* ---- the driver ----------------------------------------------------------------- */
+
+typedef struct drun {
+    dres last;
+    int exhausted; /* the input ran out before the stream's end */
+} drun;
+
+static void run_decoder(decoder *d, const uint8_t *src, uint64_t len, uint64_t hint, obuf *o,
+                        drun *r)
+{
+    uint64_t pos = 0;
+    r->last = D_OK;
+    r->exhausted = 0;
+    while (r->last == D_OK && obuf_room(o, hint)) {
+        size_t in = len - pos < (UINT64_C(1) << 30) ? (size_t)(len - pos) : (size_t)1 << 30;
+        size_t out = o->cap - o->n;
+        r->last = d->step(d, src + pos, &in, o->p + o->n, &out);
+        pos += in;
+        o->n += out;
+        if (r->last == D_OK && in == 0 && out == 0) { /* no progress */
+            r->exhausted = pos == len;
+            r->last = r->exhausted ? D_OK : D_ERR;
+            return;
+        }
+    }
+    if (r->last != D_OK || o->n < o->stop)
+        return;
+    /* The output reached its bound: is there more? */
+    uint8_t probe;
+    for (;;) {
+        size_t in = len - pos < (UINT64_C(1) << 30) ? (size_t)(len - pos) : (size_t)1 << 30;
+        size_t out = 1;
+        dres got = d->step(d, src + pos, &in, &probe, &out);
+        pos += in;
+        if (out == 1) {
+            r->last = D_OK; /* more output: cut at the bound */
+            return;
+        }
+        if (got != D_OK) {
+            r->last = got; /* ended exactly at the bound, or broken */
+            return;
+        }
+        if (in == 0) { /* no progress */
+            r->exhausted = pos == len;
+            r->last = r->exhausted ? D_OK : D_ERR;
+            return;
+        }
+    }
+}
+
+/* Decompresses e's data (src[0..len)) with method's codec. */
+static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, uint64_t len,
+                          uint64_t want, zbytes *out)
+{
+    decoder d;
+    memset(&d, 0, sizeof(d));
+    size_t skip = 0;
+    int ok, too_big = 0;
+    if (e->method == ZMETHOD_DEFLATE) {
+        d.step = zlib_step;
+        ok = inflateInit2(&d.s.z, -15) == Z_OK; /* raw deflate, as miniz and zipfile */
+    } else if (e->method == ZMETHOD_BZIP2) {
+        d.step = bz_step;
+        ok = BZ2_bzDecompressInit(&d.s.b, 0, 0) == BZ_OK;
+    } else {
+        skip = lzma_start(&d, src, len, ctx_limit(ctx, CKPT_LIMIT_MEMORY), &too_big);
+        ok = skip != 0;
+    }
+    if (!ok) {
+        out->corrupt = !too_big;
+        if (too_big) {
+            out->hit = CKPT_LIMIT_MEMORY;
+            out->hit_value = ctx_limit(ctx, CKPT_LIMIT_MEMORY);
+        }
+        return;
+    }
+    ckpt_limit which;
+    uint64_t cap = output_cap(ctx, len, &which);
+    obuf o = {NULL, 0, 0, (size_t)(want < cap ? want : cap)};
+    drun r;
+    run_decoder(&d, src + skip, len - skip, e->uncomp, &o, &r);
+    /* zipfile ends an LZMA member without end marker (flag bit 1 clear)
+     * when its input runs out. */
+    int lzma_eof = e->method == ZMETHOD_LZMA && !(e->flags & 2) && r.exhausted;
+    if (r.last == D_END || lzma_eof) {
+        out->complete = 1;
+    } else if (r.last == D_OK && o.n >= o.stop && !r.exhausted) {
+        if (o.stop == cap) { /* else the caller asked for a prefix only */
+            out->hit = which;
+            out->hit_value = ctx_limit(ctx, which);
+        }
+    } else {
+        out->corrupt = 1;
+    }
+    if (e->method == ZMETHOD_DEFLATE)
+        inflateEnd(&d.s.z);
+    else if (e->method == ZMETHOD_BZIP2)
+        BZ2_bzDecompressEnd(&d.s.b);
+    else
+        lzma_end(&d.s.x);
+    finish(out, &o);
+}
+
+/* ---- other methods through libzip ------------------------------------------ */
+
+/* libzip's index of the entry with e's raw name, sizes, CRC and method. */
+static zip_int64_t libzip_find(zip_t *za, const zentry *e)
+{
+    zip_int64_t n = zip_get_num_entries(za, 0);
+    size_t cut = zname_cut(e->name, e->name_len);
+    for (zip_int64_t i = 0; i < n; i++) {
+        zip_stat_t st;
+        zip_stat_init(&st);
+        const char *name = zip_get_name(za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+        if (!name || zip_stat_index(za, (zip_uint64_t)i, ZIP_FL_UNCHANGED, &st) != 0)
+            continue;
+        if (strlen(name) == cut && memcmp(name, e->name, cut) == 0 && st.comp_size == e->comp &&
+            st.crc == e->crc && st.comp_method == e->method)
+            return i;
+    }
+    return -1;
+}
+
+static void libzip_read(scan_ctx *ctx, zip_file_t *f, const zentry *e, uint64_t want, zbytes *out)
+{
+    ckpt_limit which;
+    uint64_t cap = output_cap(ctx, e->comp, &which);
+    obuf o = {NULL, 0, 0, (size_t)(want < cap ? want : cap)};
+    zip_int64_t got = 1;
+    while (got > 0 && obuf_room(&o, e->uncomp)) {
+        got = zip_fread(f, o.p + o.n, o.cap - o.n);
+        if (got > 0)
+            o.n += (size_t)got;
+    }
+    char probe;
+    if (got == 0)
+        out->complete = 1;
+    else if (got < 0)
+        out->corrupt = 1; /* also a CRC error at the end: the bytes are kept */
+    else if (o.stop == cap && zip_fread(f, &probe, 1) > 0) {
+        out->hit = which;
+        out->hit_value = ctx_limit(ctx, which);
+    }
+    finish(out, &o);
+}
+
+/* Methods no loader of interest reads (zstd, xz, ...): scanned when libzip
+ * can, as a reader other tools use. */
+static void libzip_member(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e,
+                          uint64_t want, zbytes *out)
+{
+    zip_error_t err;
+    zip_error_init(&err);
+    out->unsupported = 1;
+    zip_source_t *src = zip_source_buffer_create(buf, len, 0, &err);
+    zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY, &err) : NULL;
+    if (!za) {
+        if (src)
+            zip_source_free(src);
+        zip_error_fini(&err);
+        return;
+    }
+    zip_int64_t idx = libzip_find(za, e);
+    zip_file_t *f = idx >= 0 ? zip_fopen_index(za, (zip_uint64_t)idx, 0) : NULL;
+    if (f) {
+        out->unsupported = 0;
+        libzip_read(ctx, f, e, want, out);
+        zip_fclose(f);
+    }
+    zip_discard(za);
+    zip_error_fini(&err);
+}
+
+void zextract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, uint64_t want,
+              zbytes *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->hit = CKPT_LIMIT_COUNT_;
+    out->p = (const uint8_t *)"";
+    if (!e->has_local || e->data > len) {
+        out->corrupt = 1;
+        return;
+    }
+    uint64_t avail = len - e->data;
+    uint64_t comp = e->comp <= avail ? e->comp : avail;
+    if (e->method == ZMETHOD_STORED) {
+        /* torch reads the uncompressed size, zipfile min(comp, uncomp):
+         * the longer reading holds the shorter one. */
+        uint64_t n = e->uncomp <= avail ? e->uncomp : avail;
+        out->p = buf + e->data;
+        out->n = (size_t)n;
+        out->complete = n == e->uncomp;
+        out->corrupt = !out->complete;
+    } else if (e->method == ZMETHOD_DEFLATE || e->method == ZMETHOD_BZIP2 ||
+               e->method == ZMETHOD_LZMA) {
+        decode_member(ctx, e, buf + e->data, comp, want, out);
+    } else {
+        libzip_member(ctx, buf, len, e, want, out);
+    }
+}
+
+/* ---- sniffing ------------------------------------------------------------ */
+
+static int has_magic(const uint8_t *p, size_t n, const char *magic, size_t k)
+{
+    return n >= k && memcmp(p, magic, k) == 0;
+}
+
+/* Walks the prefix as a pickle into a throwaway report: a complete pickle,
+ * or one cut only by the end of the prefix, deserves the full inflate. */
+static int pickle_prefix_plausible(scan_ctx *ctx, const uint8_t *p, size_t n)
+{
+    if (n == 0 || pickle_probe_prefix(ctx, p, n))
+        return n != 0;
+    ckpt_report *scratch = report_new("", UINT64_MAX, 0);
+    if (!scratch)
+        return 1; /* cannot tell: inflate */
+    scan_ctx probe = *ctx;
+    probe.rep = scratch;
+    probe.ext = NULL;
+    probe.next = probe.ext_cap = 0;
+    probe.depth = ctx->depth + 1;
+    probe.dis = NULL;
+    pickle_result res;
+    pickle_scan_one(&probe, "", p, n, 0, &res);
+    int truncated = 0;
+    for (size_t i = 0; i < ckpt_report_finding_count(scratch); i++) {
+        ckpt_finding f;
+        ckpt_report_finding(scratch, i, &f);
+        truncated |= f.code == CKPT_F_TRUNCATED;
+    }
+    ckpt_report_free(scratch);
+    free(probe.ext);
+    return res.started && truncated;
+}
+
+int zsniff_worth(scan_ctx *ctx, const uint8_t *p, size_t n)
+{
+    if (has_magic(p, n, "PK\3\4", 4) || has_magic(p, n, "PK\5\6", 4) ||
+        has_magic(p, n, "\x93NUMPY", 6) || has_magic(p, n, "7z\xbc\xaf\x27\x1c", 6))
+        return 1;
+    if (compressed_magic(p, n) || tar_header_valid(p, n))
+        return 1;
+    return pickle_prefix_plausible(ctx, p, n);
+}

@@ -1,0 +1,252 @@
+/* The zip reader's internals: a bounds-checked cursor, the records of one
+ * archive as one loader reads them (a "view"), and the helpers shared by the
+ * torch (miniz) view, the Python zipfile view, member extraction and the
+ * anomaly checks. Never name this header zip.h (libzip's). */
+#ifndef CKPT_ZIP_INTERNAL_H
+#define CKPT_ZIP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "formats.h"
+#include "util.h"
+
+#define ZSIG_LOCAL      0x04034b50u
+#define ZSIG_CENTRAL    0x02014b50u
+#define ZSIG_EOCD       0x06054b50u
+#define ZSIG_EOCD64     0x06064b50u
+#define ZSIG_LOCATOR    0x07064b50u
+#define ZSIG_DESCRIPTOR 0x08074b50u
+
+#define ZLEN_LOCAL   30u
+#define ZLEN_CENTRAL 46u
+#define ZLEN_EOCD    22u
+#define ZLEN_EOCD64  56u
+#define ZLEN_LOCATOR 20u
+
+#define ZFLAG_ENCRYPTED  0x0001u
+#define ZFLAG_DESCRIPTOR 0x0008u
+#define ZFLAG_PATCHED    0x0020u
+#define ZFLAG_STRONG     0x0040u
+#define ZFLAG_UTF8       0x0800u
+#define ZFLAG_MASKED     0x2000u
+
+#define ZMETHOD_STORED  0u
+#define ZMETHOD_DEFLATE 8u
+#define ZMETHOD_BZIP2   12u
+#define ZMETHOD_LZMA    14u
+
+/* Bytes of a deflated non-pickle member inflated to sniff its content. */
+#define ZSNIFF_BYTES 65536u
+
+/* ---- cursor ------------------------------------------------------------
+ * libzip style: a read past the end clears `ok` (sticky) and yields zeros,
+ * so a handler reads a whole record and checks once. Offsets are absolute
+ * in the input. */
+typedef struct zcur {
+    const uint8_t *buf;
+    uint64_t end; /* reads stop here (<= the input's length) */
+    uint64_t pos;
+    int ok;
+} zcur;
+
+static inline zcur zc_at(const uint8_t *buf, uint64_t end, uint64_t pos)
+{
+    zcur c = {buf, end, pos, pos <= end};
+    return c;
+}
+
+/* Returns n bytes at the cursor and advances, or NULL (and !ok). */
+static inline const uint8_t *zc_take(zcur *c, uint64_t n)
+{
+    if (!c->ok || !range_fits(c->pos, n, c->end)) {
+        c->ok = 0;
+        return NULL;
+    }
+    const uint8_t *p = c->buf + c->pos;
+    c->pos += n;
+    return p;
+}
+
+static inline uint16_t zc_u16(zcur *c)
+{
+    const uint8_t *p = zc_take(c, 2);
+    return p ? load_le16(p) : 0;
+}
+
+static inline uint32_t zc_u32(zcur *c)
+{
+    const uint8_t *p = zc_take(c, 4);
+    return p ? load_le32(p) : 0;
+}
+
+static inline uint64_t zc_u64(zcur *c)
+{
+    const uint8_t *p = zc_take(c, 8);
+    return p ? load_le64(p) : 0;
+}
+
+/* ---- one central-directory entry as one loader reads it --------------- */
+typedef struct zentry {
+    uint64_t cd_pos;     /* absolute offset of its central header */
+    const uint8_t *name; /* raw name bytes, inside the input */
+    const uint8_t *extra;
+    uint16_t name_len, extra_len, comment_len;
+    uint16_t made_by, needed, flags, method, mtime, disk;
+    uint32_t crc, ext_attr;
+    uint64_t comp, uncomp; /* after the zip64 extra field */
+    uint64_t local;        /* absolute offset of its local header (UINT64_MAX: none) */
+    const char *refused;   /* why this loader cannot read it, or NULL */
+    /* the local header at `local` (zlocal_read) */
+    int has_local;
+    uint64_t data; /* absolute offset of the member's data */
+    const uint8_t *l_name;
+    uint16_t l_name_len, l_extra_len, l_flags, l_method;
+    uint32_t l_crc, l_comp, l_uncomp;
+} zentry;
+
+typedef enum zrules { ZR_MINIZ, ZR_PYTHON } zrules;
+
+/* The whole archive as one loader reads it. */
+typedef struct zview {
+    zrules rules;
+    const char *who;  /* "torch.load (miniz)", "Python zipfile", ... */
+    int found;        /* an end record was found */
+    uint64_t eocd;    /* offset of the end record used */
+    uint16_t e_count; /* the classic end record's fields */
+    uint32_t e_size, e_off;
+    uint32_t disk_no, cd_disk; /* disk numbers as the loader reads them */
+    uint64_t count_disk;
+    uint16_t comment_len;
+    int zip64;            /* a zip64 end record was used */
+    uint64_t z64;         /* its offset */
+    uint64_t locator_off; /* where the zip64 locator points (UINT64_MAX: no locator) */
+    uint64_t count;       /* entries the end records state */
+    uint64_t cd_off;      /* absolute start of the central directory as read */
+    uint64_t cd_size;
+    uint64_t stated_off; /* central directory offset as stated in the record */
+    int readable;        /* the directory could be listed at all */
+    const char *fail;    /* why the loader rejects the whole archive, or NULL */
+    int limited;         /* stopped at max-members */
+    zentry *ent;
+    size_t n, cap;
+    int nomem;
+} zview;
+
+/* zip_records.c */
+int zfind_eocd_miniz(const uint8_t *buf, uint64_t len, uint64_t *pos);
+/* 1 found, 0 none, -1 a signature zipfile takes but cannot use (corrupt). */
+int zfind_eocd_python(const uint8_t *buf, uint64_t len, uint64_t *pos);
+/* Reads the classic end record at v->eocd into v (count, size, offset). */
+void zread_eocd(zview *v, const uint8_t *buf, uint64_t len);
+/* Parses the fixed part, name, extra and comment of a central header at the
+ * cursor (which must end where the directory ends). 0 when it does not fit
+ * or the signature is wrong; with `clip`, a name, extra or comment cut by
+ * the end is kept short (zipfile's short reads) instead. */
+int zparse_central(zcur *c, zentry *e, int clip);
+/* Reads the local header at e->local into e (has_local, data, l_*). */
+void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e);
+zentry *zview_push(zview *v);
+void zview_free(zview *v);
+/* The data descriptor after e's data (flag bit 3): its length, 0 when the
+ * entry has none or it does not fit; its values in *out. */
+typedef struct zdesc {
+    uint32_t crc;
+    uint64_t comp, uncomp;
+} zdesc;
+uint64_t zdescriptor(const uint8_t *buf, uint64_t len, const zentry *e, zdesc *out);
+
+/* Python's name decoding: code points of the name (cp437, or UTF-8 when the
+ * flag says so), optionally cut at the first NUL. */
+typedef struct zname_it {
+    const uint8_t *p;
+    size_t n, i;
+    int utf8, cut_nul;
+} zname_it;
+/* Next code point, or -1 at the end. */
+long zname_next(zname_it *it);
+/* Compares two names as zipfile's decoded strings would (<0, 0, >0). */
+int zname_cmp_python(const uint8_t *a, size_t an, int a_utf8, const uint8_t *b, size_t bn,
+                     int b_utf8, int cut_nul);
+/* miniz's comparison: ASCII case-insensitive, then by length. */
+int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
+/* 1 when name ends with suffix, ASCII case-insensitively. */
+int zname_ends_with(const uint8_t *name, size_t n, const char *suffix);
+/* Length up to the first NUL. */
+size_t zname_cut(const uint8_t *name, size_t n);
+
+/* zip_miniz.c: torch.load's view (miniz 2.x as built into torch). */
+void zview_miniz(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members);
+/* Emulates miniz's sorted index and mz_zip_reader_locate_file: the index of
+ * the entry torch finds for `name` (len bytes, no NUL), or -1. `order` is
+ * zmz_sort's result. */
+long zmz_locate(const zview *v, const uint32_t *order, const char *name, size_t len);
+/* miniz's heap sort of the entries (caller frees); NULL when out of memory. */
+uint32_t *zmz_sort(const zview *v);
+/* mz_zip_reader_is_file_a_directory: name ends in '/' or the DOS bit. */
+int zmz_is_dir(const zentry *e);
+
+/* zip_python.c: Python's zipfile view; with eocd_at != UINT64_MAX the end
+ * record at that offset is used instead of zipfile's search (other readers). */
+void zview_python(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members,
+                  uint64_t eocd_at);
+/* Index of the entry zipfile's getinfo(name) returns (the last exact match
+ * after the NUL cut), or -1. */
+long zpy_locate(const zview *v, const char *name, size_t len);
+
+/* zip_extract.c */
+typedef struct zbytes {
+    const uint8_t *p; /* the member's bytes (into the input or `owned`) */
+    size_t n;
+    uint8_t *owned;  /* free() it */
+    int complete;    /* all the member's output is in p[0..n) */
+    int corrupt;     /* the compressed stream is broken */
+    int unsupported; /* method we cannot decompress */
+    ckpt_limit hit;  /* a limit stopped decompression, or CKPT_LIMIT_COUNT_ */
+    uint64_t hit_value;
+} zbytes;
+
+/* Reads e's data: stored bytes in place, deflate inflated with zlib (at most
+ * `want` bytes, UINT64_MAX for all, under the max-decompressed and max-ratio
+ * limits), bzip2 through libzip. */
+void zextract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, uint64_t want,
+              zbytes *out);
+void zbytes_free(zbytes *b);
+/* 1 when the bytes deserve a full inflate: a container magic or the start
+ * of a pickle (complete, or cut only by the end of the sniffed prefix). */
+int zsniff_worth(scan_ctx *ctx, const uint8_t *p, size_t n);
+
+/* The views of one archive under scan, and where findings go. */
+#define ZMAX_OTHER 3
+typedef struct zarchive {
+    scan_ctx *ctx;
+    const char *member; /* the archive's own member name ("" at top level) */
+    const uint8_t *buf;
+    uint64_t len;
+    zview torch, py;
+    zview other[ZMAX_OTHER]; /* readers of other plausible end records */
+    size_t nother;
+    uint32_t *torch_order; /* miniz's sorted index of torch's entries */
+    uint64_t notes;        /* entry-level anomalies seen (zip_check.c) */
+} zarchive;
+
+/* zip_check.c: findings about the structure and the loaders' disagreement. */
+void zcheck_archive(zarchive *za);
+/* Entry-level anomalies of e (once per central header). */
+void zcheck_entry(zarchive *za, const zentry *e);
+/* Entries of v whose local header is missing (nothing to scan). */
+void zcheck_headless(zarchive *za, const zview *v);
+/* One finding counting the entry anomalies beyond the listed ones. */
+void zcheck_notes_summary(zarchive *za);
+/* Adds a finding with a printf-style message. */
+void zfinding(zarchive *za, ckpt_code code, const char *member, uint64_t offset, const char *fmt,
+              ...) __attribute__((format(printf, 5, 6)));
+/* The name for reports (NUL bytes shown as \0), report-owned. */
+const char *zshown_name(zarchive *za, const zentry *e);
+/* Why torch.load rejects the archive before or while reading data.pkl, or
+ * NULL when it opens it (zip_miniz.c). Needs za->torch_order. */
+const char *ztorch_rejects(zarchive *za);
+/* Index of the torch entry torch.load reads as data.pkl, or -1. */
+long ztorch_data_pkl(zarchive *za);
+
+#endif

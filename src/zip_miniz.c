@@ -1,0 +1,377 @@
+/* torch.load's view of a zip: miniz 2.1.0 as built into torch
+ * (caffe2/serialize/inline_container.cc, MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS)
+ * and PyTorchStreamReader's own rules on top of it.
+ *
+ * Checked against Debian's python3-torch 1.13 with the layouts of
+ * fixtures/gen_zip_attacks.py (harmless payloads), torch.load results:
+ *   archive/DATA.PKL               loads it (case-insensitive lookup)
+ *   bad CRC-32 on data.pkl         loads it (CRC never checked)
+ *   central flag bit 0, 5 or 6     "failed retrieving file" (refused)
+ *   flag bits only in local header loads it (local flags ignored)
+ *   central flag bit 13            "failed reading zip archive" (whole archive)
+ *   local name != central name     loads it (local name ignored)
+ *   2 x archive/data.pkl in 4      loads the SECOND entry, whichever it is;
+ *     entries (also DATA.pkl)      zipfile takes the last exact match
+ *   bytes prepended                not a zip: unpickled as a legacy file
+ *   fake end record in comment     uses it (the last signature)
+ *   'PK\5\6' + 3 bytes at EOF      loads (skipped); zipfile: "not a zip file"
+ *   zip64 locator -> record A,     uses A (absolute offset from the locator);
+ *     record B right before it     zipfile uses B
+ *   end record count 3, CD holds 4 reads 3 entries; zipfile reads 4
+ *   version needed 64, bad extra   loads; zipfile refuses the archive
+ *   bzip2 / method 99              "failed retrieving file"
+ *   NUL inside data.pkl's name     "failed locating file data.pkl"
+ *   entry outside 'archive/'       refused before data.pkl (getAllRecords)
+ *   no 'version' record            refused before data.pkl
+ *   constants.pkl present          handed to torch.jit.load */
+#include <stdlib.h>
+#include <string.h>
+
+#include "zip_internal.h"
+
+/* The zip64 locator right before the end record gives the ABSOLUTE offset
+ * of the zip64 end record (miniz 3.x first tries right before the locator,
+ * as zipfile does; zip_check.c reports when the two differ). */
+static void miniz_zip64(zview *v, const uint8_t *buf, uint64_t len)
+{
+    if (v->eocd < ZLEN_LOCATOR + ZLEN_EOCD64)
+        return;
+    zcur c = zc_at(buf, len, v->eocd - ZLEN_LOCATOR);
+    if (zc_u32(&c) != ZSIG_LOCATOR)
+        return;
+    (void)zc_u32(&c);
+    uint64_t off = zc_u64(&c);
+    uint32_t disks = zc_u32(&c);
+    v->locator_off = off;
+    if (off > len - ZLEN_EOCD64) {
+        v->fail = "the zip64 locator points past the end of the file";
+        return;
+    }
+    zcur r = zc_at(buf, len, off);
+    if (zc_u32(&r) != ZSIG_EOCD64)
+        return;
+    v->zip64 = 1;
+    v->z64 = off;
+    uint64_t rec_size = zc_u64(&r);
+    (void)zc_u32(&r); /* versions */
+    v->disk_no = zc_u32(&r);
+    v->cd_disk = zc_u32(&r);
+    v->count_disk = zc_u64(&r);
+    v->count = zc_u64(&r);
+    v->cd_size = zc_u64(&r);
+    v->stated_off = zc_u64(&r);
+    if (rec_size < ZLEN_EOCD64 - 12)
+        v->fail = "the zip64 end record is too short";
+    else if (disks != 1 || v->count > UINT32_MAX || v->count_disk > UINT32_MAX)
+        v->fail = "the zip64 end record names several disks or too many entries";
+    else if (v->cd_size > UINT32_MAX)
+        v->fail = "the zip64 central directory is larger than miniz accepts";
+}
+
+/* The end-record checks of mz_zip_reader_read_central_dir. */
+static void miniz_end_checks(zview *v, uint64_t len)
+{
+    int disks_bad = (v->disk_no | v->cd_disk) != 0 && (v->disk_no != 1 || v->cd_disk != 1);
+    if (!v->fail && (v->count != v->count_disk || disks_bad))
+        v->fail = "the end records span several disks";
+    /* m_total_files * 46 is computed in 32 bits. */
+    if (!v->fail && v->cd_size < (uint32_t)(v->count * ZLEN_CENTRAL))
+        v->fail = "the central directory is smaller than its entry count needs";
+    uint64_t end;
+    if (!v->fail && (add_overflows(v->stated_off, v->cd_size, &end) || end > len))
+        v->fail = "the central directory runs past the end of the file";
+}
+
+/* The zip64 extended-information field, as mz_zip_file_stat_internal reads
+ * it: only when a 32-bit field is 0xFFFFFFFF, the first 0x0001 field wins.
+ * Returns NULL or why the entry cannot be read. */
+static const char *miniz_zip64_extra(zentry *e)
+{
+    if (e->comp != 0xffffffffu && e->uncomp != 0xffffffffu && e->local != 0xffffffffu)
+        return NULL;
+    zcur c = zc_at(e->extra, e->extra_len, 0);
+    while (c.pos < c.end) {
+        uint16_t id = zc_u16(&c), size = zc_u16(&c);
+        zcur f = zc_at(e->extra, c.pos + size, c.pos);
+        if (!c.ok || !zc_take(&c, size))
+            return "a malformed extra field";
+        if (id != 1)
+            continue;
+        if (e->uncomp == 0xffffffffu)
+            e->uncomp = zc_u64(&f);
+        if (e->comp == 0xffffffffu)
+            e->comp = zc_u64(&f);
+        if (e->local == 0xffffffffu)
+            e->local = zc_u64(&f);
+        return f.ok ? NULL : "a truncated zip64 extra field";
+    }
+    return NULL;
+}
+
+/* Per-entry checks of mz_zip_reader_read_central_dir that reject the whole
+ * archive (the cursor stays in step, so parsing goes on for the scan). */
+static const char *miniz_entry_rejects(const zview *v, const zentry *e, uint64_t len, int *ext_info)
+{
+    uint64_t c32 = e->comp, u32 = e->uncomp, l32 = e->local;
+    if (!*ext_info && e->extra_len &&
+        (c32 == 0xffffffffu || u32 == 0xffffffffu || l32 == 0xffffffffu)) {
+        zcur c = zc_at(e->extra, e->extra_len, 0);
+        while (c.pos < c.end) {
+            uint16_t id = zc_u16(&c), size = zc_u16(&c);
+            if (!c.ok || !zc_take(&c, size))
+                return "an entry has a malformed extra field";
+            if (id == 1) {
+                *ext_info = 1;
+                break;
+            }
+        }
+    }
+    /* LE32 at the method offset reads the method AND the time field. */
+    int stored32 = e->method == 0 && e->mtime == 0;
+    if (c32 != 0xffffffffu && u32 != 0xffffffffu && ((stored32 && u32 != c32) || (u32 && !c32)))
+        return "an entry's sizes are inconsistent";
+    if (e->disk == 0xffff || (e->disk != v->disk_no && e->disk != 1))
+        return "an entry lives on another disk";
+    if (c32 != 0xffffffffu && l32 + ZLEN_LOCAL + c32 > len)
+        return "an entry's data runs past the end of the file";
+    if (e->flags & ZFLAG_MASKED)
+        return "an entry has flag bit 13 (masked local headers)";
+    return NULL;
+}
+
+/* mz_zip_reader_is_file_a_directory. */
+int zmz_is_dir(const zentry *e)
+{
+    return (e->name_len && e->name[e->name_len - 1] == '/') || (e->ext_attr & 0x10);
+}
+
+/* What mz_zip_reader_extract_to_mem refuses for one entry. A directory or
+ * an entry with no compressed bytes "succeeds" with nothing read, before
+ * any other check (torch then hands on an uninitialised buffer). */
+static const char *miniz_refuses(const zentry *e, uint64_t len)
+{
+    if (zmz_is_dir(e) || e->comp == 0)
+        return NULL;
+    if (e->flags & (ZFLAG_ENCRYPTED | ZFLAG_STRONG))
+        return "encrypted";
+    if (e->flags & ZFLAG_PATCHED)
+        return "a patch entry (flag bit 5)";
+    if (e->method != ZMETHOD_STORED && e->method != ZMETHOD_DEFLATE)
+        return "an unsupported compression method";
+    if (!e->has_local)
+        return "no local header where the central directory points";
+    uint64_t end;
+    if (add_overflows(e->data, e->comp, &end) || end > len)
+        return "its data runs past the end of the file";
+    return NULL;
+}
+
+static void miniz_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members)
+{
+    zcur c = zc_at(buf, v->stated_off + v->cd_size, v->stated_off);
+    int ext_info = 0;
+    for (uint64_t i = 0; i < v->count; i++) {
+        if (i >= max_members) {
+            v->limited = 1;
+            return;
+        }
+        zentry tmp;
+        if (!zparse_central(&c, &tmp, 0)) {
+            if (!v->fail)
+                v->fail = "a central directory entry is truncated or has a bad signature";
+            return;
+        }
+        const char *bad = miniz_entry_rejects(v, &tmp, len, &ext_info);
+        if (bad && !v->fail)
+            v->fail = bad;
+        zentry *e = zview_push(v);
+        if (!e)
+            return;
+        *e = tmp;
+        e->refused = miniz_zip64_extra(e);
+        zlocal_read(buf, len, e);
+        if (!e->refused)
+            e->refused = miniz_refuses(e, len);
+    }
+}
+
+void zview_miniz(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members)
+{
+    memset(v, 0, sizeof(*v));
+    v->rules = ZR_MINIZ;
+    v->who = "torch.load (miniz)";
+    if (!zfind_eocd_miniz(buf, len, &v->eocd)) {
+        v->fail = "no end of central directory record";
+        return;
+    }
+    v->found = 1;
+    zread_eocd(v, buf, len);
+    miniz_zip64(v, buf, len);
+    if (v->fail && !v->zip64)
+        return; /* the locator points outside the file: nothing was read */
+    miniz_end_checks(v, len);
+    v->cd_off = v->stated_off; /* absolute: no correction for prepended data */
+    uint64_t end;
+    if (add_overflows(v->stated_off, v->cd_size, &end) || end > len)
+        return;
+    miniz_entries(v, buf, len, max_members);
+    v->readable = v->n > 0 || (v->count == 0 && !v->fail);
+}
+
+/* ---- the sorted index and lookups ------------------------------------- */
+
+static int name_less(const zview *v, uint32_t l, uint32_t r)
+{
+    const zentry *a = &v->ent[l], *b = &v->ent[r];
+    return zname_cmp_miniz(a->name, a->name_len, b->name, b->name_len) < 0;
+}
+
+static void sift(const zview *v, uint32_t *ix, uint64_t root, uint64_t size)
+{
+    for (;;) {
+        uint64_t child = (root << 1) + 1;
+        if (child >= size)
+            return;
+        child += (child + 1 < size) && name_less(v, ix[child], ix[child + 1]);
+        if (!name_less(v, ix[root], ix[child]))
+            return;
+        uint32_t t = ix[root];
+        ix[root] = ix[child];
+        ix[child] = t;
+        root = child;
+    }
+}
+
+/* mz_zip_reader_sort_central_dir_offsets_by_filename: a heap sort, so the
+ * order of equal names (duplicates) depends on the count and positions;
+ * reproducing it exactly tells which duplicate torch reads. */
+uint32_t *zmz_sort(const zview *v)
+{
+    uint32_t *ix = calloc(v->n ? v->n : 1, sizeof(*ix));
+    if (!ix)
+        return NULL;
+    for (size_t i = 0; i < v->n; i++)
+        ix[i] = (uint32_t)i;
+    if (v->n <= 1)
+        return ix;
+    uint32_t size = (uint32_t)v->n;
+    for (uint32_t start = (size - 2) >> 1;; start--) {
+        sift(v, ix, start, size);
+        if (!start)
+            break;
+    }
+    for (uint32_t end = size - 1; end > 0; end--) {
+        uint32_t t = ix[end];
+        ix[end] = ix[0];
+        ix[0] = t;
+        sift(v, ix, 0, end);
+    }
+    return ix;
+}
+
+/* mz_zip_locate_file_binary_search. */
+long zmz_locate(const zview *v, const uint32_t *order, const char *name, size_t len)
+{
+    if (!order || v->n == 0)
+        return -1;
+    int64_t l = 0, h = (int64_t)v->n - 1;
+    while (l <= h) {
+        int64_t m = l + ((h - l) >> 1);
+        const zentry *e = &v->ent[order[m]];
+        int comp = zname_cmp_miniz(e->name, e->name_len, (const uint8_t *)name, len);
+        if (!comp)
+            return (long)order[m];
+        if (comp < 0)
+            l = m + 1;
+        else
+            h = m - 1;
+    }
+    return -1;
+}
+
+/* ---- PyTorchStreamReader on top of miniz --------------------------------- */
+
+/* The archive prefix: entry 0's name up to its first '/'. NULL when none. */
+static const uint8_t *torch_prefix(const zview *v, size_t *plen)
+{
+    if (v->n == 0)
+        return NULL;
+    const zentry *e = &v->ent[0];
+    const uint8_t *slash = e->name_len ? memchr(e->name, '/', e->name_len) : NULL;
+    if (!slash)
+        return NULL;
+    *plen = (size_t)(slash - e->name);
+    return e->name;
+}
+
+/* getRecord(prefix + "/" + record): the C string stops at a NUL in the
+ * prefix. -1 when not found. */
+static long torch_lookup(zarchive *za, const uint8_t *prefix, size_t plen, const char *record)
+{
+    char key[4096];
+    size_t cut = zname_cut(prefix, plen);
+    size_t rlen = strlen(record);
+    if (cut + 1 + rlen >= sizeof(key))
+        return -1;
+    memcpy(key, prefix, cut);
+    size_t n = cut;
+    if (cut == plen) {
+        key[n++] = '/';
+        memcpy(key + n, record, rlen);
+        n += rlen;
+    }
+    return zmz_locate(&za->torch, za->torch_order, key, n);
+}
+
+/* getAllRecords(), called by torch.load (_is_torchscript_zip) before
+ * data.pkl: every name, as a C string, must start with prefix + "/". */
+static int torch_all_under_prefix(const zview *v, const uint8_t *prefix, size_t plen)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        const zentry *e = &v->ent[i];
+        size_t cut = zname_cut(e->name, e->name_len);
+        if (cut < plen + 1 || memcmp(e->name, prefix, plen) != 0 || e->name[plen] != '/')
+            return 0;
+    }
+    return 1;
+}
+
+const char *ztorch_rejects(zarchive *za)
+{
+    const zview *v = &za->torch;
+    if (za->len < 4 || load_le32(za->buf) != ZSIG_LOCAL)
+        return "the file does not start with a local header, so torch.load does not open it "
+               "as a zip";
+    if (!v->found || !v->readable)
+        return v->fail ? v->fail : "miniz cannot read the central directory";
+    if (v->fail)
+        return v->fail;
+    if (v->limited)
+        return NULL; /* not every entry was read: no verdict on the rest */
+    size_t plen = 0;
+    const uint8_t *prefix = torch_prefix(v, &plen);
+    if (!prefix)
+        return "the first entry is not in a directory, so there is no archive prefix";
+    if (!torch_all_under_prefix(v, prefix, plen))
+        return "an entry lies outside the archive prefix (getAllRecords fails)";
+    long ver = torch_lookup(za, prefix, plen, ".data/version");
+    if (ver < 0)
+        ver = torch_lookup(za, prefix, plen, "version");
+    if (ver < 0)
+        return "there is no 'version' record";
+    if (v->ent[ver].refused)
+        return "the 'version' record cannot be read";
+    long data = torch_lookup(za, prefix, plen, "data.pkl");
+    if (data < 0)
+        return "there is no data.pkl record under the archive prefix";
+    if (v->ent[data].refused)
+        return v->ent[data].refused;
+    return NULL;
+}
+
+long ztorch_data_pkl(zarchive *za)
+{
+    size_t plen = 0;
+    const uint8_t *prefix = torch_prefix(&za->torch, &plen);
+    return prefix ? torch_lookup(za, prefix, plen, "data.pkl") : -1;
+}

@@ -1,0 +1,267 @@
+/* Python's zipfile view of a zip (CPython 3.11 Lib/zipfile.py), used by
+ * numpy for .npz and by Python scanners: offsets corrected for prepended
+ * data, the zip64 record right before its locator, entries read until the
+ * central directory's size is used up, names decoded (cp437 or UTF-8) and
+ * cut at NUL, case-sensitive lookups where the last duplicate wins, local
+ * names compared, CRC checked at the end of each member. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pytext.h"
+#include "zip_internal.h"
+
+#define MAX_EXTRACT_VERSION 63
+
+/* _EndRecData64: a locator right before the end record, then a zip64 end
+ * record right before the locator, wherever the locator says it is. */
+static void python_zip64(zview *v, const uint8_t *buf, uint64_t len)
+{
+    if (v->eocd < ZLEN_LOCATOR)
+        return; /* the seek fails: no zip64 */
+    zcur c = zc_at(buf, len, v->eocd - ZLEN_LOCATOR);
+    if (zc_u32(&c) != ZSIG_LOCATOR)
+        return;
+    uint32_t diskno = zc_u32(&c);
+    v->locator_off = zc_u64(&c);
+    uint32_t disks = zc_u32(&c);
+    if (diskno != 0 || disks > 1) {
+        v->fail = "zipfiles that span multiple disks are not supported";
+        return;
+    }
+    if (v->eocd < ZLEN_LOCATOR + ZLEN_EOCD64) {
+        v->fail = "the zip64 end record would start before the file (seek error)";
+        return;
+    }
+    zcur r = zc_at(buf, len, v->eocd - ZLEN_LOCATOR - ZLEN_EOCD64);
+    if (zc_u32(&r) != ZSIG_EOCD64)
+        return;
+    v->zip64 = 1;
+    v->z64 = r.pos - 4;
+    (void)zc_u64(&r); /* record size */
+    (void)zc_u32(&r); /* versions */
+    v->disk_no = zc_u32(&r);
+    v->cd_disk = zc_u32(&r);
+    v->count_disk = zc_u64(&r);
+    v->count = zc_u64(&r);
+    v->cd_size = zc_u64(&r);
+    v->stated_off = zc_u64(&r);
+}
+
+/* ZipInfo._decodeExtra: every field must fit; each 0x0001 field replaces
+ * the 32-bit values still at their maximum. */
+static const char *python_extra(zentry *e)
+{
+    zcur c = zc_at(e->extra, e->extra_len, 0);
+    while (c.end - c.pos >= 4) {
+        uint16_t id = zc_u16(&c), size = zc_u16(&c);
+        zcur f = zc_at(e->extra, c.pos + size, c.pos);
+        if (!zc_take(&c, size))
+            return "a corrupt extra field";
+        if (id != 1)
+            continue;
+        if (e->uncomp == 0xffffffffu || e->uncomp == UINT64_MAX)
+            e->uncomp = zc_u64(&f);
+        if (f.ok && e->comp == 0xffffffffu)
+            e->comp = zc_u64(&f);
+        if (f.ok && e->local == 0xffffffffu)
+            e->local = zc_u64(&f);
+        if (!f.ok)
+            return "a corrupt zip64 extra field";
+    }
+    return NULL;
+}
+
+/* Why ZipFile() itself fails on this entry (the whole archive), or NULL. */
+static const char *python_entry_rejects(zentry *e)
+{
+    if ((e->flags & ZFLAG_UTF8) && !py_utf8_valid(e->name, e->name_len, 0))
+        return "a name flagged UTF-8 is not valid UTF-8";
+    if ((e->needed & 0xff) > MAX_EXTRACT_VERSION)
+        return "an entry needs zip version > 6.3 (NotImplementedError)";
+    return python_extra(e);
+}
+
+/* header_offset + concat, where concat = start_dir - stated offset. */
+static uint64_t python_local(const zview *v, uint64_t header_offset)
+{
+    uint64_t sum;
+    if (add_overflows(header_offset, v->cd_off, &sum) || sum < v->stated_off)
+        return UINT64_MAX;
+    return sum - v->stated_off;
+}
+
+/* The loop of _RealGetContents over buf[start_dir, start_dir + size). */
+static void python_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members)
+{
+    uint64_t end, total = 0;
+    if (add_overflows(v->cd_off, v->cd_size, &end) || end > len)
+        end = len; /* fp.read(size_cd) returns what there is */
+    while (total < v->cd_size) {
+        if (v->n >= max_members) {
+            v->limited = 1;
+            return;
+        }
+        zcur c = zc_at(buf, end, v->cd_off + total);
+        zentry tmp;
+        if (!zparse_central(&c, &tmp, 1)) {
+            if (!v->fail)
+                v->fail = range_fits(v->cd_off + total, ZLEN_CENTRAL, end)
+                              ? "bad magic number for central directory"
+                              : "truncated central directory";
+            break;
+        }
+        /* the header's lengths, even when the reads came back short */
+        const uint8_t *h = buf + tmp.cd_pos;
+        uint64_t size =
+            ZLEN_CENTRAL + (uint64_t)load_le16(h + 28) + load_le16(h + 30) + load_le16(h + 32);
+        const char *bad = python_entry_rejects(&tmp);
+        if (bad && !v->fail)
+            v->fail = bad;
+        zentry *e = zview_push(v);
+        if (!e)
+            return;
+        *e = tmp;
+        e->local = python_local(v, e->local);
+        total += size;
+    }
+}
+
+/* Python's sort of the entries by header offset, descending and stable;
+ * offsets zipfile computes as negative (UINT64_MAX here) sort last. */
+typedef struct py_order {
+    uint64_t local;
+    size_t idx;
+} py_order;
+
+static int py_order_cmp(const void *a, const void *b)
+{
+    const py_order *x = a, *y = b;
+    int xv = x->local != UINT64_MAX, yv = y->local != UINT64_MAX;
+    if (xv != yv)
+        return xv ? -1 : 1;
+    if (xv && x->local != y->local)
+        return x->local > y->local ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Each entry's _end_offset: the next header offset up, or the directory. */
+static uint64_t *python_end_offsets(const zview *v)
+{
+    py_order *ord = calloc(v->n ? v->n : 1, sizeof(*ord));
+    uint64_t *end = calloc(v->n ? v->n : 1, sizeof(*end));
+    if (!ord || !end) {
+        free(ord);
+        free(end);
+        return NULL;
+    }
+    for (size_t i = 0; i < v->n; i++)
+        ord[i] = (py_order){v->ent[i].local, i};
+    qsort(ord, v->n, sizeof(*ord), py_order_cmp);
+    uint64_t next = v->cd_off;
+    for (size_t i = 0; i < v->n; i++) {
+        end[ord[i].idx] = next;
+        next = ord[i].local;
+    }
+    free(ord);
+    return end;
+}
+
+/* The local name as zipfile reads it (short at EOF) equals the central
+ * name before the NUL cut (orig_filename), each decoded with its own flag. */
+static int python_local_name_ok(const zentry *e, uint64_t len)
+{
+    uint64_t at = e->local + ZLEN_LOCAL;
+    uint64_t n = e->l_name_len;
+    if (at > len)
+        n = 0;
+    else if (n > len - at)
+        n = len - at;
+    const uint8_t *lname = e->l_name;
+    if ((e->l_flags & ZFLAG_UTF8) && !py_utf8_valid(lname, n, 0))
+        return 0;
+    return zname_cmp_python(e->name, e->name_len, (e->flags & ZFLAG_UTF8) != 0, lname, n,
+                            (e->l_flags & ZFLAG_UTF8) != 0, 0) == 0;
+}
+
+/* ZipFile.open's checks, in its order. */
+static const char *python_refuses(const zentry *e, uint64_t len, uint64_t end_offset)
+{
+    if (!e->has_local)
+        return "no local header where the central directory points";
+    if (e->flags & ZFLAG_PATCHED)
+        return "compressed patched data (flag bit 5)";
+    if (e->flags & ZFLAG_STRONG)
+        return "strong encryption (flag bit 6)";
+    if (!python_local_name_ok(e, len))
+        return "the local header's name differs from the central directory's";
+    uint64_t data_end;
+    if (add_overflows(e->data, e->comp, &data_end) || data_end > end_offset)
+        return "overlapped entries (possible zip bomb)";
+    if (e->flags & ZFLAG_ENCRYPTED)
+        return "encrypted (password required)";
+    if (e->method != ZMETHOD_STORED && e->method != ZMETHOD_DEFLATE && e->method != ZMETHOD_BZIP2 &&
+        e->method != ZMETHOD_LZMA)
+        return "an unsupported compression method";
+    return NULL;
+}
+
+static void python_locals(zview *v, const uint8_t *buf, uint64_t len)
+{
+    uint64_t *end = python_end_offsets(v);
+    if (!end) {
+        v->nomem = 1;
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        zentry *e = &v->ent[i];
+        zlocal_read(buf, len, e);
+        e->refused = python_refuses(e, len, end[i]);
+    }
+    free(end);
+}
+
+void zview_python(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members,
+                  uint64_t eocd_at)
+{
+    memset(v, 0, sizeof(*v));
+    v->rules = ZR_PYTHON;
+    v->who = "Python's zipfile";
+    int found = 1;
+    if (eocd_at != UINT64_MAX)
+        v->eocd = eocd_at;
+    else
+        found = zfind_eocd_python(buf, len, &v->eocd);
+    if (found <= 0) {
+        v->fail = found < 0 ? "the last end-record signature has fewer than 22 bytes after it "
+                              "(not a zip file)"
+                            : "no end of central directory record";
+        return;
+    }
+    v->found = 1;
+    zread_eocd(v, buf, len);
+    python_zip64(v, buf, len);
+    if (v->fail)
+        return;
+    /* start_dir = stated offset + concat = end record - size (- zip64). */
+    uint64_t before;
+    if (add_overflows(v->cd_size, v->zip64 ? ZLEN_EOCD64 + ZLEN_LOCATOR : 0, &before) ||
+        before > v->eocd) {
+        v->fail = "bad offset for central directory";
+        return;
+    }
+    v->cd_off = v->eocd - before;
+    python_entries(v, buf, len, max_members);
+    python_locals(v, buf, len);
+    v->readable = v->n > 0 || (v->cd_size == 0 && !v->fail);
+}
+
+long zpy_locate(const zview *v, const char *name, size_t len)
+{
+    for (size_t i = v->n; i-- > 0;) {
+        const zentry *e = &v->ent[i];
+        if (zname_cmp_python(e->name, e->name_len, (e->flags & ZFLAG_UTF8) != 0,
+                             (const uint8_t *)name, len, 1, 1) == 0)
+            return (long)i;
+    }
+    return -1;
+}

@@ -1,0 +1,291 @@
+/* Zip records shared by every view: end-record searches, central and local
+ * headers, data descriptors and name comparisons, all bounds-checked. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pytext.h"
+#include "zip_internal.h"
+
+/* ---- end of central directory ------------------------------------------ */
+
+static int eocd_sig_at(const uint8_t *buf, uint64_t pos)
+{
+    return load_le32(buf + pos) == ZSIG_EOCD;
+}
+
+/* miniz's mz_zip_reader_locate_header_sig, block by block as it reads: 4 KiB
+ * blocks from the end, each searched backwards for the last signature with
+ * at least 22 bytes after it; blocks step back by 4093 bytes and the search
+ * stops after the first block that starts 65535 + 22 or more bytes before
+ * EOF. So it covers the last 69584 bytes (4096 + 16 * 4093), not 64 KiB. */
+int zfind_eocd_miniz(const uint8_t *buf, uint64_t len, uint64_t *pos)
+{
+    const uint64_t block = 4096;
+    if (len < ZLEN_EOCD)
+        return 0;
+    uint64_t cur = len > block ? len - block : 0;
+    for (;;) {
+        uint64_t n = len - cur < block ? len - cur : block; /* >= 22: len >= 22 */
+        for (uint64_t i = n - 3; i-- > 0;) {
+            if (eocd_sig_at(buf, cur + i) && len - (cur + i) >= ZLEN_EOCD) {
+                *pos = cur + i;
+                return 1;
+            }
+        }
+        if (cur == 0 || len - cur >= UINT64_C(65535) + ZLEN_EOCD)
+            return 0;
+        cur = cur > block - 3 ? cur - (block - 3) : 0;
+    }
+}
+
+/* zipfile's _EndRecData: a comment-less end record in the last 22 bytes;
+ * otherwise the LAST signature in the last 64 KiB + 22 bytes, which must
+ * have 22 bytes after it (else "not a zip file"). */
+int zfind_eocd_python(const uint8_t *buf, uint64_t len, uint64_t *pos)
+{
+    if (len < ZLEN_EOCD)
+        return 0;
+    uint64_t last = len - ZLEN_EOCD;
+    if (eocd_sig_at(buf, last) && load_le16(buf + len - 2) == 0) {
+        *pos = last;
+        return 1;
+    }
+    uint64_t start =
+        len > (UINT64_C(1) << 16) + ZLEN_EOCD ? len - (UINT64_C(1) << 16) - ZLEN_EOCD : 0;
+    for (uint64_t i = len - 4 + 1; i-- > start;) {
+        if (eocd_sig_at(buf, i)) {
+            *pos = i;
+            return len - i >= ZLEN_EOCD ? 1 : -1;
+        }
+    }
+    return 0;
+}
+
+void zread_eocd(zview *v, const uint8_t *buf, uint64_t len)
+{
+    zcur c = zc_at(buf, len, v->eocd + 4);
+    v->disk_no = zc_u16(&c);
+    v->cd_disk = zc_u16(&c);
+    v->count_disk = zc_u16(&c);
+    v->e_count = zc_u16(&c);
+    v->e_size = zc_u32(&c);
+    v->e_off = zc_u32(&c);
+    v->comment_len = zc_u16(&c);
+    v->count = v->e_count;
+    v->cd_size = v->e_size;
+    v->stated_off = v->e_off;
+    v->locator_off = UINT64_MAX;
+}
+
+/* ---- central and local headers ------------------------------------------ */
+
+/* n bytes at the cursor, or (clip) as many as there are. */
+static const uint8_t *take_clipped(zcur *c, uint16_t *n, int clip)
+{
+    if (clip && c->ok && c->end - c->pos < *n)
+        *n = (uint16_t)(c->end - c->pos);
+    return zc_take(c, *n);
+}
+
+int zparse_central(zcur *c, zentry *e, int clip)
+{
+    memset(e, 0, sizeof(*e));
+    e->cd_pos = c->pos;
+    if (zc_u32(c) != ZSIG_CENTRAL || !c->ok)
+        return 0;
+    e->made_by = zc_u16(c);
+    e->needed = zc_u16(c);
+    e->flags = zc_u16(c);
+    e->method = zc_u16(c);
+    e->mtime = zc_u16(c);
+    (void)zc_u16(c); /* date */
+    e->crc = zc_u32(c);
+    e->comp = zc_u32(c);
+    e->uncomp = zc_u32(c);
+    e->name_len = zc_u16(c);
+    e->extra_len = zc_u16(c);
+    e->comment_len = zc_u16(c);
+    e->disk = zc_u16(c);
+    (void)zc_u16(c); /* internal attributes */
+    e->ext_attr = zc_u32(c);
+    e->local = zc_u32(c);
+    e->name = take_clipped(c, &e->name_len, clip);
+    e->extra = take_clipped(c, &e->extra_len, clip);
+    (void)take_clipped(c, &e->comment_len, clip);
+    return c->ok;
+}
+
+void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e)
+{
+    e->has_local = 0;
+    if (e->local == UINT64_MAX)
+        return;
+    zcur c = zc_at(buf, len, e->local);
+    if (zc_u32(&c) != ZSIG_LOCAL || !c.ok)
+        return;
+    (void)zc_u16(&c); /* version needed */
+    e->l_flags = zc_u16(&c);
+    e->l_method = zc_u16(&c);
+    (void)zc_u32(&c); /* time, date */
+    e->l_crc = zc_u32(&c);
+    e->l_comp = zc_u32(&c);
+    e->l_uncomp = zc_u32(&c);
+    e->l_name_len = zc_u16(&c);
+    e->l_extra_len = zc_u16(&c);
+    if (!c.ok)
+        return;
+    e->has_local = 1;
+    /* miniz and zipfile both start the data after the LOCAL lengths, even
+     * when the name or extra run past the end of the file. */
+    e->data = c.pos + e->l_name_len + (uint64_t)e->l_extra_len;
+    e->l_name = buf + c.pos; /* may run past the end: clip with len */
+}
+
+zentry *zview_push(zview *v)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        zentry *p = reallocarray(v->ent, cap, sizeof(*p));
+        if (!p) {
+            v->nomem = 1;
+            return NULL;
+        }
+        v->ent = p;
+        v->cap = cap;
+    }
+    return &v->ent[v->n++];
+}
+
+void zview_free(zview *v)
+{
+    free(v->ent);
+    v->ent = NULL;
+    v->n = v->cap = 0;
+}
+
+/* Reads a descriptor with 32- or 64-bit sizes at `at`; its length or 0. */
+static uint64_t descriptor_at(const uint8_t *buf, uint64_t len, uint64_t at, int wide, zdesc *d)
+{
+    zcur c = zc_at(buf, len, at);
+    if (range_fits(at, 4, len) && load_le32(buf + at) == ZSIG_DESCRIPTOR)
+        (void)zc_u32(&c);
+    d->crc = zc_u32(&c);
+    d->comp = wide ? zc_u64(&c) : zc_u32(&c);
+    d->uncomp = wide ? zc_u64(&c) : zc_u32(&c);
+    return c.ok ? c.pos - at : 0;
+}
+
+static int descriptor_matches(const zentry *e, const zdesc *d)
+{
+    return d->crc == e->crc && d->comp == e->comp && d->uncomp == e->uncomp;
+}
+
+/* Writers pick 64-bit sizes for large members AND for members past 4 GiB
+ * (miniz), so take whichever width agrees with the central directory; when
+ * neither does, 64-bit for zip64-sized entries. */
+uint64_t zdescriptor(const uint8_t *buf, uint64_t len, const zentry *e, zdesc *out)
+{
+    uint64_t at;
+    zdesc d32 = {0, 0, 0}, d64 = {0, 0, 0};
+    if (!(e->flags & ZFLAG_DESCRIPTOR) || !e->has_local || add_overflows(e->data, e->comp, &at))
+        return 0;
+    uint64_t n32 = descriptor_at(buf, len, at, 0, &d32);
+    uint64_t n64 = descriptor_at(buf, len, at, 1, &d64);
+    int big = e->comp >= 0xffffffffu || e->uncomp >= 0xffffffffu || e->local >= 0xffffffffu;
+    int wide = (n64 && descriptor_matches(e, &d64)) ||
+               (!(n32 && descriptor_matches(e, &d32)) && big && n64);
+    *out = wide ? d64 : d32;
+    return wide ? n64 : n32;
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+/* Python's cp437 codec for bytes 0x80..0xFF (0x00..0x7F map to themselves). */
+static const uint16_t cp437_high[128] = {
+    0x00c7, 0x00fc, 0x00e9, 0x00e2, 0x00e4, 0x00e0, 0x00e5, 0x00e7, 0x00ea, 0x00eb, 0x00e8, 0x00ef,
+    0x00ee, 0x00ec, 0x00c4, 0x00c5, 0x00c9, 0x00e6, 0x00c6, 0x00f4, 0x00f6, 0x00f2, 0x00fb, 0x00f9,
+    0x00ff, 0x00d6, 0x00dc, 0x00a2, 0x00a3, 0x00a5, 0x20a7, 0x0192, 0x00e1, 0x00ed, 0x00f3, 0x00fa,
+    0x00f1, 0x00d1, 0x00aa, 0x00ba, 0x00bf, 0x2310, 0x00ac, 0x00bd, 0x00bc, 0x00a1, 0x00ab, 0x00bb,
+    0x2591, 0x2592, 0x2593, 0x2502, 0x2524, 0x2561, 0x2562, 0x2556, 0x2555, 0x2563, 0x2551, 0x2557,
+    0x255d, 0x255c, 0x255b, 0x2510, 0x2514, 0x2534, 0x252c, 0x251c, 0x2500, 0x253c, 0x255e, 0x255f,
+    0x255a, 0x2554, 0x2569, 0x2566, 0x2560, 0x2550, 0x256c, 0x2567, 0x2568, 0x2564, 0x2565, 0x2559,
+    0x2558, 0x2552, 0x2553, 0x256b, 0x256a, 0x2518, 0x250c, 0x2588, 0x2584, 0x258c, 0x2590, 0x2580,
+    0x03b1, 0x00df, 0x0393, 0x03c0, 0x03a3, 0x03c3, 0x00b5, 0x03c4, 0x03a6, 0x0398, 0x03a9, 0x03b4,
+    0x221e, 0x03c6, 0x03b5, 0x2229, 0x2261, 0x00b1, 0x2265, 0x2264, 0x2320, 0x2321, 0x00f7, 0x2248,
+    0x00b0, 0x2219, 0x00b7, 0x221a, 0x207f, 0x00b2, 0x25a0, 0x00a0};
+
+/* One UTF-8 sequence (the caller validated the whole name). */
+static long utf8_next(const uint8_t *p, size_t n, size_t *i)
+{
+    uint8_t b = p[*i];
+    int extra = b < 0x80 ? 0 : b < 0xe0 ? 1 : b < 0xf0 ? 2 : 3;
+    long cp = extra == 0 ? b : extra == 1 ? (b & 0x1f) : extra == 2 ? (b & 0x0f) : (b & 0x07);
+    (*i)++;
+    for (int k = 0; k < extra && *i < n; k++)
+        cp = (cp << 6) | (p[(*i)++] & 0x3f);
+    return cp;
+}
+
+long zname_next(zname_it *it)
+{
+    if (it->i >= it->n)
+        return -1;
+    long cp;
+    if (it->utf8) {
+        cp = utf8_next(it->p, it->n, &it->i);
+    } else {
+        uint8_t b = it->p[it->i++];
+        cp = b < 0x80 ? b : cp437_high[b - 0x80];
+    }
+    if (cp == 0 && it->cut_nul) {
+        it->i = it->n;
+        return -1;
+    }
+    return cp;
+}
+
+int zname_cmp_python(const uint8_t *a, size_t an, int a_utf8, const uint8_t *b, size_t bn,
+                     int b_utf8, int cut_nul)
+{
+    /* Names zipfile cannot decode never reach a comparison: the archive or
+     * the member is refused first. Decode leniently anyway. */
+    zname_it x = {a, an, 0, a_utf8 && py_utf8_valid(a, an, 0), cut_nul};
+    zname_it y = {b, bn, 0, b_utf8 && py_utf8_valid(b, bn, 0), cut_nul};
+    for (;;) {
+        long p = zname_next(&x), q = zname_next(&y);
+        if (p != q)
+            return p < q ? -1 : 1;
+        if (p < 0)
+            return 0;
+    }
+}
+
+static uint8_t ascii_lower(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
+}
+
+int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t l = ascii_lower(a[i]), r = ascii_lower(b[i]);
+        if (l != r)
+            return l < r ? -1 : 1;
+    }
+    return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+int zname_ends_with(const uint8_t *name, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    if (k > n)
+        return 0;
+    return zname_cmp_miniz(name + n - k, k, (const uint8_t *)suffix, k) == 0;
+}
+
+size_t zname_cut(const uint8_t *name, size_t n)
+{
+    const uint8_t *z = n ? memchr(name, 0, n) : NULL;
+    return z ? (size_t)(z - name) : n;
+}
