@@ -101,17 +101,34 @@ static void try_containers(scan_ctx *ctx, const char *member, const uint8_t *buf
 /* A pickle reading: the only one when nothing else holds, or alongside the
  * others when a complete pickle really starts at offset 0 (torch.load and
  * pickle.load run it whatever follows). */
+/* A pickle reading. When another reading holds, the pickle one is walked
+ * into a scratch report and kept only if it did something: pickle.load
+ * imports and calls before it fails, so a payload ahead of a parse error
+ * counts, while a zip or tar whose first byte merely is an opcode (and
+ * fails right there) adds no noise. */
 static void try_pickle(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                        readings *r)
 {
     if (!opcode_table[buf[0]].name)
         return;
-    if (r->count > 0 &&
-        (has_prefix(buf, len, "PK\x03\x04", 4) || !pickle_probe_prefix(ctx, buf, len)))
-        return;
     ckpt_format f;
+    if (r->count == 0) {
+        read_pickle_stream(ctx, member, buf, len, &f);
+        held(r, f);
+        return;
+    }
+    ckpt_report *scratch = report_new("", ctx->rep->max_findings, ctx->rep->strict);
+    if (!scratch)
+        return;
+    ckpt_report *main_report = ctx->rep;
+    ctx->rep = scratch;
     read_pickle_stream(ctx, member, buf, len, &f);
-    held(r, f);
+    ctx->rep = main_report;
+    if (report_did_anything(scratch)) {
+        report_merge(main_report, scratch);
+        held(r, f);
+    }
+    ckpt_report_free(scratch);
 }
 
 void scan_buffer(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,

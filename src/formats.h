@@ -64,6 +64,11 @@ int compressed_magic(const uint8_t *buf, size_t len);
 int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                     ckpt_format *format);
 
+/* legacy.c: element size of a legacy storage type (torch.FloatStorage ...),
+ * 0 when unknown. */
+struct value;
+uint32_t legacy_storage_elsize(const struct value *type);
+
 /* joblib.c: hooks that skip NumpyArrayWrapper data inside a pickle stream. */
 const pickle_hooks *joblib_hooks(void);
 

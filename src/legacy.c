@@ -304,7 +304,6 @@ static stor *lookup(legacy *L, const skey *k)
 /* Element size of a legacy storage class: torch maps the name alone
  * (whatever the module) to a dtype; 0 when it does not know it. Shared
  * with tar.c (its prototype belongs in formats.h). */
-uint32_t legacy_storage_elsize(const value *t);
 
 uint32_t legacy_storage_elsize(const value *t)
 {

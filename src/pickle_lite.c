@@ -56,6 +56,8 @@ static int grow(lite *l, void **p, size_t *cap, size_t need, size_t elem)
 
 static const uint8_t *take(lite *l, size_t n)
 {
+    if (l->in_frame && l->pos == l->frame_end)
+        l->in_frame = 0; /* an exhausted frame: reading on from the file is fine */
     if (n > l->len - l->pos || (l->in_frame && l->pos + n > l->frame_end))
         return NULL; /* truncation or a frame straddle: the full VM reports it */
     const uint8_t *p = l->buf + l->pos;

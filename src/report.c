@@ -229,6 +229,58 @@ void report_add_pickle(ckpt_report *r, const ckpt_pickle *p)
     out->weights_only_reason = report_strdup(r, p->weights_only_reason);
 }
 
+static int is_parse_error(ckpt_code c)
+{
+    return c == CKPT_F_TRUNCATED || c == CKPT_F_BAD_OPCODE || c == CKPT_F_STACK_ERROR ||
+           c == CKPT_F_MEMO_ERROR || c == CKPT_F_MALFORMED;
+}
+
+int report_did_anything(const ckpt_report *r)
+{
+    if (r->nimports || r->dropped_findings)
+        return 1;
+    /* two completed opcodes are more than a container's first bytes that
+     * happen to be an opcode ever give (a failing opcode is counted too) */
+    for (size_t i = 0; i < r->npickles; i++)
+        if (r->pickles[i].complete || r->pickles[i].opcodes >= 3)
+            return 1;
+    for (size_t i = 0; i < r->nfindings; i++)
+        if (!is_parse_error(r->findings[i].code))
+            return 1;
+    return 0;
+}
+
+void report_merge(ckpt_report *dst, const ckpt_report *src)
+{
+    for (size_t i = 0; i < src->nfindings; i++) {
+        const ckpt_finding *f = &src->findings[i];
+        finding_in in = {f->code,   (int)f->severity, f->member, f->offset,
+                         f->opcode, f->global,        f->call,   f->message};
+        report_add(dst, &in);
+    }
+    if (src->dropped_findings) {
+        dst->dropped_findings += src->dropped_findings;
+        if (!dst->has_findings || src->worst > dst->worst)
+            dst->worst = src->worst;
+        dst->has_findings = 1;
+    }
+    for (size_t i = 0; i < src->nimports; i++) {
+        const ckpt_import *im = &src->imports[i].pub;
+        bstr m = {im->module, im->module_len}, n = {im->name, im->name_len};
+        bstr res = {im->resolved, im->resolved_len};
+        size_t j = report_find_import(dst, m, n, res);
+        if (j == SIZE_MAX)
+            j = report_add_import(dst, m, n, res, im->class_code, im->allowed,
+                                  src->imports[i].weights_only, im->member, im->offset);
+        if (j != SIZE_MAX) {
+            dst->imports[j].pub.count += im->count - 1;
+            dst->imports[j].pub.calls += im->calls;
+        }
+    }
+    for (size_t i = 0; i < src->npickles; i++)
+        report_add_pickle(dst, &src->pickles[i]);
+}
+
 /* ---- public accessors ---- */
 
 ckpt_verdict ckpt_report_verdict(const ckpt_report *r)

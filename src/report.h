@@ -65,6 +65,12 @@ size_t report_add_import(ckpt_report *r, bstr module, bstr name, bstr resolved, 
 void report_note_call(ckpt_report *r, size_t import_index);
 uint64_t report_import_calls(const ckpt_report *r, size_t import_index);
 void report_add_pickle(ckpt_report *r, const ckpt_pickle *p);
+/* Adds everything src recorded (findings, imports, pickles) to dst. */
+void report_merge(ckpt_report *dst, const ckpt_report *src);
+/* 1 when a walk did something a loader would act on: a pickle reached
+ * STOP or got at least two opcodes in, something was imported, or a
+ * finding other than a parse error was made. */
+int report_did_anything(const ckpt_report *r);
 /* Copies a string into the report (cut at 4096 bytes); never NULL. */
 const char *report_strdup(ckpt_report *r, const char *s);
 

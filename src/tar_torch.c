@@ -12,7 +12,6 @@
 #define MAX_LINKS 64 /* torch members that are links whose target is looked up */
 
 /* legacy.c: element size of a legacy storage class (0 when unknown). */
-uint32_t legacy_storage_elsize(const struct value *type);
 
 /* ---- torch's members ---- */
 

@@ -84,6 +84,8 @@ static void check_frame(vm *v, size_t n)
     if (!v->in_frame || v->pos + n <= v->frame_end)
         return;
     v->in_frame = 0;
+    if (v->pos == v->frame_end)
+        return; /* pickle.py drops an exhausted frame and reads on from the file */
     if (!v->straddle_reported) {
         v->straddle_reported = 1;
         vm_note(v, CKPT_F_FRAME_STRADDLE, -1, NULL, NULL,

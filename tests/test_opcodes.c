@@ -174,6 +174,10 @@ static const opcase cases[] = {
     C("FRAME", "\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00N.", SAFE, NOCODE, -1),
     C("FRAME past the end", "\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00N.", SUSP,
       CKPT_F_TRUNCATED, 2),
+    C("argument starting exactly at the frame end",
+      "\x80\x04\x95\x01\x00\x00\x00\x00\x00\x00\x00"
+      "C\x03xyz.",
+      SAFE, NOCODE, -1),
     C("FRAME straddled",
       "\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00"
       "C\x03xyz.",

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Benchmark: ckptscan side by side with CPython's own pickle.load (the
+loader) and pickletools.genops (the core of Python scanners) on the same
+files, in one run. Reports medians of several runs (this machine is noisy),
+peak RSS, and bytes read from disk (page cache dropped before each cold run
+when running as root; ru_inblock of the child).
+
+Usage: run.py --ckptscan PATH --corpus DIR [--runs N] [--cold]
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+PY = "/usr/bin/python3"
+
+# The Python references time only the work (not interpreter start-up) and
+# report their own peak RSS.
+PICKLE_LOAD = r"""
+import pickle, resource, sys, time
+t = time.perf_counter()
+with open(sys.argv[1], 'rb') as f:
+    pickle.load(f)
+dt = time.perf_counter() - t
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+GENOPS = r"""
+import io, pickletools, resource, sys, time, zipfile
+t = time.perf_counter()
+path = sys.argv[1]
+if zipfile.is_zipfile(path):
+    with zipfile.ZipFile(path) as z:
+        streams = [z.read(n) for n in z.namelist() if n.endswith('.pkl')]
+else:
+    with open(path, 'rb') as f:
+        streams = [f.read()]
+n = 0
+for data in streams:
+    f = io.BytesIO(data)
+    while f.tell() < len(data):   # every pickle in the stream, as scanners do
+        try:
+            for op in pickletools.genops(f):
+                n += 1
+                if op[0].name == 'STOP':
+                    break
+        except Exception:
+            break
+dt = time.perf_counter() - t
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def drop_caches():
+    try:
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def run_child(argv):
+    """(wall seconds, peak RSS KiB, blocks read, stdout) of one child."""
+    t = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    return time.perf_counter() - t, ru.ru_maxrss, ru.ru_inblock, out
+
+
+BASELINE = {}
+
+
+def cold_blocks(argv):
+    if not drop_caches():
+        return None
+    return run_child(argv)[2]
+
+
+def baseline_blocks(argv):
+    """Blocks a cold start of the program reads without any input file
+    (binary, shared libraries, Python's modules): subtracted from disk."""
+    key = argv[0] if argv[0] != PY else PY
+    if key not in BASELINE:
+        probe = [argv[0], "--version"] if argv[0] != PY else [PY, "-c",
+                                                              "import pickle, pickletools, zipfile"]
+        BASELINE[key] = cold_blocks(probe) or 0
+    return BASELINE[key]
+
+
+def measure(argv, runs, cold, inner):
+    """Median wall ms, max RSS MiB, disk MiB read for the input (cold run,
+    start-up baseline subtracted) for a command. With inner=True the command
+    prints its own work time and RSS."""
+    disk = None
+    if cold:
+        base = baseline_blocks(argv)
+        blocks = cold_blocks(argv)
+        if blocks is not None:
+            disk = max(0, blocks - base) * 512 / (1 << 20)
+    walls, rss = [], 0
+    for _ in range(runs):
+        wall, maxrss, _, out = run_child(argv)
+        if inner:
+            parts = out.split()
+            wall, maxrss = float(parts[0]), int(parts[1])
+        walls.append(wall)
+        rss = max(rss, maxrss)
+    return statistics.median(walls) * 1000, rss / 1024, disk
+
+
+def fmt(x, unit=""):
+    return "n/a" if x is None else f"{x:,.1f}{unit}"
+
+
+def file_cases(corpus):
+    for name in ("dense_p2.pkl", "dense_p4.pkl", "big_zip.pt", "big_legacy.pt",
+                 "many_tensors.pt"):
+        path = os.path.join(corpus, name)
+        if os.path.exists(path):
+            yield name, path
+
+
+def bench_files(exe, corpus, runs, cold, rows):
+    for name, path in file_cases(corpus):
+        size = os.path.getsize(path) / (1 << 20)
+        ck = measure([exe, "-q", "-j", "1", path], runs, cold, False)
+        rows.append((name, f"{size:,.0f} MiB", "ckptscan", ck, None))
+        refs = [("pickletools.genops", GENOPS)]
+        if name.endswith(".pkl"):
+            refs.insert(0, ("pickle.load", PICKLE_LOAD))
+        for label, code in refs:
+            ref = measure([PY, "-c", code, path], max(1, runs // 2), cold, True)
+            rows.append((name, "", label, ref, ref[0] / ck[0] if ck[0] else None))
+
+
+def bench_mirror(exe, corpus, runs, rows):
+    mirror = os.path.join(corpus, "mirror")
+    if not os.path.isdir(mirror):
+        return
+    files = sorted(os.path.join(mirror, f) for f in os.listdir(mirror))
+    n = len(files)
+    for jobs in (1, 2):
+        wall, rss, _ = measure([exe, "-q", "-j", str(jobs), mirror], runs, False, False)
+        rows.append(("mirror", f"{n} files", f"ckptscan -j {jobs}", (wall, rss, None),
+                     n / (wall / 1000)))
+    wall, rss, _ = measure(["md5sum"] + files, runs, False, False)
+    rows.append(("mirror", "", "md5sum", (wall, rss, None), n / (wall / 1000)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckptscan", required=True)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--cold", action="store_true", help="also measure a cold-cache run")
+    a = ap.parse_args()
+    exe = os.path.abspath(a.ckptscan)
+    rows = []
+    bench_files(exe, a.corpus, a.runs, a.cold, rows)
+    bench_mirror(exe, a.corpus, a.runs, rows)
+    print(f"{'case':16} {'size':>12} {'tool':20} {'median ms':>11} {'peak RSS MiB':>13} "
+          f"{'disk MiB':>9} {'ratio / files/s':>16}")
+    for case, size, tool, (wall, rss, disk), extra in rows:
+        ratio = ""
+        if extra is not None:
+            ratio = f"{extra:,.0f} files/s" if case == "mirror" else f"{extra:,.1f}x slower"
+        print(f"{case:16} {size:>12} {tool:20} {wall:>11,.1f} {rss:>13,.1f} {fmt(disk):>9} "
+              f"{ratio:>16}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
