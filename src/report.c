@@ -244,8 +244,10 @@ int report_did_anything(const ckpt_report *r)
     for (size_t i = 0; i < r->npickles; i++)
         if (r->pickles[i].complete || r->pickles[i].opcodes >= 3)
             return 1;
+    /* info findings (a bare persistent id, which plain pickle.load refuses
+     * and torch only accepts for storages) run nothing */
     for (size_t i = 0; i < r->nfindings; i++)
-        if (!is_parse_error(r->findings[i].code))
+        if (!is_parse_error(r->findings[i].code) && r->findings[i].severity != CKPT_SEV_INFO)
             return 1;
     return 0;
 }

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -143,6 +144,9 @@ CASES = [
          stdout_has=["== (file)", "REDUCE"]),
     Case("dis takes one file", ["dis", "evil.pkl", "safe.pkl"], 2, stderr_has=["exactly one"]),
     Case("--member without dis", ["--member", "x", "evil.pkl"], 2, stderr_has=["dis command"]),
+    Case("the README's safe example", ["safe_model.pt"], 0, golden="example_safe.txt"),
+    Case("the README's malicious example", ["malicious_model.pt"], 1,
+         golden="example_malicious.txt"),
     Case("list codes", ["--list-codes"], 0, stdout_has=["| `unknown-import` | suspicious |"]),
 ]
 
@@ -225,6 +229,8 @@ def main():
         for name, data in FILES.items():
             with open(os.path.join(work, name), "wb") as f:
                 f.write(data)
+        for name in ("safe_model.pt", "malicious_model.pt"):
+            shutil.copy(os.path.join(repo, "fixtures", "examples", name), work)
         os.makedirs(os.path.join(work, "emptydir"))
         os.makedirs(os.path.join(work, "tree", "a"))
         for name, data in (("tree/safe.pkl", SAFE_PICKLE), ("tree/a/evil.pkl", EVIL_PICKLE)):
