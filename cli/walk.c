@@ -161,7 +161,8 @@ static int read_names(const char *dir, strlist *names)
             break;
     }
     closedir(d);
-    qsort(names->v, names->n, sizeof(char *), cmp_names);
+    if (names->n > 1) /* an empty list has no array: qsort(NULL, ...) is undefined */
+        qsort(names->v, names->n, sizeof(char *), cmp_names);
     return 0;
 }
 
