@@ -123,9 +123,8 @@ static void check_other_ends(zarchive *za)
     for (size_t i = 0; i < za->nother; i++) {
         const zview *o = &za->other[i];
         zfinding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, o->eocd,
-                 "another end record at %llu (its comment reaches the end of the file) lists "
-                 "%zu entries: readers that take it see a different archive; its entries were "
-                 "scanned too",
+                 "another end record at %llu lists %zu entries: readers that take it see a "
+                 "different archive; its entries were scanned too",
                  (unsigned long long)o->eocd, o->n);
     }
 }

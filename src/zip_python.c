@@ -13,7 +13,7 @@
 #define MAX_EXTRACT_VERSION 63
 
 /* _EndRecData64: a locator right before the end record, then a zip64 end
- * record right before the locator, wherever the locator says it is. */
+ * record right before the locator, whatever offset the locator gives. */
 static void python_zip64(zview *v, const uint8_t *buf, uint64_t len)
 {
     if (v->eocd < ZLEN_LOCATOR)

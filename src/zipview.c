@@ -24,24 +24,49 @@ static int view_counts(const zarchive *za, const zview *v)
     return v->n > 0 || v->eocd == 0 || (za->len >= 2 && za->buf[0] == 'P' && za->buf[1] == 'K');
 }
 
-/* End records neither loader took whose comment reaches EOF exactly: the
- * record a careful reader (or a scanner checking the comment) would take,
- * e.g. the real one when a fake sits in its comment. */
+/* 1 when p lies inside some member's data in v: a nested archive's own end
+ * record, not one of this archive's. */
+static int inside_member(const zview *v, uint64_t p)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        const zentry *e = &v->ent[i];
+        if (e->has_local && p >= e->data && p - e->data < e->comp)
+            return 1;
+    }
+    return 0;
+}
+
+/* End-record signatures looked at besides the loaders' own: a hostile tail
+ * full of them costs no more than this many directory reads. */
+#define ZMAX_EOCD_TRIES 64
+
+/* End records neither loader took, outside every member's data, that list
+ * entries or whose comment reaches EOF exactly: the record another reader
+ * (or a scanner checking the comment) takes, e.g. the real one when a fake
+ * sits in its comment. Their entries are scanned too. */
 static void add_other_views(zarchive *za, uint64_t max_members)
 {
     uint64_t len = za->len;
     if (len < ZLEN_EOCD)
         return;
     uint64_t lo = len > 69584 ? len - 69584 : 0;
-    for (uint64_t p = len - ZLEN_EOCD + 1; p-- > lo && za->nother < ZMAX_OTHER;) {
-        if (load_le32(za->buf + p) != ZSIG_EOCD ||
-            p + ZLEN_EOCD + load_le16(za->buf + p + 20) != len)
+    unsigned tries = 0;
+    for (uint64_t p = len - ZLEN_EOCD + 1;
+         p-- > lo && za->nother < ZMAX_OTHER && tries < ZMAX_EOCD_TRIES;) {
+        if (load_le32(za->buf + p) != ZSIG_EOCD)
             continue;
-        if ((za->torch.found && p == za->torch.eocd) || (za->py.found && p == za->py.eocd))
+        tries++;
+        if ((za->torch.found && p == za->torch.eocd) || (za->py.found && p == za->py.eocd) ||
+            inside_member(&za->torch, p) || inside_member(&za->py, p))
             continue;
-        zview *o = &za->other[za->nother++];
+        zview *o = &za->other[za->nother];
         zview_python(o, za->buf, len, max_members, p);
+        if (o->n == 0 && p + ZLEN_EOCD + load_le16(za->buf + p + 20) != len) {
+            zview_free(o);
+            continue;
+        }
         o->who = "another reader";
+        za->nother++;
     }
 }
 

@@ -207,6 +207,7 @@ static const zcase cases[] = {
     {"prepended_junk.zip", DANGER, ZIP, AA | LD, PAYLOAD},
     {"trailing_bytes.zip", DANGER, TZIP, AA, PAYLOAD},
     {"eocd_comment_fake.zip", DANGER, TZIP, AA | LD, PAYLOAD},
+    {"eocd_comment_fake_trailing.zip", DANGER, TZIP, AA | LD, PAYLOAD},
     {"eocd_sig_in_tail.zip", DANGER, TZIP, LD, PAYLOAD},
     {"zip64_disagree.zip", DANGER, TZIP, AA | LD, PAYLOAD},
     {"zip64_count_mismatch.zip", DANGER, TZIP, AA, "archive/extra.pkl"},
@@ -288,6 +289,7 @@ static size_t fixture_len(const char *name)
 static void test_offsets(void **state)
 {
     (void)state;
+    size_t len;
     ckpt_report *r = scan_fixture("prepended_junk.zip", NULL);
     assert_true(has_finding(r, CKPT_F_ARCHIVE_ANOMALY, "", "100 bytes come before"));
     assert_true(find_code(r, CKPT_F_ARCHIVE_ANOMALY, 0) >= 0);
@@ -303,6 +305,12 @@ static void test_offsets(void **state)
     assert_true(find_code(r, CKPT_F_ARCHIVE_ANOMALY,
                           (long long)fixture_len("eocd_comment_fake.zip") - 44) >= 0);
     assert_int_equal(count_code(r, CKPT_F_ARCHIVE_ANOMALY), 1);
+    ckpt_report_free(r);
+    /* with 4 bytes after the fake: the real record still lists entries */
+    r = scan_fixture("eocd_comment_fake_trailing.zip", NULL);
+    len = fixture_len("eocd_comment_fake_trailing.zip");
+    assert_true(find_code(r, CKPT_F_ARCHIVE_ANOMALY, (long long)len - 48) >= 0);
+    assert_true(find_code(r, CKPT_F_ARCHIVE_ANOMALY, (long long)len - 4) >= 0); /* trailing */
     ckpt_report_free(r);
 
     /* the zip64 locator sits right before the 22-byte end record */
