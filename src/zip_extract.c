@@ -387,12 +387,14 @@ static int pickle_prefix_plausible(scan_ctx *ctx, const uint8_t *p, size_t n)
     return res.started && truncated;
 }
 
+int zcontainer_magic(const uint8_t *p, size_t n)
+{
+    return has_magic(p, n, "PK\3\4", 4) || has_magic(p, n, "PK\5\6", 4) ||
+           has_magic(p, n, "\x93NUMPY", 6) || has_magic(p, n, "7z\xbc\xaf\x27\x1c", 6) ||
+           compressed_magic(p, n) || tar_header_valid(p, n);
+}
+
 int zsniff_worth(scan_ctx *ctx, const uint8_t *p, size_t n)
 {
-    if (has_magic(p, n, "PK\3\4", 4) || has_magic(p, n, "PK\5\6", 4) ||
-        has_magic(p, n, "\x93NUMPY", 6) || has_magic(p, n, "7z\xbc\xaf\x27\x1c", 6))
-        return 1;
-    if (compressed_magic(p, n) || tar_header_valid(p, n))
-        return 1;
-    return pickle_prefix_plausible(ctx, p, n);
+    return zcontainer_magic(p, n) || pickle_prefix_plausible(ctx, p, n);
 }

@@ -280,8 +280,12 @@ static void scan_item(zarchive *za, const zitem *it)
     else if (b.corrupt)
         zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
                  "its data runs past the end of the file");
-    if (b.n > 0 || it->forced)
-        scan_member(za->ctx, shown, b.p, b.n, it->forced);
+    /* A pickle record that is really a container (a joblib .pkl compressed
+     * with zlib, a zip named .pkl): scan_member takes every reading of it,
+     * the pickle one included when it does anything. */
+    int force = it->forced && !zcontainer_magic(b.p, b.n);
+    if (b.n > 0 || force)
+        scan_member(za->ctx, shown, b.p, b.n, force);
     if (!b.owned) /* stored bytes: pages of the file mapping we are done with */
         ctx_release_pages(za->ctx, b.p, b.p + b.n);
     zbytes_free(&b);

@@ -218,6 +218,7 @@ static const zcase cases[] = {
     {"zip_in_zip_deflated.zip", DANGER, ZIP, 0, "outer/model.pt!archive/data.pkl"},
     {"zip_in_zip_large.zip", DANGER, ZIP, 0, "outer/model.pt!archive/data.pkl"},
     {"big_pickle_deflated.zip", DANGER, ZIP, 0, "archive/model.bin"},
+    {"compressed_pkl_member.zip", DANGER, ZIP, 0, "model.pkl!<decompressed>"},
     {"nul_in_name.zip", DANGER, ZIP, AA, "archive/data.pkl\\0.txt"},
     {"path_traversal.zip", DANGER, ZIP, AA, "../../../tmp/evil.pkl"},
     {"overlapping.zip", DANGER, TZIP, AA, PAYLOAD},
