@@ -156,12 +156,42 @@ void scan_buffer(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t l
     sb_free(&r.names);
 }
 
-/* Formats worth recursing into from inside an archive or a stream. */
-static int looks_nested(const uint8_t *buf, size_t len)
+/* Containers whose magic is long enough that tensor bytes never match it
+ * by chance: always scanned, with every finding. */
+static int strong_container(const uint8_t *buf, size_t len)
 {
     return has_prefix(buf, len, "PK\x03\x04", 4) || has_prefix(buf, len, "PK\x05\x06", 4) ||
-           has_prefix(buf, len, "\x93NUMPY", 6) || compressed_magic(buf, len) ||
+           has_prefix(buf, len, "\x93NUMPY", 6) ||
+           has_prefix(buf, len,
+                      "\xfd"
+                      "7zXZ\x00",
+                      6) ||
            is_seven_zip(buf, len) || tar_header_valid(buf, len);
+}
+
+/* A member found by sniffing alone (a 2-3 byte compression magic, or bytes
+ * that parse as a pickle): among 60,000 tensor records some match by
+ * chance, so the reading is kept only if it imports something or is
+ * dangerous. Returns 1 when kept. */
+static int scan_sniffed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len)
+{
+    ckpt_report *scratch = report_new("", ctx->rep->max_findings, ctx->rep->strict);
+    if (!scratch)
+        return 0;
+    ckpt_report *main_report = ctx->rep;
+    ckpt_format f;
+    ctx->rep = scratch;
+    if (compressed_magic(buf, len))
+        scan_buffer(ctx, member, buf, len, &f);
+    else
+        read_pickle_stream(ctx, member, buf, len, &f);
+    ctx->rep = main_report;
+    int keep =
+        scratch->nimports > 0 || (scratch->has_findings && scratch->worst == CKPT_SEV_DANGEROUS);
+    if (keep)
+        report_merge(main_report, scratch);
+    ckpt_report_free(scratch);
+    return keep;
 }
 
 int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, int force_pickle)
@@ -178,10 +208,10 @@ int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t le
     ctx->depth++;
     if (force_pickle && len > 0)
         read_pickle_stream(ctx, member, buf, len, &f);
-    else if (force_pickle || looks_nested(buf, len))
+    else if (force_pickle || strong_container(buf, len))
         scan_buffer(ctx, member, buf, len, &f);
-    else if (pickle_probe_prefix(ctx, buf, len))
-        read_pickle_stream(ctx, member, buf, len, &f);
+    else if (compressed_magic(buf, len) || pickle_probe_prefix(ctx, buf, len))
+        scanned = scan_sniffed(ctx, member, buf, len);
     else
         scanned = 0;
     ctx->depth--;

@@ -19,9 +19,12 @@ void scan_buffer(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t l
 
 /* formats.c: scans the content of an archive member or a decompressed
  * stream one nesting level down. With force_pickle (e.g. a `.pkl` name or
- * torch's data.pkl) it is walked as a pickle stream whatever it looks like;
- * otherwise only known containers and bytes that parse as a complete pickle
- * are scanned, so tensor data costs nothing. Returns 1 when scanned. */
+ * torch's data.pkl) it is walked as a pickle stream whatever it looks like.
+ * Otherwise containers with a strong magic (zip, npy, xz, 7z, tar) are
+ * scanned in full; weak evidence (a 2-3 byte compression magic, bytes that
+ * parse as a pickle) is scanned but kept only if it imports something or is
+ * dangerous, since tensor bytes match such evidence by chance. Tensor data
+ * costs nothing. Returns 1 when something was scanned and kept. */
 int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                 int force_pickle);
 

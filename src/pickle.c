@@ -127,9 +127,15 @@ static void step(vm *v, size_t start)
         vm_out_of_memory(v);
 }
 
+#define PREFETCH_STEP (2u << 20)
+
 static void run(vm *v, size_t start)
 {
     while (!v->failed && !v->stopped) {
+        if (v->pos >= v->prefetched) {
+            v->prefetched = v->pos + PREFETCH_STEP;
+            ctx_prefetch(v->ctx, v->buf + v->pos, v->buf + v->prefetched);
+        }
         if (v->pos >= v->len) {
             v->op_off = v->pos;
             v->op = 0;
@@ -207,6 +213,58 @@ void pickle_scan_one(scan_ctx *ctx, const char *member, const uint8_t *buf, size
     pickle_scan_one_hooked(ctx, member, buf, len, start, NULL, out);
 }
 
+/* Skips one opcode's argument by its encoding alone (no semantics). */
+static int skip_argument(const uint8_t *b, size_t len, size_t *pos, unsigned char arg)
+{
+    static const unsigned char fixed[] = {
+        [ARG_U1] = 1, [ARG_U2] = 2, [ARG_U4] = 4, [ARG_I4] = 4, [ARG_U8] = 8, [ARG_F8] = 8};
+    size_t left = len - *pos, n;
+    const uint8_t *p = b + *pos;
+    switch (arg) {
+    case ARG_NONE: return 1;
+    case ARG_LINE:
+    case ARG_LINES2: {
+        const uint8_t *nl = memchr(p, '\n', left);
+        if (!nl)
+            return 0;
+        *pos += (size_t)(nl - p) + 1;
+        return arg == ARG_LINE || skip_argument(b, len, pos, ARG_LINE);
+    }
+    case ARG_LEN1: n = 1; break;
+    case ARG_LEN4: n = 4; break;
+    case ARG_LEN8: n = 8; break;
+    default:
+        if (fixed[arg] > left)
+            return 0;
+        *pos += fixed[arg];
+        return 1;
+    }
+    if (n > left)
+        return 0;
+    uint64_t count = n == 1 ? p[0] : n == 4 ? load_le32(p) : load_le64(p);
+    if (count > left - n)
+        return 0;
+    *pos += n + (size_t)count;
+    return 1;
+}
+
+/* 1 when the opcodes from buf[0] are well encoded up to a STOP: a cheap,
+ * allocation-free test that turns away tensor bytes and text before a real
+ * probe (it accepts at least everything the interpreter could complete). */
+static int skims_to_stop(const uint8_t *buf, size_t len)
+{
+    for (size_t pos = 0; pos < len;) {
+        uint8_t op = buf[pos++];
+        if (!opcode_table[op].name)
+            return 0;
+        if (op == OP_STOP)
+            return 1;
+        if (!skip_argument(buf, len, &pos, opcode_table[op].arg))
+            return 0;
+    }
+    return 0;
+}
+
 /* Walks buf as a pickle into a throwaway report; returns where it ended,
  * or SIZE_MAX when it did not reach STOP cleanly. */
 static size_t probe_end(scan_ctx *ctx, const uint8_t *buf, size_t len)
@@ -229,14 +287,14 @@ static size_t probe_end(scan_ctx *ctx, const uint8_t *buf, size_t len)
 
 int pickle_probe(scan_ctx *ctx, const uint8_t *buf, size_t len)
 {
-    if (len < 2 || buf[len - 1] != '.' || !opcode_table[buf[0]].name)
-        return 0; /* cheap filter: a pickle starts with an opcode, ends with STOP */
+    if (len < 2 || buf[len - 1] != '.' || !skims_to_stop(buf, len))
+        return 0; /* a pickle starts with an opcode and ends with STOP */
     return probe_end(ctx, buf, len) == len;
 }
 
 int pickle_probe_prefix(scan_ctx *ctx, const uint8_t *buf, size_t len)
 {
-    if (len < 1 || !opcode_table[buf[0]].name)
+    if (len < 1 || !skims_to_stop(buf, len))
         return 0;
     return probe_end(ctx, buf, len) != SIZE_MAX;
 }

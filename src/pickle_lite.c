@@ -367,9 +367,13 @@ static int dispatch(lite *l, size_t op_off)
 static int run(lite *l)
 {
     uint64_t max_ops = ctx_limit(l->ctx, CKPT_LIMIT_OPCODES);
-    size_t released = l->start;
+    size_t released = l->start, prefetched = l->start;
     while (l->pos < l->len) {
         size_t op_off = l->pos;
+        if (op_off >= prefetched) {
+            prefetched = op_off + RELEASE_STEP / 4;
+            ctx_prefetch(l->ctx, l->buf + op_off, l->buf + prefetched);
+        }
         if (op_off - released >= RELEASE_STEP) {
             /* nothing here points into the input: read pages can go */
             ctx_release_pages(l->ctx, l->buf + released, l->buf + op_off);

@@ -51,6 +51,18 @@ void ctx_release_pages(const scan_ctx *ctx, const uint8_t *from, const uint8_t *
         madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
+void ctx_prefetch(const scan_ctx *ctx, const uint8_t *from, const uint8_t *to)
+{
+    if (!ctx->map || from < ctx->map || from >= ctx->map + ctx->map_len)
+        return;
+    if (to > ctx->map + ctx->map_len)
+        to = ctx->map + ctx->map_len;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)from & ~(page - 1);
+    if ((uintptr_t)to > a)
+        madvise((void *)a, (uintptr_t)to - a, MADV_WILLNEED);
+}
+
 void ctx_release(scan_ctx *ctx)
 {
     free(ctx->ext);
@@ -167,6 +179,7 @@ static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r, d
     void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED)
         return read_stream(s, fd, r, dis);
+    madvise(map, (size_t)size, MADV_RANDOM); /* see ctx_prefetch */
     scan_image(s, r, map, (size_t)size, dis, 1);
     munmap(map, (size_t)size);
     return CKPT_OK;

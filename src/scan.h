@@ -49,6 +49,10 @@ typedef struct scan_ctx {
 /* Lets the kernel drop the mapped pages of [from, to) if they belong to the
  * file mapping; nothing happens for other memory. */
 void ctx_release_pages(const scan_ctx *ctx, const uint8_t *from, const uint8_t *to);
+/* Asks the kernel to read [from, to) of the file mapping ahead: the
+ * mapping itself is MADV_RANDOM so that the few scattered pages a scan of
+ * a big checkpoint touches do not pull megabytes of tensor data along. */
+void ctx_prefetch(const scan_ctx *ctx, const uint8_t *from, const uint8_t *to);
 
 static inline uint64_t ctx_limit(const scan_ctx *ctx, ckpt_limit l)
 {

@@ -39,8 +39,9 @@ typedef struct vm {
     size_t frame_end;
     int straddle_reported;
 
-    int failed;  /* an error stopped the walk */
-    int stopped; /* STOP reached */
+    size_t prefetched; /* the input is being read ahead up to here */
+    int failed;        /* an error stopped the walk */
+    int stopped;       /* STOP reached */
 
     int weights_only_ok;
     const char *weights_only_reason; /* static text */

@@ -12,12 +12,34 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zlib
 
 SAFE_PICKLE = b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01X\x01\x00\x00\x00aK\x01s."
 EVIL_PICKLE = b"cos\nsystem\n(S'touch /tmp/ckptscan_cli_test'\ntR."
 # a name with a terminal escape and invalid UTF-8: output must neutralise both
 ESC_PICKLE = b"cevil\x1b[31m\nname\n."
 UNKNOWN_PICKLE = b"\x80\x04\x95\x12\x00\x00\x00\x00\x00\x00\x00\x8c\x05mymod\x8c\x05Thing\x93)\x81."
+
+def torch_like_zip(records):
+    """A torch-layout zip (stored members) with data.pkl and the given records."""
+    import io
+    import zipfile
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", SAFE_PICKLE)
+        for name, data in records.items():
+            z.writestr("archive/data/" + name, data)
+        z.writestr("archive/version", b"3\n")
+    return b.getvalue()
+
+
+# Tensor records that happen to parse as a tiny pickle or start with a zlib
+# header: torch never unpickles them; they must not make a checkpoint unsafe.
+LOOKALIKE_RECORDS = {"0": b"N.\x00\x00", "1": b"K\x05.\x3f", "2": b"\x78\x9c\x01\x02\x03\x04",
+                     "3": b"\x1f\x8b\x08\x00garbage"}
+# ...while a compressed payload hidden in a record is still found.
+HIDDEN_RECORDS = {"0": zlib.compress(EVIL_PICKLE)}
+
 
 FILES = {
     "safe.pkl": SAFE_PICKLE,
@@ -29,6 +51,8 @@ FILES = {
     "one_none.bin": b"N",
     "one_x.bin": b"x",
     "random.bin": random.Random(1234).randbytes(4096),
+    "lookalike_records.pt": torch_like_zip(LOOKALIKE_RECORDS),
+    "hidden_record.pt": torch_like_zip(HIDDEN_RECORDS),
 }
 
 
@@ -147,6 +171,11 @@ CASES = [
     Case("the README's safe example", ["safe_model.pt"], 0, golden="example_safe.txt"),
     Case("the README's malicious example", ["malicious_model.pt"], 1,
          golden="example_malicious.txt"),
+    Case("tensor records that look like pickles or zlib stay safe", ["lookalike_records.pt"], 0,
+         stdout_has=["lookalike_records.pt: SAFE [torch-zip] 0 findings"]),
+    Case("a compressed payload hidden in a record is found", ["hidden_record.pt"], 1,
+         stdout_has=["hidden_record.pt: DANGEROUS [torch-zip]",
+                     "os.system('touch /tmp/ckptscan_cli_test')"]),
     Case("list codes", ["--list-codes"], 0, stdout_has=["| `unknown-import` | suspicious |"]),
 ]
 
