@@ -2,8 +2,8 @@
 """Benchmark: ckptscan side by side with CPython's own pickle.load (the
 loader) and pickletools.genops (the core of Python scanners) on the same
 files, in one run. Reports medians of several runs (this machine is noisy),
-peak RSS, and bytes read from disk (page cache dropped before each cold run
-when running as root; ru_inblock of the child).
+peak RSS, and how much of the input was read from disk (page cache dropped
+before a cold run, as root; then fincore of the input file).
 
 Usage: run.py --ckptscan PATH --corpus DIR [--runs N] [--cold]
 """
@@ -72,36 +72,23 @@ def run_child(argv):
     return time.perf_counter() - t, ru.ru_maxrss, ru.ru_inblock, out
 
 
-BASELINE = {}
+def resident_bytes(path):
+    """Bytes of `path` in the page cache (util-linux fincore)."""
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path],
+                         capture_output=True, text=True)
+    return int(out.stdout.split()[0]) if out.returncode == 0 and out.stdout.split() else None
 
 
-def cold_blocks(argv):
-    if not drop_caches():
-        return None
-    return run_child(argv)[2]
-
-
-def baseline_blocks(argv):
-    """Blocks a cold start of the program reads without any input file
-    (binary, shared libraries, Python's modules): subtracted from disk."""
-    key = argv[0] if argv[0] != PY else PY
-    if key not in BASELINE:
-        probe = [argv[0], "--version"] if argv[0] != PY else [PY, "-c",
-                                                              "import pickle, pickletools, zipfile"]
-        BASELINE[key] = cold_blocks(probe) or 0
-    return BASELINE[key]
-
-
-def measure(argv, runs, cold, inner):
-    """Median wall ms, max RSS MiB, disk MiB read for the input (cold run,
-    start-up baseline subtracted) for a command. With inner=True the command
-    prints its own work time and RSS."""
+def measure(argv, runs, cold, inner, path=None):
+    """Median wall ms, max RSS MiB, and MiB of the input file read from disk
+    (cold cache; what the page cache holds of that file afterwards, so
+    program and library pages are not counted) for a command. With
+    inner=True the command prints its own work time and RSS."""
     disk = None
-    if cold:
-        base = baseline_blocks(argv)
-        blocks = cold_blocks(argv)
-        if blocks is not None:
-            disk = max(0, blocks - base) * 512 / (1 << 20)
+    if cold and path and drop_caches():
+        run_child(argv)
+        res = resident_bytes(path)
+        disk = None if res is None else res / (1 << 20)
     walls, rss = [], 0
     for _ in range(runs):
         wall, maxrss, _, out = run_child(argv)
@@ -128,13 +115,13 @@ def file_cases(corpus):
 def bench_files(exe, corpus, runs, cold, rows):
     for name, path in file_cases(corpus):
         size = os.path.getsize(path) / (1 << 20)
-        ck = measure([exe, "-q", "-j", "1", path], runs, cold, False)
+        ck = measure([exe, "-q", "-j", "1", path], runs, cold, False, path)
         rows.append((name, f"{size:,.0f} MiB", "ckptscan", ck, None))
         refs = [("pickletools.genops", GENOPS)]
         if name.endswith(".pkl"):
             refs.insert(0, ("pickle.load", PICKLE_LOAD))
         for label, code in refs:
-            ref = measure([PY, "-c", code, path], max(1, runs // 2), cold, True)
+            ref = measure([PY, "-c", code, path], max(1, runs // 2), cold, True, path)
             rows.append((name, "", label, ref, ref[0] / ck[0] if ck[0] else None))
 
 

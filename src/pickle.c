@@ -12,6 +12,8 @@
 #include "vm.h"
 
 #define SCRATCH_MAX 512
+#define PREFETCH_FIRST (64u << 10)
+#define PREFETCH_MAX (2u << 20)
 
 static void vm_init(vm *v, scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                     size_t start)
@@ -24,6 +26,7 @@ static void vm_init(vm *v, scan_ctx *ctx, const char *member, const uint8_t *buf
     v->pos = start;
     v->op_off = start;
     v->weights_only_ok = 1;
+    v->prefetch_step = PREFETCH_FIRST;
     v->weights_only_reason = "";
     v->lim_ops = ctx_limit(ctx, CKPT_LIMIT_OPCODES);
     v->lim_stack = ctx_limit(ctx, CKPT_LIMIT_STACK);
@@ -127,13 +130,15 @@ static void step(vm *v, size_t start)
         vm_out_of_memory(v);
 }
 
-#define PREFETCH_STEP (2u << 20)
 
 static void run(vm *v, size_t start)
 {
     while (!v->failed && !v->stopped) {
         if (v->pos >= v->prefetched) {
-            v->prefetched = v->pos + PREFETCH_STEP;
+            /* never past this stream: a member's neighbours are tensor data */
+            size_t step = v->prefetch_step;
+            v->prefetch_step = step < PREFETCH_MAX ? step * 2 : step;
+            v->prefetched = v->len - v->pos > step ? v->pos + step : v->len;
             ctx_prefetch(v->ctx, v->buf + v->pos, v->buf + v->prefetched);
         }
         if (v->pos >= v->len) {

@@ -367,11 +367,12 @@ static int dispatch(lite *l, size_t op_off)
 static int run(lite *l)
 {
     uint64_t max_ops = ctx_limit(l->ctx, CKPT_LIMIT_OPCODES);
-    size_t released = l->start, prefetched = l->start;
+    size_t released = l->start, prefetched = l->start, step = 64u << 10;
     while (l->pos < l->len) {
         size_t op_off = l->pos;
         if (op_off >= prefetched) {
-            prefetched = op_off + RELEASE_STEP / 4;
+            prefetched = l->len - op_off > step ? op_off + step : l->len;
+            step = step < RELEASE_STEP / 4 ? step * 2 : step; /* grow like readahead */
             ctx_prefetch(l->ctx, l->buf + op_off, l->buf + prefetched);
         }
         if (op_off - released >= RELEASE_STEP) {

@@ -39,9 +39,11 @@ typedef struct vm {
     size_t frame_end;
     int straddle_reported;
 
-    size_t prefetched; /* the input is being read ahead up to here */
-    int failed;        /* an error stopped the walk */
-    int stopped;       /* STOP reached */
+    size_t prefetched;    /* the input is being read ahead up to here */
+    size_t prefetch_step; /* grows from 64 KiB: a stream that fails at once
+                             (a zip read as a pickle) costs little */
+    int failed;           /* an error stopped the walk */
+    int stopped;          /* STOP reached */
 
     int weights_only_ok;
     const char *weights_only_reason; /* static text */
