@@ -333,20 +333,6 @@ typedef struct outcome {
     size_t trailing; /* bytes after the last stream that are not another */
 } outcome;
 
-static void note(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t off, const char *fmt,
-                 ...) __attribute__((format(printf, 5, 6)));
-
-static void note(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t off, const char *fmt,
-                 ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    ctx_finding(ctx, code, member, off, msg);
-}
-
 /* Streams in a row, as Python's readers take concatenated members; lzma-
  * alone has no such thing. Bytes after the last stream that do not start
  * another one are trailing data (the readers ignore or reject them). */
@@ -421,23 +407,24 @@ static void report_outcome(scan_ctx *ctx, const char *member, codec c, const out
         ctx_report_limit(ctx->rep, CKPT_LIMIT_MEMORY, ctx_limit(ctx, CKPT_LIMIT_MEMORY));
         break;
     case ST_NOMEM:
-        note(ctx, CKPT_F_LIMIT, member, r->at,
-             "out of memory decompressing the %s stream; the "
-             "rest was not scanned",
-             name);
+        ctx_findingf(ctx, CKPT_F_LIMIT, member, r->at,
+                     "out of memory decompressing the %s stream; the "
+                     "rest was not scanned",
+                     name);
         break;
     case ST_TRUNC:
-        note(ctx, CKPT_F_TRUNCATED, member, r->at, "the %s stream ends before its end marker",
-             name);
+        ctx_findingf(ctx, CKPT_F_TRUNCATED, member, r->at,
+                     "the %s stream ends before its end marker", name);
         break;
     case ST_CORRUPT:
-        note(ctx, CKPT_F_MALFORMED, member, r->at,
-             "corrupt %s data; what came before it was scanned", name);
+        ctx_findingf(ctx, CKPT_F_MALFORMED, member, r->at,
+                     "corrupt %s data; what came before it was scanned", name);
         break;
     }
     if (r->trailing)
-        note(ctx, CKPT_F_TRAILING_DATA, member, r->at,
-             "%zu bytes after the %s stream are not another %s stream", r->trailing, name, name);
+        ctx_findingf(ctx, CKPT_F_TRAILING_DATA, member, r->at,
+                     "%zu bytes after the %s stream are not another %s stream", r->trailing, name,
+                     name);
 }
 
 static void scan_output(scan_ctx *ctx, const char *member, codec c, const sink *o,
@@ -491,14 +478,15 @@ int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_
     }
     scan_output(ctx, member, c, &o, format);
     if (!zf_ok)
-        note(ctx, CKPT_F_MALFORMED, member, 2,
-             "joblib ZF header whose length is not hexadecimal: "
-             "joblib refuses the file");
+        ctx_findingf(ctx, CKPT_F_MALFORMED, member, 2,
+                     "joblib ZF header whose length is not hexadecimal: "
+                     "joblib refuses the file");
     else if (c == C_ZF && r.st == ST_END && declared != o.n)
-        note(ctx, CKPT_F_ARCHIVE_ANOMALY, member, 2,
-             "joblib ZF header says %llu bytes, the data holds %zu: joblib refuses the file "
-             "after decompressing it",
-             (unsigned long long)declared, o.n);
+        ctx_findingf(
+            ctx, CKPT_F_ARCHIVE_ANOMALY, member, 2,
+            "joblib ZF header says %llu bytes, the data holds %zu: joblib refuses the file "
+            "after decompressing it",
+            (unsigned long long)declared, o.n);
     if (c == C_ZF && r.st == ST_END)
         r.trailing = 0; /* zlib.decompress ignores what follows the stream */
     report_outcome(ctx, member, c == C_ZF ? C_ZLIB : c, &r, which, cap);

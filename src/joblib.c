@@ -37,20 +37,6 @@ typedef struct dtinfo {
     int object;
 } dtinfo;
 
-static void note(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t off, const char *fmt,
-                 ...) __attribute__((format(printf, 5, 6)));
-
-static void note(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t off, const char *fmt,
-                 ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    ctx_finding(ctx, code, member, off, msg);
-}
-
 static int global_is(const value *g, const char *name)
 {
     if (g->kind != V_GLOBAL)
@@ -272,15 +258,16 @@ static size_t raw_array(scan_ctx *ctx, const char *member, const uint8_t *buf, s
     size_t start = pos;
     if (a->has_align) {
         if (pos >= len) {
-            note(ctx, CKPT_F_TRUNCATED, member, pos, "the stream ends before a joblib array");
+            ctx_findingf(ctx, CKPT_F_TRUNCATED, member, pos,
+                         "the stream ends before a joblib array");
             return SIZE_MAX;
         }
         pos += 1 + (size_t)buf[pos]; /* padding-length byte, then that much padding */
     }
     if (!range_fits(pos, nbytes, len)) {
-        note(ctx, CKPT_F_TRUNCATED, member, start,
-             "joblib array data (%llu bytes) runs past the end of the stream",
-             (unsigned long long)nbytes);
+        ctx_findingf(ctx, CKPT_F_TRUNCATED, member, start,
+                     "joblib array data (%llu bytes) runs past the end of the stream",
+                     (unsigned long long)nbytes);
         return SIZE_MAX;
     }
     return pos + (size_t)nbytes - start;
@@ -293,9 +280,10 @@ static size_t read_wrapper_array(scan_ctx *ctx, const char *member, const uint8_
     uint64_t count, nbytes;
     if (a->unreadable || !eval_dtype(a->dtype, &d) || !element_count(a->shape, &count) ||
         mul_overflows(count, d.itemsize, &nbytes)) {
-        note(ctx, CKPT_F_ANOMALY, member, pos,
-             "joblib NumpyArrayWrapper whose shape or dtype ckptscan cannot evaluate: its array "
-             "bytes cannot be skipped, the rest of the stream is unscanned");
+        ctx_findingf(
+            ctx, CKPT_F_ANOMALY, member, pos,
+            "joblib NumpyArrayWrapper whose shape or dtype ckptscan cannot evaluate: its array "
+            "bytes cannot be skipped, the rest of the stream is unscanned");
         return SIZE_MAX;
     }
     if (d.object)
@@ -321,20 +309,22 @@ static int path_escapes(const value *f)
 static void companion(scan_ctx *ctx, const char *member, size_t pos, wkind k, const value *f)
 {
     if (!f || (f->kind != V_STR && f->kind != V_BYTES)) {
-        note(ctx, CKPT_F_ANOMALY, member, pos, "old joblib array wrapper without a file name");
+        ctx_findingf(ctx, CKPT_F_ANOMALY, member, pos,
+                     "old joblib array wrapper without a file name");
         return;
     }
     int n = f->len > NAME_SHOWN ? NAME_SHOWN : (int)f->len;
     int out = path_escapes(f);
     if (k == W_ND)
-        note(ctx, out ? CKPT_F_NESTED_LOAD : CKPT_F_UNSCANNED_MEMBER, member, pos,
-             "joblib NDArrayWrapper: joblib also loads companion file '%.*s'%s with "
-             "np.load(allow_pickle=True); scan that file too",
-             n, f->u.s, out ? " (outside the dump's directory)" : "");
+        ctx_findingf(ctx, out ? CKPT_F_NESTED_LOAD : CKPT_F_UNSCANNED_MEMBER, member, pos,
+                     "joblib NDArrayWrapper: joblib also loads companion file '%.*s'%s with "
+                     "np.load(allow_pickle=True); scan that file too",
+                     n, f->u.s, out ? " (outside the dump's directory)" : "");
     else
-        note(ctx, out ? CKPT_F_FILE_ACCESS : CKPT_F_ARCHIVE_ANOMALY, member, pos,
-             "joblib ZNDArrayWrapper: joblib reads raw array data from companion file '%.*s'%s", n,
-             f->u.s, out ? " (outside the dump's directory)" : "");
+        ctx_findingf(
+            ctx, out ? CKPT_F_FILE_ACCESS : CKPT_F_ARCHIVE_ANOMALY, member, pos,
+            "joblib ZNDArrayWrapper: joblib reads raw array data from companion file '%.*s'%s", n,
+            f->u.s, out ? " (outside the dump's directory)" : "");
 }
 
 static size_t after_build(void *hctx, scan_ctx *ctx, const char *member, const value *obj,
@@ -349,14 +339,15 @@ static size_t after_build(void *hctx, scan_ctx *ctx, const char *member, const v
     if (k == W_NONE)
         return 0;
     if (obj->flags & VF_JOBLIB_READ) {
-        note(ctx, CKPT_F_ANOMALY, member, pos,
-             "BUILD on a joblib array wrapper joblib has already replaced with its array");
+        ctx_findingf(ctx, CKPT_F_ANOMALY, member, pos,
+                     "BUILD on a joblib array wrapper joblib has already replaced with its array");
         return 0;
     }
     if (c->kwargs.flags & VF_JOBLIB_READ) {
-        note(ctx, CKPT_F_ANOMALY, member, pos,
-             "a joblib array wrapper is built twice: joblib reads a second array with a merged "
-             "state; the rest of the stream is unscanned");
+        ctx_findingf(
+            ctx, CKPT_F_ANOMALY, member, pos,
+            "a joblib array wrapper is built twice: joblib reads a second array with a merged "
+            "state; the rest of the stream is unscanned");
         return SIZE_MAX;
     }
     wattrs a = {0};

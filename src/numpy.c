@@ -546,29 +546,15 @@ static const char *check_header(const lit *d)
 
 /* ---- the file ---- */
 
-static void note(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t off, const char *fmt,
-                 ...) __attribute__((format(printf, 5, 6)));
-
-static void note(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t off, const char *fmt,
-                 ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    ctx_finding(ctx, code, member, off, msg);
-}
-
 /* numpy refuses the header; the data is still scanned if it is a pickle. */
 static void refused(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, size_t data,
                     const char *why)
 {
-    note(ctx, CKPT_F_MALFORMED, member, 8, ".npy header: %s; numpy refuses the file", why);
+    ctx_findingf(ctx, CKPT_F_MALFORMED, member, 8, ".npy header: %s; numpy refuses the file", why);
     if (data < len && pickle_probe_prefix(ctx, buf + data, len - data)) {
-        note(ctx, CKPT_F_ANOMALY, member, data,
-             "the data after a refused .npy header is a "
-             "pickle: scanned in case a loader reads it");
+        ctx_findingf(ctx, CKPT_F_ANOMALY, member, data,
+                     "the data after a refused .npy header is a "
+                     "pickle: scanned in case a loader reads it");
         pickle_scan_all_hooked(ctx, member, buf, len, data, 1, NULL);
     }
 }
@@ -598,8 +584,8 @@ int read_npy(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len)
         return 0;
     unsigned major = buf[6], minor = buf[7];
     if (minor != 0 || major < 1 || major > 3) {
-        note(ctx, CKPT_F_MALFORMED, member, 6, ".npy version %u.%u: numpy refuses the file", major,
-             minor);
+        ctx_findingf(ctx, CKPT_F_MALFORMED, member, 6, ".npy version %u.%u: numpy refuses the file",
+                     major, minor);
         return 1;
     }
     size_t width = major == 1 ? 2 : 4;

@@ -1,6 +1,8 @@
 /* Scanning entry points: read the input, pick the format readers, return
  * the report. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,17 @@ void ctx_finding(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t off
 {
     finding_in f = {code, -1, member, offset, NULL, NULL, NULL, message};
     report_add(ctx->rep, &f);
+}
+
+void ctx_findingf(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t offset,
+                  const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ctx_finding(ctx, code, member, offset, msg);
 }
 
 void ctx_ext_register(scan_ctx *ctx, const char *module, const char *name, int64_t code)

@@ -63,6 +63,10 @@ static inline uint64_t ctx_limit(const scan_ctx *ctx, ckpt_limit l)
 void ctx_finding(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t offset,
                  const char *message);
 
+/* The same with a printf-style message. */
+void ctx_findingf(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t offset,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Registers copyreg.add_extension(module, name, code). */
 void ctx_ext_register(scan_ctx *ctx, const char *module, const char *name, int64_t code);
 const ext_entry *ctx_ext_lookup(const scan_ctx *ctx, int64_t code);
