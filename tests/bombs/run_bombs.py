@@ -77,6 +77,27 @@ def many_pickles(n=200_000):
     return b"N." * n
 
 
+def zip_100k_members():
+    """100,000 members in one zip (torch-like names)."""
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", b"\x80\x02}.")
+        for i in range(100_000):
+            z.writestr(f"archive/data/{i}", b"")
+    return b.getvalue()
+
+
+def zip_nested_50():
+    """Archives nested 50 deep with a payload at the bottom."""
+    inner = b"cos\nsystem\n(S'true'\ntR."
+    for d in range(50):
+        b = io.BytesIO()
+        with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
+            z.writestr(f"level{d}.zip" if d else "payload.pkl", inner)
+        inner = b.getvalue()
+    return inner
+
+
 BOMBS = {
     # name: (builder, max seconds, max MiB RSS, required finding code or verdict)
     "billion_laughs": (billion_laughs, 5, 128, "unknown-import"),
@@ -91,6 +112,8 @@ BOMBS = {
     "global_line_1mib": (global_line_1mib, 5, 128, "unknown-import"),
     "memo_fanout_1e6": (memo_fanout, 10, 128, "verdict:safe"),
     "many_pickles": (many_pickles, 20, 256, "extra-pickle"),
+    "zip_100k_members": (zip_100k_members, 10, 256, "verdict:safe"),
+    "zip_nested_50_deep": (zip_nested_50, 5, 64, "limit"),
 }
 
 
