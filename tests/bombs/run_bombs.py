@@ -82,6 +82,7 @@ def zip_100k_members():
     b = io.BytesIO()
     with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
         z.writestr("archive/data.pkl", b"\x80\x02}.")
+        z.writestr("archive/version", b"3\n")
         for i in range(100_000):
             z.writestr(f"archive/data/{i}", b"")
     return b.getvalue()
