@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   # build
   gcc meson ninja-build pkg-config
-  libzip-dev zlib1g-dev libbz2-dev liblzma-dev
+  libzip-dev zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev
   # tests
   libcmocka-dev python3 python3-jsonschema valgrind clang
   # ground truth for fixtures and the real-loader check (never used by ckptscan)
