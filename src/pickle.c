@@ -11,9 +11,9 @@
 #include "util.h"
 #include "vm.h"
 
-#define SCRATCH_MAX 512
+#define SCRATCH_MAX    512
 #define PREFETCH_FIRST (64u << 10)
-#define PREFETCH_MAX (2u << 20)
+#define PREFETCH_MAX   (2u << 20)
 
 static void vm_init(vm *v, scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                     size_t start)
@@ -129,7 +129,6 @@ static void step(vm *v, size_t start)
     if (v->mem.over_cap || v->mem.no_mem)
         vm_out_of_memory(v);
 }
-
 
 static void run(vm *v, size_t start)
 {

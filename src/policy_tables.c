@@ -26,11 +26,12 @@
     X("torch.float16")                                                                             \
     X("torch.float32")                                                                             \
     X("torch.float64")                                                                             \
-    X("torch.bfloat16") X("torch.complex32") X("torch.complex64") X("torch.complex128")            \
-        X("torch.uint8") X("torch.int8") X("torch.int16") X("torch.int32") X("torch.int64")        \
-            X("torch.bool") X("torch.qint8") X("torch.quint8") X("torch.qint32")                   \
-                X("torch.quint4x2") X("torch.quint2x4") X("torch.float8_e4m3fn")                   \
-                    X("torch.float8_e5m2") X("torch.float8_e4m3fnuz") X("torch.float8_e5m2fnuz")   \
+    X("torch.bfloat16")                                                                            \
+    X("torch.complex32") X("torch.complex64") X("torch.complex128") X("torch.uint8")               \
+        X("torch.int8") X("torch.int16") X("torch.int32") X("torch.int64") X("torch.bool")         \
+            X("torch.qint8") X("torch.quint8") X("torch.qint32") X("torch.quint4x2")               \
+                X("torch.quint2x4") X("torch.float8_e4m3fn") X("torch.float8_e5m2")                \
+                    X("torch.float8_e4m3fnuz") X("torch.float8_e5m2fnuz")                          \
                         X("torch.float8_e8m0fnu") X("torch.uint16") X("torch.uint32")              \
                             X("torch.uint64") X("torch.bits1x8") X("torch.bits2x4")                \
                                 X("torch.bits4x2") X("torch.bits8") X("torch.bits16")
@@ -41,18 +42,19 @@
     X("torch.DoubleTensor")                                                                        \
     X("torch.FloatTensor")                                                                         \
     X("torch.HalfTensor")                                                                          \
-    X("torch.BFloat16Tensor") X("torch.LongTensor") X("torch.IntTensor") X("torch.ShortTensor")    \
-        X("torch.CharTensor") X("torch.ByteTensor") X("torch.BoolTensor") X(                       \
-            "torch.cuda.DoubleTensor") X("torch.cuda.FloatTensor") X("torch.cuda.HalfTensor")      \
-            X("torch.cuda.BFloat16Tensor") X("torch.cuda.LongTensor") X("torch.cuda.IntTensor") X( \
-                "torch.cuda.ShortTensor") X("torch.cuda.CharTensor") X("torch.cuda.ByteTensor")    \
-                X("torch.cuda.BoolTensor") X("torch.DoubleStorage") X("torch.FloatStorage") X(     \
-                    "torch.HalfStorage") X("torch.BFloat16Storage") X("torch.LongStorage")         \
-                    X("torch.IntStorage") X("torch.ShortStorage") X("torch.CharStorage") X(        \
-                        "torch.ByteStorage") X("torch.BoolStorage") X("torch.ComplexFloatStorage") \
-                        X("torch.ComplexDoubleStorage") X("torch.QInt8Storage")                    \
-                            X("torch.QUInt8Storage") X("torch.QInt32Storage")                      \
-                                X("torch.QUInt4x2Storage") X("torch.QUInt2x4Storage")              \
+    X("torch.BFloat16Tensor")                                                                      \
+    X("torch.LongTensor") X("torch.IntTensor") X("torch.ShortTensor") X("torch.CharTensor")        \
+        X("torch.ByteTensor") X("torch.BoolTensor") X("torch.cuda.DoubleTensor") X(                \
+            "torch.cuda.FloatTensor") X("torch.cuda.HalfTensor") X("torch.cuda.BFloat16Tensor")    \
+            X("torch.cuda.LongTensor") X("torch.cuda.IntTensor") X("torch.cuda.ShortTensor")       \
+                X("torch.cuda.CharTensor") X("torch.cuda.ByteTensor") X("torch.cuda.BoolTensor")   \
+                    X("torch.DoubleStorage") X("torch.FloatStorage") X("torch.HalfStorage")        \
+                        X("torch.BFloat16Storage") X("torch.LongStorage") X("torch.IntStorage") X( \
+                            "torch.ShortStorage") X("torch.CharStorage") X("torch.ByteStorage")    \
+                            X("torch.BoolStorage") X("torch.ComplexFloatStorage") X(               \
+                                "torch.ComplexDoubleStorage") X("torch.QInt8Storage")              \
+                                X("torch.QUInt8Storage") X("torch.QInt32Storage") X(               \
+                                    "torch.QUInt4x2Storage") X("torch.QUInt2x4Storage")            \
                                     X("torch.cuda.DoubleStorage") X("torch.cuda.FloatStorage") X(  \
                                         "torch.cuda.HalfStorage") X("torch.cuda.BFloat16Storage")  \
                                         X("torch.cuda.LongStorage") X("torch.cuda.IntStorage") X(  \
@@ -75,22 +77,22 @@
     X("torch._utils._rebuild_tensor")                                                              \
     X("torch._utils._rebuild_tensor_v2")                                                           \
     X("torch._utils._rebuild_tensor_v3")                                                           \
-    X("torch._utils._rebuild_parameter") X("torch._utils._rebuild_parameter_with_state")           \
-        X("torch._utils._rebuild_qtensor") X("torch._utils._rebuild_sparse_tensor")                \
-            X("torch._utils._rebuild_meta_tensor_no_storage")                                      \
-                X("torch._utils._rebuild_nested_tensor")                                           \
-                    X("torch._utils._rebuild_wrapper_subclass")                                    \
-                        X("torch._utils._rebuild_device_tensor_from_numpy")                        \
-                            X("torch._utils._rebuild_device_tensor_from_cpu_tensor")               \
-                                X("torch._tensor._rebuild_from_type_v2")
+    X("torch._utils._rebuild_parameter")                                                           \
+    X("torch._utils._rebuild_parameter_with_state") X("torch._utils._rebuild_qtensor")             \
+        X("torch._utils._rebuild_sparse_tensor") X("torch._utils._rebuild_meta_tensor_no_storage") \
+            X("torch._utils._rebuild_nested_tensor") X("torch._utils._rebuild_wrapper_subclass")   \
+                X("torch._utils._rebuild_device_tensor_from_numpy")                                \
+                    X("torch._utils._rebuild_device_tensor_from_cpu_tensor")                       \
+                        X("torch._tensor._rebuild_from_type_v2")
 
 /* The fixed part of torch's _get_allowed_globals(). */
 #define TORCH_WEIGHTS_ONLY_BASE(X)                                                                 \
     X("collections.OrderedDict")                                                                   \
     X("collections.Counter")                                                                       \
     X("torch.nn.parameter.Parameter")                                                              \
-    X("torch.serialization._get_layout") X("torch.Size") X("torch.Tensor") X("torch.device")       \
-        X("_codecs.encode") X("builtins.bytearray") X("builtins.set") X("builtins.complex")
+    X("torch.serialization._get_layout")                                                           \
+    X("torch.Size") X("torch.Tensor") X("torch.device") X("_codecs.encode")                        \
+        X("builtins.bytearray") X("builtins.set") X("builtins.complex")
 
 #define TORCH_WEIGHTS_ONLY(X)                                                                      \
     TORCH_WEIGHTS_ONLY_BASE(X)                                                                     \
@@ -773,9 +775,10 @@ static const struct {
     X(ArithmeticError)                                                                             \
     X(AssertionError)                                                                              \
     X(AttributeError)                                                                              \
-    X(BaseException) X(BufferError) X(BytesWarning) X(DeprecationWarning) X(EOFError) X(           \
-        EnvironmentError) X(Exception) X(FloatingPointError) X(FutureWarning) X(GeneratorExit)     \
-        X(IOError) X(ImportError) X(ImportWarning) X(IndentationError) X(IndexError) X(KeyError)   \
+    X(BaseException)                                                                               \
+    X(BufferError) X(BytesWarning) X(DeprecationWarning) X(EOFError) X(EnvironmentError)           \
+        X(Exception) X(FloatingPointError) X(FutureWarning) X(GeneratorExit) X(IOError) X(         \
+            ImportError) X(ImportWarning) X(IndentationError) X(IndexError) X(KeyError)            \
             X(KeyboardInterrupt) X(LookupError) X(MemoryError) X(NameError) X(NotImplementedError) \
                 X(OSError) X(OverflowError) X(PendingDeprecationWarning) X(ReferenceError)         \
                     X(RuntimeError) X(RuntimeWarning) X(StopIteration) X(SyntaxError)              \

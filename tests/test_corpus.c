@@ -15,19 +15,6 @@
 
 static const char *corpus_dir;
 
-static int label_accepts(const char *label, ckpt_verdict v)
-{
-    if (strcmp(label, "safe") == 0)
-        return v == CKPT_VERDICT_SAFE;
-    if (strcmp(label, "dangerous") == 0)
-        return v == CKPT_VERDICT_DANGEROUS;
-    if (strcmp(label, "flagged") == 0)
-        return v == CKPT_VERDICT_SUSPICIOUS || v == CKPT_VERDICT_DANGEROUS;
-    if (strcmp(label, "not-dangerous") == 0)
-        return v == CKPT_VERDICT_SAFE || v == CKPT_VERDICT_SUSPICIOUS;
-    return 0;
-}
-
 static int check_line(ckpt_scanner *s, char *line, int *covered)
 {
     char *file = strtok(line, "\t\n");

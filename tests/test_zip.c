@@ -680,19 +680,6 @@ static void test_libzip_crosscheck(void **state)
 
 /* ---- the shared corpus's container samples ------------------------------------ */
 
-static int label_accepts(const char *label, ckpt_verdict v)
-{
-    if (strcmp(label, "safe") == 0)
-        return v == CKPT_VERDICT_SAFE;
-    if (strcmp(label, "dangerous") == 0)
-        return v == CKPT_VERDICT_DANGEROUS;
-    if (strcmp(label, "flagged") == 0)
-        return v == CKPT_VERDICT_SUSPICIOUS || v == CKPT_VERDICT_DANGEROUS;
-    if (strcmp(label, "not-dangerous") == 0)
-        return v == CKPT_VERDICT_SAFE || v == CKPT_VERDICT_SUSPICIOUS;
-    return 0;
-}
-
 static void test_corpus_containers(void **state)
 {
     (void)state;

@@ -56,6 +56,19 @@ int has_import(const ckpt_report *r, const char *module, const char *name, int *
     return 0;
 }
 
+int label_accepts(const char *label, ckpt_verdict v)
+{
+    if (strcmp(label, "safe") == 0)
+        return v == CKPT_VERDICT_SAFE;
+    if (strcmp(label, "dangerous") == 0)
+        return v == CKPT_VERDICT_DANGEROUS;
+    if (strcmp(label, "flagged") == 0)
+        return v == CKPT_VERDICT_SUSPICIOUS || v == CKPT_VERDICT_DANGEROUS;
+    if (strcmp(label, "not-dangerous") == 0)
+        return v == CKPT_VERDICT_SAFE || v == CKPT_VERDICT_SUSPICIOUS;
+    return 0;
+}
+
 void dump_report(const ckpt_report *r)
 {
     fprintf(stderr, "verdict %s, %zu findings\n", ckpt_verdict_name(ckpt_report_verdict(r)),

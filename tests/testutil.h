@@ -15,6 +15,9 @@ long find_code(const ckpt_report *r, ckpt_code code, long long offset);
 int has_call(const ckpt_report *r, const char *call);
 /* 1 when the report lists an import with this module and name. */
 int has_import(const ckpt_report *r, const char *module, const char *name, int *allowed);
+/* 1 when verdict v satisfies a ../shared/corpus/labels.tsv label (safe,
+ * dangerous, flagged, not-dangerous). */
+int label_accepts(const char *label, ckpt_verdict v);
 /* Prints the report's findings (for failing tests). */
 void dump_report(const ckpt_report *r);
 
