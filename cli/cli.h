@@ -21,7 +21,7 @@ int strlist_addn(strlist *l, const char *s, size_t n);
 int strlist_add(strlist *l, const char *s);
 void strlist_free(strlist *l);
 
-enum cli_command { CMD_SCAN, CMD_DIS };
+enum cli_command { CMD_SCAN, CMD_DIS, CMD_INSPECT };
 
 typedef struct cli_opts {
     enum cli_command command;
@@ -67,6 +67,8 @@ void run_batch(const ckpt_scanner *s, const cli_opts *o, const strlist *inputs, 
 
 /* dis.c: the `dis` command; returns the exit status. */
 int run_dis(const ckpt_scanner *s, const cli_opts *o);
+/* inspect.c: the `inspect` command; returns the exit status. */
+int run_inspect(const ckpt_scanner *s, const cli_opts *o);
 
 /* output.c */
 void out_report(FILE *f, const ckpt_report *r, const cli_opts *o, size_t index);

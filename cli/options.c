@@ -10,6 +10,7 @@
 
 static const char usage_text[] =
     "Usage: ckptscan [OPTIONS] FILE|DIR...\n"
+    "       ckptscan inspect [OPTIONS] FILE\n"
     "       ckptscan dis [--member NAME] [OPTIONS] FILE\n"
     "Scan PyTorch checkpoints and Python pickles for code that would run when\n"
     "they are loaded, without loading them. FILE may be - for standard input;\n"
@@ -23,6 +24,13 @@ static const char usage_text[] =
     "              deserialisation, file or network access, deferred execution,\n"
     "              a dynamic import or a mutation of global state\n"
     "  error       the file could not be read\n"
+    "\n"
+    "inspect shows what FILE holds, without loading it: format, archive members,\n"
+    "torch metadata, every tensor (key path, dtype, shape, strides, storage,\n"
+    "offset, bytes; checked against its storage record), the top-level keys,\n"
+    "each import with its verdict and where the object uses it, and whether\n"
+    "torch.load(weights_only=True) accepts the file; then the scan's findings.\n"
+    "--format json adds an \"inspection\" object to the report.\n"
     "\n"
     "dis prints an annotated opcode listing of every pickle in FILE (or only of\n"
     "archive member NAME; --member '' is the file itself): resolved names, memo\n"
@@ -296,8 +304,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, ckpt_scanner *s)
     o->progress = isatty(STDERR_FILENO);
     o->jobs = default_jobs();
     opterr = 0;
-    if (argc > 1 && strcmp(argv[1], "dis") == 0) {
-        o->command = CMD_DIS;
+    if (argc > 1 && (strcmp(argv[1], "dis") == 0 || strcmp(argv[1], "inspect") == 0)) {
+        o->command = strcmp(argv[1], "dis") == 0 ? CMD_DIS : CMD_INSPECT;
         argv++;
         argc--;
     }
@@ -313,6 +321,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, ckpt_scanner *s)
     }
     if (optind >= argc && !o->files_from)
         return usage_error("%s", "no FILE given");
+    if (o->command == CMD_INSPECT && (o->format == OUT_SARIF || o->format == OUT_JSONL))
+        return usage_error("%s", "inspect writes text or json");
     o->args = argv + optind;
     o->nargs = argc - optind;
     return -1;

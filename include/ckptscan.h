@@ -430,6 +430,120 @@ CKPT_API ckpt_status ckpt_dis_mem(const ckpt_scanner *scanner, const void *data,
                                   const char *name, const char *member, ckpt_dis_fn fn, void *ctx,
                                   ckpt_report **out);
 
+/* ---- Inspection ---------------------------------------------------------
+ * What a checkpoint holds, read without loading it. An inspection is a
+ * normal scan (same findings and verdict; it also checks tensor extents and
+ * storage record sizes, which can add findings) whose report also carries
+ * the archive's members, torch's metadata, the tensor inventory recovered
+ * from the rebuild calls, a summary of the top-level object and, for each
+ * import, where in the object it is used. Containers are kept whole for
+ * this (bounded by max-memory), so an inspection costs more memory than a
+ * scan. On a report from ckpt_scan_* the counts below are 0. */
+CKPT_API ckpt_status ckpt_inspect_file(const ckpt_scanner *scanner, const char *path,
+                                       ckpt_report **out);
+CKPT_API ckpt_status ckpt_inspect_mem(const ckpt_scanner *scanner, const void *data, size_t len,
+                                      const char *name, ckpt_report **out);
+/* 1 when the report comes from ckpt_inspect_*. */
+CKPT_API int ckpt_report_inspected(const ckpt_report *report);
+
+typedef enum ckpt_role {
+    CKPT_ROLE_PICKLE = 0,  /* data.pkl, constants.pkl, *.pkl */
+    CKPT_ROLE_TENSOR_DATA, /* a storage record (<archive>/data/<key>) */
+    CKPT_ROLE_CODE,        /* TorchScript code/, *.py, extern_modules */
+    CKPT_ROLE_METADATA,    /* version, byteorder, serialization_id, ... */
+    CKPT_ROLE_OTHER
+} ckpt_role;
+
+/* "pickle", "tensor-data", "code", "metadata", "other". */
+CKPT_API const char *ckpt_role_name(ckpt_role role);
+
+/* One member of the archive as torch.load reads it (the miniz view; the
+ * zipfile view when torch refuses the archive). */
+typedef struct ckpt_member {
+    const char *name; /* as stored; may hold NUL bytes: use name_len */
+    size_t name_len;
+    uint64_t size;            /* uncompressed, as declared */
+    uint64_t compressed_size; /* as declared */
+    unsigned method;          /* zip compression method */
+    const char *method_name;  /* "stored", "deflate", ... */
+    uint64_t offset;          /* of its local header */
+    ckpt_role role;
+} ckpt_member;
+
+CKPT_API size_t ckpt_report_member_count(const ckpt_report *report);
+CKPT_API ckpt_status ckpt_report_member(const ckpt_report *report, size_t i, ckpt_member *out);
+
+typedef struct ckpt_torch_info {
+    const char *layout;      /* "zip", "legacy", "tar", or "" when not a torch file */
+    const char *version;     /* the archive's version record, or "" */
+    const char *byteorder;   /* "little", "big", or "" when not recorded */
+    int protocol;            /* pickle protocol of the main pickle, 0 if none */
+    int torchscript;         /* 1 for a TorchScript archive (code/, constants.pkl) */
+    const char *main_member; /* member of the main pickle ("" = the file) */
+    int walk_incomplete;     /* 1 when part of the object was not inventoried
+                                (nesting past 256 levels, no memory, a pickle
+                                that did not complete) */
+} ckpt_torch_info;
+
+CKPT_API void ckpt_report_torch_info(const ckpt_report *report, ckpt_torch_info *out);
+
+/* One tensor of the inventory, in the order the object holds them. */
+typedef struct ckpt_tensor {
+    const char *path;      /* key path in the object: "model.layers.0.weight" */
+    const char *member;    /* the pickle it was found in */
+    uint64_t offset;       /* of the rebuild call's opcode in that member */
+    const char *rebuild;   /* "torch._utils._rebuild_tensor_v2", ... */
+    const char *dtype;     /* "float32", ...; "" when unknown */
+    size_t ndim;           /* shape and stride have ndim entries */
+    const int64_t *shape;  /* NULL when ndim is 0 */
+    const int64_t *stride; /* NULL when ndim is 0 or unknown */
+    int has_stride;
+    const char *storage_key; /* "" when the tensor has no storage */
+    const char *device;      /* storage location, e.g. "cpu" */
+    int64_t storage_offset;  /* in elements */
+    uint64_t numel;          /* product of the shape */
+    uint64_t nbytes;         /* numel x element size (0 if unknown) */
+    int64_t storage_numel;   /* elements the persistent id declares, -1 unknown */
+    int64_t record_bytes;    /* bytes of its storage record in the file, -1 unknown */
+    size_t storage_users;    /* tensors sharing this storage (1: its own) */
+    int is_parameter;        /* rebuilt as torch.nn.Parameter */
+    int requires_grad;
+    const char *problem; /* "" or what does not fit (also a finding) */
+} ckpt_tensor;
+
+CKPT_API size_t ckpt_report_tensor_count(const ckpt_report *report);
+CKPT_API ckpt_status ckpt_report_tensor(const ckpt_report *report, size_t i, ckpt_tensor *out);
+
+/* Totals per dtype, in order of first appearance. */
+typedef struct ckpt_dtype_total {
+    const char *dtype; /* "" for tensors of unknown dtype */
+    uint64_t tensors;
+    uint64_t elements;
+    uint64_t bytes;
+} ckpt_dtype_total;
+
+CKPT_API size_t ckpt_report_dtype_count(const ckpt_report *report);
+CKPT_API ckpt_status ckpt_report_dtype_total(const ckpt_report *report, size_t i,
+                                             ckpt_dtype_total *out);
+
+/* The top-level object in brief: one entry per key of a top-level dict
+ * (or one entry with key "" for anything else). */
+typedef struct ckpt_entry {
+    const char *key; /* may hold NUL bytes: use key_len */
+    size_t key_len;
+    const char *kind;    /* "dict", "list", "tensor", "int", "object", ... */
+    const char *summary; /* e.g. "3", "0.001", "optimizer: 4 parameter states ..." */
+    uint64_t tensors;    /* tensors under it */
+    uint64_t bytes;      /* their bytes */
+} ckpt_entry;
+
+CKPT_API size_t ckpt_report_entry_count(const ckpt_report *report);
+CKPT_API ckpt_status ckpt_report_entry(const ckpt_report *report, size_t i, ckpt_entry *out);
+
+/* Where import i is first used in the loaded object (a key path), or ""
+ * when the object does not hold it (e.g. a call made during loading). */
+CKPT_API const char *ckpt_report_import_usage(const ckpt_report *report, size_t i);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "formats.h"
+#include "inspect.h"
 #include "opcodes.h"
 #include "util.h"
 #include "value.h"
@@ -537,6 +538,7 @@ static int walk_one(legacy *L, const uint8_t *buf, size_t len, size_t *pos, cons
         return 0;
     }
     *pos += 8;
+    insp_add_storage_record(L->ctx, k->p, k->n, nbytes);
     if (!range_fits(*pos, nbytes, len)) {
         note(L, CKPT_F_TRUNCATED, *pos,
              "storage '%.*s' runs past the end of the file (%llu bytes, %zu left)", kn, kt,
@@ -613,12 +615,15 @@ int read_torch_legacy(scan_ctx *ctx, const char *member, const uint8_t *buf, siz
     L.ctx = ctx;
     L.member = member;
     arena_init(&L.mem, ctx_limit(ctx, CKPT_LIMIT_MEMORY));
+    insp_set_layout(ctx, "legacy");
     const pickle_hooks plain = {NULL, NULL, on_stop, &L};
     const pickle_hooks main_obj = {NULL, on_persid, on_stop, &L};
     size_t pos = 0;
     for (int i = 0; i < 5; i++) {
         pickle_result res;
         L.kind = V_EMPTY;
+        if (i == 3)
+            insp_expect_main(ctx, pos);
         if (i == 4)
             scan_keys(&L, buf, len, pos, &plain, &res);
         else

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inspect.h"
 #include "opcodes.h"
 #include "pickle_lite.h"
 #include "util.h"
@@ -14,6 +15,7 @@
 #define SCRATCH_MAX    512
 #define PREFETCH_FIRST (64u << 10)
 #define PREFETCH_MAX   (2u << 20)
+#define INSPECT_ITEMS  (UINT32_C(1) << 30) /* memory stays bounded by max-memory */
 
 static void vm_init(vm *v, scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                     size_t start)
@@ -33,6 +35,8 @@ static void vm_init(vm *v, scan_ctx *ctx, const char *member, const uint8_t *buf
     v->lim_memo = ctx_limit(ctx, CKPT_LIMIT_MEMO);
     v->lim_string = ctx_limit(ctx, CKPT_LIMIT_STRING);
     v->lim_items = ctx_limit(ctx, CKPT_LIMIT_ITEMS);
+    if (insp_active(ctx))
+        v->lim_items = INSPECT_ITEMS; /* the inventory needs every item */
     v->lim_memory = ctx_limit(ctx, CKPT_LIMIT_MEMORY);
     arena_init(&v->mem, v->lim_memory);
     sb_init(&v->scratch, SCRATCH_MAX);
@@ -118,6 +122,7 @@ static void step(vm *v, size_t start)
             v->stopped = 1;
             if (v->hooks && v->hooks->on_stop)
                 v->hooks->on_stop(v->hooks->hctx, &top);
+            insp_pickle_result(v->ctx, v->member, start, v->max_proto, &top);
         }
     } else if (v->op == OP_PROTO) {
         vm_op_proto(v, start);
@@ -164,13 +169,15 @@ static void record(vm *v, size_t start)
     p.weights_only_ok = p.complete && v->weights_only_ok;
     p.weights_only_reason = p.weights_only_ok ? "" : v->weights_only_reason;
     report_add_pickle(v->ctx->rep, &p);
+    if (!p.complete)
+        insp_pickle_failed(v->ctx);
 }
 
 /* The fast path applies when nobody needs values: no listing, no hooks
  * that read persistent ids or the result. */
 static int fast_path_allowed(const scan_ctx *ctx, const pickle_hooks *hooks)
 {
-    return !ctx->dis && !ctx->sc->no_fast_path &&
+    return !ctx->dis && !ctx->sc->no_fast_path && !insp_active(ctx) &&
            (!hooks || (!hooks->on_stop && !hooks->on_persid));
 }
 
@@ -315,7 +322,9 @@ void vm_check_embedded(vm *v, const uint8_t *p, size_t n)
     vm_note(v, CKPT_F_EMBEDDED_PICKLE, -1, NULL, NULL,
             "a %zu-byte constant is a complete pickle; scanned as member '%s'", n, where);
     ctx->depth++;
+    ctx->embedded++;
     pickle_scan_all(ctx, where, p, n, 0, 1);
+    ctx->embedded--;
     ctx->depth--;
 }
 

@@ -1,5 +1,6 @@
 /* Report storage and its public accessors. */
 #include "report.h"
+#include "inspect.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ void ckpt_report_free(ckpt_report *r)
     free(r->imports);
     free(r->import_slots);
     free(r->pickles);
+    insp_free(r->insp);
     free(r);
 }
 

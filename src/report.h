@@ -39,6 +39,8 @@ struct ckpt_report {
 
     ckpt_pickle *pickles;
     size_t npickles, pickles_cap;
+
+    struct insp *insp; /* inspection (inspect.h), or NULL for a plain scan */
 };
 
 /* What a caller fills to add a finding; NULL strings mean "". */

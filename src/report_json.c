@@ -1,4 +1,5 @@
 /* The report as JSON (schema: doc/report.schema.json). */
+#include "inspect.h"
 #include "json.h"
 #include "report.h"
 
@@ -93,6 +94,8 @@ ckpt_status ckpt_report_write_json(const ckpt_report *r, ckpt_write_fn write, vo
     jw_ku64(&w, "size", r->size);
     jw_kbool(&w, "weights_only", all_weights_only(r));
     write_lists(&w, r);
+    if (r->insp)
+        insp_write_json(&w, r);
     jw_end(&w, '}');
     return jw_finish(&w);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "formats.h"
+#include "inspect.h"
 #include "scan.h"
 #include "util.h"
 
@@ -83,34 +84,47 @@ void ctx_release(scan_ctx *ctx)
     ctx->next = ctx->ext_cap = 0;
 }
 
-static ckpt_report *new_report(const ckpt_scanner *s, const char *name)
+/* What a scan does besides the report: a listing, an inspection. */
+typedef struct scan_opts {
+    dis_sink *dis;
+    int inspect;
+} scan_opts;
+
+static ckpt_report *new_report(const ckpt_scanner *s, const char *name, const scan_opts *o)
 {
-    return report_new(name, s->limits[CKPT_LIMIT_FINDINGS], s->strict);
+    ckpt_report *r = report_new(name, s->limits[CKPT_LIMIT_FINDINGS], s->strict);
+    if (r && o && o->inspect && !insp_attach(r)) {
+        ckpt_report_free(r);
+        return NULL;
+    }
+    return r;
 }
 
 /* Scans an in-memory image of the whole input into r (listing the pickles
  * into `dis` when it is not NULL). */
 static void scan_image(const ckpt_scanner *s, ckpt_report *r, const uint8_t *data, size_t len,
-                       dis_sink *dis, int mapped)
+                       const scan_opts *o, int mapped)
 {
-    scan_ctx ctx = {s, r, 0, NULL, 0, 0, dis, mapped ? data : NULL, mapped ? len : 0};
+    scan_ctx ctx = {s, r, 0, NULL, 0, 0, o ? o->dis : NULL, mapped ? data : NULL, mapped ? len : 0,
+                    0};
     r->size = len;
     scan_buffer(&ctx, "", data, len, &r->format);
+    insp_finish(r);
     ctx_release(&ctx);
 }
 
 static ckpt_status scan_mem_sink(const ckpt_scanner *s, const void *data, size_t len,
-                                 const char *name, dis_sink *dis, ckpt_report **out)
+                                 const char *name, const scan_opts *o, ckpt_report **out)
 {
     if (!out)
         return CKPT_ERR_ARG;
     *out = NULL;
     if (!s || (!data && len))
         return CKPT_ERR_ARG;
-    ckpt_report *r = new_report(s, name ? name : "<memory>");
+    ckpt_report *r = new_report(s, name ? name : "<memory>", o);
     if (!r)
         return CKPT_ERR_NOMEM;
-    scan_image(s, r, data ? data : (const uint8_t *)"", len, dis, 0);
+    scan_image(s, r, data ? data : (const uint8_t *)"", len, o, 0);
     *out = r;
     return CKPT_OK;
 }
@@ -133,7 +147,7 @@ static ckpt_status errno_status(int e)
 }
 
 /* Reads a stream that cannot be mapped (pipe, FIFO) up to the size cap. */
-static ckpt_status read_stream(const ckpt_scanner *s, int fd, ckpt_report *r, dis_sink *dis)
+static ckpt_status read_stream(const ckpt_scanner *s, int fd, ckpt_report *r, const scan_opts *o)
 {
     uint64_t cap = s->limits[CKPT_LIMIT_FILE_SIZE];
     size_t len = 0, alloc = 0;
@@ -167,14 +181,14 @@ static ckpt_status read_stream(const ckpt_scanner *s, int fd, ckpt_report *r, di
             break;
         }
     }
-    scan_image(s, r, buf, len, dis, 0);
+    scan_image(s, r, buf, len, o, 0);
     if (over)
         ctx_report_limit(r, CKPT_LIMIT_FILE_SIZE, cap);
     free(buf);
     return CKPT_OK;
 }
 
-static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r, dis_sink *dis)
+static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r, const scan_opts *o)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
@@ -182,7 +196,7 @@ static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r, d
     if (S_ISDIR(st.st_mode))
         return CKPT_ERR_IS_DIR;
     if (!S_ISREG(st.st_mode) || st.st_size == 0)
-        return read_stream(s, fd, r, dis);
+        return read_stream(s, fd, r, o);
     uint64_t size = (uint64_t)st.st_size;
     if (size > s->limits[CKPT_LIMIT_FILE_SIZE] || size > SIZE_MAX) {
         r->size = size;
@@ -191,9 +205,9 @@ static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r, d
     }
     void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED)
-        return read_stream(s, fd, r, dis);
+        return read_stream(s, fd, r, o);
     madvise(map, (size_t)size, MADV_RANDOM); /* see ctx_prefetch */
-    scan_image(s, r, map, (size_t)size, dis, 1);
+    scan_image(s, r, map, (size_t)size, o, 1);
     munmap(map, (size_t)size);
     return CKPT_OK;
 }
@@ -206,7 +220,7 @@ static ckpt_status finish(ckpt_report *r, ckpt_status st, ckpt_report **out)
     return st;
 }
 
-static ckpt_status scan_fd_sink(const ckpt_scanner *s, int fd, const char *name, dis_sink *dis,
+static ckpt_status scan_fd_sink(const ckpt_scanner *s, int fd, const char *name, const scan_opts *o,
                                 ckpt_report **out)
 {
     if (!out)
@@ -214,10 +228,10 @@ static ckpt_status scan_fd_sink(const ckpt_scanner *s, int fd, const char *name,
     *out = NULL;
     if (!s || fd < 0)
         return CKPT_ERR_ARG;
-    ckpt_report *r = new_report(s, name ? name : "-");
+    ckpt_report *r = new_report(s, name ? name : "-", o);
     if (!r)
         return CKPT_ERR_NOMEM;
-    ckpt_status st = scan_open_fd(s, fd, r, dis);
+    ckpt_status st = scan_open_fd(s, fd, r, o);
     if (st == CKPT_ERR_NOMEM) {
         ckpt_report_free(r);
         return st;
@@ -230,7 +244,7 @@ ckpt_status ckpt_scan_fd(const ckpt_scanner *s, int fd, const char *name, ckpt_r
     return scan_fd_sink(s, fd, name, NULL, out);
 }
 
-static ckpt_status scan_file_sink(const ckpt_scanner *s, const char *path, dis_sink *dis,
+static ckpt_status scan_file_sink(const ckpt_scanner *s, const char *path, const scan_opts *o,
                                   ckpt_report **out)
 {
     if (!out)
@@ -240,14 +254,14 @@ static ckpt_status scan_file_sink(const ckpt_scanner *s, const char *path, dis_s
         return CKPT_ERR_ARG;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        ckpt_report *r = new_report(s, path);
+        ckpt_report *r = new_report(s, path, o);
         if (!r)
             return CKPT_ERR_NOMEM;
         return finish(r, errno_status(errno), out);
     }
     /* O_NONBLOCK only keeps open() of a FIFO from hanging; read normally */
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    ckpt_status st = scan_fd_sink(s, fd, path, dis, out);
+    ckpt_status st = scan_fd_sink(s, fd, path, o, out);
     close(fd);
     return st;
 }
@@ -263,9 +277,10 @@ ckpt_status ckpt_dis_file(const ckpt_scanner *s, const char *path, const char *m
     if (!fn)
         return CKPT_ERR_ARG;
     dis_sink d = {fn, ctx, member, 0};
+    scan_opts o = {&d, 0};
     if (path && strcmp(path, "-") == 0)
-        return scan_fd_sink(s, 0, "-", &d, out);
-    return scan_file_sink(s, path, &d, out);
+        return scan_fd_sink(s, 0, "-", &o, out);
+    return scan_file_sink(s, path, &o, out);
 }
 
 ckpt_status ckpt_dis_mem(const ckpt_scanner *s, const void *data, size_t len, const char *name,
@@ -274,5 +289,21 @@ ckpt_status ckpt_dis_mem(const ckpt_scanner *s, const void *data, size_t len, co
     if (!fn)
         return CKPT_ERR_ARG;
     dis_sink d = {fn, ctx, member, 0};
-    return scan_mem_sink(s, data, len, name, &d, out);
+    scan_opts o = {&d, 0};
+    return scan_mem_sink(s, data, len, name, &o, out);
+}
+
+ckpt_status ckpt_inspect_file(const ckpt_scanner *s, const char *path, ckpt_report **out)
+{
+    scan_opts o = {NULL, 1};
+    if (path && strcmp(path, "-") == 0)
+        return scan_fd_sink(s, 0, "-", &o, out);
+    return scan_file_sink(s, path, &o, out);
+}
+
+ckpt_status ckpt_inspect_mem(const ckpt_scanner *s, const void *data, size_t len, const char *name,
+                             ckpt_report **out)
+{
+    scan_opts o = {NULL, 1};
+    return scan_mem_sink(s, data, len, name, &o, out);
 }

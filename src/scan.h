@@ -44,6 +44,7 @@ typedef struct scan_ctx {
      * of it may be dropped once read (they re-fault from the file). */
     const uint8_t *map;
     size_t map_len;
+    unsigned embedded; /* nesting of embedded pickles being walked */
 } scan_ctx;
 
 /* Lets the kernel drop the mapped pages of [from, to) if they belong to the

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "inspect.h"
 #include "tar_internal.h"
 #include "util.h"
 #include "value.h"
@@ -280,6 +281,8 @@ static void scan_role(walker *w, size_t i, int role)
     size_t n;
     tar_member_data(w, &w->m[t], &d, &n);
     const char *label = member_join(w->ctx, w->member, roles[role]);
+    if (!*w->member)
+        insp_set_layout(w->ctx, "tar");
     rwalk r = {w->ctx, label, d, n, 0, 0, 0, 0, 0, 0};
     if (role == R_STORAGES)
         walk_storages(&r);

@@ -77,6 +77,8 @@ typedef struct call {
     value args;
     value kwargs; /* V_EMPTY unless NEWOBJ_EX */
     value state;  /* V_EMPTY until BUILD */
+    value items;  /* what APPEND/SETITEM(S) added to an allowed type, e.g.
+                     OrderedDict (a V_DICT, V_LIST or V_SET); V_EMPTY if none */
     uint8_t opcode;
     uint64_t offset;
 } callsite;

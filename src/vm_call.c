@@ -424,6 +424,22 @@ static void op_build(vm *v)
     }
 }
 
+/* Items an allowed type (OrderedDict, set, ...) gets: kept like a plain
+ * container's, so the object can be shown (and inventoried) later. */
+static void keep_call_items(vm *v, value *target, vkind plain, const value *items, size_t n)
+{
+    callsite *c = &target->u.n->u.c;
+    if (c->items.kind == V_EMPTY) {
+        c->items = v_new_node(&v->mem, plain);
+        if (c->items.kind == V_EMPTY) {
+            vm_out_of_memory(v);
+            return;
+        }
+    }
+    if (c->items.kind == plain && !seq_push(&v->mem, &c->items.u.n->u.s, items, n, v->lim_items))
+        vm_out_of_memory(v);
+}
+
 /* APPEND(S)/SETITEM(S)/ADDITEMS on `target`: plain containers built in the
  * stream just grow; anything else is a method call worth reporting. */
 static void mutate(vm *v, value *target, vkind plain, const value *items, size_t n,
@@ -442,6 +458,7 @@ static void mutate(vm *v, value *target, vkind plain, const value *items, size_t
     if (callee_allowed(target, 0)) {
         if (is_setitem && !callee_allowed(target, 1))
             vm_weights_only_fail(v, "SETITEM on something that is not a dict");
+        keep_call_items(v, target, plain, items, n);
         return;
     }
     vm_weights_only_fail(v, "container opcode on an unsupported object");

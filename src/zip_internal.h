@@ -249,6 +249,8 @@ const char *zshown_name(zarchive *za, const zentry *e);
 /* Why torch.load rejects the archive before or while reading data.pkl, or
  * NULL when it opens it (zip_miniz.c). Needs za->torch_order. */
 const char *ztorch_rejects(zarchive *za);
+/* zip_inspect.c: lists the members into the report's inspection (if any). */
+void zinspect_members(zarchive *za, ckpt_format format);
 /* Index of the torch entry torch.load reads as data.pkl, or -1. */
 long ztorch_data_pkl(zarchive *za);
 

@@ -365,6 +365,7 @@ int read_zip(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, 
     scan_items(&za);
     zcheck_notes_summary(&za);
     *format = za_format(&za);
+    zinspect_members(&za, *format);
     za_close(&za);
     return 1;
 }

@@ -1,0 +1,202 @@
+/* The inspection collector: what the readers hand over during the scan of
+ * an inspected file, and the checks made once the whole file is read. */
+#include "inspect.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inspect_torch.h"
+#include "util.h"
+
+int insp_attach(ckpt_report *r)
+{
+    r->insp = calloc(1, sizeof(*r->insp));
+    if (!r->insp)
+        return 0;
+    r->insp->rep = r;
+    r->insp->expect_main_at = UINT64_MAX;
+    r->insp->torch = (ckpt_torch_info){"", "", "", 0, 0, "", 0};
+    return 1;
+}
+
+void insp_free(struct insp *in)
+{
+    if (!in)
+        return;
+    free(in->members);
+    free(in->tensors);
+    free(in->entries);
+    free(in->records);
+    free(in->import_usage);
+    free(in->dtypes);
+    free(in);
+}
+
+int insp_active(const scan_ctx *ctx)
+{
+    return ctx->rep->insp && !ctx->embedded && ctx->depth <= 1;
+}
+
+/* Grows an array of `size`-byte elements to hold one more; NULL on no memory. */
+static void *grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *p = realloc(arr, ncap * size);
+    if (p)
+        *cap = ncap;
+    return p;
+}
+
+#define PUSH(in, arr, n, cap)                                                                      \
+    ({                                                                                             \
+        void *p_ = grow((in)->arr, &(in)->cap, (in)->n, sizeof(*(in)->arr));                       \
+        if (p_)                                                                                    \
+            (in)->arr = p_;                                                                        \
+        p_ ? memset(&(in)->arr[(in)->n], 0, sizeof(*(in)->arr)), &(in)->arr[(in)->n++] : NULL;     \
+    })
+
+insp_tensor *insp_new_tensor(struct insp *in)
+{
+    return PUSH(in, tensors, ntensors, tensors_cap);
+}
+
+ckpt_entry *insp_new_entry(struct insp *in)
+{
+    ckpt_entry *e = PUSH(in, entries, nentries, entries_cap);
+    if (e)
+        *e = (ckpt_entry){"", 0, "", "", 0, 0};
+    return e;
+}
+
+void insp_note_usage(struct insp *in, size_t index, const char *path, size_t len)
+{
+    if (index >= in->rep->nimports)
+        return;
+    if (index >= in->import_usage_cap) {
+        size_t cap = in->rep->nimports + 16;
+        const char **p = realloc(in->import_usage, cap * sizeof(*p));
+        if (!p)
+            return;
+        memset(p + in->import_usage_cap, 0, (cap - in->import_usage_cap) * sizeof(*p));
+        in->import_usage = p;
+        in->import_usage_cap = cap;
+    }
+    if (!in->import_usage[index])
+        in->import_usage[index] = arena_strndup(&in->rep->mem, path, len);
+}
+
+/* ---- what the readers hand over ---- */
+
+void insp_set_layout(scan_ctx *ctx, const char *layout)
+{
+    if (insp_active(ctx) && !*ctx->rep->insp->torch.layout)
+        ctx->rep->insp->torch.layout = layout;
+}
+
+void insp_expect_main(scan_ctx *ctx, uint64_t offset)
+{
+    if (insp_active(ctx))
+        ctx->rep->insp->expect_main_at = offset;
+}
+
+void insp_add_member(scan_ctx *ctx, const ckpt_member *m)
+{
+    if (!insp_active(ctx))
+        return;
+    struct insp *in = ctx->rep->insp;
+    ckpt_member *d = PUSH(in, members, nmembers, members_cap);
+    if (!d)
+        return;
+    *d = *m;
+    d->name = arena_strndup(&in->rep->mem, m->name, m->name_len);
+    if (!d->name) {
+        d->name = "";
+        d->name_len = 0;
+    }
+    if (m->role == CKPT_ROLE_CODE)
+        in->torch.torchscript = 1;
+}
+
+void insp_set_record_text(scan_ctx *ctx, const char *which, const uint8_t *p, size_t n)
+{
+    if (!insp_active(ctx))
+        return;
+    struct insp *in = ctx->rep->insp;
+    while (n && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+        n--;
+    const char *s = arena_strndup(&in->rep->mem, (const char *)p, n);
+    if (!s)
+        return;
+    if (strcmp(which, "version") == 0)
+        in->torch.version = s;
+    else
+        in->torch.byteorder = s;
+}
+
+void insp_add_storage_record(scan_ctx *ctx, const char *key, size_t key_len, uint64_t bytes)
+{
+    if (!insp_active(ctx))
+        return;
+    struct insp *in = ctx->rep->insp;
+    insp_record *r = PUSH(in, records, nrecords, records_cap);
+    if (!r)
+        return;
+    r->key = arena_strndup(&in->rep->mem, key, key_len);
+    r->key_len = r->key ? key_len : 0;
+    r->key = r->key ? r->key : "";
+    r->bytes = bytes;
+}
+
+static int main_priority(const struct insp *in, const char *member, uint64_t offset)
+{
+    size_t n = strlen(member);
+    if (offset == in->expect_main_at)
+        return 3;
+    if (n >= 8 && strcmp(member + n - 8, "data.pkl") == 0 && (n == 8 || member[n - 9] == '/'))
+        return 2;
+    if (strcmp(in->torch.layout, "tar") == 0 && strcmp(member, "pickle") == 0)
+        return 2;
+    return 1;
+}
+
+/* Entries of an earlier, less likely main pickle give way. */
+static void drop_entries(struct insp *in)
+{
+    for (size_t i = 0; i < in->ntensors; i++)
+        if (in->tensors[i].pickle_seq == in->entries_seq)
+            in->tensors[i].entry = SIZE_MAX;
+    in->nentries = 0;
+}
+
+void insp_pickle_result(scan_ctx *ctx, const char *member, uint64_t offset, int protocol,
+                        const value *root)
+{
+    if (!insp_active(ctx))
+        return;
+    struct insp *in = ctx->rep->insp;
+    unsigned pseq = ++in->pickle_seq;
+    int prio = main_priority(in, member, offset);
+    int main = prio > in->main_prio;
+    if (main) {
+        drop_entries(in);
+        in->main_prio = prio;
+        in->entries_seq = pseq;
+        in->torch.protocol = protocol;
+        in->torch.main_member = report_strdup(in->rep, member);
+    }
+    const char *order = torch_sys_info_byteorder(root);
+    if (order && strcmp(in->torch.layout, "legacy") == 0)
+        in->torch.byteorder = order;
+    if (!insp_walk(in, member, pseq, root, main))
+        in->torch.walk_incomplete = 1;
+}
+
+void insp_pickle_failed(scan_ctx *ctx)
+{
+    if (insp_active(ctx))
+        ctx->rep->insp->torch.walk_incomplete = 1;
+}

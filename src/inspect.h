@@ -1,0 +1,99 @@
+/* Inspection: what a checkpoint holds, gathered during a normal scan when
+ * the report asks for it (ckpt_inspect_*). The readers hand over what they
+ * see (members, storage records, each pickle's result); the walker turns
+ * a pickle's result into the tensor inventory; insp_finish matches tensors
+ * with storage records and adds the findings. */
+#ifndef CKPT_INSPECT_H
+#define CKPT_INSPECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report.h"
+#include "scan.h"
+#include "value.h"
+
+typedef struct insp_tensor {
+    ckpt_tensor pub;      /* strings and arrays in the report's arena */
+    size_t entry;         /* top-level entry it sits under, or SIZE_MAX */
+    unsigned pickle_seq;  /* which collected pickle it came from */
+    uint32_t elsize;      /* 0: unknown */
+    int storage_in_bytes; /* UntypedStorage: storage_numel counts bytes */
+    int extent_bad;       /* the view does not fit its storage */
+} insp_tensor;
+
+typedef struct insp_record {
+    const char *key; /* storage key (report arena) */
+    size_t key_len;
+    uint64_t bytes;
+} insp_record;
+
+struct insp {
+    ckpt_report *rep;
+
+    ckpt_member *members;
+    size_t nmembers, members_cap;
+
+    ckpt_torch_info torch;
+
+    insp_tensor *tensors;
+    size_t ntensors, tensors_cap;
+
+    ckpt_entry *entries;
+    size_t nentries, entries_cap;
+    int main_prio;           /* how sure we are the entries are the main object */
+    unsigned entries_seq;    /* pickle the entries came from */
+    unsigned pickle_seq;     /* pickles collected so far */
+    uint64_t expect_main_at; /* legacy: offset of the main object's pickle */
+
+    insp_record *records;
+    size_t nrecords, records_cap;
+
+    const char **import_usage; /* per import index, or NULL */
+    size_t import_usage_cap;
+
+    ckpt_dtype_total *dtypes;
+    size_t ndtypes;
+};
+
+/* 1 when the current walk belongs to the inspected file itself (not a
+ * probe, a discarded reading or an embedded pickle). */
+int insp_active(const scan_ctx *ctx);
+
+/* Allocates the report's inspection; 0 on no memory. */
+int insp_attach(ckpt_report *r);
+void insp_free(struct insp *in);
+
+/* ---- what the readers hand over ---- */
+void insp_set_layout(scan_ctx *ctx, const char *layout);
+/* The legacy reader's main object is the pickle starting at `offset`. */
+void insp_expect_main(scan_ctx *ctx, uint64_t offset);
+void insp_add_member(scan_ctx *ctx, const ckpt_member *m);
+void insp_set_record_text(scan_ctx *ctx, const char *which, const uint8_t *p, size_t n);
+void insp_add_storage_record(scan_ctx *ctx, const char *key, size_t key_len, uint64_t bytes);
+/* The value a pickle's STOP returned (pickle.c). */
+void insp_pickle_result(scan_ctx *ctx, const char *member, uint64_t offset, int protocol,
+                        const value *root);
+
+/* A pickle of the inspected file stopped before STOP. */
+void insp_pickle_failed(scan_ctx *ctx);
+
+/* Matches tensors with storage records, computes totals and adds the
+ * extent and size findings. */
+void insp_finish(ckpt_report *r);
+
+struct jw;
+/* Writes the "inspection" key and object (inspect_json.c). */
+void insp_write_json(struct jw *w, const ckpt_report *r);
+
+/* ---- used by the walker (inspect_walk.c) ---- */
+insp_tensor *insp_new_tensor(struct insp *in);
+ckpt_entry *insp_new_entry(struct insp *in);
+void insp_note_usage(struct insp *in, size_t import_index, const char *path, size_t len);
+/* Walks root (the result of the pickle numbered seq) into the inventory;
+ * with_entries: also summarise the top level. Returns 0 when part of the
+ * object was skipped. */
+int insp_walk(struct insp *in, const char *member, unsigned pickle_seq, const value *root,
+              int with_entries);
+
+#endif

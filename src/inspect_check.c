@@ -1,0 +1,163 @@
+/* Once the whole file is read: each tensor meets its storage record (its
+ * size must be what the persistent id declares: LOADERS.md section 6), views
+ * of one storage are counted, and the totals are made. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inspect.h"
+#include "util.h"
+
+static int record_cmp(const void *a, const void *b)
+{
+    const insp_record *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+static const insp_record *find_record(const struct insp *in, const char *key)
+{
+    insp_record probe = {key, strlen(key), 0};
+    return bsearch(&probe, in->records, in->nrecords, sizeof(*in->records), record_cmp);
+}
+
+/* Tensors ordered by (member, storage key): views of one storage adjacent. */
+static const struct insp *sort_ctx;
+
+static int tensor_storage_cmp(const void *a, const void *b)
+{
+    const ckpt_tensor *x = &sort_ctx->tensors[*(const size_t *)a].pub;
+    const ckpt_tensor *y = &sort_ctx->tensors[*(const size_t *)b].pub;
+    int c = strcmp(x->member, y->member);
+    if (!c)
+        c = strcmp(x->storage_key, y->storage_key);
+    if (!c)
+        c = (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+    return c;
+}
+
+static int same_storage(const ckpt_tensor *a, const ckpt_tensor *b)
+{
+    return strcmp(a->member, b->member) == 0 && strcmp(a->storage_key, b->storage_key) == 0;
+}
+
+static void tensor_finding(struct insp *in, const ckpt_tensor *t, ckpt_code code, const char *what)
+{
+    char msg[600];
+    snprintf(msg, sizeof(msg), "tensor '%.200s' (storage '%.40s'): %s", t->path, t->storage_key,
+             what);
+    finding_in f = {code, -1, t->member, t->offset, "REDUCE", t->rebuild, NULL, msg};
+    report_add(in->rep, &f);
+}
+
+/* Declared storage bytes, or -1 when the type or count is unknown. */
+static int64_t declared_bytes(const insp_tensor *t)
+{
+    uint64_t n;
+    if (t->pub.storage_numel < 0 || (!t->elsize && !t->storage_in_bytes))
+        return -1;
+    if (t->storage_in_bytes)
+        return t->pub.storage_numel;
+    if (mul_overflows((uint64_t)t->pub.storage_numel, t->elsize, &n) || n > INT64_MAX)
+        return -1;
+    return (int64_t)n;
+}
+
+/* The storage of group [from, to): its record, checked once. */
+static void check_storage(struct insp *in, const size_t *ord, size_t from, size_t to)
+{
+    insp_tensor *first = &in->tensors[ord[from]];
+    const insp_record *rec = in->nrecords ? find_record(in, first->pub.storage_key) : NULL;
+    int64_t want = declared_bytes(first);
+    char msg[300];
+    msg[0] = 0;
+    if (!rec && in->nrecords)
+        snprintf(msg, sizeof(msg), "the archive has no record for this storage: torch.load fails");
+    else if (rec && want >= 0 && (uint64_t)want != rec->bytes)
+        snprintf(msg, sizeof(msg),
+                 "its storage record holds %" PRIu64
+                 " bytes but the persistent id declares %" PRId64,
+                 rec->bytes, want);
+    for (size_t i = from; i < to; i++) {
+        ckpt_tensor *t = &in->tensors[ord[i]].pub;
+        t->storage_users = to - from;
+        t->record_bytes = rec ? (int64_t)rec->bytes : -1;
+        if (msg[0] && !*t->problem)
+            t->problem = report_strdup(in->rep, msg);
+    }
+    /* the legacy reader reports its own record mismatches */
+    if (msg[0] && strcmp(in->torch.layout, "legacy") != 0)
+        tensor_finding(in, &first->pub, CKPT_F_ARCHIVE_ANOMALY, msg);
+}
+
+static void check_storages(struct insp *in)
+{
+    size_t *ord = malloc((in->ntensors ? in->ntensors : 1) * sizeof(*ord));
+    if (!ord) {
+        in->torch.walk_incomplete = 1;
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < in->ntensors; i++)
+        if (*in->tensors[i].pub.storage_key)
+            ord[n++] = i;
+    sort_ctx = in;
+    qsort(ord, n, sizeof(*ord), tensor_storage_cmp);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && same_storage(&in->tensors[ord[i]].pub, &in->tensors[ord[j]].pub))
+            j++;
+        check_storage(in, ord, i, j);
+        i = j;
+    }
+    free(ord);
+}
+
+/* ---- totals ---- */
+
+static void add_total(struct insp *in, const insp_tensor *t)
+{
+    ckpt_dtype_total *d = NULL;
+    for (size_t i = 0; i < in->ndtypes && !d; i++)
+        if (strcmp(in->dtypes[i].dtype, t->pub.dtype) == 0)
+            d = &in->dtypes[i];
+    if (!d) {
+        ckpt_dtype_total *p = realloc(in->dtypes, (in->ndtypes + 1) * sizeof(*p));
+        if (!p)
+            return;
+        in->dtypes = p;
+        d = &p[in->ndtypes++];
+        *d = (ckpt_dtype_total){t->pub.dtype, 0, 0, 0};
+    }
+    d->tensors++;
+    d->elements += t->pub.numel;
+    d->bytes += t->pub.nbytes;
+}
+
+static void totals(struct insp *in)
+{
+    for (size_t i = 0; i < in->ntensors; i++) {
+        const insp_tensor *t = &in->tensors[i];
+        add_total(in, t);
+        if (t->entry < in->nentries) {
+            in->entries[t->entry].tensors++;
+            in->entries[t->entry].bytes += t->pub.nbytes;
+        }
+    }
+}
+
+void insp_finish(ckpt_report *r)
+{
+    struct insp *in = r->insp;
+    if (!in)
+        return;
+    if (in->nrecords)
+        qsort(in->records, in->nrecords, sizeof(*in->records), record_cmp);
+    check_storages(in);
+    for (size_t i = 0; i < in->ntensors; i++)
+        if (in->tensors[i].extent_bad)
+            tensor_finding(in, &in->tensors[i].pub, CKPT_F_ANOMALY, in->tensors[i].pub.problem);
+    totals(in);
+}
