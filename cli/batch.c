@@ -19,6 +19,7 @@ typedef struct batch {
     size_t window;
     pthread_mutex_t lock;
     pthread_cond_t changed;
+    int inspect; /* ckpt_inspect_file instead of ckpt_scan_file */
 } batch;
 
 static double now(void)
@@ -28,11 +29,12 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static ckpt_report *scan_one(const ckpt_scanner *s, const char *path)
+static ckpt_report *scan_one(const ckpt_scanner *s, const char *path, int inspect)
 {
     ckpt_report *r = NULL;
-    ckpt_status st =
-        strcmp(path, "-") == 0 ? ckpt_scan_fd(s, 0, "-", &r) : ckpt_scan_file(s, path, &r);
+    ckpt_status st = inspect                  ? ckpt_inspect_file(s, path, &r)
+                     : strcmp(path, "-") == 0 ? ckpt_scan_fd(s, 0, "-", &r)
+                                              : ckpt_scan_file(s, path, &r);
     if (!r) {
         fprintf(stderr, "ckptscan: %s: %s\n", path, ckpt_strerror(st));
         exit(2); /* out of memory: nothing sensible left to do */
@@ -56,7 +58,7 @@ static void *worker(void *arg)
     batch *b = arg;
     size_t i;
     while ((i = take(b)) != SIZE_MAX) {
-        ckpt_report *r = scan_one(b->s, b->inputs->v[i]);
+        ckpt_report *r = scan_one(b->s, b->inputs->v[i], b->inspect);
         pthread_mutex_lock(&b->lock);
         b->done[i] = r;
         pthread_cond_broadcast(&b->changed);
@@ -128,7 +130,8 @@ void run_batch(const ckpt_scanner *s, const cli_opts *o, const strlist *inputs, 
                0,
                (size_t)o->jobs * 4 + 16,
                PTHREAD_MUTEX_INITIALIZER,
-               PTHREAD_COND_INITIALIZER};
+               PTHREAD_COND_INITIALIZER,
+               o->command == CMD_INSPECT};
     if (!b.done) {
         fputs("ckptscan: out of memory\n", stderr);
         exit(2);

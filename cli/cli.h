@@ -67,8 +67,8 @@ void run_batch(const ckpt_scanner *s, const cli_opts *o, const strlist *inputs, 
 
 /* dis.c: the `dis` command; returns the exit status. */
 int run_dis(const ckpt_scanner *s, const cli_opts *o);
-/* inspect.c: the `inspect` command; returns the exit status. */
-int run_inspect(const ckpt_scanner *s, const cli_opts *o);
+/* inspect.c: the inspection sections of a report from ckpt_inspect_*. */
+void out_inspection(FILE *f, const ckpt_report *r);
 
 /* output.c */
 void out_report(FILE *f, const ckpt_report *r, const cli_opts *o, size_t index);

@@ -10,15 +10,15 @@
 
 /* ---- small formatting helpers ---- */
 
-static void heading(const char *title, size_t count)
+static void heading(FILE *f, const char *title, size_t count)
 {
-    printf("\n%s (%zu)\n", title, count);
+    fprintf(f, "\n%s (%zu)\n", title, count);
 }
 
-static void more(size_t shown, size_t total, const char *what)
+static void more(FILE *f, size_t shown, size_t total, const char *what)
 {
     if (total > shown)
-        printf("  ... and %zu more %s (--format json lists all)\n", total - shown, what);
+        fprintf(f, "  ... and %zu more %s (--format json lists all)\n", total - shown, what);
 }
 
 static size_t safe_width(const char *s)
@@ -30,11 +30,11 @@ static size_t safe_width(const char *s)
 }
 
 /* s, made safe, padded to width. */
-static void cell(const char *s, size_t width)
+static void cell(FILE *f, const char *s, size_t width)
 {
-    out_safe_text(stdout, s);
+    out_safe_text(f, s);
     for (size_t n = safe_width(s); n < width; n++)
-        fputc(' ', stdout);
+        fputc(' ', f);
 }
 
 static void dims(char *buf, size_t cap, const int64_t *d, size_t n, int known)
@@ -48,37 +48,37 @@ static void dims(char *buf, size_t cap, const int64_t *d, size_t n, int known)
 
 /* ---- sections ---- */
 
-static void show_overview(const ckpt_report *r)
+static void show_overview(FILE *f, const ckpt_report *r)
 {
     ckpt_torch_info t;
     ckpt_report_torch_info(r, &t);
-    fputs("File:        ", stdout);
-    out_safe_text(stdout, ckpt_report_path(r));
-    printf("\nFormat:      %s, %" PRIu64 " bytes\n", ckpt_format_name(ckpt_report_format(r)),
-           ckpt_report_size(r));
+    fputs("File:        ", f);
+    out_safe_text(f, ckpt_report_path(r));
+    fprintf(f, "\nFormat:      %s, %" PRIu64 " bytes\n", ckpt_format_name(ckpt_report_format(r)),
+            ckpt_report_size(r));
     if (*t.layout) {
-        printf("Torch:       %s layout", t.layout);
+        fprintf(f, "Torch:       %s layout", t.layout);
         if (*t.version) {
-            fputs(", version record '", stdout);
-            out_safe_text(stdout, t.version);
-            fputc('\'', stdout);
+            fputs(", version record '", f);
+            out_safe_text(f, t.version);
+            fputc('\'', f);
         }
         if (*t.byteorder) {
-            fputs(", byteorder ", stdout);
-            out_safe_text(stdout, t.byteorder);
+            fputs(", byteorder ", f);
+            out_safe_text(f, t.byteorder);
         }
-        printf("%s\n", t.torchscript ? ", TorchScript (code is compiled on load)" : "");
+        fprintf(f, "%s\n", t.torchscript ? ", TorchScript (code is compiled on load)" : "");
     }
     if (*t.main_member || t.protocol) {
-        fputs("Main pickle: ", stdout);
-        out_safe_text(stdout, *t.main_member ? t.main_member : "(the file)");
-        printf(", protocol %d\n", t.protocol);
+        fputs("Main pickle: ", f);
+        out_safe_text(f, *t.main_member ? t.main_member : "(the file)");
+        fprintf(f, ", protocol %d\n", t.protocol);
     }
     if (t.walk_incomplete)
-        puts("Note:        part of the object was not inventoried (see findings)");
+        fprintf(f, "%s\n", "Note:        part of the object was not inventoried (see findings)");
 }
 
-static void show_weights_only(const ckpt_report *r)
+static void show_weights_only(FILE *f, const ckpt_report *r)
 {
     size_t n = ckpt_report_pickle_count(r);
     for (size_t i = 0; i < n; i++) {
@@ -86,57 +86,58 @@ static void show_weights_only(const ckpt_report *r)
         ckpt_report_pickle(r, i, &p);
         if (p.weights_only_ok)
             continue;
-        printf("weights_only: torch.load(weights_only=True) refuses it: %s (",
-               *p.weights_only_reason ? p.weights_only_reason : "the pickle does not complete");
-        out_safe_text(stdout, *p.member ? p.member : "the file");
-        printf(" at offset %" PRIu64 ")\n", p.offset);
+        fprintf(f, "weights_only: torch.load(weights_only=True) refuses it: %s (",
+                *p.weights_only_reason ? p.weights_only_reason : "the pickle does not complete");
+        out_safe_text(f, *p.member ? p.member : "the file");
+        fprintf(f, " at offset %" PRIu64 ")\n", p.offset);
         return;
     }
-    puts(n ? "weights_only: torch.load(weights_only=True) accepts every pickle"
-           : "weights_only: no pickle to load");
+    fprintf(f, "%s\n",
+            n ? "weights_only: torch.load(weights_only=True) accepts every pickle"
+              : "weights_only: no pickle to load");
 }
 
-static void show_members(const ckpt_report *r)
+static void show_members(FILE *f, const ckpt_report *r)
 {
     size_t n = ckpt_report_member_count(r);
     if (!n)
         return;
-    heading("Members", n);
-    printf("  %-11s %-8s %14s %14s  %s\n", "role", "method", "size", "compressed", "name");
+    heading(f, "Members", n);
+    fprintf(f, "  %-11s %-8s %14s %14s  %s\n", "role", "method", "size", "compressed", "name");
     size_t shown = 0;
     for (size_t i = 0; i < n && shown < MAX_ROWS; i++, shown++) {
         ckpt_member m;
         ckpt_report_member(r, i, &m);
-        printf("  %-11s %-8s %14" PRIu64 " %14" PRIu64 "  ", ckpt_role_name(m.role), m.method_name,
-               m.size, m.compressed_size);
-        out_safe_text(stdout, m.name);
-        fputc('\n', stdout);
+        fprintf(f, "  %-11s %-8s %14" PRIu64 " %14" PRIu64 "  ", ckpt_role_name(m.role),
+                m.method_name, m.size, m.compressed_size);
+        out_safe_text(f, m.name);
+        fputc('\n', f);
     }
-    more(shown, n, "members");
+    more(f, shown, n, "members");
 }
 
-static void tensor_row(const ckpt_tensor *t, size_t width)
+static void tensor_row(FILE *f, const ckpt_tensor *t, size_t width)
 {
     char shape[96], stride[96];
     dims(shape, sizeof(shape), t->shape, t->ndim, 1);
     dims(stride, sizeof(stride), t->stride, t->ndim, t->has_stride);
-    fputs("  ", stdout);
-    cell(t->path, width);
-    printf(" %-9s %-16s %-16s ", *t->dtype ? t->dtype : "?", shape, stride);
-    cell(t->storage_key, 8);
-    printf(" %8" PRId64 " %12" PRIu64, t->storage_offset, t->nbytes);
+    fputs("  ", f);
+    cell(f, t->path, width);
+    fprintf(f, " %-9s %-16s %-16s ", *t->dtype ? t->dtype : "?", shape, stride);
+    cell(f, t->storage_key, 8);
+    fprintf(f, " %8" PRId64 " %12" PRIu64, t->storage_offset, t->nbytes);
     if (t->is_parameter)
-        fputs(" param", stdout);
+        fputs(" param", f);
     if (t->storage_users > 1)
-        printf(" shares storage with %zu", t->storage_users - 1);
+        fprintf(f, " shares storage with %zu", t->storage_users - 1);
     if (*t->problem) {
-        fputs(" !! ", stdout);
-        out_safe_text(stdout, t->problem);
+        fputs(" !! ", f);
+        out_safe_text(f, t->problem);
     }
-    fputc('\n', stdout);
+    fputc('\n', f);
 }
 
-static void show_tensors(const ckpt_report *r)
+static void show_tensors(FILE *f, const ckpt_report *r)
 {
     size_t n = ckpt_report_tensor_count(r);
     if (!n)
@@ -150,97 +151,73 @@ static void show_tensors(const ckpt_report *r)
             width = w > PATH_WIDTH ? PATH_WIDTH : w;
         params += (size_t)t.is_parameter;
     }
-    heading("Tensors", n);
-    printf("  %-*s %-9s %-16s %-16s %-8s %8s %12s\n", (int)width, "path", "dtype", "shape",
-           "stride", "storage", "offset", "bytes");
+    heading(f, "Tensors", n);
+    fprintf(f, "  %-*s %-9s %-16s %-16s %-8s %8s %12s\n", (int)width, "path", "dtype", "shape",
+            "stride", "storage", "offset", "bytes");
     for (size_t i = 0; i < n && i < MAX_ROWS; i++) {
         ckpt_tensor t;
         ckpt_report_tensor(r, i, &t);
-        tensor_row(&t, width);
+        tensor_row(f, &t, width);
     }
-    more(n < MAX_ROWS ? n : MAX_ROWS, n, "tensors");
+    more(f, n < MAX_ROWS ? n : MAX_ROWS, n, "tensors");
     uint64_t elements = 0, bytes = 0;
     for (size_t i = 0; i < ckpt_report_dtype_count(r); i++) {
         ckpt_dtype_total d;
         ckpt_report_dtype_total(r, i, &d);
-        printf("  %-9s %8" PRIu64 " tensors %14" PRIu64 " elements %14" PRIu64 " bytes\n",
-               *d.dtype ? d.dtype : "?", d.tensors, d.elements, d.bytes);
+        fprintf(f, "  %-9s %8" PRIu64 " tensors %14" PRIu64 " elements %14" PRIu64 " bytes\n",
+                *d.dtype ? d.dtype : "?", d.tensors, d.elements, d.bytes);
         elements += d.elements;
         bytes += d.bytes;
     }
-    printf("  total     %8zu tensors %14" PRIu64 " elements %14" PRIu64 " bytes; %zu Parameter%s\n",
-           n, elements, bytes, params, params == 1 ? "" : "s");
+    fprintf(
+        f, "  total     %8zu tensors %14" PRIu64 " elements %14" PRIu64 " bytes; %zu Parameter%s\n",
+        n, elements, bytes, params, params == 1 ? "" : "s");
 }
 
-static void show_entries(const ckpt_report *r)
+static void show_entries(FILE *f, const ckpt_report *r)
 {
     size_t n = ckpt_report_entry_count(r);
     if (!n)
         return;
-    heading("Contents", n);
+    heading(f, "Contents", n);
     for (size_t i = 0; i < n && i < MAX_ROWS; i++) {
         ckpt_entry e;
         ckpt_report_entry(r, i, &e);
-        fputs("  ", stdout);
-        cell(*e.key ? e.key : "(object)", 24);
-        printf(" %-10s ", e.kind);
-        out_safe_text(stdout, e.summary);
+        fputs("  ", f);
+        cell(f, *e.key ? e.key : "(object)", 24);
+        fprintf(f, " %-10s ", e.kind);
+        out_safe_text(f, e.summary);
         if (e.tensors && strcmp(e.kind, "tensor") != 0)
-            printf("  [%" PRIu64 " tensors, %" PRIu64 " bytes]", e.tensors, e.bytes);
-        fputc('\n', stdout);
+            fprintf(f, "  [%" PRIu64 " tensors, %" PRIu64 " bytes]", e.tensors, e.bytes);
+        fputc('\n', f);
     }
-    more(n < MAX_ROWS ? n : MAX_ROWS, n, "keys");
+    more(f, n < MAX_ROWS ? n : MAX_ROWS, n, "keys");
 }
 
-static void show_imports(const ckpt_report *r)
+static void show_imports(FILE *f, const ckpt_report *r)
 {
     size_t n = ckpt_report_import_count(r);
-    heading("Imports", n);
+    heading(f, "Imports", n);
     for (size_t i = 0; i < n; i++) {
         ckpt_import im;
         ckpt_report_import(r, i, &im);
-        printf("  %-22s %6" PRIu64 " calls  ",
-               im.allowed ? "allowed" : ckpt_code_name(im.class_code), im.calls);
-        out_safe_text(stdout, im.resolved);
+        fprintf(f, "  %-22s %6" PRIu64 " calls  ",
+                im.allowed ? "allowed" : ckpt_code_name(im.class_code), im.calls);
+        out_safe_text(f, im.resolved);
         const char *used = ckpt_report_import_usage(r, i);
-        fputs(*used ? "  used at " : "", stdout);
-        out_safe_text(stdout, used);
-        fputc('\n', stdout);
+        fputs(*used ? "  used at " : "", f);
+        out_safe_text(f, used);
+        fputc('\n', f);
     }
 }
 
-static int write_stdout(void *ctx, const char *bytes, size_t len)
+void out_inspection(FILE *f, const ckpt_report *r)
 {
-    (void)ctx;
-    return fwrite(bytes, 1, len, stdout) == len ? 0 : -1;
-}
-
-int run_inspect(const ckpt_scanner *s, const cli_opts *o)
-{
-    if (o->nargs != 1 || o->files_from) {
-        fputs("ckptscan: inspect takes exactly one FILE\n", stderr);
-        return 2;
-    }
-    ckpt_report *r = NULL;
-    ckpt_status rc = ckpt_inspect_file(s, o->args[0], &r);
-    if (!r) {
-        fprintf(stderr, "ckptscan: %s: %s\n", o->args[0], ckpt_strerror(rc));
-        return 2;
-    }
-    if (o->format == OUT_TEXT) {
-        show_overview(r);
-        show_weights_only(r);
-        show_members(r);
-        show_tensors(r);
-        show_entries(r);
-        show_imports(r);
-        fputc('\n', stdout);
-        out_report(stdout, r, o, 0);
-    } else {
-        ckpt_report_write_json(r, write_stdout, NULL);
-        fputc('\n', stdout);
-    }
-    ckpt_verdict v = ckpt_report_verdict(r);
-    ckpt_report_free(r);
-    return v == CKPT_VERDICT_ERROR ? 2 : v >= o->fail_on ? 1 : 0;
+    show_overview(f, r);
+    show_weights_only(f, r);
+    show_members(f, r);
+    show_tensors(f, r);
+    show_entries(f, r);
+    show_imports(f, r);
+    fputc('\n', f);
 }

@@ -52,9 +52,7 @@ int main(int argc, char **argv)
     cli_opts o;
     int rc = cli_parse(argc, argv, &o, s);
     if (rc < 0)
-        rc = o.command == CMD_DIS       ? run_dis(s, &o)
-             : o.command == CMD_INSPECT ? run_inspect(s, &o)
-                                        : run(s, &o);
+        rc = o.command == CMD_DIS ? run_dis(s, &o) : run(s, &o);
     cli_opts_free(&o);
     ckpt_scanner_free(s);
     return rc;

@@ -10,7 +10,7 @@
 
 static const char usage_text[] =
     "Usage: ckptscan [OPTIONS] FILE|DIR...\n"
-    "       ckptscan inspect [OPTIONS] FILE\n"
+    "       ckptscan inspect [OPTIONS] FILE...\n"
     "       ckptscan dis [--member NAME] [OPTIONS] FILE\n"
     "Scan PyTorch checkpoints and Python pickles for code that would run when\n"
     "they are loaded, without loading them. FILE may be - for standard input;\n"
@@ -25,7 +25,7 @@ static const char usage_text[] =
     "              a dynamic import or a mutation of global state\n"
     "  error       the file could not be read\n"
     "\n"
-    "inspect shows what FILE holds, without loading it: format, archive members,\n"
+    "inspect shows what each FILE holds, without loading it: format, archive members,\n"
     "torch metadata, every tensor (key path, dtype, shape, strides, storage,\n"
     "offset, bytes; checked against its storage record), the top-level keys,\n"
     "each import with its verdict and where the object uses it, and whether\n"
@@ -321,8 +321,6 @@ int cli_parse(int argc, char **argv, cli_opts *o, ckpt_scanner *s)
     }
     if (optind >= argc && !o->files_from)
         return usage_error("%s", "no FILE given");
-    if (o->command == CMD_INSPECT && (o->format == OUT_SARIF || o->format == OUT_JSONL))
-        return usage_error("%s", "inspect writes text or json");
     o->args = argv + optind;
     o->nargs = argc - optind;
     return -1;

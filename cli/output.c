@@ -133,7 +133,11 @@ void out_begin(FILE *f, const cli_opts *o)
 void out_report(FILE *f, const ckpt_report *r, const cli_opts *o, size_t index)
 {
     switch (o->format) {
-    case OUT_TEXT: text_report(f, r, o); break;
+    case OUT_TEXT:
+        if (ckpt_report_inspected(r) && !o->quiet)
+            out_inspection(f, r);
+        text_report(f, r, o);
+        break;
     case OUT_JSON:
         if (index)
             fputc(',', f);

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""`ckptscan inspect`: the tensor inventory equals what torch reports for the
+same files (fixtures/torch/inventory.json, written by torch itself through
+fixtures/gen_inventory.py), the JSON validates against doc/report.schema.json,
+the text layout holds its sections, and tensors that do not fit their
+storage are reported. Standard library + jsonschema; nothing is unpickled.
+
+Usage: run_inspect_tests.py --ckptscan PATH --repo DIR
+"""
+import argparse
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+ELSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int8": 1, "uint8": 1,
+          "int16": 2, "int32": 4, "int64": 8, "bool": 1, "complex64": 8, "complex128": 16}
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+def inspect_json(exe, path):
+    p = subprocess.run([exe, "inspect", "--format", "json", path], capture_output=True)
+    doc = json.loads(p.stdout)
+    return p.returncode, doc
+
+
+def compare_inventory(rel, report, expected):
+    tensors = report["inspection"]["tensors"]
+    got = {t["path"]: t for t in tensors}
+    check(len(got) == len(tensors), f"{rel}: duplicate tensor paths")
+    check(set(got) == set(expected),
+          f"{rel}: paths differ: only ckptscan {sorted(set(got) - set(expected))}, "
+          f"only torch {sorted(set(expected) - set(got))}")
+    for path, want in expected.items():
+        t = got.get(path)
+        if t is None:
+            continue
+        for key in ("dtype", "shape", "stride", "storage_offset", "parameter"):
+            check(t[key] == want[key], f"{rel}: {path}: {key} {t[key]!r} != torch's {want[key]!r}")
+        numel = 1
+        for d in want["shape"]:
+            numel *= d
+        check(t["numel"] == numel, f"{rel}: {path}: numel {t['numel']} != {numel}")
+        check(t["nbytes"] == numel * ELSIZE[want["dtype"]], f"{rel}: {path}: nbytes {t['nbytes']}")
+        check(t["problem"] == "", f"{rel}: {path}: unexpected problem {t['problem']!r}")
+        if report["inspection"]["torch"]["layout"] in ("zip", "legacy"):
+            check(t["record_bytes"] >= t["storage_numel"] * ELSIZE[want["dtype"]],
+                  f"{rel}: {path}: record of {t['record_bytes']} bytes")
+    totals = report["inspection"]["totals"]
+    check(totals["tensors"] == len(tensors), f"{rel}: totals.tensors")
+    check(totals["bytes"] == sum(t["nbytes"] for t in tensors), f"{rel}: totals.bytes")
+
+
+def test_fixtures(exe, repo, schema):
+    import jsonschema  # Debian's python3-jsonschema (scripts/install-deps.sh)
+    with open(os.path.join(repo, "fixtures", "torch", "inventory.json"), encoding="utf-8") as f:
+        inventory = json.load(f)
+    check(len(inventory) >= 15, "inventory.json lists too few fixtures")
+    for rel, expected in sorted(inventory.items()):
+        rc, doc = inspect_json(exe, os.path.join(repo, "fixtures", rel))
+        jsonschema.validate(doc, schema)
+        report = doc["files"][0]
+        check(rc in (0, 1), f"{rel}: exit status {rc}")
+        check("inspection" in report, f"{rel}: no inspection object")
+        compare_inventory(rel, report, expected)
+    return len(inventory)
+
+
+# ---- hand-made archives: tensors that do not fit their storage ----
+
+def binunicode(s):
+    b = s.encode()
+    return b"X" + struct.pack("<I", len(b)) + b
+
+
+def tensor_pickle(numel, shape, stride, offset=0):
+    """{'w': _rebuild_tensor_v2(persid('storage', FloatStorage, '0', 'cpu', numel), ...)}"""
+    def tup(xs):
+        return b"(" + b"".join(b"J" + struct.pack("<i", x) for x in xs) + b"t"
+    pid = (b"(" + binunicode("storage") + b"ctorch\nFloatStorage\n" + binunicode("0") +
+           binunicode("cpu") + b"J" + struct.pack("<i", numel) + b"tQ")
+    args = (b"(" + pid + b"J" + struct.pack("<i", offset) + tup(shape) + tup(stride) +
+            b"\x89ccollections\nOrderedDict\n)Rt")
+    return (b"\x80\x02}" + binunicode("w") + b"ctorch._utils\n_rebuild_tensor_v2\n" + args +
+            b"Rs.")
+
+
+def torch_zip(pkl, record_bytes):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/data/0", b"\0" * record_bytes)
+        z.writestr("archive/version", b"3\n")
+    return b.getvalue()
+
+
+BOUNDS_CASES = [
+    # name, pickle, record bytes, expected finding code or None, problem text
+    ("fits", tensor_pickle(6, (2, 3), (3, 1)), 24, None, ""),
+    ("view_past_storage", tensor_pickle(4, (2, 3), (3, 1)), 16, "anomaly", "reaches element 6"),
+    ("offset_past_storage", tensor_pickle(6, (2, 3), (3, 1), offset=1), 24, "anomaly",
+     "reaches element 7"),
+    ("huge_stride", tensor_pickle(6, (2, 3), (2**31 - 1, 1)), 24, "anomaly", "reaches element"),
+    ("negative_size", tensor_pickle(6, (-2, 3), (3, 1)), 24, "anomaly", "negative size"),
+    ("record_too_small", tensor_pickle(6, (2, 3), (3, 1)), 8, "archive-anomaly",
+     "storage record holds 8 bytes"),
+]
+
+
+def test_bounds(exe, tmp):
+    for name, pkl, record, code, problem in BOUNDS_CASES:
+        path = os.path.join(tmp, name + ".pt")
+        with open(path, "wb") as f:
+            f.write(torch_zip(pkl, record))
+        rc, doc = inspect_json(exe, path)
+        report = doc["files"][0]
+        tensors = report["inspection"]["tensors"]
+        if not check(len(tensors) == 1, f"{name}: {len(tensors)} tensors"):
+            continue
+        t = tensors[0]
+        check(t["path"] == "w" and t["storage_key"] == "0", f"{name}: tensor {t}")
+        codes = [x["code"] for x in report["findings"]]
+        if code is None:
+            check(report["verdict"] == "safe" and rc == 0, f"{name}: {report['verdict']} {codes}")
+            check(t["problem"] == "", f"{name}: problem {t['problem']!r}")
+        else:
+            check(code in codes and report["verdict"] != "safe" and rc == 1,
+                  f"{name}: want {code}, got {report['verdict']} {codes}")
+            check(problem in t["problem"], f"{name}: problem {t['problem']!r}")
+    return len(BOUNDS_CASES)
+
+
+def test_text(exe, repo):
+    path = os.path.join(repo, "fixtures", "torch", "train_adam.pt")
+    p = subprocess.run([exe, "inspect", path], capture_output=True, text=True)
+    out = p.stdout
+    for want in ("Members (18)", "Tensors (16)", "Contents (6)", "Imports (3)",
+                 "optimizer: 4 parameter states", "(lr=0.001)", "epoch", "weights_only: torch.load",
+                 "used at model.0.weight", "train_adam.pt: SAFE"):
+        check(want in out, f"text: missing {want!r}")
+    rows = [l for l in out.splitlines() if l.startswith("  model.") or l.startswith("  optimizer.")]
+    check(len({l.index(" float32") for l in rows}) == 1, "text: tensor columns not aligned")
+    check(p.returncode == 0, f"text: exit status {p.returncode}")
+    # a plain scan carries no inspection
+    p = subprocess.run([exe, "--format", "json", path], capture_output=True)
+    check("inspection" not in json.loads(p.stdout)["files"][0], "plain scan has an inspection")
+    # malicious files keep their verdict and exit status under inspect
+    evil = os.path.join(repo, "fixtures", "torch", "malicious_reduce_in_state_dict.pt")
+    p = subprocess.run([exe, "inspect", evil], capture_output=True, text=True)
+    check(p.returncode == 1 and "DANGEROUS" in p.stdout, f"evil: {p.returncode}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckptscan", required=True)
+    ap.add_argument("--repo", required=True)
+    a = ap.parse_args()
+    with open(os.path.join(a.repo, "doc", "report.schema.json"), encoding="utf-8") as f:
+        schema = json.load(f)
+    n = test_fixtures(a.ckptscan, a.repo, schema)
+    with tempfile.TemporaryDirectory() as tmp:
+        m = test_bounds(a.ckptscan, tmp)
+    test_text(a.ckptscan, a.repo)
+    for f in failures:
+        print("FAIL", f)
+    print(f"inspect: {n} fixtures against torch's inventory, {m} bounds cases, "
+          f"{len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
