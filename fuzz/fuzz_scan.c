@@ -6,38 +6,9 @@
 #include <string.h>
 
 #include "ckptscan.h"
+#include "json_check.h"
 
 static ckpt_scanner *scanner;
-
-typedef struct json_check {
-    long depth;
-    int in_string, escaped, bad;
-} json_check;
-
-static int check_json(void *ctx, const char *bytes, size_t len)
-{
-    json_check *j = ctx;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)bytes[i];
-        if (c < 0x20 || c >= 0x7f)
-            j->bad = 1;
-        if (j->in_string) {
-            if (j->escaped)
-                j->escaped = 0;
-            else if (c == '\\')
-                j->escaped = 1;
-            else if (c == '"')
-                j->in_string = 0;
-        } else if (c == '"') {
-            j->in_string = 1;
-        } else if (c == '{' || c == '[') {
-            j->depth++;
-        } else if (c == '}' || c == ']') {
-            j->depth--;
-        }
-    }
-    return 0;
-}
 
 static int is_error_code(ckpt_code c)
 {
@@ -70,8 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     json_check j = {0, 0, 0, 0};
-    if (ckpt_report_write_json(r, check_json, &j) != CKPT_OK || j.bad || j.depth != 0 ||
-        j.in_string)
+    if (ckpt_report_write_json(r, check_json, &j) != CKPT_OK || !json_ok(&j))
         abort();
     ckpt_report_free(r);
     return 0;

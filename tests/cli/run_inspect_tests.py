@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`ckptscan inspect`: the tensor inventory equals what torch reports for the
-same files (fixtures/torch/inventory.json, written by torch itself through
+same files (fixtures/inventory.json, written by torch itself through
 fixtures/gen_inventory.py), the JSON validates against doc/report.schema.json,
 the text layout holds its sections, and tensors that do not fit their
 storage are reported. Standard library + jsonschema; nothing is unpickled.
@@ -64,7 +64,7 @@ def compare_inventory(rel, report, expected):
 
 def test_fixtures(exe, repo, schema):
     import jsonschema  # Debian's python3-jsonschema (scripts/install-deps.sh)
-    with open(os.path.join(repo, "fixtures", "torch", "inventory.json"), encoding="utf-8") as f:
+    with open(os.path.join(repo, "fixtures", "inventory.json"), encoding="utf-8") as f:
         inventory = json.load(f)
     check(len(inventory) >= 15, "inventory.json lists too few fixtures")
     for rel, expected in sorted(inventory.items()):
