@@ -25,7 +25,10 @@ vg_inputs=(../shared/corpus/picklescan/*.pkl ../shared/corpus/picklescan/*.zip
            ../shared/corpus/modelscan/* fixtures/examples/*)
 valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   ./build/cli/ckptscan -q -j 1 "${vg_inputs[@]}" >/dev/null || [ $? -ne 99 ]
-echo "valgrind: clean on ${#vg_inputs[@]} inputs"
+vg_inspect=(fixtures/torch/*.pt fixtures/examples/*)
+valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+  ./build/cli/ckptscan inspect -j 1 --format json "${vg_inspect[@]}" >/dev/null || [ $? -ne 99 ]
+echo "valgrind: clean on ${#vg_inputs[@]} inputs scanned and ${#vg_inspect[@]} inspected"
 echo "== fuzzing, ${FUZZ_SECONDS:-30} s per target"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 echo "== real loaders on our harmless malicious samples"
