@@ -135,9 +135,22 @@ static void step(vm *v, size_t start)
         vm_out_of_memory(v);
 }
 
+/* A used-up frame: the pure-Python unpickler reads on from the file, past
+ * whatever a reader hook consumed after the frame. */
+static void leave_frame(vm *v)
+{
+    v->in_frame = 0;
+    if (!v->file_pos)
+        return;
+    v->pos = v->file_pos;
+    v->file_pos = 0;
+}
+
 static void run(vm *v, size_t start)
 {
     while (!v->failed && !v->stopped) {
+        if (v->in_frame && v->pos >= v->frame_end)
+            leave_frame(v);
         if (v->pos >= v->prefetched) {
             /* never past this stream: a member's neighbours are tensor data */
             size_t step = v->prefetch_step;

@@ -37,6 +37,10 @@ typedef struct vm {
     uint64_t nops;
     int in_frame;
     size_t frame_end;
+    /* Where the file stands while a frame is read: a reader hook (joblib)
+     * reads its raw data from the file, i.e. after the frame, and the walk
+     * goes on there once the frame is used up. 0: at the frame's end. */
+    size_t file_pos;
     int straddle_reported;
 
     size_t prefetched;    /* the input is being read ahead up to here */

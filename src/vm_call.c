@@ -380,17 +380,28 @@ static void run_build_hook(vm *v, const value *obj)
 {
     if (!v->hooks || !v->hooks->after_build)
         return;
-    size_t skip =
-        v->hooks->after_build(v->hooks->hctx, v->ctx, v->member, obj, v->buf, v->len, v->pos);
+    /* Inside a frame, the reader's file already stands past the frame: its
+     * raw data comes from there, and the frame's rest is read afterwards. */
+    int framed = v->in_frame && v->pos < v->frame_end;
+    size_t at = !framed ? v->pos : v->file_pos ? v->file_pos : v->frame_end;
+    size_t skip = v->hooks->after_build(v->hooks->hctx, v->ctx, v->member, obj, v->buf, v->len, at);
     if (skip == SIZE_MAX) {
         v->failed = 1;
         return;
     }
-    if (skip > v->len - v->pos) {
+    if (skip > v->len - at) {
         vm_fail(v, CKPT_F_TRUNCATED, "array data runs past the end of the stream");
         return;
     }
-    v->pos += skip;
+    if (!framed) {
+        v->pos += skip;
+    } else if (skip) {
+        v->file_pos = at + skip;
+        vm_note(v, CKPT_F_ANOMALY, -1, NULL, NULL,
+                "array data is read from offset %zu, after the frame, while the frame goes on "
+                "at %zu: no writer does this (joblib ends the frame first)",
+                at, v->pos);
+    }
 }
 
 static void op_build(vm *v)
