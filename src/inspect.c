@@ -39,25 +39,24 @@ int insp_active(const scan_ctx *ctx)
     return ctx->rep->insp && !ctx->embedded && ctx->depth <= 1;
 }
 
-/* Grows an array of `size`-byte elements to hold one more; NULL on no memory. */
-static void *grow(void *arr, size_t *cap, size_t n, size_t size)
+/* Appends a zeroed element of `size` bytes to *arr (n used, cap room);
+ * returns it, or NULL on no memory. */
+static void *push(void **arr, size_t *n, size_t *cap, size_t size)
 {
-    if (n < *cap)
-        return arr;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    void *p = realloc(arr, ncap * size);
-    if (p)
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        void *p = realloc(*arr, ncap * size);
+        if (!p)
+            return NULL;
+        *arr = p;
         *cap = ncap;
-    return p;
+    }
+    void *slot = (char *)*arr + (*n)++ * size;
+    memset(slot, 0, size);
+    return slot;
 }
 
-#define PUSH(in, arr, n, cap)                                                                      \
-    ({                                                                                             \
-        void *p_ = grow((in)->arr, &(in)->cap, (in)->n, sizeof(*(in)->arr));                       \
-        if (p_)                                                                                    \
-            (in)->arr = p_;                                                                        \
-        p_ ? memset(&(in)->arr[(in)->n], 0, sizeof(*(in)->arr)), &(in)->arr[(in)->n++] : NULL;     \
-    })
+#define PUSH(in, arr, n, cap) push((void **)&(in)->arr, &(in)->n, &(in)->cap, sizeof(*(in)->arr))
 
 insp_tensor *insp_new_tensor(struct insp *in)
 {

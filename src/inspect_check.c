@@ -23,19 +23,20 @@ static const insp_record *find_record(const struct insp *in, const char *key)
     return bsearch(&probe, in->records, in->nrecords, sizeof(*in->records), record_cmp);
 }
 
-/* Tensors ordered by (member, storage key): views of one storage adjacent. */
-static const struct insp *sort_ctx;
+/* Tensors ordered by (member, storage key): views of one storage adjacent
+ * (in inventory order within a storage). */
+typedef struct tref {
+    insp_tensor *t;
+    size_t index;
+} tref;
 
-static int tensor_storage_cmp(const void *a, const void *b)
+static int tref_cmp(const void *a, const void *b)
 {
-    const ckpt_tensor *x = &sort_ctx->tensors[*(const size_t *)a].pub;
-    const ckpt_tensor *y = &sort_ctx->tensors[*(const size_t *)b].pub;
-    int c = strcmp(x->member, y->member);
+    const tref *x = a, *y = b;
+    int c = strcmp(x->t->pub.member, y->t->pub.member);
     if (!c)
-        c = strcmp(x->storage_key, y->storage_key);
-    if (!c)
-        c = (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
-    return c;
+        c = strcmp(x->t->pub.storage_key, y->t->pub.storage_key);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
 }
 
 static int same_storage(const ckpt_tensor *a, const ckpt_tensor *b)
@@ -66,9 +67,9 @@ static int64_t declared_bytes(const insp_tensor *t)
 }
 
 /* The storage of group [from, to): its record, checked once. */
-static void check_storage(struct insp *in, const size_t *ord, size_t from, size_t to)
+static void check_storage(struct insp *in, const tref *ord, size_t from, size_t to)
 {
-    insp_tensor *first = &in->tensors[ord[from]];
+    insp_tensor *first = ord[from].t;
     const insp_record *rec = in->nrecords ? find_record(in, first->pub.storage_key) : NULL;
     int64_t want = declared_bytes(first);
     char msg[300];
@@ -81,7 +82,7 @@ static void check_storage(struct insp *in, const size_t *ord, size_t from, size_
                  " bytes but the persistent id declares %" PRId64,
                  rec->bytes, want);
     for (size_t i = from; i < to; i++) {
-        ckpt_tensor *t = &in->tensors[ord[i]].pub;
+        ckpt_tensor *t = &ord[i].t->pub;
         t->storage_users = to - from;
         t->record_bytes = rec ? (int64_t)rec->bytes : -1;
         if (msg[0] && !*t->problem)
@@ -94,7 +95,7 @@ static void check_storage(struct insp *in, const size_t *ord, size_t from, size_
 
 static void check_storages(struct insp *in)
 {
-    size_t *ord = malloc((in->ntensors ? in->ntensors : 1) * sizeof(*ord));
+    tref *ord = malloc((in->ntensors ? in->ntensors : 1) * sizeof(*ord));
     if (!ord) {
         in->torch.walk_incomplete = 1;
         return;
@@ -102,12 +103,11 @@ static void check_storages(struct insp *in)
     size_t n = 0;
     for (size_t i = 0; i < in->ntensors; i++)
         if (*in->tensors[i].pub.storage_key)
-            ord[n++] = i;
-    sort_ctx = in;
-    qsort(ord, n, sizeof(*ord), tensor_storage_cmp);
+            ord[n++] = (tref){&in->tensors[i], i};
+    qsort(ord, n, sizeof(*ord), tref_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        while (j < n && same_storage(&in->tensors[ord[i]].pub, &in->tensors[ord[j]].pub))
+        while (j < n && same_storage(&ord[i].t->pub, &ord[j].t->pub))
             j++;
         check_storage(in, ord, i, j);
         i = j;
