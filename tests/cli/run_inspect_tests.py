@@ -161,6 +161,17 @@ def test_text(exe, repo):
     check(p.returncode == 1 and "DANGEROUS" in p.stdout, f"evil: {p.returncode}")
 
 
+def test_deterministic(exe, repo):
+    """Same bytes out for -j 1 and -j 2 (reports only; the summary has seconds)."""
+    dirs = [os.path.join(repo, "fixtures", d) for d in ("torch", "examples", "joblib")]
+    outs = []
+    for jobs in ("1", "2", "2"):
+        p = subprocess.run([exe, "inspect", "-j", jobs, "-f", "jsonl"] + dirs, capture_output=True)
+        outs.append([l for l in p.stdout.splitlines() if not l.startswith(b'{"summary"')])
+    check(len(outs[0]) > 30, f"deterministic: only {len(outs[0])} reports")
+    check(outs[0] == outs[1] == outs[2], "inspect output differs between runs or -j values")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckptscan", required=True)
@@ -172,6 +183,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         m = test_bounds(a.ckptscan, tmp)
     test_text(a.ckptscan, a.repo)
+    test_deterministic(a.ckptscan, a.repo)
     for f in failures:
         print("FAIL", f)
     print(f"inspect: {n} fixtures against torch's inventory, {m} bounds cases, "
