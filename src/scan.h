@@ -44,6 +44,10 @@ typedef struct scan_ctx {
      * of it may be dropped once read (they re-fault from the file). */
     const uint8_t *map;
     size_t map_len;
+    /* Decompressed bytes held by the members and streams this one is nested
+     * in: every inflation is capped at max-decompressed minus this, so a
+     * bomb nested in bombs costs no more memory than one. */
+    uint64_t held;
 } scan_ctx;
 
 /* Lets the kernel drop the mapped pages of [from, to) if they belong to the
@@ -57,6 +61,13 @@ void ctx_prefetch(const scan_ctx *ctx, const uint8_t *from, const uint8_t *to);
 static inline uint64_t ctx_limit(const scan_ctx *ctx, ckpt_limit l)
 {
     return ctx->sc->limits[l];
+}
+
+/* What max-decompressed leaves for one more decompressed buffer. */
+static inline uint64_t ctx_decompress_room(const scan_ctx *ctx)
+{
+    uint64_t cap = ctx_limit(ctx, CKPT_LIMIT_DECOMPRESSED);
+    return ctx->held < cap ? cap - ctx->held : 0;
 }
 
 /* Adds a finding with the code's default severity. */

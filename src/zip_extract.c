@@ -2,7 +2,9 @@
  * data costs nothing); deflate (zlib, raw), bzip2 (libbz2) and LZMA
  * (liblzma, zipfile's layout) decompressed by ourselves so that a wrong CRC
  * or size never stops the scan; other methods through libzip when it can.
- * Every output is bounded by max-decompressed and max-ratio. */
+ * Every output is bounded by max-ratio and by max-decompressed, which counts
+ * what the enclosing members hold too: memory never grows with a bomb's
+ * inflated size, and what was cut is a `limit` finding. */
 #include <bzlib.h>
 #include <limits.h>
 #include <lzma.h>
@@ -23,16 +25,25 @@ void zbytes_free(zbytes *b)
 }
 
 /* The output bound for `comp` compressed bytes: the smaller of the two
- * limits, and which one it is. */
+ * limits (max-decompressed less what enclosing members already hold), and
+ * which one it is. */
 static uint64_t output_cap(scan_ctx *ctx, uint64_t comp, ckpt_limit *which)
 {
-    uint64_t dec = ctx_limit(ctx, CKPT_LIMIT_DECOMPRESSED);
+    uint64_t dec = ctx_decompress_room(ctx);
     uint64_t by_ratio;
     if (mul_overflows(comp ? comp : 1, ctx_limit(ctx, CKPT_LIMIT_RATIO), &by_ratio))
         by_ratio = UINT64_MAX;
     *which = dec <= by_ratio ? CKPT_LIMIT_DECOMPRESSED : CKPT_LIMIT_RATIO;
     uint64_t cap = dec <= by_ratio ? dec : by_ratio;
     return cap < SIZE_MAX ? cap : SIZE_MAX;
+}
+
+/* Records that limit `which` cut the output. */
+static void set_hit(const scan_ctx *ctx, zbytes *out, ckpt_limit which)
+{
+    out->hit = which;
+    out->hit_value = ctx_limit(ctx, which);
+    out->hit_held = which == CKPT_LIMIT_DECOMPRESSED ? ctx->held : 0;
 }
 
 /* A growable output buffer that never exceeds `stop` bytes. */
@@ -238,10 +249,8 @@ static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, ui
     if (r.last == D_END || lzma_eof) {
         out->complete = 1;
     } else if (r.last == D_OK && o.n >= o.stop && !r.exhausted) {
-        if (o.stop == cap) { /* else the caller asked for a prefix only */
-            out->hit = which;
-            out->hit_value = ctx_limit(ctx, which);
-        }
+        if (o.stop == cap) /* else the caller asked for a prefix only */
+            set_hit(ctx, out, which);
     } else {
         out->corrupt = 1;
     }
@@ -290,10 +299,8 @@ static void libzip_read(scan_ctx *ctx, zip_file_t *f, const zentry *e, uint64_t 
         out->complete = 1;
     else if (got < 0)
         out->corrupt = 1; /* also a CRC error at the end: the bytes are kept */
-    else if (o.stop == cap && zip_fread(f, &probe, 1) > 0) {
-        out->hit = which;
-        out->hit_value = ctx_limit(ctx, which);
-    }
+    else if (o.stop == cap && zip_fread(f, &probe, 1) > 0)
+        set_hit(ctx, out, which);
     finish(out, &o);
 }
 
@@ -396,5 +403,7 @@ int zcontainer_magic(const uint8_t *p, size_t n)
 
 int zsniff_worth(scan_ctx *ctx, const uint8_t *p, size_t n)
 {
+    if (npy_header_suffices(ctx, p, n)) /* np.savez_compressed arrays */
+        return 0;
     return zcontainer_magic(p, n) || pickle_prefix_plausible(ctx, p, n);
 }
