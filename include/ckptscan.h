@@ -212,7 +212,9 @@ CKPT_API int ckpt_code_from_name(const char *name);
       "decompressed bytes held at once (a member or stream and those it is nested in)")            \
     X(CKPT_LIMIT_RATIO, "max-ratio", UINT64_C(2000),                                               \
       "decompressed/compressed ratio (deflate's own maximum is ~1032)")                            \
-    X(CKPT_LIMIT_MEMBERS, "max-members", UINT64_C(1000000), "archive members per archive")
+    X(CKPT_LIMIT_MEMBERS, "max-members", UINT64_C(1000000), "archive members per archive")         \
+    X(CKPT_LIMIT_DECOMPRESSED_TOTAL, "max-decompressed-total", UINT64_C(4) << 30,                  \
+      "decompressed bytes per input, all members and streams together; bounds time")
 
 typedef enum ckpt_limit {
 #define CKPT_X_ENUM(id, name, def, why) id,

@@ -352,12 +352,11 @@ static outcome decompress(scan_ctx *ctx, codec c, const uint8_t *in, size_t len,
 }
 
 /* The cap on output: what max-decompressed leaves after the enclosing
- * members and streams, or max-ratio times the input, whichever is
- * smaller; *which names it. */
+ * members and streams, what max-decompressed-total leaves for this input,
+ * or max-ratio times the input, whichever is smallest; *which names it. */
 static size_t output_cap(scan_ctx *ctx, size_t len, ckpt_limit *which)
 {
-    uint64_t total = ctx_decompress_room(ctx), ratio;
-    *which = CKPT_LIMIT_DECOMPRESSED;
+    uint64_t total = ctx_decompress_room(ctx, which), ratio;
     if (!mul_overflows(len, ctx_limit(ctx, CKPT_LIMIT_RATIO), &ratio) && ratio < total) {
         total = ratio;
         *which = CKPT_LIMIT_RATIO;
@@ -403,14 +402,13 @@ static int starts_container(const uint8_t *b, size_t n)
 static void report_cut(scan_ctx *ctx, const char *member, size_t at, ckpt_limit which, size_t cap,
                        const char *codec_name)
 {
-    char held[96] = "";
-    if (which == CKPT_LIMIT_DECOMPRESSED && ctx->held)
-        snprintf(held, sizeof(held), ", of which enclosing members and streams held %llu",
-                 (unsigned long long)ctx->held);
+    char used[96];
+    decompress_used_note(used, sizeof(used), which,
+                         which == CKPT_LIMIT_DECOMPRESSED ? ctx->held : ctx->inflated);
     ctx_findingf(ctx, CKPT_F_LIMIT, member, at,
                  "%s: %s (limit %llu%s); only the first %zu bytes of the %s stream were scanned",
                  ckpt_limit_name(which), ckpt_limit_reason(which),
-                 (unsigned long long)ctx_limit(ctx, which), held, cap, codec_name);
+                 (unsigned long long)ctx_limit(ctx, which), used, cap, codec_name);
 }
 
 static void report_outcome(scan_ctx *ctx, const char *member, codec c, const outcome *r,
@@ -489,6 +487,7 @@ int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_
     size_t start = 0;
     int zf_ok = c == C_ZF ? zf_header(buf, len, &declared, &start) : 1;
     outcome r = decompress(ctx, c == C_ZF ? C_ZLIB : c, buf + start, len - start, &o);
+    ctx->inflated += o.n;
     r.at += start;
     if (o.n > cap) { /* the byte past the cap proves there was more */
         o.n = cap;

@@ -38,6 +38,10 @@ const char *member_join(scan_ctx *ctx, const char *outer, const char *inner);
 
 /* Adds a `limit` finding naming the limit. */
 void ctx_report_limit(ckpt_report *r, ckpt_limit limit, uint64_t value);
+/* Writes ", of which ... N" into out when `used` bytes of a decompression
+ * budget (max-decompressed or max-decompressed-total) were spent before
+ * the buffer it cut, else "". */
+void decompress_used_note(char *out, size_t size, ckpt_limit which, uint64_t used);
 
 /* ---- readers, one file each ---- */
 

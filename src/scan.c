@@ -93,7 +93,7 @@ static ckpt_report *new_report(const ckpt_scanner *s, const char *name)
 static void scan_image(const ckpt_scanner *s, ckpt_report *r, const uint8_t *data, size_t len,
                        dis_sink *dis, int mapped)
 {
-    scan_ctx ctx = {s, r, 0, NULL, 0, 0, dis, mapped ? data : NULL, mapped ? len : 0, 0};
+    scan_ctx ctx = {s, r, 0, NULL, 0, 0, dis, mapped ? data : NULL, mapped ? len : 0, 0, 0};
     r->size = len;
     scan_buffer(&ctx, "", data, len, &r->format);
     ctx_release(&ctx);

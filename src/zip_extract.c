@@ -24,16 +24,18 @@ void zbytes_free(zbytes *b)
     b->n = 0;
 }
 
-/* The output bound for `comp` compressed bytes: the smaller of the two
- * limits (max-decompressed less what enclosing members already hold), and
- * which one it is. */
+/* The output bound for `comp` compressed bytes: the smallest of the
+ * limits (max-decompressed less what enclosing members already hold,
+ * max-decompressed-total less what was produced, max-ratio), and which one
+ * it is. */
 static uint64_t output_cap(scan_ctx *ctx, uint64_t comp, ckpt_limit *which)
 {
-    uint64_t dec = ctx_decompress_room(ctx);
+    ckpt_limit room;
+    uint64_t dec = ctx_decompress_room(ctx, &room);
     uint64_t by_ratio;
     if (mul_overflows(comp ? comp : 1, ctx_limit(ctx, CKPT_LIMIT_RATIO), &by_ratio))
         by_ratio = UINT64_MAX;
-    *which = dec <= by_ratio ? CKPT_LIMIT_DECOMPRESSED : CKPT_LIMIT_RATIO;
+    *which = dec <= by_ratio ? room : CKPT_LIMIT_RATIO;
     uint64_t cap = dec <= by_ratio ? dec : by_ratio;
     return cap < SIZE_MAX ? cap : SIZE_MAX;
 }
@@ -43,7 +45,9 @@ static void set_hit(const scan_ctx *ctx, zbytes *out, ckpt_limit which)
 {
     out->hit = which;
     out->hit_value = ctx_limit(ctx, which);
-    out->hit_held = which == CKPT_LIMIT_DECOMPRESSED ? ctx->held : 0;
+    out->hit_used = which == CKPT_LIMIT_DECOMPRESSED         ? ctx->held
+                    : which == CKPT_LIMIT_DECOMPRESSED_TOTAL ? ctx->inflated
+                                                             : 0;
 }
 
 /* A growable output buffer that never exceeds `stop` bytes. */
@@ -71,8 +75,10 @@ static int obuf_room(obuf *o, uint64_t hint)
     return 1;
 }
 
-static void finish(zbytes *out, obuf *o)
+/* Hands the output to the caller and counts it (max-decompressed-total). */
+static void finish(scan_ctx *ctx, zbytes *out, obuf *o)
 {
+    ctx->inflated += o->n;
     out->owned = o->p;
     out->p = o->p ? o->p : (const uint8_t *)"";
     out->n = o->n;
@@ -260,7 +266,7 @@ static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, ui
         BZ2_bzDecompressEnd(&d.s.b);
     else
         lzma_end(&d.s.x);
-    finish(out, &o);
+    finish(ctx, out, &o);
 }
 
 /* ---- other methods through libzip ------------------------------------------ */
@@ -301,7 +307,7 @@ static void libzip_read(scan_ctx *ctx, zip_file_t *f, const zentry *e, uint64_t 
         out->corrupt = 1; /* also a CRC error at the end: the bytes are kept */
     else if (o.stop == cap && zip_fread(f, &probe, 1) > 0)
         set_hit(ctx, out, which);
-    finish(out, &o);
+    finish(ctx, out, &o);
 }
 
 /* Methods no loader of interest reads (zstd, xz, ...): scanned when libzip

@@ -204,7 +204,9 @@ typedef struct zbytes {
     int unsupported; /* method we cannot decompress */
     ckpt_limit hit;  /* a limit stopped decompression, or CKPT_LIMIT_COUNT_ */
     uint64_t hit_value;
-    uint64_t hit_held; /* of max-decompressed, what enclosing members held */
+    /* of the limit, what enclosing members held (max-decompressed) or what
+     * the input produced before (max-decompressed-total) */
+    uint64_t hit_used;
 } zbytes;
 
 /* Reads e's data: stored bytes in place, deflate, bzip2 and LZMA

@@ -200,14 +200,12 @@ static int dedup(zitem *it, size_t n)
 
 static void report_limit(zarchive *za, const char *shown, const zbytes *b)
 {
-    char held[96] = "";
-    if (b->hit_held)
-        snprintf(held, sizeof(held), ", of which enclosing members and streams held %llu",
-                 (unsigned long long)b->hit_held);
+    char used[96];
+    decompress_used_note(used, sizeof(used), b->hit, b->hit_used);
     zfinding(za, CKPT_F_LIMIT, shown, 0,
              "%s: %s (limit %llu%s); only its first %zu decompressed bytes were scanned",
              ckpt_limit_name(b->hit), ckpt_limit_reason(b->hit), (unsigned long long)b->hit_value,
-             held, b->n);
+             used, b->n);
 }
 
 /* Flags or methods no loader reads: said, then the raw bytes are scanned
@@ -294,7 +292,7 @@ static void scan_item(zarchive *za, const zitem *it)
     int force = it->forced && !zcontainer_magic(b.p, b.n);
     uint64_t held = b.owned ? b.n : 0; /* counts against max-decompressed below */
     za->ctx->held += held;
-    if (b.n > 0 || force)
+    if (b.n > 0 || (force && b.hit == CKPT_LIMIT_COUNT_)) /* a cut to 0 bytes is not empty */
         scan_member(za->ctx, shown, b.p, b.n, force);
     za->ctx->held -= held;
     if (!b.owned) /* stored bytes: pages of the file mapping we are done with */
