@@ -169,6 +169,19 @@ def nested_10g():
     return zip_of([deflated_member("middle.zip", middle)])
 
 
+def overlapping_members(n=1000):
+    """Fifield's overlapping zip bomb: n central entries share one 1 GiB
+    kernel; each declares another size, so each is a distinct reading."""
+    data, crc = deflate_repeat(b"", bytes(MiB), 1024, b"")
+    name = b"archive/data.pkl"
+    out = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), 1 << 30,
+                      len(name), 0) + name + data
+    cd = b"".join(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc,
+                              len(data), (1 << 30) + i, len(b"data%d.pkl" % i), 0, 0, 0, 0, 0,
+                              0) + b"data%d.pkl" % i for i in range(n))
+    return out + cd + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(cd), len(out), 0)
+
+
 def npy_header(descr, shape):
     h = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
     h += " " * (63 - (len(h) + 10) % 64) + "\n"
@@ -240,6 +253,7 @@ BOMBS = {
     "deflate_bomb_1g_data_pkl": (deflate_bomb_data_pkl, 10, 128, "limit"),
     "binbytes8_1g_data_pkl": (binbytes8_data_pkl, 10, 128, "limit"),
     "nested_1k_to_10g": (nested_10g, 30, 128, "limit"),
+    "overlapping_1000x1g": (overlapping_members, 30, 128, "limit"),
     "npz_plain_1g": (npz_plain_bomb, 10, 128, "verdict:safe"),
     "npz_object_1g": (npz_object_bomb, 10, 128, "limit"),
     "joblib_zlib_1g": (joblib_zlib_bomb, 10, 128, "limit"),
