@@ -182,6 +182,17 @@ def overlapping_members(n=1000):
     return out + cd + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(cd), len(out), 0)
 
 
+def joblib_xz_bomb():
+    """A 256 MiB pickle in 39 KB of xz with a 64 MiB dictionary (preset 9):
+    liblzma's dictionary fills as far as the output goes, so this one may
+    hold up to twice max-decompressed."""
+    import lzma
+    c = lzma.LZMACompressor(preset=9)
+    z = bytes(MiB)
+    head = c.compress(b"\x80\x04\x8e" + struct.pack("<Q", 256 * MiB))
+    return head + b"".join(c.compress(z) for _ in range(256)) + c.compress(b".") + c.flush()
+
+
 def npy_header(descr, shape):
     h = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
     h += " " * (63 - (len(h) + 10) % 64) + "\n"
@@ -258,6 +269,7 @@ BOMBS = {
     "npz_object_1g": (npz_object_bomb, 10, 128, "limit"),
     "joblib_zlib_1g": (joblib_zlib_bomb, 10, 128, "limit"),
     "joblib_gzip_1g": (joblib_gzip_bomb, 10, 128, "limit"),
+    "joblib_xz_256m": (joblib_xz_bomb, 10, 160, "limit"),
     "joblib_bz2_ratio": (joblib_bz2_ratio, 10, 128, "limit"),
 }
 
