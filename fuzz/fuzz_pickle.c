@@ -30,7 +30,7 @@ static ckpt_report *scan(const ckpt_scanner *s, const uint8_t *data, size_t size
     ckpt_report *r = report_new("fuzz", 100, 0);
     if (!r)
         abort();
-    scan_ctx ctx = {s, r, 0, NULL, 0, 0, NULL, NULL, 0, 0};
+    scan_ctx ctx = {.sc = s, .rep = r};
     *done = size ? pickle_scan_all(&ctx, "", data, size, 0, 1) : 0;
     ctx_release(&ctx);
     return r;

@@ -208,11 +208,13 @@ CKPT_API int ckpt_code_from_name(const char *name);
     X(CKPT_LIMIT_DEPTH, "max-depth", UINT64_C(16), "nesting of archives and embedded pickles")     \
     X(CKPT_LIMIT_FILE_SIZE, "max-file-size", UINT64_C(1) << 40,                                    \
       "bytes of one input file (and of standard input)")                                           \
-    X(CKPT_LIMIT_DECOMPRESSED, "max-decompressed", UINT64_C(4) << 30,                              \
-      "bytes produced by decompressing one member or stream")                                      \
+    X(CKPT_LIMIT_DECOMPRESSED, "max-decompressed", UINT64_C(64) << 20,                             \
+      "decompressed bytes held at once (a member or stream and those it is nested in)")            \
     X(CKPT_LIMIT_RATIO, "max-ratio", UINT64_C(2000),                                               \
       "decompressed/compressed ratio (deflate's own maximum is ~1032)")                            \
-    X(CKPT_LIMIT_MEMBERS, "max-members", UINT64_C(1000000), "archive members per archive")
+    X(CKPT_LIMIT_MEMBERS, "max-members", UINT64_C(1000000), "archive members per archive")         \
+    X(CKPT_LIMIT_DECOMPRESSED_TOTAL, "max-decompressed-total", UINT64_C(4) << 30,                  \
+      "decompressed bytes per input, all members and streams together; bounds time")
 
 typedef enum ckpt_limit {
 #define CKPT_X_ENUM(id, name, def, why) id,

@@ -1,8 +1,10 @@
 /* Compressed pickles as joblib (and pandas, by extension) open them: zlib,
  * gzip, bz2, xz, lzma-alone, joblib's legacy ZF, and lz4 / zstd when built
- * with them. Decompression is bounded by max-decompressed and max-ratio;
- * what was decompressed before a cap or a corrupt byte is still scanned,
- * because the loader unpickles a stream as it decompresses it. */
+ * with them. Decompression is bounded by max-ratio and by max-decompressed
+ * (which counts what enclosing members and streams hold, so memory never
+ * grows with a bomb's size); what was decompressed before a cap or a
+ * corrupt byte is still scanned, because the loader unpickles a stream as
+ * it decompresses it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,12 +351,12 @@ static outcome decompress(scan_ctx *ctx, codec c, const uint8_t *in, size_t len,
     return r;
 }
 
-/* The cap on output: max-decompressed, or max-ratio times the input,
- * whichever is smaller; *which names it. */
+/* The cap on output: what max-decompressed leaves after the enclosing
+ * members and streams, what max-decompressed-total leaves for this input,
+ * or max-ratio times the input, whichever is smallest; *which names it. */
 static size_t output_cap(scan_ctx *ctx, size_t len, ckpt_limit *which)
 {
-    uint64_t total = ctx_limit(ctx, CKPT_LIMIT_DECOMPRESSED), ratio;
-    *which = CKPT_LIMIT_DECOMPRESSED;
+    uint64_t total = ctx_decompress_room(ctx, which), ratio;
     if (!mul_overflows(len, ctx_limit(ctx, CKPT_LIMIT_RATIO), &ratio) && ratio < total) {
         total = ratio;
         *which = CKPT_LIMIT_RATIO;
@@ -396,13 +398,26 @@ static int starts_container(const uint8_t *b, size_t n)
            compressed_magic(b, n) || tar_header_valid(b, n);
 }
 
+/* A limit cut the output at `cap` bytes: which, and what was scanned. */
+static void report_cut(scan_ctx *ctx, const char *member, size_t at, ckpt_limit which, size_t cap,
+                       const char *codec_name)
+{
+    char used[96];
+    decompress_used_note(used, sizeof(used), which,
+                         which == CKPT_LIMIT_DECOMPRESSED ? ctx->held : ctx->inflated);
+    ctx_findingf(ctx, CKPT_F_LIMIT, member, at,
+                 "%s: %s (limit %llu%s); only the first %zu bytes of the %s stream were scanned",
+                 ckpt_limit_name(which), ckpt_limit_reason(which),
+                 (unsigned long long)ctx_limit(ctx, which), used, cap, codec_name);
+}
+
 static void report_outcome(scan_ctx *ctx, const char *member, codec c, const outcome *r,
                            ckpt_limit which, size_t cap)
 {
     const char *name = codec_names[c];
     switch (r->st) {
     case ST_END: break;
-    case ST_LIMIT: ctx_report_limit(ctx->rep, which, cap); break;
+    case ST_LIMIT: report_cut(ctx, member, r->at, which, cap, name); break;
     case ST_MEMLIMIT:
         ctx_report_limit(ctx->rep, CKPT_LIMIT_MEMORY, ctx_limit(ctx, CKPT_LIMIT_MEMORY));
         break;
@@ -436,8 +451,10 @@ static void scan_output(scan_ctx *ctx, const char *member, codec c, const sink *
     const uint8_t *out = o->p ? o->p : (const uint8_t *)"";
     /* a gzip of a zip or tar is sniffed; anything else is what joblib and
      * pandas unpickle */
+    ctx->held += o->n; /* counts against max-decompressed below */
     scan_member(ctx, member_join(ctx, member, "<decompressed>"), out, o->n,
                 !starts_container(out, o->n));
+    ctx->held -= o->n;
 }
 
 int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
@@ -470,6 +487,7 @@ int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_
     size_t start = 0;
     int zf_ok = c == C_ZF ? zf_header(buf, len, &declared, &start) : 1;
     outcome r = decompress(ctx, c == C_ZF ? C_ZLIB : c, buf + start, len - start, &o);
+    ctx->inflated += o.n;
     r.at += start;
     if (o.n > cap) { /* the byte past the cap proves there was more */
         o.n = cap;

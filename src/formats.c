@@ -18,6 +18,19 @@ void ctx_report_limit(ckpt_report *r, ckpt_limit limit, uint64_t value)
     report_add(r, &f);
 }
 
+/* ", of which ..." when part of a decompression budget was spent before
+ * this buffer; "" otherwise. */
+void decompress_used_note(char *out, size_t size, ckpt_limit which, uint64_t used)
+{
+    if (!used || (which != CKPT_LIMIT_DECOMPRESSED && which != CKPT_LIMIT_DECOMPRESSED_TOTAL))
+        *out = 0;
+    else
+        snprintf(out, size, ", of which %s %llu",
+                 which == CKPT_LIMIT_DECOMPRESSED ? "enclosing members and streams held"
+                                                  : "earlier members and streams used",
+                 (unsigned long long)used);
+}
+
 const char *member_join(scan_ctx *ctx, const char *outer, const char *inner)
 {
     if (!outer || !*outer)

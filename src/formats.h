@@ -38,6 +38,10 @@ const char *member_join(scan_ctx *ctx, const char *outer, const char *inner);
 
 /* Adds a `limit` finding naming the limit. */
 void ctx_report_limit(ckpt_report *r, ckpt_limit limit, uint64_t value);
+/* Writes ", of which ... N" into out when `used` bytes of a decompression
+ * budget (max-decompressed or max-decompressed-total) were spent before
+ * the buffer it cut, else "". */
+void decompress_used_note(char *out, size_t size, ckpt_limit which, uint64_t used);
 
 /* ---- readers, one file each ---- */
 
@@ -59,6 +63,10 @@ int read_tar(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
 
 /* numpy.c: a .npy file (object arrays carry a pickle). */
 int read_npy(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len);
+/* numpy.c: 1 when buf starts a .npy whose whole header lies in buf, is one
+ * numpy accepts and holds no object: its data is plain numbers that no
+ * loader unpickles, so the header is all a scan of it needs. */
+int npy_header_suffices(scan_ctx *ctx, const uint8_t *buf, size_t len);
 
 /* compress.c: 1 when buf starts with a compression magic joblib accepts. */
 int compressed_magic(const uint8_t *buf, size_t len);

@@ -607,3 +607,14 @@ int read_npy(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len)
         pickle_scan_all_hooked(ctx, member, buf, len, data, 1, NULL);
     return 1;
 }
+
+int npy_header_suffices(scan_ctx *ctx, const uint8_t *buf, size_t len)
+{
+    if (len < 12 || memcmp(buf, "\x93NUMPY", 6) != 0 || buf[7] != 0 || buf[6] < 1 || buf[6] > 3)
+        return 0;
+    size_t width = buf[6] == 1 ? 2 : 4;
+    size_t hlen = width == 2 ? load_le16(buf + 8) : load_le32(buf + 8);
+    int object = 1;
+    return range_fits(8 + width, hlen, len) &&
+           !parse_header(ctx, buf + 8 + width, hlen, buf[6] == 3, &object) && !object;
+}

@@ -105,8 +105,11 @@ static ckpt_report *new_report(const ckpt_scanner *s, const char *name, const sc
 static void scan_image(const ckpt_scanner *s, ckpt_report *r, const uint8_t *data, size_t len,
                        const scan_opts *o, int mapped)
 {
-    scan_ctx ctx = {s, r, 0, NULL, 0, 0, o ? o->dis : NULL, mapped ? data : NULL, mapped ? len : 0,
-                    0};
+    scan_ctx ctx = {.sc = s,
+                    .rep = r,
+                    .dis = o ? o->dis : NULL,
+                    .map = mapped ? data : NULL,
+                    .map_len = mapped ? len : 0};
     r->size = len;
     scan_buffer(&ctx, "", data, len, &r->format);
     insp_finish(r);

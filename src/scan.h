@@ -45,6 +45,14 @@ typedef struct scan_ctx {
     const uint8_t *map;
     size_t map_len;
     unsigned embedded; /* nesting of embedded pickles being walked */
+    /* Decompressed bytes held by the members and streams this one is nested
+     * in: every inflation is capped at max-decompressed minus this, so a
+     * bomb nested in bombs costs no more memory than one. */
+    uint64_t held;
+    /* Decompressed bytes produced so far for this input (max-decompressed-
+     * total): overlapping members reading one kernel again and again cost
+     * time, not memory. */
+    uint64_t inflated;
 } scan_ctx;
 
 /* Lets the kernel drop the mapped pages of [from, to) if they belong to the
@@ -58,6 +66,19 @@ void ctx_prefetch(const scan_ctx *ctx, const uint8_t *from, const uint8_t *to);
 static inline uint64_t ctx_limit(const scan_ctx *ctx, ckpt_limit l)
 {
     return ctx->sc->limits[l];
+}
+
+/* What max-decompressed (less what enclosing members hold) and
+ * max-decompressed-total (less what this input already produced) leave for
+ * one more decompressed buffer; *which names the one that binds. */
+static inline uint64_t ctx_decompress_room(const scan_ctx *ctx, ckpt_limit *which)
+{
+    uint64_t cap = ctx_limit(ctx, CKPT_LIMIT_DECOMPRESSED);
+    uint64_t total = ctx_limit(ctx, CKPT_LIMIT_DECOMPRESSED_TOTAL);
+    uint64_t one = ctx->held < cap ? cap - ctx->held : 0;
+    uint64_t all = ctx->inflated < total ? total - ctx->inflated : 0;
+    *which = one <= all ? CKPT_LIMIT_DECOMPRESSED : CKPT_LIMIT_DECOMPRESSED_TOTAL;
+    return one <= all ? one : all;
 }
 
 /* Adds a finding with the code's default severity. */

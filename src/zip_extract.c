@@ -2,7 +2,9 @@
  * data costs nothing); deflate (zlib, raw), bzip2 (libbz2) and LZMA
  * (liblzma, zipfile's layout) decompressed by ourselves so that a wrong CRC
  * or size never stops the scan; other methods through libzip when it can.
- * Every output is bounded by max-decompressed and max-ratio. */
+ * Every output is bounded by max-ratio and by max-decompressed, which counts
+ * what the enclosing members hold too: memory never grows with a bomb's
+ * inflated size, and what was cut is a `limit` finding. */
 #include <bzlib.h>
 #include <limits.h>
 #include <lzma.h>
@@ -22,17 +24,30 @@ void zbytes_free(zbytes *b)
     b->n = 0;
 }
 
-/* The output bound for `comp` compressed bytes: the smaller of the two
- * limits, and which one it is. */
+/* The output bound for `comp` compressed bytes: the smallest of the
+ * limits (max-decompressed less what enclosing members already hold,
+ * max-decompressed-total less what was produced, max-ratio), and which one
+ * it is. */
 static uint64_t output_cap(scan_ctx *ctx, uint64_t comp, ckpt_limit *which)
 {
-    uint64_t dec = ctx_limit(ctx, CKPT_LIMIT_DECOMPRESSED);
+    ckpt_limit room;
+    uint64_t dec = ctx_decompress_room(ctx, &room);
     uint64_t by_ratio;
     if (mul_overflows(comp ? comp : 1, ctx_limit(ctx, CKPT_LIMIT_RATIO), &by_ratio))
         by_ratio = UINT64_MAX;
-    *which = dec <= by_ratio ? CKPT_LIMIT_DECOMPRESSED : CKPT_LIMIT_RATIO;
+    *which = dec <= by_ratio ? room : CKPT_LIMIT_RATIO;
     uint64_t cap = dec <= by_ratio ? dec : by_ratio;
     return cap < SIZE_MAX ? cap : SIZE_MAX;
+}
+
+/* Records that limit `which` cut the output. */
+static void set_hit(const scan_ctx *ctx, zbytes *out, ckpt_limit which)
+{
+    out->hit = which;
+    out->hit_value = ctx_limit(ctx, which);
+    out->hit_used = which == CKPT_LIMIT_DECOMPRESSED         ? ctx->held
+                    : which == CKPT_LIMIT_DECOMPRESSED_TOTAL ? ctx->inflated
+                                                             : 0;
 }
 
 /* A growable output buffer that never exceeds `stop` bytes. */
@@ -60,8 +75,10 @@ static int obuf_room(obuf *o, uint64_t hint)
     return 1;
 }
 
-static void finish(zbytes *out, obuf *o)
+/* Hands the output to the caller and counts it (max-decompressed-total). */
+static void finish(scan_ctx *ctx, zbytes *out, obuf *o)
 {
+    ctx->inflated += o->n;
     out->owned = o->p;
     out->p = o->p ? o->p : (const uint8_t *)"";
     out->n = o->n;
@@ -238,10 +255,8 @@ static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, ui
     if (r.last == D_END || lzma_eof) {
         out->complete = 1;
     } else if (r.last == D_OK && o.n >= o.stop && !r.exhausted) {
-        if (o.stop == cap) { /* else the caller asked for a prefix only */
-            out->hit = which;
-            out->hit_value = ctx_limit(ctx, which);
-        }
+        if (o.stop == cap) /* else the caller asked for a prefix only */
+            set_hit(ctx, out, which);
     } else {
         out->corrupt = 1;
     }
@@ -251,7 +266,7 @@ static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, ui
         BZ2_bzDecompressEnd(&d.s.b);
     else
         lzma_end(&d.s.x);
-    finish(out, &o);
+    finish(ctx, out, &o);
 }
 
 /* ---- other methods through libzip ------------------------------------------ */
@@ -290,11 +305,9 @@ static void libzip_read(scan_ctx *ctx, zip_file_t *f, const zentry *e, uint64_t 
         out->complete = 1;
     else if (got < 0)
         out->corrupt = 1; /* also a CRC error at the end: the bytes are kept */
-    else if (o.stop == cap && zip_fread(f, &probe, 1) > 0) {
-        out->hit = which;
-        out->hit_value = ctx_limit(ctx, which);
-    }
-    finish(out, &o);
+    else if (o.stop == cap && zip_fread(f, &probe, 1) > 0)
+        set_hit(ctx, out, which);
+    finish(ctx, out, &o);
 }
 
 /* Methods no loader of interest reads (zstd, xz, ...): scanned when libzip
@@ -396,5 +409,7 @@ int zcontainer_magic(const uint8_t *p, size_t n)
 
 int zsniff_worth(scan_ctx *ctx, const uint8_t *p, size_t n)
 {
+    if (npy_header_suffices(ctx, p, n)) /* np.savez_compressed arrays */
+        return 0;
     return zcontainer_magic(p, n) || pickle_prefix_plausible(ctx, p, n);
 }

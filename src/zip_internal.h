@@ -204,11 +204,15 @@ typedef struct zbytes {
     int unsupported; /* method we cannot decompress */
     ckpt_limit hit;  /* a limit stopped decompression, or CKPT_LIMIT_COUNT_ */
     uint64_t hit_value;
+    /* of the limit, what enclosing members held (max-decompressed) or what
+     * the input produced before (max-decompressed-total) */
+    uint64_t hit_used;
 } zbytes;
 
-/* Reads e's data: stored bytes in place, deflate inflated with zlib (at most
- * `want` bytes, UINT64_MAX for all, under the max-decompressed and max-ratio
- * limits), bzip2 through libzip. */
+/* Reads e's data: stored bytes in place, deflate, bzip2 and LZMA
+ * decompressed (at most `want` bytes, UINT64_MAX for all, under max-ratio
+ * and what max-decompressed leaves after ctx->held), other methods through
+ * libzip. */
 void zextract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, uint64_t want,
               zbytes *out);
 void zbytes_free(zbytes *b);
@@ -216,7 +220,9 @@ void zbytes_free(zbytes *b);
  * npy, 7z, tar, a compressed stream). */
 int zcontainer_magic(const uint8_t *p, size_t n);
 /* 1 when the bytes deserve a full inflate: a container magic or the start
- * of a pickle (complete, or cut only by the end of the sniffed prefix). */
+ * of a pickle (complete, or cut only by the end of the sniffed prefix),
+ * but not a .npy whose header (inside the prefix) holds no object: no
+ * loader unpickles its data. */
 int zsniff_worth(scan_ctx *ctx, const uint8_t *p, size_t n);
 
 /* The views of one archive under scan, and where findings go. */

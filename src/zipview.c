@@ -1,6 +1,7 @@
 /* Zip archives as torch (miniz) and Python's zipfile read them: both views
  * (and readers of any other plausible end record) are built, every distinct
  * member reading is scanned once, and each anomaly is reported. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -199,8 +200,12 @@ static int dedup(zitem *it, size_t n)
 
 static void report_limit(zarchive *za, const char *shown, const zbytes *b)
 {
-    zfinding(za, CKPT_F_LIMIT, shown, 0, "%s: %s (limit %llu); the member was not fully scanned",
-             ckpt_limit_name(b->hit), ckpt_limit_reason(b->hit), (unsigned long long)b->hit_value);
+    char used[96];
+    decompress_used_note(used, sizeof(used), b->hit, b->hit_used);
+    zfinding(za, CKPT_F_LIMIT, shown, 0,
+             "%s: %s (limit %llu%s); only its first %zu decompressed bytes were scanned",
+             ckpt_limit_name(b->hit), ckpt_limit_reason(b->hit), (unsigned long long)b->hit_value,
+             used, b->n);
 }
 
 /* Flags or methods no loader reads: said, then the raw bytes are scanned
@@ -241,8 +246,9 @@ static void check_content(zarchive *za, const zentry *e, const char *shown, cons
                  (unsigned long)e->crc, (unsigned long)crc);
 }
 
-/* A deflated or bzip2 member that is not a pickle record: its first 64 KiB
- * tell whether it is worth decompressing whole (tensor data is not). */
+/* A compressed member that is not a pickle record: its first 64 KiB tell
+ * whether it is worth decompressing whole (tensor data and plain .npy
+ * arrays are not). */
 static void read_sniffed(zarchive *za, const zentry *e, zbytes *b)
 {
     zextract(za->ctx, za->buf, za->len, e, ZSNIFF_BYTES, b);
@@ -284,8 +290,11 @@ static void scan_item(zarchive *za, const zitem *it)
      * with zlib, a zip named .pkl): scan_member takes every reading of it,
      * the pickle one included when it does anything. */
     int force = it->forced && !zcontainer_magic(b.p, b.n);
-    if (b.n > 0 || force)
+    uint64_t held = b.owned ? b.n : 0; /* counts against max-decompressed below */
+    za->ctx->held += held;
+    if (b.n > 0 || (force && b.hit == CKPT_LIMIT_COUNT_)) /* a cut to 0 bytes is not empty */
         scan_member(za->ctx, shown, b.p, b.n, force);
+    za->ctx->held -= held;
     if (!b.owned) /* stored bytes: pages of the file mapping we are done with */
         ctx_release_pages(za->ctx, b.p, b.p + b.n);
     zbytes_free(&b);

@@ -99,6 +99,150 @@ def zip_nested_50():
     return inner
 
 
+# ---- decompression bombs ----------------------------------------------------
+# Built from a deflate block repeated: after a full flush the compressor
+# starts afresh, so the same input chunk always gives the same bytes and a
+# GiB of output costs a MiB of input and no time to build.
+
+def deflate_repeat(prefix, chunk, count, suffix):
+    """Raw deflate of prefix + chunk * count + suffix, and its CRC-32."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)
+    block = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
+    assert block == c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
+    tail = c.compress(suffix) + c.flush()
+    crc = zlib.crc32(prefix)
+    for _ in range(count):
+        crc = zlib.crc32(chunk, crc)
+    return head + block * count + tail, zlib.crc32(suffix, crc)
+
+
+def zip_of(members):
+    """A zip of (name, method, data, crc, size) members: data already
+    compressed (Python's zipfile cannot take that)."""
+    out, cd = io.BytesIO(), io.BytesIO()
+    for name, method, data, crc, size in members:
+        off = out.tell()
+        n = name.encode()
+        out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0x21, crc,
+                              len(data), size, len(n), 0) + n + data)
+        cd.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0x21, crc,
+                             len(data), size, len(n), 0, 0, 0, 0, 0, off) + n)
+    cdb = cd.getvalue()
+    out.write(cdb + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members),
+                                len(cdb), out.tell(), 0))
+    return out.getvalue()
+
+
+def deflated_member(name, data):
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return (name, 8, c.compress(data) + c.flush(), zlib.crc32(data), len(data))
+
+
+def binbytes8_bomb(gib):
+    """A valid pickle: one BINBYTES8 constant of `gib` GiB of zeros, deflated."""
+    n = gib << 30
+    return deflate_repeat(b"\x80\x04\x8e" + struct.pack("<Q", n), bytes(MiB), n // MiB, b".")
+
+
+def deflate_bomb_data_pkl():
+    """1 GiB of deflated zeros as torch's data.pkl (~1 MiB file)."""
+    data, crc = deflate_repeat(b"", bytes(MiB), 1024, b"")
+    return zip_of([("archive/data.pkl", 8, data, crc, 1 << 30),
+                   deflated_member("archive/version", b"3\n")])
+
+
+def binbytes8_data_pkl():
+    """A valid 1 GiB pickle (one huge bytes constant) as data.pkl."""
+    data, crc = binbytes8_bomb(1)
+    return zip_of([("archive/data.pkl", 8, data, crc, (1 << 30) + 12),
+                   deflated_member("archive/version", b"3\n")])
+
+
+def nested_10g():
+    """~1 KB -> 10 GiB: a zip holding a deflated zip holding a deflated zip
+    of ten 1 GiB pickle records. Each layer's ratio stays under max-ratio."""
+    data, crc = binbytes8_bomb(1)
+    inner = zip_of([(f"archive/data{i}.pkl" if i else "archive/data.pkl", 8, data, crc,
+                     (1 << 30) + 12) for i in range(10)])
+    middle = zip_of([deflated_member("inner.zip", inner)])
+    return zip_of([deflated_member("middle.zip", middle)])
+
+
+def overlapping_members(n=1000):
+    """Fifield's overlapping zip bomb: n central entries share one 1 GiB
+    kernel; each declares another size, so each is a distinct reading."""
+    data, crc = deflate_repeat(b"", bytes(MiB), 1024, b"")
+    name = b"archive/data.pkl"
+    out = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), 1 << 30,
+                      len(name), 0) + name + data
+    cd = b"".join(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc,
+                              len(data), (1 << 30) + i, len(b"data%d.pkl" % i), 0, 0, 0, 0, 0,
+                              0) + b"data%d.pkl" % i for i in range(n))
+    return out + cd + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(cd), len(out), 0)
+
+
+def joblib_xz_bomb():
+    """A 256 MiB pickle in 39 KB of xz with a 64 MiB dictionary (preset 9):
+    liblzma's dictionary fills as far as the output goes, so this one may
+    hold up to twice max-decompressed."""
+    import lzma
+    c = lzma.LZMACompressor(preset=9)
+    z = bytes(MiB)
+    head = c.compress(b"\x80\x04\x8e" + struct.pack("<Q", 256 * MiB))
+    return head + b"".join(c.compress(z) for _ in range(256)) + c.compress(b".") + c.flush()
+
+
+def npy_header(descr, shape):
+    h = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    h += " " * (63 - (len(h) + 10) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode()
+
+
+def npz_plain_bomb():
+    """np.savez_compressed of a 1 GiB float64 array of zeros: no pickle in
+    it, only the header matters."""
+    data, crc = deflate_repeat(npy_header("<f8", "(134217728,)"), bytes(MiB), 1024, b"")
+    size = len(npy_header("<f8", "(134217728,)")) + (1 << 30)
+    return zip_of([("x.npy", 8, data, crc, size)])
+
+
+def npz_object_bomb():
+    """An object array whose pickle holds a 1 GiB bytes constant."""
+    head = npy_header("|O", "(1,)")
+    n = 1 << 30
+    data, crc = deflate_repeat(head + b"\x80\x04\x8e" + struct.pack("<Q", n), bytes(MiB),
+                               n // MiB, b".")
+    return zip_of([("x.npy", 8, data, crc, len(head) + n + 12)])
+
+
+def joblib_zlib_bomb():
+    """A joblib file compressed with zlib: a 1 GiB pickle (~1 MiB file)."""
+    data, _ = binbytes8_bomb(1)
+    adler = 1  # adler32 of the stream, chunk by chunk
+    adler = zlib.adler32(b"\x80\x04\x8e" + struct.pack("<Q", 1 << 30), adler)
+    for _ in range(1024):
+        adler = zlib.adler32(bytes(MiB), adler)
+    adler = zlib.adler32(b".", adler)
+    return b"\x78\xda" + data + struct.pack(">I", adler)
+
+
+def joblib_gzip_bomb():
+    """The same 1 GiB pickle gzip-compressed (joblib compress='gzip')."""
+    data, crc = binbytes8_bomb(1)
+    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + data +
+            struct.pack("<II", crc, ((1 << 30) + 12) & 0xFFFFFFFF))
+
+
+def joblib_bz2_ratio():
+    """256 MiB of zeros in 208 bytes of bz2: max-ratio stops it first."""
+    import bz2
+    c = bz2.BZ2Compressor(9)
+    z = bytes(MiB)
+    head = c.compress(b"\x80\x04\x8e" + struct.pack("<Q", 256 * MiB))
+    return head + b"".join(c.compress(z) for _ in range(256)) + c.compress(b".") + c.flush()
+
+
 BOMBS = {
     # name: (builder, max seconds, max MiB RSS, required finding code or verdict)
     "billion_laughs": (billion_laughs, 5, 128, "unknown-import"),
@@ -115,6 +259,18 @@ BOMBS = {
     "many_pickles": (many_pickles, 20, 256, "extra-pickle"),
     "zip_100k_members": (zip_100k_members, 10, 256, "verdict:safe"),
     "zip_nested_50_deep": (zip_nested_50, 5, 64, "limit"),
+    # decompression bombs: memory must not grow with the inflated size, and
+    # what was not inflated is a `limit` finding (never SAFE)
+    "deflate_bomb_1g_data_pkl": (deflate_bomb_data_pkl, 10, 128, "limit"),
+    "binbytes8_1g_data_pkl": (binbytes8_data_pkl, 10, 128, "limit"),
+    "nested_1k_to_10g": (nested_10g, 30, 128, "limit"),
+    "overlapping_1000x1g": (overlapping_members, 30, 128, "limit"),
+    "npz_plain_1g": (npz_plain_bomb, 10, 128, "verdict:safe"),
+    "npz_object_1g": (npz_object_bomb, 10, 128, "limit"),
+    "joblib_zlib_1g": (joblib_zlib_bomb, 10, 128, "limit"),
+    "joblib_gzip_1g": (joblib_gzip_bomb, 10, 128, "limit"),
+    "joblib_xz_256m": (joblib_xz_bomb, 10, 160, "limit"),
+    "joblib_bz2_ratio": (joblib_bz2_ratio, 10, 128, "limit"),
 }
 
 
@@ -153,8 +309,9 @@ def main():
             if a.only and a.only != name:
                 continue
             path = os.path.join(work, name)
+            data = build()
             with open(path, "wb") as f:
-                f.write(build())
+                f.write(data)
             m = measure(exe, path, [])
             rep = json.loads(m["out"])["files"][0]
             codes = {x["code"] for x in rep["findings"]}
@@ -162,7 +319,7 @@ def main():
             rss_mib = m["rss_kb"] / 1024
             ok = ok_want and m["secs"] <= max_s and rss_mib <= max_mib and m["rc"] in (0, 1)
             status = "ok  " if ok else "FAIL"
-            print(f"{status} {name}: {m['secs']:.2f}s (<= {max_s}), {rss_mib:.0f} MiB "
+            print(f"{status} {name} ({len(data)} bytes): {m['secs']:.2f}s (<= {max_s}), {rss_mib:.0f} MiB "
                   f"(<= {max_mib}), verdict {rep['verdict']}, want {want}, codes {sorted(codes)}")
             passed += ok
             failed += not ok
