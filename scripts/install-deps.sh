@@ -10,8 +10,9 @@ packages=(
   libzip-dev zlib1g-dev libbz2-dev liblzma-dev liblz4-dev libzstd-dev
   # tests
   libcmocka-dev python3 python3-jsonschema valgrind clang
-  # ground truth for fixtures and the real-loader check (never used by ckptscan)
-  python3-torch python3-numpy python3-joblib
+  # ground truth for fixtures, the real-loader check and the container
+  # differential test (never used by ckptscan); lz4 for joblib's lz4 streams
+  python3-torch python3-numpy python3-joblib python3-lz4
 )
 
 missing=()

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: the whole test suite. A plain build runs every
-# meson suite (unit, corpus, cli, CPython differential, fuzz-corpus replays);
-# an ASan+UBSan build runs them again; valgrind runs the CLI on a
-# representative set; each libFuzzer target runs for a short budget; the
+# meson suite (unit, corpus, cli, CPython and container differentials,
+# fuzz-corpus replays); an ASan+UBSan build runs them again; valgrind runs the
+# CLI on a representative set; each libFuzzer target runs for a short budget; the
 # real-loader check runs torch/numpy/joblib on our own harmless malicious
 # samples in a throwaway directory.
 set -euo pipefail

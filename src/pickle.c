@@ -215,6 +215,36 @@ static int scan_fast(scan_ctx *ctx, const char *member, const uint8_t *buf, size
     return 1;
 }
 
+/* A frame straddle reads differently when the loader's file object has no
+ * peek() (torch.load wraps a zip member in io.BytesIO): the C unpickler then
+ * drops the rest of the frame (vm.h no_peek). Walks that reading too, into
+ * a scratch report whose new findings and imports are added to the file's;
+ * the first reading keeps the pickle's record and end. Reader hooks that
+ * keep state (persistent ids, the STOP value) are left out. */
+static void walk_without_peek(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                              size_t start, const pickle_hooks *hooks)
+{
+    ckpt_report *scratch = report_new(ctx->rep->path, ctx->rep->max_findings, ctx->rep->strict);
+    if (!scratch)
+        return;
+    scan_ctx other = *ctx;
+    other.rep = scratch;
+    other.ext = NULL; /* copyreg registrations of its own */
+    other.next = other.ext_cap = 0;
+    other.dis = NULL; /* a listing shows the first reading */
+    pickle_hooks only_build = {hooks ? hooks->after_build : NULL, NULL, NULL,
+                               hooks ? hooks->hctx : NULL};
+    vm v;
+    vm_init(&v, &other, member, buf, len, start);
+    v.no_peek = 1;
+    v.hooks = &only_build;
+    run(&v, start);
+    vm_release(&v);
+    report_merge_reading(ctx->rep, scratch);
+    ckpt_report_free(scratch);
+    free(other.ext);
+}
+
 void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                             size_t start, const pickle_hooks *hooks, pickle_result *out)
 {
@@ -228,7 +258,10 @@ void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *bu
     out->end = v.pos;
     out->complete = v.stopped && !v.failed;
     out->started = v.nops > 1 || out->complete;
+    int straddled = v.straddled;
     vm_release(&v);
+    if (straddled)
+        walk_without_peek(ctx, member, buf, len, start, hooks);
 }
 
 void pickle_scan_one(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,

@@ -285,6 +285,50 @@ void report_merge(ckpt_report *dst, const ckpt_report *src)
         report_add_pickle(dst, &src->pickles[i]);
 }
 
+static int same_finding(const ckpt_finding *a, const ckpt_finding *b)
+{
+    return a->code == b->code && a->offset == b->offset && strcmp(a->member, b->member) == 0 &&
+           strcmp(a->message, b->message) == 0;
+}
+
+void report_merge_reading(ckpt_report *dst, const ckpt_report *src)
+{
+    size_t had = dst->nfindings;
+    for (size_t i = 0; i < src->nfindings; i++) {
+        const ckpt_finding *f = &src->findings[i];
+        size_t j = 0;
+        while (j < had && !same_finding(&dst->findings[j], f))
+            j++;
+        if (j < had)
+            continue;
+        finding_in in = {f->code,   (int)f->severity, f->member, f->offset,
+                         f->opcode, f->global,        f->call,   f->message};
+        report_add(dst, &in);
+    }
+    if (src->dropped_findings) {
+        dst->dropped_findings += src->dropped_findings;
+        if (!dst->has_findings || src->worst > dst->worst)
+            dst->worst = src->worst;
+        dst->has_findings = 1;
+    }
+    for (size_t i = 0; i < src->nimports; i++) {
+        const ckpt_import *im = &src->imports[i].pub;
+        bstr m = {im->module, im->module_len}, n = {im->name, im->name_len};
+        bstr res = {im->resolved, im->resolved_len};
+        size_t j = lookup(dst, m, n, res, NULL);
+        if (j == SIZE_MAX) {
+            j = report_add_import(dst, m, n, res, im->class_code, im->allowed,
+                                  src->imports[i].weights_only, im->member, im->offset);
+            if (j == SIZE_MAX)
+                continue;
+            dst->imports[j].pub.count = 0;
+        }
+        ckpt_import *out = &dst->imports[j].pub;
+        out->count = out->count > im->count ? out->count : im->count;
+        out->calls = out->calls > im->calls ? out->calls : im->calls;
+    }
+}
+
 /* ---- public accessors ---- */
 
 ckpt_verdict ckpt_report_verdict(const ckpt_report *r)

@@ -69,6 +69,10 @@ uint64_t report_import_calls(const ckpt_report *r, size_t import_index);
 void report_add_pickle(ckpt_report *r, const ckpt_pickle *p);
 /* Adds everything src recorded (findings, imports, pickles) to dst. */
 void report_merge(ckpt_report *dst, const ckpt_report *src);
+/* Adds what a second reading of the same bytes found and dst does not
+ * hold yet: findings not already in dst, imports not in dst (counts and
+ * calls of the others become the larger of the two); no pickle records. */
+void report_merge_reading(ckpt_report *dst, const ckpt_report *src);
 /* 1 when a walk did something a loader would act on: a pickle reached
  * STOP or got at least two opcodes in, something was imported, or a
  * finding other than a parse error was made. */

@@ -86,6 +86,7 @@ static void check_frame(vm *v, size_t n)
     v->in_frame = 0;
     if (v->pos == v->frame_end)
         return; /* pickle.py drops an exhausted frame and reads on from the file */
+    v->straddled = 1;
     if (!v->straddle_reported) {
         v->straddle_reported = 1;
         vm_note(v, CKPT_F_FRAME_STRADDLE, -1, NULL, NULL,
@@ -94,8 +95,29 @@ static void check_frame(vm *v, size_t n)
     }
 }
 
-const uint8_t *vm_take(vm *v, size_t n)
+/* Without peek(), _pickle.c holds exactly the frame in its buffer; a read
+ * the rest cannot satisfy throws the rest away and reads from the file,
+ * that is from the frame's end (_Unpickler_ReadImpl, _Unpickler_Readline). */
+void vm_drop_frame_rest(vm *v)
 {
+    vm_note(v, CKPT_F_FRAME_STRADDLE, -1, NULL, NULL,
+            "read without peek() (io.BytesIO, as torch.load reads zip members), %s drops the "
+            "%zu bytes left in the frame and reads its argument from offset %zu",
+            op_name(v->op), v->frame_end - v->pos, v->frame_end);
+    v->pos = v->frame_end;
+    v->in_frame = 0;
+}
+
+/* 1 when part of the frame is left unread (always 0 when not in_frame). */
+static int frame_rest(const vm *v)
+{
+    return v->in_frame && v->pos < v->frame_end;
+}
+
+static const uint8_t *take(vm *v, size_t n, int into)
+{
+    if (v->no_peek && !into && frame_rest(v) && n > v->frame_end - v->pos)
+        vm_drop_frame_rest(v);
     if (n > v->len - v->pos) {
         vm_fail(v, CKPT_F_TRUNCATED, "%s needs %zu bytes, %zu remain", op_name(v->op), n,
                 v->len - v->pos);
@@ -107,8 +129,20 @@ const uint8_t *vm_take(vm *v, size_t n)
     return p;
 }
 
+const uint8_t *vm_take(vm *v, size_t n)
+{
+    return take(v, n, 0);
+}
+
+const uint8_t *vm_take_into(vm *v, size_t n)
+{
+    return take(v, n, 1);
+}
+
 const char *vm_line(vm *v, size_t *len)
 {
+    if (v->no_peek && frame_rest(v) && !memchr(v->buf + v->pos, '\n', v->frame_end - v->pos))
+        vm_drop_frame_rest(v);
     const uint8_t *start = v->buf + v->pos;
     const uint8_t *nl = memchr(start, '\n', v->len - v->pos);
     if (!nl) {

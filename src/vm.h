@@ -42,6 +42,11 @@ typedef struct vm {
      * goes on there once the frame is used up. 0: at the frame's end. */
     size_t file_pos;
     int straddle_reported;
+    int straddled; /* an argument or a frame ran past a frame's end */
+    /* Read as the C unpickler reads a file object without peek() (io.BytesIO,
+     * which torch.load uses for zip members): an argument that runs past the
+     * frame's end drops the rest of the frame and is read from its end. */
+    int no_peek;
 
     size_t prefetched;    /* the input is being read ahead up to here */
     size_t prefetch_step; /* grows from 64 KiB: a stream that fails at once
@@ -81,8 +86,15 @@ static inline int vm_tracing(const vm *v)
 /* ---- reading arguments (vm.c) ---- */
 /* Pointer to the next n bytes (advancing), or NULL after a truncation error. */
 const uint8_t *vm_take(vm *v, size_t n);
+/* The same for the bodies of BINBYTES, SHORT_BINBYTES, BINBYTES8 and
+ * BYTEARRAY8, which _pickle.c reads with readinto(): they run on past a
+ * frame's end even without peek(). */
+const uint8_t *vm_take_into(vm *v, size_t n);
 /* A line up to '\n' (excluded); NULL after a truncation error. */
 const char *vm_line(vm *v, size_t *len);
+/* no_peek: throws away the rest of the current frame (reading goes on at
+ * its end), with a finding. */
+void vm_drop_frame_rest(vm *v);
 
 /* ---- stack, marks, memo (vm.c) ---- */
 int vm_push(vm *v, value x);

@@ -87,7 +87,10 @@ static const uint8_t *take_counted(vm *v, size_t width, uint64_t *n)
                 (unsigned long long)*n);
         return NULL;
     }
-    return vm_take(v, (size_t)*n);
+    /* bytes and bytearray bodies are read with readinto(), strings with read() */
+    int into = v->op == OP_BINBYTES || v->op == OP_SHORT_BINBYTES || v->op == OP_BINBYTES8 ||
+               v->op == OP_BYTEARRAY8;
+    return into ? vm_take_into(v, (size_t)*n) : vm_take(v, (size_t)*n);
 }
 
 /* A string value that points into the input (zero copy), kept bounded. */
@@ -299,16 +302,26 @@ static void op_frame(vm *v)
     if (!p)
         return;
     uint64_t n = load_le64(p);
-    if (v->in_frame && v->pos < v->frame_end)
+    size_t outer_end = v->frame_end;
+    int nested = v->in_frame && v->pos < v->frame_end;
+    if (nested) {
+        v->straddled = 1;
         vm_note(v, CKPT_F_FRAME_STRADDLE, -1, NULL, NULL,
                 "a new frame begins before the current one ends at offset %zu", v->frame_end);
+    }
+    /* Without peek(), a frame that fits in what is left of the current one
+     * is read from that buffer, whose end stays the one that counts; a
+     * larger one drops the rest and is read from the file. */
+    int fits = nested && n <= outer_end - v->pos;
+    if (v->no_peek && nested && !fits)
+        vm_drop_frame_rest(v);
     if (n > v->len - v->pos) {
         vm_fail(v, CKPT_F_TRUNCATED, "FRAME of %llu bytes, only %zu remain", (unsigned long long)n,
                 v->len - v->pos);
         return;
     }
     v->in_frame = 1;
-    v->frame_end = v->pos + (size_t)n;
+    v->frame_end = v->no_peek && fits ? outer_end : v->pos + (size_t)n;
     vm_trace(v, "frame of %llu bytes, up to offset %zu", (unsigned long long)n, v->frame_end);
 }
 

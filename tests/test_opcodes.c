@@ -371,6 +371,60 @@ static void test_dotted_names_protocol_4(void **state)
     ckpt_report_free(r);
 }
 
+/* torch.load reads a zip member through io.BytesIO, which has no peek():
+ * the C unpickler then drops what is left of a frame when an argument runs
+ * past its end and reads the argument from the frame's end. Both readings
+ * are scanned (from a buffered file the argument runs on). */
+static void test_frame_straddle_without_peek(void **state)
+{
+    (void)state;
+    /* a line: from a file "ckpt_os"."system", from io.BytesIO "os"."system" */
+    ckpt_report *r = SCAN_LIT(NULL, "\x80\x04\x95\x06\x00\x00\x00\x00\x00\x00\x00"
+                                    "cckpt_os\nsystem\n(Vtrue\ntR.");
+    assert_true(has_import(r, "ckpt_os", "system", NULL));
+    assert_true(has_import(r, "os", "system", NULL));
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_DANGEROUS);
+    assert_true(find_code(r, CKPT_F_COMMAND, -1) >= 0);
+    ckpt_import im;
+    for (size_t i = 0; i < ckpt_report_import_count(r); i++) {
+        assert_int_equal(ckpt_report_import(r, i, &im), CKPT_OK);
+        assert_int_equal(im.count, 1); /* the second reading adds, never doubles */
+        assert_int_equal(im.calls, 1);
+    }
+    ckpt_report_free(r);
+    /* a string's length is read in the frame, its body after it: from a file
+     * the payload is inside a UNICODE line, from io.BytesIO it runs */
+    r = SCAN_LIT(NULL, "\x80\x04\x95\x0a\x00\x00\x00\x00\x00\x00\x00"
+                       "\x8c\x0b"
+                       "collecti"
+                       "onsVAAAAAAA"
+                       "\x8c\x02os\x8c\x06system\x93\x8c\x04true\x85R0"
+                       "\n0.");
+    assert_true(has_import(r, "os", "system", NULL));
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_DANGEROUS);
+    ckpt_report_free(r);
+    /* a frame larger than what is left of the current one is read from its end */
+    r = SCAN_LIT(NULL, "\x80\x04\x95\x0e\x00\x00\x00\x00\x00\x00\x00"
+                       "N0\x95\x16\x00\x00\x00\x00\x00\x00\x00XYZ"
+                       "cos\nsystem\n(Vtrue\ntR0N.");
+    assert_true(has_import(r, "os", "system", NULL));
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_DANGEROUS);
+    ckpt_report_free(r);
+    /* one that fits is read from the same buffer: a line runs on to its end */
+    r = SCAN_LIT(NULL, "\x80\x04\x95\x22\x00\x00\x00\x00\x00\x00\x00"
+                       "\x95\x04\x00\x00\x00\x00\x00\x00\x00"
+                       "ccol"
+                       "lections\nOrderedDict\n.");
+    assert_true(has_import(r, "collections", "OrderedDict", NULL));
+    assert_int_equal(ckpt_report_import_count(r), 1);
+    ckpt_report_free(r);
+    /* bytes bodies are read with readinto(): no second reading differs */
+    r = SCAN_LIT(NULL, "\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00"
+                       "C\x03xyz.");
+    assert_int_equal(ckpt_report_finding_count(r), 1);
+    ckpt_report_free(r);
+}
+
 static void test_findings_before_error_are_kept(void **state)
 {
     (void)state;
@@ -410,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_compat_mapping_below_protocol_3),
         cmocka_unit_test(test_same_name_two_protocols),
         cmocka_unit_test(test_dotted_names_protocol_4),
+        cmocka_unit_test(test_frame_straddle_without_peek),
         cmocka_unit_test(test_findings_before_error_are_kept),
         cmocka_unit_test(test_weights_only_flag),
     };
