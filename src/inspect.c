@@ -10,12 +10,13 @@
 #include "inspect_torch.h"
 #include "util.h"
 
-int insp_attach(ckpt_report *r)
+int insp_attach(ckpt_report *r, uint64_t budget)
 {
     r->insp = calloc(1, sizeof(*r->insp));
     if (!r->insp)
         return 0;
     r->insp->rep = r;
+    r->insp->budget = budget;
     r->insp->expect_main_at = UINT64_MAX;
     r->insp->torch = (ckpt_torch_info){"", "", "", 0, 0, "", 0};
     return 1;
@@ -57,6 +58,40 @@ static void *push(void **arr, size_t *n, size_t *cap, size_t size)
 }
 
 #define PUSH(in, arr, n, cap) push((void **)&(in)->arr, &(in)->n, &(in)->cap, sizeof(*(in)->arr))
+
+int insp_charge(struct insp *in, uint64_t bytes)
+{
+    if (bytes > in->budget) {
+        in->budget = 0;
+        return 0;
+    }
+    in->budget -= bytes;
+    return 1;
+}
+
+void insp_put_text(strbuf *sb, const char *s, size_t n)
+{
+    for (const char *nul; n && (nul = memchr(s, 0, n)) != NULL;
+         n -= (size_t)(nul - s) + 1, s = nul + 1) {
+        sb_putn(sb, s, (size_t)(nul - s));
+        sb_puts(sb, "\\x00");
+    }
+    sb_putn(sb, s, n);
+}
+
+const char *insp_text(ckpt_report *rep, const char *s, size_t n)
+{
+    if (!memchr(s, 0, n)) {
+        const char *c = arena_strndup(&rep->mem, s, n);
+        return c ? c : "";
+    }
+    strbuf sb;
+    sb_init(&sb, 4096);
+    insp_put_text(&sb, s, n);
+    const char *c = report_strdup(rep, sb_cstr(&sb));
+    sb_free(&sb);
+    return c;
+}
 
 insp_tensor *insp_new_tensor(struct insp *in)
 {
@@ -102,6 +137,12 @@ void insp_expect_main(scan_ctx *ctx, uint64_t offset)
         ctx->rep->insp->expect_main_at = offset;
 }
 
+void insp_main_member(scan_ctx *ctx, int on)
+{
+    if (insp_active(ctx))
+        ctx->rep->insp->main_now = on;
+}
+
 void insp_add_member(scan_ctx *ctx, const ckpt_member *m)
 {
     if (!insp_active(ctx))
@@ -144,16 +185,15 @@ void insp_add_storage_record(scan_ctx *ctx, const char *key, size_t key_len, uin
     insp_record *r = PUSH(in, records, nrecords, records_cap);
     if (!r)
         return;
-    r->key = arena_strndup(&in->rep->mem, key, key_len);
-    r->key_len = r->key ? key_len : 0;
-    r->key = r->key ? r->key : "";
+    r->key = insp_text(in->rep, key, key_len);
+    r->key_len = strlen(r->key);
     r->bytes = bytes;
 }
 
 static int main_priority(const struct insp *in, const char *member, uint64_t offset)
 {
     size_t n = strlen(member);
-    if (offset == in->expect_main_at)
+    if (offset == in->expect_main_at || (in->main_now && offset == 0))
         return 3;
     if (n >= 8 && strcmp(member + n - 8, "data.pkl") == 0 && (n == 8 || member[n - 9] == '/'))
         return 2;
@@ -179,8 +219,12 @@ void insp_pickle_result(scan_ctx *ctx, const char *member, uint64_t offset, int 
     struct insp *in = ctx->rep->insp;
     unsigned pseq = ++in->pickle_seq;
     int prio = main_priority(in, member, offset);
-    int main = prio > in->main_prio;
+    /* a pickle nested in another (joblib's object arrays) stops first */
+    int main = prio > in->main_prio ||
+               (prio == in->main_prio && strcmp(member, in->torch.main_member) == 0 &&
+                offset < in->main_offset);
     if (main) {
+        in->main_offset = offset;
         drop_entries(in);
         in->main_prio = prio;
         in->entries_seq = pseq;

@@ -11,6 +11,7 @@
 
 #include "report.h"
 #include "scan.h"
+#include "strbuf.h"
 #include "value.h"
 
 typedef struct insp_tensor {
@@ -42,6 +43,7 @@ struct insp {
     ckpt_entry *entries;
     size_t nentries, entries_cap;
     int main_prio;           /* how sure we are the entries are the main object */
+    uint64_t main_offset;    /* where the main pickle starts in its member */
     unsigned entries_seq;    /* pickle the entries came from */
     unsigned pickle_seq;     /* pickles collected so far */
     uint64_t expect_main_at; /* legacy: offset of the main object's pickle */
@@ -54,20 +56,26 @@ struct insp {
 
     ckpt_dtype_total *dtypes;
     size_t ndtypes;
+
+    uint64_t budget; /* bytes the inventory may still use (max-memory / 16) */
+    int main_now;    /* the member being scanned is the one torch loads */
 };
 
 /* 1 when the current walk belongs to the inspected file itself (not a
  * probe, a discarded reading or an embedded pickle). */
 int insp_active(const scan_ctx *ctx);
 
-/* Allocates the report's inspection; 0 on no memory. */
-int insp_attach(ckpt_report *r);
+/* Allocates the report's inspection, whose inventory may use up to
+ * `budget` bytes; 0 on no memory. */
+int insp_attach(ckpt_report *r, uint64_t budget);
 void insp_free(struct insp *in);
 
 /* ---- what the readers hand over ---- */
 void insp_set_layout(scan_ctx *ctx, const char *layout);
 /* The legacy reader's main object is the pickle starting at `offset`. */
 void insp_expect_main(scan_ctx *ctx, uint64_t offset);
+/* The archive member scanned between these is the one torch.load reads. */
+void insp_main_member(scan_ctx *ctx, int on);
 void insp_add_member(scan_ctx *ctx, const ckpt_member *m);
 void insp_set_record_text(scan_ctx *ctx, const char *which, const uint8_t *p, size_t n);
 void insp_add_storage_record(scan_ctx *ctx, const char *key, size_t key_len, uint64_t bytes);
@@ -87,6 +95,14 @@ struct jw;
 void insp_write_json(struct jw *w, const ckpt_report *r);
 
 /* ---- used by the walker (inspect_walk.c) ---- */
+/* Appends s[0..n) with NUL bytes written as \x00 (paths and keys are C
+ * strings: two keys that differ after a NUL must not look the same). */
+void insp_put_text(strbuf *sb, const char *s, size_t n);
+/* The same into the report's arena; never NULL. */
+const char *insp_text(ckpt_report *rep, const char *s, size_t n);
+/* Accounts for `bytes` more of inventory; 0 when that passes the memory
+ * budget (the walk is then incomplete). */
+int insp_charge(struct insp *in, uint64_t bytes);
 insp_tensor *insp_new_tensor(struct insp *in);
 ckpt_entry *insp_new_entry(struct insp *in);
 void insp_note_usage(struct insp *in, size_t import_index, const char *path, size_t len);

@@ -17,8 +17,18 @@ static int record_cmp(const void *a, const void *b)
     return c ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
-static const insp_record *find_record(const struct insp *in, const char *key)
+/* A zip's storages live in <prefix>/data/<key>, TorchScript constants in
+ * <prefix>/constants/<key>; the legacy format names them by key alone. */
+static const insp_record *find_record(const struct insp *in, const ckpt_tensor *t)
 {
+    char key[512];
+    size_t n = strlen(t->member);
+    const char *dir =
+        n >= 13 && strcmp(t->member + n - 13, "constants.pkl") == 0 ? "constants/" : "data/";
+    if (strcmp(in->torch.layout, "zip") != 0)
+        dir = "";
+    if ((size_t)snprintf(key, sizeof(key), "%s%s", dir, t->storage_key) >= sizeof(key))
+        return NULL;
     insp_record probe = {key, strlen(key), 0};
     return bsearch(&probe, in->records, in->nrecords, sizeof(*in->records), record_cmp);
 }
@@ -30,18 +40,22 @@ typedef struct tref {
     size_t index;
 } tref;
 
+/* By pickle, then storage key, then stream offset: torch takes a storage's
+ * type and size from its first persistent id in the stream. */
 static int tref_cmp(const void *a, const void *b)
 {
     const tref *x = a, *y = b;
-    int c = strcmp(x->t->pub.member, y->t->pub.member);
-    if (!c)
-        c = strcmp(x->t->pub.storage_key, y->t->pub.storage_key);
+    if (x->t->pickle_seq != y->t->pickle_seq)
+        return x->t->pickle_seq < y->t->pickle_seq ? -1 : 1;
+    int c = strcmp(x->t->pub.storage_key, y->t->pub.storage_key);
+    if (!c && x->t->pub.offset != y->t->pub.offset)
+        c = x->t->pub.offset < y->t->pub.offset ? -1 : 1;
     return c ? c : (x->index > y->index) - (x->index < y->index);
 }
 
-static int same_storage(const ckpt_tensor *a, const ckpt_tensor *b)
+static int same_storage(const insp_tensor *a, const insp_tensor *b)
 {
-    return strcmp(a->member, b->member) == 0 && strcmp(a->storage_key, b->storage_key) == 0;
+    return a->pickle_seq == b->pickle_seq && strcmp(a->pub.storage_key, b->pub.storage_key) == 0;
 }
 
 static void tensor_finding(struct insp *in, const ckpt_tensor *t, ckpt_code code, const char *what)
@@ -70,7 +84,7 @@ static int64_t declared_bytes(const insp_tensor *t)
 static void check_storage(struct insp *in, const tref *ord, size_t from, size_t to)
 {
     insp_tensor *first = ord[from].t;
-    const insp_record *rec = in->nrecords ? find_record(in, first->pub.storage_key) : NULL;
+    const insp_record *rec = in->nrecords ? find_record(in, &first->pub) : NULL;
     int64_t want = declared_bytes(first);
     char msg[300];
     msg[0] = 0;
@@ -107,7 +121,7 @@ static void check_storages(struct insp *in)
     qsort(ord, n, sizeof(*ord), tref_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        while (j < n && same_storage(&ord[i].t->pub, &ord[j].t->pub))
+        while (j < n && same_storage(ord[i].t, ord[j].t))
             j++;
         check_storage(in, ord, i, j);
         i = j;

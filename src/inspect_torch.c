@@ -10,6 +10,9 @@
 #include "strbuf.h"
 #include "util.h"
 
+/* torch allows 64 dimensions at most (more is refused on load) */
+#define MAX_DIMS 64
+
 /* ---- names ---- */
 
 static int resolved_is(const value *g, const char *name)
@@ -126,6 +129,13 @@ static const struct dtype {
     {"QUInt4x2Storage", "quint4x2", 1},
     {"QUInt2x4Storage", "quint2x4", 1},
     {"Float8_e4m3fnStorage", "float8_e4m3fn", 1},
+    {"Float8_e5m2Storage", "float8_e5m2", 1},
+    {"Float8_e4m3fnuzStorage", "float8_e4m3fnuz", 1},
+    {"Float8_e5m2fnuzStorage", "float8_e5m2fnuz", 1},
+    {"UInt16Storage", "uint16", 2},
+    {"UInt32Storage", "uint32", 4},
+    {"UInt64Storage", "uint64", 8},
+    {"ComplexHalfStorage", "complex32", 4},
 };
 
 /* Last dotted component of a global's resolved name. */
@@ -160,9 +170,9 @@ static const struct dtype *dtype_of_global(const value *g)
         return NULL;
     static const struct {
         const char *alias, *dtype;
-    } aliases[] = {{"float", "float32"},    {"double", "float64"},    {"half", "float16"},
-                   {"long", "int64"},       {"int", "int32"},         {"short", "int16"},
-                   {"cfloat", "complex64"}, {"cdouble", "complex128"}};
+    } aliases[] = {{"float", "float32"},    {"double", "float64"},     {"half", "float16"},
+                   {"long", "int64"},       {"int", "int32"},          {"short", "int16"},
+                   {"cfloat", "complex64"}, {"cdouble", "complex128"}, {"chalf", "complex32"}};
     if (g->kind != V_GLOBAL || g->u.n->u.g.resolved_len < 6 ||
         memcmp(g->u.n->u.g.resolved, "torch.", 6) != 0)
         return NULL;
@@ -198,7 +208,8 @@ static int read_dims(ckpt_report *rep, const value *v, size_t *ndim, const int64
 {
     if (v && v->kind == V_CALL && resolved_is(&v->u.n->u.c.callee, "torch.Size"))
         v = arg(&v->u.n->u.c.args, 0);
-    if (!v || (v->kind != V_TUPLE && v->kind != V_LIST) || v->u.n->u.s.count > v->u.n->u.s.kept)
+    if (!v || (v->kind != V_TUPLE && v->kind != V_LIST) || v->u.n->u.s.count > v->u.n->u.s.kept ||
+        v->u.n->u.s.kept > MAX_DIMS)
         return 0;
     const seq *s = &v->u.n->u.s;
     int64_t *d = s->kept ? arena_alloc(&rep->mem, s->kept * sizeof(*d)) : NULL;
@@ -216,8 +227,7 @@ static const char *text_of(ckpt_report *rep, const value *v)
 {
     if (!v || (v->kind != V_STR && v->kind != V_BYTES))
         return "";
-    const char *s = arena_strndup(&rep->mem, v->u.s, v->len);
-    return s ? s : "";
+    return insp_text(rep, v->u.s, v->len);
 }
 
 static const char *int_text(ckpt_report *rep, const value *v)
@@ -279,7 +289,7 @@ static uint64_t extent(const ckpt_tensor *p, const char **why)
     if (numel == 0)
         return 0;
     uint64_t end;
-    if (add_overflows((uint64_t)p->storage_offset, last + 1, &end)) {
+    if (last == UINT64_MAX || add_overflows((uint64_t)p->storage_offset, last + 1, &end)) {
         *why = "a storage offset whose extent overflows 64 bits";
         return 0;
     }
@@ -362,11 +372,15 @@ void torch_read_rebuild(ckpt_report *rep, const value *callee, const value *args
 
 /* ---- the top level in brief ---- */
 
+/* Looks among the first pairs only: a summary must not cost N x M when N
+ * top-level keys share one huge dict. */
+#define DICT_GET_PAIRS 64
+
 static const value *dict_get(const value *d, const char *key)
 {
     const seq *s = torch_dict_items(d);
     size_t n = strlen(key);
-    for (uint32_t i = 0; s && i + 1 < s->kept; i += 2)
+    for (uint32_t i = 0; s && i + 1 < s->kept && i < 2 * DICT_GET_PAIRS; i += 2)
         if (s->items[i].kind == V_STR && s->items[i].len == n &&
             memcmp(s->items[i].u.s, key, n) == 0)
             return &s->items[i + 1];

@@ -84,7 +84,7 @@ static size_t path_push(walker *w, const value *k)
         sb_putc(&w->path, '.');
     switch (k->kind) {
     case V_STR:
-    case V_BYTES: sb_putn(&w->path, k->u.s, k->len); break;
+    case V_BYTES: insp_put_text(&w->path, k->u.s, k->len); break;
     case V_INT:
         if (!(k->flags & VF_BIGINT)) {
             sb_printf(&w->path, "%lld", (long long)k->u.i);
@@ -106,6 +106,8 @@ static size_t path_push_index(walker *w, uint64_t i)
 static void path_pop(walker *w, size_t old)
 {
     w->path.len = old;
+    if (w->path.data)
+        w->path.data[old] = 0;
 }
 
 /* nn.Module keeps its members one level down; state_dict() names skip it. */
@@ -158,7 +160,8 @@ static void note_global(walker *w, const value *g)
 static void add_tensor(walker *w, const callsite *c, const value *args, const value *as_type,
                        int parameter)
 {
-    insp_tensor *t = insp_new_tensor(w->in);
+    uint64_t cost = sizeof(insp_tensor) + w->path.len + 1;
+    insp_tensor *t = insp_charge(w->in, cost) ? insp_new_tensor(w->in) : NULL;
     if (!t) {
         w->complete = 0;
         return;
@@ -169,6 +172,8 @@ static void add_tensor(walker *w, const callsite *c, const value *args, const va
     t->pub.offset = c->offset;
     t->pub.path = report_strdup(w->in->rep, sb_cstr(&w->path));
     torch_read_rebuild(w->in->rep, &c->callee, args, t);
+    if (!insp_charge(w->in, 2 * t->pub.ndim * sizeof(int64_t)))
+        w->complete = 0;
     /* the storage class is used here too, inside the persistent id */
     const value *st =
         args->kind == V_TUPLE && args->u.n->u.s.kept ? &args->u.n->u.s.items[0] : NULL;
@@ -213,20 +218,26 @@ static int walk_from_type(walker *w, const callsite *c)
     return 1;
 }
 
+/* An object's __dict__ state: nn.Module levels are left out of paths. */
+static void walk_state_dict(walker *w, const value *state)
+{
+    if (state->kind != V_DICT) {
+        walk(w, state);
+        return;
+    }
+    if (first_visit(w, state->u.n))
+        walk_pairs(w, &state->u.n->u.s, 1);
+}
+
+/* BUILD's state, or (state, slotstate) as BUILD unpacks it: one level. */
 static void walk_state(walker *w, const value *state)
 {
-    if (state->kind == V_DICT) {
-        if (first_visit(w, state->u.n))
-            walk_pairs(w, &state->u.n->u.s, 1);
-        return;
-    }
-    /* (state, slotstate) */
     if (state->kind == V_TUPLE && state->u.n->u.s.kept == 2) {
-        for (int i = 0; i < 2; i++)
-            walk_state(w, &state->u.n->u.s.items[i]);
+        walk_state_dict(w, &state->u.n->u.s.items[0]);
+        walk_state_dict(w, &state->u.n->u.s.items[1]);
         return;
     }
-    walk(w, state);
+    walk_state_dict(w, state);
 }
 
 static void walk_object(walker *w, const value *v)

@@ -93,7 +93,7 @@ typedef struct scan_opts {
 static ckpt_report *new_report(const ckpt_scanner *s, const char *name, const scan_opts *o)
 {
     ckpt_report *r = report_new(name, s->limits[CKPT_LIMIT_FINDINGS], s->strict);
-    if (r && o && o->inspect && !insp_attach(r)) {
+    if (r && o && o->inspect && !insp_attach(r, s->limits[CKPT_LIMIT_MEMORY] / 16)) {
         ckpt_report_free(r);
         return NULL;
     }

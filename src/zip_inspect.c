@@ -58,7 +58,7 @@ static ckpt_role role_of(const zparts *z)
 {
     if (ends_with(z, ".pkl") || ends_with(z, ".debug_pkl"))
         return CKPT_ROLE_PICKLE;
-    if (z->count == 3 && part_is(z, 1, "data"))
+    if (z->count == 3 && (part_is(z, 1, "data") || part_is(z, 1, "constants")))
         return CKPT_ROLE_TENSOR_DATA;
     if (part_is(z, 1, "code") || ends_with(z, ".py") || part_is(z, 2, "extern_modules"))
         return CKPT_ROLE_CODE;
@@ -83,8 +83,8 @@ static void add_entry(zarchive *za, const zentry *e)
     ckpt_member m = {(const char *)e->name,  e->name_len, e->uncomp,  e->comp, e->method,
                      method_name(e->method), e->local,    role_of(&z)};
     insp_add_member(za->ctx, &m);
-    if (m.role == CKPT_ROLE_TENSOR_DATA)
-        insp_add_storage_record(za->ctx, z.p[2], z.n[2], e->uncomp);
+    if (m.role == CKPT_ROLE_TENSOR_DATA) /* "data/<key>" or "constants/<key>" */
+        insp_add_storage_record(za->ctx, z.p[1], z.n[1] + 1 + z.n[2], e->uncomp);
     else if (z.count == 2 && part_is(&z, 1, "byteorder"))
         read_record_text(za, e, "byteorder");
     else if ((z.count == 2 && part_is(&z, 1, "version")) ||

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "inspect.h"
 #include "zip_internal.h"
 
 int zip_has_eocd(const uint8_t *buf, size_t len)
@@ -310,11 +311,17 @@ static void scan_items(zarchive *za)
         free(it);
         return;
     }
+    long main = *za->member ? -1 : ztorch_data_pkl(za);
     for (size_t i = 0; i < n; i++) {
         if (it[i].first_cd)
             zcheck_entry(za, it[i].e);
-        if (!it[i].dup)
-            scan_item(za, &it[i]);
+        if (it[i].dup)
+            continue;
+        int is_main = main >= 0 && it[i].e->data == za->torch.ent[main].data &&
+                      it[i].e->method == za->torch.ent[main].method;
+        insp_main_member(za->ctx, is_main);
+        scan_item(za, &it[i]);
+        insp_main_member(za->ctx, 0);
     }
     free(it);
     /* Missing local headers, as the loader that accepts the archive sees them

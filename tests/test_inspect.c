@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -231,6 +232,54 @@ static void test_shared_containers_walked_once(void **state)
     ckpt_report_free(r);
 }
 
+/* BUILD state (state, slotstate): each part's keys name its tensors. */
+static void test_slot_state_paths(void **state)
+{
+    (void)state;
+    ckpt_report *r = INSPECT(PROTO2 "(" ODICT_CALL "}X\x08\x00\x00\x00"
+                                    "abcdefgh" TENSOR23("0") "s" TENSOR23("1") "\x86"
+                                                                               "bl.");
+    assert_int_equal(ckpt_report_tensor_count(r), 2);
+    assert_string_equal(tensor_at(r, 0).path, "0.abcdefgh");
+    assert_string_equal(tensor_at(r, 1).path, "0");
+    ckpt_report_free(r);
+}
+
+/* Keys that differ after a NUL byte stay distinct (NUL shown as \x00). */
+static void test_nul_in_keys(void **state)
+{
+    (void)state;
+    ckpt_report *r = INSPECT(PROTO2 "}(X\x03\x00\x00\x00"
+                                    "w\0a" TENSOR23("0") "X\x03\x00\x00\x00"
+                                                         "w\0b" TENSOR23("1") "u.");
+    assert_int_equal(ckpt_report_tensor_count(r), 2);
+    assert_string_equal(tensor_at(r, 0).path, "w\\x00a");
+    assert_string_equal(tensor_at(r, 1).path, "w\\x00b");
+    ckpt_report_free(r);
+}
+
+/* A state of a million nested (None, state) pairs: one level is unpacked,
+ * the rest is walked with the depth bound; no recursion blowup. */
+static void test_nested_slot_states(void **state)
+{
+    (void)state;
+    enum { PAIRS = 1000000 };
+    static const char head[] = PROTO2 "(" ODICT_CALL "}", tail[] = "bl.";
+    size_t n = sizeof(head) - 1 + 2 * PAIRS + sizeof(tail) - 1;
+    char *buf = malloc(n);
+    assert_non_null(buf);
+    memcpy(buf, head, sizeof(head) - 1);
+    for (size_t i = 0; i < PAIRS; i++)
+        memcpy(buf + sizeof(head) - 1 + 2 * i, "N\x86", 2);
+    memcpy(buf + n - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+    ckpt_report *r = inspect_lit(buf, n);
+    ckpt_torch_info info;
+    ckpt_report_torch_info(r, &info);
+    assert_true(info.walk_incomplete);
+    ckpt_report_free(r);
+    free(buf);
+}
+
 static void test_plain_scan_has_no_inspection(void **state)
 {
     (void)state;
@@ -261,6 +310,9 @@ int main(void)
         cmocka_unit_test(test_optimizer_summary),
         cmocka_unit_test(test_depth_bound),
         cmocka_unit_test(test_shared_containers_walked_once),
+        cmocka_unit_test(test_slot_state_paths),
+        cmocka_unit_test(test_nul_in_keys),
+        cmocka_unit_test(test_nested_slot_states),
         cmocka_unit_test(test_plain_scan_has_no_inspection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

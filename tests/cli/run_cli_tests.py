@@ -18,6 +18,8 @@ SAFE_PICKLE = b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01X\x01\x00\x00\x00
 EVIL_PICKLE = b"cos\nsystem\n(S'touch /tmp/ckptscan_cli_test'\ntR."
 # a name with a terminal escape and invalid UTF-8: output must neutralise both
 ESC_PICKLE = b"cevil\x1b[31m\nname\n."
+# a right-to-left override would make the name read backwards on a terminal
+BIDI_PICKLE = b"cevil\xe2\x80\xaeplh.so\nname\n."
 UNKNOWN_PICKLE = b"\x80\x04\x95\x12\x00\x00\x00\x00\x00\x00\x00\x8c\x05mymod\x8c\x05Thing\x93)\x81."
 
 def torch_like_zip(records):
@@ -45,6 +47,7 @@ FILES = {
     "safe.pkl": SAFE_PICKLE,
     "evil.pkl": EVIL_PICKLE,
     "esc.pkl": ESC_PICKLE,
+    "bidi.pkl": BIDI_PICKLE,
     "unknown.pkl": UNKNOWN_PICKLE,
     "empty.bin": b"",
     "one_stop.bin": b".",
@@ -124,6 +127,8 @@ CASES = [
          check=lambda out: json_shape(json.loads(out))),
     Case("escapes hostile names", ["esc.pkl"], 1, golden="esc.txt",
          check=lambda out: "\x1b" not in out or (_ for _ in ()).throw(AssertionError("ESC"))),
+    Case("escapes bidirectional controls", ["bidi.pkl"], 1,
+         stdout_has=["imports evil\\xe2\\x80\\xaeplh.so.name"]),
     Case("unknown import", ["unknown.pkl"], 1, golden="unknown.txt"),
     Case("fail-on dangerous lets suspicious pass", ["--fail-on", "dangerous", "unknown.pkl"], 0),
     Case("fail-on dangerous still fails dangerous", ["--fail-on", "dangerous", "evil.pkl"], 1),

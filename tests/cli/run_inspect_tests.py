@@ -141,6 +141,51 @@ def test_bounds(exe, tmp):
     return len(BOUNDS_CASES)
 
 
+def zip_of(members):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return b.getvalue()
+
+
+def named_tensor(name, numel):
+    """{name: a (numel,) float32 tensor on storage '0'}"""
+    return tensor_pickle(numel, (numel,), (1,)).replace(binunicode("w"), binunicode(name), 1)
+
+
+def test_archive_reading(exe, tmp):
+    """The main object is the data.pkl torch reads (the last of two same-named
+    entries); TorchScript's constants.pkl tensors live in constants/, not data/."""
+    import warnings
+    warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+    cases = {
+        "two_data_pkl.pt": [("a/data.pkl", named_tensor("decoy", 2)),
+                            ("a/data.pkl", named_tensor("real_weight", 2)),
+                            ("a/data/0", b"\0" * 8), ("a/version", b"3\n")],
+        "constants.pt": [("c/data.pkl", named_tensor("w", 2)),
+                         ("c/constants.pkl", named_tensor("k", 5)),
+                         ("c/data/0", b"\0" * 8), ("c/constants/0", b"\0" * 20),
+                         ("c/version", b"3\n")],
+    }
+    for name, members in cases.items():
+        path = os.path.join(tmp, name)
+        with open(path, "wb") as f:
+            f.write(zip_of(members))
+        rc, doc = inspect_json(exe, path)
+        report = doc["files"][0]
+        insp = report["inspection"]
+        codes = [x["code"] for x in report["findings"]]
+        if name == "two_data_pkl.pt":
+            keys = [e["key"] for e in insp["entries"]]
+            check(keys == ["real_weight"], f"{name}: main object keys {keys}")
+            check(insp["torch"]["main_member"] == "a/data.pkl", f"{name}: {insp['torch']}")
+        else:
+            got = {t["path"]: t["record_bytes"] for t in insp["tensors"]}
+            check(got == {"w": 8, "k": 20}, f"{name}: records {got}")
+            check("archive-anomaly" not in codes, f"{name}: findings {codes}")
+
+
 def test_text(exe, repo):
     path = os.path.join(repo, "fixtures", "torch", "train_adam.pt")
     p = subprocess.run([exe, "inspect", path], capture_output=True, text=True)
@@ -182,6 +227,7 @@ def main():
     n = test_fixtures(a.ckptscan, a.repo, schema)
     with tempfile.TemporaryDirectory() as tmp:
         m = test_bounds(a.ckptscan, tmp)
+        test_archive_reading(a.ckptscan, tmp)
     test_text(a.ckptscan, a.repo)
     test_deterministic(a.ckptscan, a.repo)
     for f in failures:
