@@ -483,8 +483,10 @@ typedef struct ckpt_torch_info {
     int torchscript;         /* 1 for a TorchScript archive (code/, constants.pkl) */
     const char *main_member; /* member of the main pickle ("" = the file) */
     int walk_incomplete;     /* 1 when part of the object was not inventoried
-                                (nesting past 256 levels, no memory, a pickle
-                                that did not complete) */
+                                (nesting past 256 levels, the inventory's
+                                memory budget, a pickle that did not complete)
+                                or loaders read a pickle differently (a frame
+                                straddle: see the findings) */
 } ckpt_torch_info;
 
 CKPT_API void ckpt_report_torch_info(const ckpt_report *report, ckpt_torch_info *out);

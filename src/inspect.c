@@ -238,7 +238,7 @@ void insp_pickle_result(scan_ctx *ctx, const char *member, uint64_t offset, int 
         in->torch.walk_incomplete = 1;
 }
 
-void insp_pickle_failed(scan_ctx *ctx)
+void insp_walk_incomplete(scan_ctx *ctx)
 {
     if (insp_active(ctx))
         ctx->rep->insp->torch.walk_incomplete = 1;

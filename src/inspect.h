@@ -83,8 +83,9 @@ void insp_add_storage_record(scan_ctx *ctx, const char *key, size_t key_len, uin
 void insp_pickle_result(scan_ctx *ctx, const char *member, uint64_t offset, int protocol,
                         const value *root);
 
-/* A pickle of the inspected file stopped before STOP. */
-void insp_pickle_failed(scan_ctx *ctx);
+/* Part of a pickle of the inspected file is not in the inventory: it
+ * stopped before STOP, or loaders read it differently (frame straddle). */
+void insp_walk_incomplete(scan_ctx *ctx);
 
 /* Matches tensors with storage records, computes totals and adds the
  * extent and size findings. */

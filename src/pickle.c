@@ -140,9 +140,8 @@ static void step(vm *v, size_t start)
 static void leave_frame(vm *v)
 {
     v->in_frame = 0;
-    if (!v->file_pos)
-        return;
-    v->pos = v->file_pos;
+    if (v->file_pos > v->pos) /* only ever forward */
+        v->pos = v->file_pos;
     v->file_pos = 0;
 }
 
@@ -183,7 +182,7 @@ static void record(vm *v, size_t start)
     p.weights_only_reason = p.weights_only_ok ? "" : v->weights_only_reason;
     report_add_pickle(v->ctx->rep, &p);
     if (!p.complete)
-        insp_pickle_failed(v->ctx);
+        insp_walk_incomplete(v->ctx);
 }
 
 /* The fast path applies when nobody needs values: no listing, no hooks
@@ -260,8 +259,12 @@ void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *bu
     out->started = v.nops > 1 || out->complete;
     int straddled = v.straddled;
     vm_release(&v);
-    if (straddled)
+    /* probes only need the end; embedded pickles are read by pickle.loads
+     * (a buffer, no file), and rewalking each level would multiply */
+    if (straddled && !ctx->probing && !ctx->embedded) {
         walk_without_peek(ctx, member, buf, len, start, hooks);
+        insp_walk_incomplete(ctx); /* the inventory shows the peek() reading */
+    }
 }
 
 void pickle_scan_one(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
@@ -335,6 +338,7 @@ static size_t probe_end(scan_ctx *ctx, const uint8_t *buf, size_t len)
     probe.next = probe.ext_cap = 0;
     probe.depth = ctx->depth + 1;
     probe.dis = NULL; /* a probe is not part of any listing */
+    probe.probing = 1;
     pickle_result res;
     pickle_scan_one(&probe, "", buf, len, 0, &res);
     ckpt_report_free(scratch);

@@ -45,6 +45,7 @@ typedef struct scan_ctx {
     const uint8_t *map;
     size_t map_len;
     unsigned embedded; /* nesting of embedded pickles being walked */
+    int probing;       /* a throwaway walk that only asks where a pickle ends */
     /* Decompressed bytes held by the members and streams this one is nested
      * in: every inflation is capped at max-decompressed minus this, so a
      * bomb nested in bombs costs no more memory than one. */

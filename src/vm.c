@@ -104,7 +104,9 @@ void vm_drop_frame_rest(vm *v)
             "read without peek() (io.BytesIO, as torch.load reads zip members), %s drops the "
             "%zu bytes left in the frame and reads its argument from offset %zu",
             op_name(v->op), v->frame_end - v->pos, v->frame_end);
-    v->pos = v->frame_end;
+    /* the file stands past the frame, or past array data read from there */
+    v->pos = v->file_pos > v->frame_end ? v->file_pos : v->frame_end;
+    v->file_pos = 0;
     v->in_frame = 0;
 }
 

@@ -298,6 +298,12 @@ static void op_proto(vm *v, size_t pickle_start)
 
 static void op_frame(vm *v)
 {
+    if (v->file_pos) {
+        vm_fail(v, CKPT_F_MALFORMED,
+                "a new frame begins inside a frame whose array data was read from after it: "
+                "joblib's unpickler raises here");
+        return;
+    }
     const uint8_t *p = vm_take(v, 8);
     if (!p)
         return;
