@@ -203,8 +203,9 @@ static void check_duplicates_torch(zarchive *za)
     for (size_t i = 0; i < v->n;) {
         size_t j = i + 1;
         const zentry *e = &v->ent[ord[i]];
-        while (j < v->n && zname_cmp_miniz(e->name, e->name_len, v->ent[ord[j]].name,
-                                           v->ent[ord[j]].name_len) == 0)
+        while (j < v->n && za->torch_shared[ord[i]] &&
+               zname_cmp_miniz(e->name, e->name_len, v->ent[ord[j]].name,
+                               v->ent[ord[j]].name_len) == 0)
             j++;
         if (j - i > 1 && note_allowed(za))
             report_duplicate(za, &v->ent[ord[i + 1]], j - i);
@@ -251,14 +252,29 @@ static const zentry **entry_ptrs(const zview *v, int local_only, size_t *n)
 typedef struct pygroups {
     const zentry **ord;
     size_t n;
+    uint8_t *same; /* same[i]: ord[i] has ord[i - 1]'s name (NULL: compare) */
 } pygroups;
 
 static size_t group_end(const pygroups *g, size_t i)
 {
     size_t j = i + 1;
-    while (j < g->n && py_name_cmp(&g->ord[i], &g->ord[j]) == 0)
+    while (j < g->n && (g->same ? g->same[j] : py_name_cmp(&g->ord[i], &g->ord[j]) == 0))
         j++;
     return j;
+}
+
+/* The torch entry torch.load finds under e's name (zmz_locate). A name
+ * miniz tells from every other one is found where it is, so the entry at
+ * the same central header (the usual case: both loaders read one
+ * directory) answers without a search. */
+static long torch_entry_for(const zarchive *za, const zentry *e)
+{
+    const zview *t = &za->torch;
+    size_t i = (size_t)(e - za->py.ent);
+    if (za->torch_shared && i < t->n && t->ent[i].cd_pos == e->cd_pos &&
+        t->ent[i].name == e->name && t->ent[i].name_len == e->name_len && !za->torch_shared[i])
+        return (long)i;
+    return zmz_locate(t, za->torch_order, (const char *)e->name, e->name_len);
 }
 
 /* The first name whose data torch and zipfile take from different places. */
@@ -271,7 +287,7 @@ static void check_same_names(zarchive *za, const pygroups *g)
         size_t j = group_end(g, i);
         const zentry *e = g->ord[j - 1];
         i = j;
-        long k = zmz_locate(t, za->torch_order, (const char *)e->name, e->name_len);
+        long k = torch_entry_for(za, e);
         if (k < 0 || !e->has_local || !t->ent[k].has_local)
             continue;
         const zentry *f = &t->ent[k];
@@ -312,13 +328,22 @@ static void check_python_names(zarchive *za)
 {
     pygroups g;
     g.ord = entry_ptrs(&za->py, 0, &g.n);
-    if (!g.ord)
+    g.same = calloc(g.n ? g.n : 1, 1);
+    if (!g.ord || !g.same) {
+        free(g.ord);
+        free(g.same);
         return;
-    qsort(g.ord, g.n, sizeof(*g.ord), py_name_order);
+    }
+    if (!zpy_sort(&za->py, g.ord, g.same)) {
+        free(g.same);
+        g.same = NULL;
+        qsort(g.ord, g.n, sizeof(*g.ord), py_name_order);
+    }
     if (za->torch.readable)
         check_same_names(za, &g);
     check_duplicates_python(za, &g);
     free(g.ord);
+    free(g.same);
 }
 
 /* ---- layout: overlaps and bytes that belong to no entry ----------------- */

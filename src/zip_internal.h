@@ -183,8 +183,21 @@ void zview_miniz(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_member
 long zmz_locate(const zview *v, const uint32_t *order, const char *name, size_t len);
 /* miniz's heap sort of the entries (caller frees); NULL when out of memory. */
 uint32_t *zmz_sort(const zview *v);
+/* The same; `shared` (v->n bytes, or NULL) gets 1 for each entry whose name
+ * miniz cannot tell from another entry's. */
+uint32_t *zmz_sort_shared(const zview *v, uint8_t *shared);
 /* mz_zip_reader_is_file_a_directory: name ends in '/' or the DOS bit. */
 int zmz_is_dir(const zentry *e);
+
+/* zip_sort.c: a stable sort of v's entries by name bytes (ASCII-lowercased
+ * when `lower`, miniz's comparison) into perm (v->n indexes); same[i] is 1
+ * when perm[i]'s name equals perm[i - 1]'s. 0 when out of memory. */
+int zsort_names(const zview *v, int lower, uint32_t *perm, uint8_t *same);
+/* zipfile's order of v's entries (decoded names, cut at NUL; directory
+ * order among equals) into ord, with same[] as above, when byte order gives
+ * it (every name ASCII, or UTF-8 under the flag, without NUL). 0 when it
+ * does not apply or memory runs out: compare decoded names instead. */
+int zpy_sort(const zview *v, const zentry **ord, uint8_t *same);
 
 /* zip_python.c: Python's zipfile view; with eocd_at != UINT64_MAX the end
  * record at that offset is used instead of zipfile's search (other readers). */
@@ -230,6 +243,7 @@ typedef struct zarchive {
     zview other[ZMAX_OTHER]; /* readers of other plausible end records */
     size_t nother;
     uint32_t *torch_order; /* miniz's sorted index of torch's entries */
+    uint8_t *torch_shared; /* per torch entry: another has the same name to miniz */
     uint64_t notes;        /* entry-level anomalies seen (zip_check.c) */
 } zarchive;
 

@@ -80,7 +80,9 @@ static void za_open(zarchive *za, scan_ctx *ctx, const char *member, const uint8
     uint64_t max_members = ctx_limit(ctx, CKPT_LIMIT_MEMBERS);
     zview_miniz(&za->torch, buf, len, max_members);
     zview_python(&za->py, buf, len, max_members, UINT64_MAX);
-    za->torch_order = zmz_sort(&za->torch);
+    za->torch_shared = calloc(za->torch.n ? za->torch.n : 1, 1);
+    if (za->torch_shared)
+        za->torch_order = zmz_sort_shared(&za->torch, za->torch_shared);
     add_other_views(za, max_members);
 }
 
@@ -91,6 +93,7 @@ static void za_close(zarchive *za)
     for (size_t i = 0; i < za->nother; i++)
         zview_free(&za->other[i]);
     free(za->torch_order);
+    free(za->torch_shared);
 }
 
 static int za_readable(const zarchive *za)
