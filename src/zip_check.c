@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runsort.h"
 #include "strbuf.h"
 #include "zip_internal.h"
 
@@ -364,7 +365,7 @@ static void check_layout(zarchive *za, const zview *v)
     const zentry **ord = entry_ptrs(v, 1, &n);
     if (!ord)
         return;
-    qsort(ord, n, sizeof(*ord), by_local);
+    runsort(ord, n, sizeof(*ord), by_local); /* stable; linear in directory order */
     int overlap = 0, gap = 0;
     for (size_t i = 0; i < n; i++) {
         const zentry *e = ord[i];

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pytext.h"
+#include "runsort.h"
 #include "zip_internal.h"
 
 #define MAX_EXTRACT_VERSION 63
@@ -154,9 +155,10 @@ static uint64_t *python_end_offsets(const zview *v)
         free(end);
         return NULL;
     }
+    /* backwards: a directory in offset order is then one sorted run */
     for (size_t i = 0; i < v->n; i++)
-        ord[i] = (py_order){v->ent[i].local, i};
-    qsort(ord, v->n, sizeof(*ord), py_order_cmp);
+        ord[i] = (py_order){v->ent[v->n - 1 - i].local, v->n - 1 - i};
+    runsort(ord, v->n, sizeof(*ord), py_order_cmp);
     uint64_t next = v->cd_off;
     for (size_t i = 0; i < v->n; i++) {
         end[ord[i].idx] = next;

@@ -244,9 +244,29 @@ long zname_next(zname_it *it)
     return cp;
 }
 
+/* The comparison while both names are ASCII, which every codec decodes
+ * alike: 1 with *cmp set when that decides it, 0 when a non-ASCII byte
+ * comes first (decode from the start then). */
+static int ascii_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn, int cut_nul,
+                     int *cmp)
+{
+    size_t i = 0, n = an < bn ? an : bn;
+    while (i < n && a[i] == b[i] && a[i] < 0x80 && (a[i] || !cut_nul))
+        i++;
+    int a_end = i == an || (a[i] == 0 && cut_nul), b_end = i == bn || (b[i] == 0 && cut_nul);
+    if ((!a_end && a[i] >= 0x80) || (!b_end && b[i] >= 0x80))
+        return 0;
+    long p = a_end ? -1 : a[i], q = b_end ? -1 : b[i];
+    *cmp = p < q ? -1 : p > q;
+    return 1;
+}
+
 int zname_cmp_python(const uint8_t *a, size_t an, int a_utf8, const uint8_t *b, size_t bn,
                      int b_utf8, int cut_nul)
 {
+    int cmp;
+    if (ascii_cmp(a, an, b, bn, cut_nul, &cmp))
+        return cmp;
     /* Names zipfile cannot decode never reach a comparison: the archive or
      * the member is refused first. Decode leniently anyway. */
     zname_it x = {a, an, 0, a_utf8 && py_utf8_valid(a, an, 0), cut_nul};
@@ -267,8 +287,10 @@ static uint8_t ascii_lower(uint8_t c)
 
 int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
-    size_t n = an < bn ? an : bn;
-    for (size_t i = 0; i < n; i++) {
+    size_t n = an < bn ? an : bn, i = 0;
+    for (; n - i >= 8 && memcmp(a + i, b + i, 8) == 0; i += 8)
+        ; /* equal bytes are equal lowercased */
+    for (; i < n; i++) {
         uint8_t l = ascii_lower(a[i]), r = ascii_lower(b[i]);
         if (l != r)
             return l < r ? -1 : 1;

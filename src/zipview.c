@@ -5,6 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "runsort.h"
 #include "zip_internal.h"
 
 int zip_has_eocd(const uint8_t *buf, size_t len)
@@ -168,7 +169,7 @@ static int item_cd_cmp(const void *a, const void *b)
 /* Marks the first item of each central header (checked once). */
 static void mark_first_cd(zitem **ord, size_t n)
 {
-    qsort(ord, n, sizeof(*ord), item_cd_cmp);
+    runsort(ord, n, sizeof(*ord), item_cd_cmp);
     for (size_t i = 0; i < n; i++)
         ord[i]->first_cd = i == 0 || ord[i - 1]->e->cd_pos != ord[i]->e->cd_pos;
 }
@@ -182,7 +183,7 @@ static int dedup(zitem *it, size_t n)
     for (size_t i = 0; i < n; i++)
         ord[i] = &it[i];
     mark_first_cd(ord, n);
-    qsort(ord, n, sizeof(*ord), item_key_cmp);
+    runsort(ord, n, sizeof(*ord), item_key_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         int forced = ord[i]->forced;

@@ -1,4 +1,4 @@
-/* Tests of the name sorts (src/zip_sort.c, zmz_sort): on random names with
+/* Tests of the name sorts (src/zip_sort.c, zmz_sort, src/runsort.c): on random names with
  * duplicates, case variants, shared prefixes longer than a chunk, NUL and
  * non-ASCII bytes, the radix sorts must give exactly what the reference
  * comparisons give: miniz's heap sort with its name comparison (the order
@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "pytext.h"
+#include "runsort.h"
 #include "zip_internal.h"
 
 #define MAX_NAMES    700
@@ -219,11 +220,103 @@ static void test_python_declines(void **state)
     assert_int_equal(zpy_sort(&v, ord, same), 0); /* NUL cut */
 }
 
+/* The comparisons' fast paths (ASCII prefixes, 8 equal bytes at a time)
+ * against plain decoding and byte-by-byte lowercasing. */
+static int ref_cmp_python(const zentry *x, const zentry *y, int cut)
+{
+    zname_it a = {x->name, x->name_len, 0,
+                  (x->flags & ZFLAG_UTF8) && py_utf8_valid(x->name, x->name_len, 0), cut};
+    zname_it b = {y->name, y->name_len, 0,
+                  (y->flags & ZFLAG_UTF8) && py_utf8_valid(y->name, y->name_len, 0), cut};
+    for (;;) {
+        long p = zname_next(&a), q = zname_next(&b);
+        if (p != q)
+            return p < q ? -1 : 1;
+        if (p < 0)
+            return 0;
+    }
+}
+
+static int ref_cmp_miniz(const zentry *x, const zentry *y)
+{
+    size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+    for (size_t i = 0; i < n; i++) {
+        int l = x->name[i], r = y->name[i];
+        l += l >= 'A' && l <= 'Z' ? 32 : 0;
+        r += r >= 'A' && r <= 'Z' ? 32 : 0;
+        if (l != r)
+            return l < r ? -1 : 1;
+    }
+    return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
+}
+
+static int sign(int c)
+{
+    return (c > 0) - (c < 0);
+}
+
+static void test_comparisons(void **state)
+{
+    (void)state;
+    static zentry ent[200];
+    zview v;
+    make_view(&v, ent, 200,
+              "aA\0\xc3\xa9\x80"
+              "b",
+              7);
+    flag_utf8(&v, 0);
+    for (size_t i = 0; i < v.n; i++) {
+        for (size_t j = 0; j < v.n; j++) {
+            const zentry *x = &ent[i], *y = &ent[j];
+            for (int cut = 0; cut < 2; cut++)
+                assert_int_equal(
+                    sign(zname_cmp_python(x->name, x->name_len, (x->flags & ZFLAG_UTF8) != 0,
+                                          y->name, y->name_len, (y->flags & ZFLAG_UTF8) != 0, cut)),
+                    ref_cmp_python(x, y, cut));
+            assert_int_equal(sign(zname_cmp_miniz(x->name, x->name_len, y->name, y->name_len)),
+                             ref_cmp_miniz(x, y));
+        }
+    }
+}
+
+/* runsort against qsort with a total order (value, then position). */
+typedef struct pair {
+    uint32_t v, pos;
+} pair;
+
+static int pair_cmp(const void *a, const void *b)
+{
+    const pair *x = a, *y = b;
+    if (x->v != y->v)
+        return x->v < y->v ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static void test_runsort(void **state)
+{
+    (void)state;
+    static pair a[3000], b[3000];
+    for (int round = 0; round < 100; round++) {
+        size_t n = round < 10 ? (size_t)round : rnd(3000) + 1;
+        uint32_t runs = rnd(6) + 1, range = rnd(2) ? 10 : 1000000;
+        for (size_t i = 0; i < n; i++) {
+            /* a few ascending runs, or noise */
+            uint32_t v = round % 3 ? (uint32_t)(i % (n / runs + 1)) * 7 + rnd(3) : rnd(range);
+            a[i] = b[i] = (pair){v, (uint32_t)i};
+        }
+        qsort(b, n, sizeof(*b), pair_cmp);
+        runsort(a, n, sizeof(*a), pair_cmp);
+        assert_memory_equal(a, b, n * sizeof(*a));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_names),
         cmocka_unit_test(test_python_declines),
+        cmocka_unit_test(test_runsort),
+        cmocka_unit_test(test_comparisons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
