@@ -3,8 +3,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#define CHUNK_SIZE (64u * 1024u)
+#define CHUNK_SIZE     (64u * 1024u)
+#define CHUNK_MAX      (8u * 1024u * 1024u)
+#define HUGE_PAGE_SIZE (2u * 1024u * 1024u)
 
 struct arena_chunk {
     arena_chunk *next;
@@ -19,24 +22,53 @@ void arena_init(arena *a, uint64_t cap)
     a->cap = cap;
 }
 
+/* Bytes of the next chunk, header included: chunks grow with the arena
+ * (64 KiB up to 8 MiB), so a stream that builds millions of values takes
+ * few of them, and the big ones are backed by huge pages where the system
+ * allows it (far fewer page faults). Near the cap they stay at the old
+ * 64 KiB (or the request), so the cap refuses what it refused before. */
+static size_t chunk_total(const arena *a, size_t need)
+{
+    size_t min = need > CHUNK_SIZE ? need : CHUNK_SIZE;
+    size_t total = CHUNK_SIZE;
+    while (total < CHUNK_MAX && total < a->used / 2)
+        total *= 2;
+    if (total < min + sizeof(arena_chunk) || a->used + total > a->cap)
+        total = min + sizeof(arena_chunk);
+    return total < min ? 0 : total; /* 0: overflow */
+}
+
+static void *chunk_malloc(size_t total)
+{
+#ifdef MADV_HUGEPAGE
+    if (total % HUGE_PAGE_SIZE == 0) {
+        void *p = aligned_alloc(HUGE_PAGE_SIZE, total);
+        if (p)
+            madvise(p, total, MADV_HUGEPAGE);
+        return p;
+    }
+#endif
+    return malloc(total);
+}
+
 static arena_chunk *new_chunk(arena *a, size_t need)
 {
-    size_t size = need > CHUNK_SIZE ? need : CHUNK_SIZE;
-    size_t total = sizeof(arena_chunk) + size;
-    if (total < size || a->used + total > a->cap) {
+    size_t total = chunk_total(a, need);
+    if (total == 0 || a->used + total > a->cap) {
         a->over_cap = 1;
         return NULL;
     }
-    arena_chunk *c = malloc(total);
+    arena_chunk *c = chunk_malloc(total);
     if (!c) {
         a->no_mem = 1;
         return NULL;
     }
-    c->size = size;
+    c->size = total - sizeof(arena_chunk);
     c->used = 0;
     a->used += total;
-    /* A big one-off block goes behind the head so the head keeps its space. */
-    if (a->head && size > CHUNK_SIZE) {
+    /* A one-off block that leaves less room than the head has goes behind
+     * it, so the head keeps its space. */
+    if (a->head && c->size - need < a->head->size - a->head->used) {
         c->next = a->head->next;
         a->head->next = c;
     } else {
@@ -48,7 +80,7 @@ static arena_chunk *new_chunk(arena *a, size_t need)
 
 void *arena_alloc(arena *a, size_t size)
 {
-    size_t rounded = (size + 15u) & ~(size_t)15u;
+    size_t rounded = (size + 7u) & ~(size_t)7u;
     if (rounded < size)
         return NULL;
     arena_chunk *c = a->head;

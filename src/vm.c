@@ -18,7 +18,7 @@ static const char *op_name(uint8_t op)
     return n ? n : "";
 }
 
-void vm_trace(vm *v, const char *fmt, ...)
+void vm_trace_line(vm *v, const char *fmt, ...)
 {
     if (!v->dis)
         return;
@@ -94,7 +94,7 @@ static void check_frame(vm *v, size_t n)
     }
 }
 
-const uint8_t *vm_take(vm *v, size_t n)
+const uint8_t *vm_take_checked(vm *v, size_t n)
 {
     if (n > v->len - v->pos) {
         vm_fail(v, CKPT_F_TRUNCATED, "%s needs %zu bytes, %zu remain", op_name(v->op), n,
@@ -149,7 +149,7 @@ static int grow_array(vm *v, void **p, size_t *cap, size_t need, size_t elem)
     return 1;
 }
 
-int vm_push(vm *v, value x)
+int vm_push_checked(vm *v, value x)
 {
     if (v->sp >= v->lim_stack) {
         vm_fail(v, CKPT_F_LIMIT, "max-stack: stack deeper than %llu",
@@ -219,7 +219,8 @@ int vm_memo_put(vm *v, uint64_t index, value x)
         return 0;
     }
     size_t old_cap = v->memo_cap;
-    if (!grow_array(v, (void **)&v->memo, &v->memo_cap, (size_t)index + 1, sizeof(value)))
+    if (index >= old_cap &&
+        !grow_array(v, (void **)&v->memo, &v->memo_cap, (size_t)index + 1, sizeof(value)))
         return 0;
     if (v->memo_cap > old_cap) /* realloc leaves new slots uninitialised */
         memset(v->memo + old_cap, 0, (v->memo_cap - old_cap) * sizeof(value));
@@ -244,12 +245,12 @@ int vm_memo_get(vm *v, uint64_t index, value *out)
 
 value vm_collect(vm *v, vkind kind, size_t base)
 {
-    value c = v_new_node(&v->mem, kind);
+    size_t n = v->sp - base;
+    value c = v_new_seq(&v->mem, kind, n < v->lim_items ? n : (size_t)v->lim_items);
     if (c.kind == V_EMPTY) {
         vm_out_of_memory(v);
         return c;
     }
-    size_t n = v->sp - base;
     if (n && !seq_push(&v->mem, &c.u.n->u.s, v->stack + base, n, v->lim_items)) {
         vm_out_of_memory(v);
         return v_make(V_EMPTY);

@@ -67,8 +67,13 @@ void vm_weights_only_fail(vm *v, const char *reason);
 void vm_out_of_memory(vm *v);
 
 /* Adds an annotation to the current opcode's listing line (no-op unless
- * listing). */
-void vm_trace(vm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ * listing: a macro, so the arguments cost nothing then). */
+void vm_trace_line(vm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define vm_trace(v, ...)                                                                           \
+    do {                                                                                           \
+        if ((v)->dis)                                                                              \
+            vm_trace_line((v), __VA_ARGS__);                                                       \
+    } while (0)
 static inline int vm_tracing(const vm *v)
 {
     return v->dis != NULL;
@@ -76,12 +81,29 @@ static inline int vm_tracing(const vm *v)
 
 /* ---- reading arguments (vm.c) ---- */
 /* Pointer to the next n bytes (advancing), or NULL after a truncation error. */
-const uint8_t *vm_take(vm *v, size_t n);
+const uint8_t *vm_take_checked(vm *v, size_t n);
+static inline const uint8_t *vm_take(vm *v, size_t n)
+{
+    if (n <= v->len - v->pos && (!v->in_frame || v->pos + n <= v->frame_end)) {
+        const uint8_t *p = v->buf + v->pos;
+        v->pos += n;
+        return p;
+    }
+    return vm_take_checked(v, n); /* errors, frame ends and straddles */
+}
 /* A line up to '\n' (excluded); NULL after a truncation error. */
 const char *vm_line(vm *v, size_t *len);
 
 /* ---- stack, marks, memo (vm.c) ---- */
-int vm_push(vm *v, value x);
+int vm_push_checked(vm *v, value x);
+static inline int vm_push(vm *v, value x)
+{
+    if (v->sp < v->stack_cap && v->sp < v->lim_stack) {
+        v->stack[v->sp++] = x;
+        return 1;
+    }
+    return vm_push_checked(v, x); /* grows the stack or fails at the limit */
+}
 /* Pops into *out; 0 (after an error) on underflow below the mark. */
 int vm_pop(vm *v, value *out);
 /* Pointer to the top value, or NULL (after an error) on underflow. */
