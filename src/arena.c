@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#define CHUNK_FIRST    (4u * 1024u)
 #define CHUNK_SIZE     (64u * 1024u)
 #define CHUNK_MAX      (8u * 1024u * 1024u)
 #define HUGE_PAGE_SIZE (2u * 1024u * 1024u)
@@ -23,19 +24,24 @@ void arena_init(arena *a, uint64_t cap)
 }
 
 /* Bytes of the next chunk, header included: chunks grow with the arena
- * (64 KiB up to 8 MiB), so a stream that builds millions of values takes
- * few of them, and the big ones are backed by huge pages where the system
- * allows it (far fewer page faults). Near the cap they stay at the old
- * 64 KiB (or the request), so the cap refuses what it refused before. */
+ * (4 KiB, then about what it holds, up to 8 MiB). A small pickle takes a
+ * few KiB from malloc's free lists (64 KiB chunks made glibc grow and trim
+ * the heap for every file of a batch); a stream that builds millions of
+ * values takes few chunks, and the big ones are backed by huge pages where
+ * the system allows it (far fewer page faults). Near the cap a chunk is
+ * the larger of 64 KiB and the request, as before, so the cap refuses
+ * what it refused before. */
 static size_t chunk_total(const arena *a, size_t need)
 {
     size_t min = need > CHUNK_SIZE ? need : CHUNK_SIZE;
-    size_t total = CHUNK_SIZE;
-    while (total < CHUNK_MAX && total < a->used / 2)
+    size_t total = CHUNK_FIRST;
+    while (total < CHUNK_MAX && total < a->used)
         total *= 2;
-    if (total < min + sizeof(arena_chunk) || a->used + total > a->cap)
+    if (total < need + sizeof(arena_chunk))
+        total = need + sizeof(arena_chunk);
+    if (a->used + total > a->cap)
         total = min + sizeof(arena_chunk);
-    return total < min ? 0 : total; /* 0: overflow */
+    return total < need ? 0 : total; /* 0: overflow */
 }
 
 static void *chunk_malloc(size_t total)
