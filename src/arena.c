@@ -1,14 +1,14 @@
 /* Arena allocator: bump allocation in chunks, a byte cap, release in one go. */
 #include "arena.h"
 
+#include "bigmem.h"
+
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
-#define CHUNK_FIRST    (4u * 1024u)
-#define CHUNK_SIZE     (64u * 1024u)
-#define CHUNK_MAX      (8u * 1024u * 1024u)
-#define HUGE_PAGE_SIZE (2u * 1024u * 1024u)
+#define CHUNK_FIRST (4u * 1024u)
+#define CHUNK_SIZE  (64u * 1024u)
+#define CHUNK_MAX   (8u * 1024u * 1024u)
 
 struct arena_chunk {
     arena_chunk *next;
@@ -44,19 +44,6 @@ static size_t chunk_total(const arena *a, size_t need)
     return total < need ? 0 : total; /* 0: overflow */
 }
 
-static void *chunk_malloc(size_t total)
-{
-#ifdef MADV_HUGEPAGE
-    if (total % HUGE_PAGE_SIZE == 0) {
-        void *p = aligned_alloc(HUGE_PAGE_SIZE, total);
-        if (p)
-            madvise(p, total, MADV_HUGEPAGE);
-        return p;
-    }
-#endif
-    return malloc(total);
-}
-
 static arena_chunk *new_chunk(arena *a, size_t need)
 {
     size_t total = chunk_total(a, need);
@@ -64,7 +51,7 @@ static arena_chunk *new_chunk(arena *a, size_t need)
         a->over_cap = 1;
         return NULL;
     }
-    arena_chunk *c = chunk_malloc(total);
+    arena_chunk *c = big_malloc(total); /* huge pages from 2 MiB */
     if (!c) {
         a->no_mem = 1;
         return NULL;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
 #include "opcodes.h"
 #include "util.h"
 
@@ -139,7 +140,7 @@ static int grow_array(vm *v, void **p, size_t *cap, size_t need, size_t elem)
             return 0;
         }
     }
-    void *q = realloc(*p, (size_t)bytes);
+    void *q = big_realloc(*p, *cap * elem, (size_t)bytes);
     if (!q) {
         vm_out_of_memory(v);
         return 0;

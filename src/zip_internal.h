@@ -147,6 +147,9 @@ int zparse_central(zcur *c, zentry *e, int clip);
 /* Reads the local header at e->local into e (has_local, data, l_*). */
 void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e);
 zentry *zview_push(zview *v);
+/* Room for the entries a directory can hold (the stated count, at most
+ * what cd_size fits, at most max_members), so pushing does not regrow. */
+void zview_reserve(zview *v, uint64_t count, uint64_t cd_size, uint64_t max_members);
 void zview_free(zview *v);
 /* The data descriptor after e's data (flag bit 3): its length, 0 when the
  * entry has none or it does not fit; its values in *out. */

@@ -170,6 +170,7 @@ static void miniz_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t m
 {
     zcur c = zc_at(buf, v->stated_off + v->cd_size, v->stated_off);
     int ext_info = 0;
+    zview_reserve(v, v->count, v->cd_size, max_members);
     for (uint64_t i = 0; i < v->count; i++) {
         if (i >= max_members) {
             v->limited = 1;

@@ -97,6 +97,7 @@ static void python_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t 
     uint64_t end, total = 0;
     if (add_overflows(v->cd_off, v->cd_size, &end) || end > len)
         end = len; /* fp.read(size_cd) returns what there is */
+    zview_reserve(v, UINT64_MAX, end - v->cd_off, max_members);
     while (total < v->cd_size) {
         if (v->n >= max_members) {
             v->limited = 1;

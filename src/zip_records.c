@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
 #include "pytext.h"
 #include "zip_internal.h"
 
@@ -141,17 +142,32 @@ void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e)
     e->l_name = buf + c.pos; /* may run past the end: clip with len */
 }
 
+static int zview_grow(zview *v, size_t cap)
+{
+    if (cap > SIZE_MAX / sizeof(zentry))
+        return 0;
+    zentry *p = big_realloc(v->ent, v->n * sizeof(*p), cap * sizeof(*p));
+    if (!p)
+        return 0;
+    v->ent = p;
+    v->cap = cap;
+    return 1;
+}
+
+void zview_reserve(zview *v, uint64_t count, uint64_t cd_size, uint64_t max_members)
+{
+    uint64_t fit = cd_size / ZLEN_CENTRAL; /* no more headers fit in the directory */
+    uint64_t n = count < fit ? count : fit;
+    n = n < max_members ? n : max_members;
+    if (n > v->cap && n <= SIZE_MAX / sizeof(zentry))
+        (void)zview_grow(v, (size_t)n); /* a hint: pushing grows it anyway */
+}
+
 zentry *zview_push(zview *v)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 16;
-        zentry *p = reallocarray(v->ent, cap, sizeof(*p));
-        if (!p) {
-            v->nomem = 1;
-            return NULL;
-        }
-        v->ent = p;
-        v->cap = cap;
+    if (v->n == v->cap && !zview_grow(v, v->cap ? v->cap * 2 : 16)) {
+        v->nomem = 1;
+        return NULL;
     }
     return &v->ent[v->n++];
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "bigmem.h"
 #include "runsort.h"
 #include "zip_internal.h"
 
@@ -147,7 +148,7 @@ static zitem *gather(zarchive *za, size_t *count)
         views[nv++] = &za->other[i];
     for (size_t v = 0; v < nv; v++)
         total += views[v]->n;
-    zitem *it = calloc(total ? total : 1, sizeof(*it));
+    zitem *it = big_calloc(total, sizeof(*it));
     if (!it)
         return NULL;
     for (size_t v = 0; v < nv; v++)
