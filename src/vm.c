@@ -212,7 +212,7 @@ int vm_pop_mark(vm *v, size_t *base)
     return 1;
 }
 
-int vm_memo_put(vm *v, uint64_t index, value x)
+int vm_memo_put_checked(vm *v, uint64_t index, value x)
 {
     if (index >= v->lim_memo) {
         vm_fail(v, CKPT_F_LIMIT, "max-memo: memo index %llu is above the limit %llu",

@@ -111,13 +111,26 @@ value *vm_top(vm *v);
 /* Pops the innermost mark; *base gets the stack index it marked. */
 int vm_pop_mark(vm *v, size_t *base);
 int vm_push_mark(vm *v);
-int vm_memo_put(vm *v, uint64_t index, value x);
+int vm_memo_put_checked(vm *v, uint64_t index, value x);
+static inline int vm_memo_put(vm *v, uint64_t index, value x)
+{
+    if (index < v->memo_cap && index < v->lim_memo && !v->dis) {
+        v->memo_count += v->memo[index].kind == V_EMPTY;
+        v->memo[index] = x;
+        return 1;
+    }
+    return vm_memo_put_checked(v, index, x); /* limit, growth, listing */
+}
 int vm_memo_get(vm *v, uint64_t index, value *out);
 
 /* ---- opcode groups ---- */
-void vm_op_data(vm *v);   /* vm_data.c: constants, strings, containers, memo */
-void vm_op_object(vm *v); /* vm_call.c: globals, calls, BUILD, persistent ids */
-int vm_is_object_op(uint8_t op);
+void vm_op_data(vm *v);                  /* vm_data.c: constants, strings, containers, memo */
+void vm_op_object(vm *v);                /* vm_call.c: globals, calls, BUILD, persistent ids */
+extern const uint8_t vm_object_ops[256]; /* vm_call.c: 1 for vm_op_object's opcodes */
+static inline int vm_is_object_op(uint8_t op)
+{
+    return vm_object_ops[op];
+}
 void vm_op_proto(vm *v, size_t pickle_start);
 
 /* Scans a bytes/str constant that holds a whole pickle (embedded-pickle). */
