@@ -196,11 +196,13 @@ int zmz_is_dir(const zentry *e);
  * when `lower`, miniz's comparison) into perm (v->n indexes); same[i] is 1
  * when perm[i]'s name equals perm[i - 1]'s. 0 when out of memory. */
 int zsort_names(const zview *v, int lower, uint32_t *perm, uint8_t *same);
-/* zipfile's order of v's entries (decoded names, cut at NUL; directory
- * order among equals) into ord, with same[] as above, when byte order gives
- * it (every name ASCII, or UTF-8 under the flag, without NUL). 0 when it
- * does not apply or memory runs out: compare decoded names instead. */
-int zpy_sort(const zview *v, const zentry **ord, uint8_t *same);
+/* zipfile's order of za->py's entries (decoded names, cut at NUL;
+ * directory order among equals) into ord, with same[] as above, when byte
+ * order gives it (every name ASCII, or UTF-8 under the flag, without NUL);
+ * torch's order is reused when it is the same. 0 when it does not apply or
+ * memory runs out: compare decoded names instead. */
+struct zarchive;
+int zpy_sort(const struct zarchive *za, const zentry **ord, uint8_t *same);
 
 /* zip_python.c: Python's zipfile view; with eocd_at != UINT64_MAX the end
  * record at that offset is used instead of zipfile's search (other readers). */

@@ -92,24 +92,23 @@ int zparse_central(zcur *c, zentry *e, int clip)
 {
     memset(e, 0, sizeof(*e));
     e->cd_pos = c->pos;
-    if (zc_u32(c) != ZSIG_CENTRAL || !c->ok)
+    const uint8_t *h = zc_take(c, ZLEN_CENTRAL); /* the fixed part, checked once */
+    if (!h || load_le32(h) != ZSIG_CENTRAL)
         return 0;
-    e->made_by = zc_u16(c);
-    e->needed = zc_u16(c);
-    e->flags = zc_u16(c);
-    e->method = zc_u16(c);
-    e->mtime = zc_u16(c);
-    (void)zc_u16(c); /* date */
-    e->crc = zc_u32(c);
-    e->comp = zc_u32(c);
-    e->uncomp = zc_u32(c);
-    e->name_len = zc_u16(c);
-    e->extra_len = zc_u16(c);
-    e->comment_len = zc_u16(c);
-    e->disk = zc_u16(c);
-    (void)zc_u16(c); /* internal attributes */
-    e->ext_attr = zc_u32(c);
-    e->local = zc_u32(c);
+    e->made_by = load_le16(h + 4);
+    e->needed = load_le16(h + 6);
+    e->flags = load_le16(h + 8);
+    e->method = load_le16(h + 10);
+    e->mtime = load_le16(h + 12);
+    e->crc = load_le32(h + 16); /* after the date */
+    e->comp = load_le32(h + 20);
+    e->uncomp = load_le32(h + 24);
+    e->name_len = load_le16(h + 28);
+    e->extra_len = load_le16(h + 30);
+    e->comment_len = load_le16(h + 32);
+    e->disk = load_le16(h + 34);
+    e->ext_attr = load_le32(h + 38); /* after the internal attributes */
+    e->local = load_le32(h + 42);
     e->name = take_clipped(c, &e->name_len, clip);
     e->extra = take_clipped(c, &e->extra_len, clip);
     (void)take_clipped(c, &e->comment_len, clip);
@@ -266,7 +265,15 @@ long zname_next(zname_it *it)
 static int ascii_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn, int cut_nul,
                      int *cmp)
 {
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
     size_t i = 0, n = an < bn ? an : bn;
+    for (; n - i >= 8; i += 8) { /* equal ASCII blocks without NUL (when cut) */
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y || (x & high) || (cut_nul && ((x - ones) & ~x & high)))
+            break;
+    }
     while (i < n && a[i] == b[i] && a[i] < 0x80 && (a[i] || !cut_nul))
         i++;
     int a_end = i == an || (a[i] == 0 && cut_nul), b_end = i == bn || (b[i] == 0 && cut_nul);
@@ -317,7 +324,7 @@ int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 int zname_ends_with(const uint8_t *name, size_t n, const char *suffix)
 {
     size_t k = strlen(suffix);
-    if (k > n)
+    if (k > n || (k && ascii_lower(name[n - 1]) != ascii_lower((uint8_t)suffix[k - 1])))
         return 0;
     return zname_cmp_miniz(name + n - k, k, (const uint8_t *)suffix, k) == 0;
 }

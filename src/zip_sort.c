@@ -64,42 +64,43 @@ static void insertion_sort(zkey *a, size_t m)
     }
 }
 
-/* One stable counting pass by `digit` (0..8 a byte of k, 8 the tail); 0
- * when every key has the same digit (nothing moved). */
-static int counting_pass(const zkey *src, zkey *dst, size_t m, int digit)
+/* Digit d of a key: 0..7 a byte of k (least significant first), 8 the tail. */
+static inline unsigned digit(const zkey *z, int d)
 {
-    size_t count[256] = {0};
-    for (size_t i = 0; i < m; i++)
-        count[digit == 8 ? src[i].tail : (uint8_t)(src[i].k >> (8 * digit))]++;
-    for (size_t b = 0; b < 256; b++)
-        if (count[b] == m)
-            return 0;
-    size_t sum = 0;
-    for (size_t b = 0; b < 256; b++) {
-        size_t c = count[b];
-        count[b] = sum;
-        sum += c;
-    }
-    for (size_t i = 0; i < m; i++)
-        dst[count[digit == 8 ? src[i].tail : (uint8_t)(src[i].k >> (8 * digit))]++] = src[i];
-    return 1;
+    return d == 8 ? z->tail : (uint8_t)(z->k >> (8 * d));
 }
 
-/* Stable sort of a[0..m) by (k, tail): LSD radix, tail first. */
+/* Stable sort of a[0..m) by (k, tail): LSD radix, tail first. The counts of
+ * every digit come from one read; a digit every key shares costs nothing
+ * more (names share long prefixes, so most do). */
 static void radix_sort(zkey *a, zkey *tmp, size_t m)
 {
-    static const int digits[] = {8, 0, 1, 2, 3, 4, 5, 6, 7};
+    static const int order[] = {8, 0, 1, 2, 3, 4, 5, 6, 7};
     if (m <= ZSORT_SMALL) {
         insertion_sort(a, m);
         return;
     }
+    uint32_t count[9][256];
+    memset(count, 0, sizeof(count));
+    for (size_t i = 0; i < m; i++)
+        for (int d = 0; d < 9; d++)
+            count[d][digit(&a[i], d)]++;
     zkey *src = a, *dst = tmp;
-    for (size_t p = 0; p < sizeof(digits) / sizeof(digits[0]); p++) {
-        if (counting_pass(src, dst, m, digits[p])) {
-            zkey *t = src;
-            src = dst;
-            dst = t;
+    for (size_t p = 0; p < sizeof(order) / sizeof(order[0]); p++) {
+        int d = order[p];
+        if (count[d][digit(&src[0], d)] == m)
+            continue; /* every key has this digit: already in order */
+        size_t sum = 0;
+        for (size_t b = 0; b < 256; b++) {
+            size_t c = count[d][b];
+            count[d][b] = (uint32_t)sum;
+            sum += c;
         }
+        for (size_t i = 0; i < m; i++)
+            dst[count[d][digit(&src[i], d)]++] = src[i];
+        zkey *t = src;
+        src = dst;
+        dst = t;
     }
     if (src != a)
         memcpy(a, src, m * sizeof(*a));
@@ -168,11 +169,44 @@ static int py_raw_orderable(const zentry *e)
     return (e->flags & ZFLAG_UTF8) && py_utf8_valid(e->name, e->name_len, 0);
 }
 
-int zpy_sort(const zview *v, const zentry **ord, uint8_t *same)
+static int has_capital(const uint8_t *p, size_t n)
 {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] >= 'A' && p[i] <= 'Z')
+            return 1;
+    return 0;
+}
+
+/* torch's order is zipfile's when both views list the same central
+ * headers, no name has an ASCII capital (lowercasing changes nothing) and
+ * miniz tells every name from the others (so the order of equal names does
+ * not matter): one sort serves both views. */
+static int torch_order_serves(const zarchive *za)
+{
+    const zview *t = &za->torch, *p = &za->py;
+    if (!za->torch_order || !za->torch_shared || t->n != p->n)
+        return 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const zentry *a = &t->ent[i], *b = &p->ent[i];
+        if (a->name != b->name || a->name_len != b->name_len || za->torch_shared[i] ||
+            has_capital(a->name, a->name_len))
+            return 0;
+    }
+    return 1;
+}
+
+int zpy_sort(const zarchive *za, const zentry **ord, uint8_t *same)
+{
+    const zview *v = &za->py;
     for (size_t i = 0; i < v->n; i++)
         if (!py_raw_orderable(&v->ent[i]))
             return 0;
+    if (torch_order_serves(za)) {
+        for (size_t i = 0; i < v->n; i++)
+            ord[i] = &v->ent[za->torch_order[i]];
+        memset(same, 0, v->n);
+        return 1;
+    }
     uint32_t *perm = calloc(v->n ? v->n : 1, sizeof(*perm));
     if (!perm || !zsort_names(v, 0, perm, same)) {
         free(perm);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,13 +150,46 @@ static void check_python(const zview *v, int expect_fast)
     for (size_t i = 0; i < v->n; i++)
         want[i] = &v->ent[i];
     qsort(want, v->n, sizeof(*want), ref_py_cmp);
-    int fast = zpy_sort(v, got, same);
-    assert_int_equal(fast, expect_fast);
-    if (!fast)
-        return;
-    assert_memory_equal(got, want, v->n * sizeof(*got));
-    for (size_t i = 1; i < v->n; i++)
-        assert_int_equal(same[i], py_same(want[i - 1], want[i]));
+    /* alone, then with torch's view of the same directory (its order is
+     * reused when it is the same) */
+    for (int with_torch = 0; with_torch < 2; with_torch++) {
+        zarchive za;
+        uint8_t shared[MAX_NAMES];
+        memset(&za, 0, sizeof(za));
+        za.py = *v;
+        if (with_torch) {
+            za.torch = *v;
+            za.torch_shared = shared;
+            za.torch_order = zmz_sort_shared(v, shared);
+        }
+        int fast = zpy_sort(&za, got, same);
+        free(za.torch_order);
+        assert_int_equal(fast, expect_fast);
+        if (!fast)
+            continue;
+        assert_memory_equal(got, want, v->n * sizeof(*got));
+        for (size_t i = 1; i < v->n; i++)
+            assert_int_equal(same[i], py_same(want[i - 1], want[i]));
+    }
+}
+
+/* Distinct lowercase names: torch's order is reused for zipfile's. */
+static void test_shared_order(void **state)
+{
+    (void)state;
+    static zentry ent[MAX_NAMES];
+    zview v;
+    memset(&v, 0, sizeof(v));
+    for (size_t i = 0; i < MAX_NAMES; i++) {
+        memset(&ent[i], 0, sizeof(ent[i]));
+        int n = snprintf((char *)g_names[i], NAME_MAX_LEN, "archive/data/%u",
+                         (unsigned)rnd(100000) * 1000 + (unsigned)i);
+        ent[i].name = g_names[i];
+        ent[i].name_len = (uint16_t)n;
+    }
+    v.ent = ent;
+    v.n = MAX_NAMES;
+    check_python(&v, 1);
 }
 
 /* Flags valid UTF-8 names (all of them, or at random) and says whether
@@ -212,12 +246,15 @@ static void test_python_declines(void **state)
     v.n = 2;
     const zentry *ord[2];
     uint8_t same[2];
-    assert_int_equal(zpy_sort(&v, ord, same), 0); /* cp437 without the UTF-8 flag */
+    zarchive za;
+    memset(&za, 0, sizeof(za));
+    za.py = v;
+    assert_int_equal(zpy_sort(&za, ord, same), 0); /* cp437 without the UTF-8 flag */
     ent[0].flags = ZFLAG_UTF8;
-    assert_int_equal(zpy_sort(&v, ord, same), 1);
+    assert_int_equal(zpy_sort(&za, ord, same), 1);
     ent[1].name = (const uint8_t *)"a\0b";
     ent[1].name_len = 3;
-    assert_int_equal(zpy_sort(&v, ord, same), 0); /* NUL cut */
+    assert_int_equal(zpy_sort(&za, ord, same), 0); /* NUL cut */
 }
 
 /* The comparisons' fast paths (ASCII prefixes, 8 equal bytes at a time)
@@ -313,9 +350,8 @@ static void test_runsort(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_random_names),
-        cmocka_unit_test(test_python_declines),
-        cmocka_unit_test(test_runsort),
+        cmocka_unit_test(test_random_names), cmocka_unit_test(test_python_declines),
+        cmocka_unit_test(test_shared_order), cmocka_unit_test(test_runsort),
         cmocka_unit_test(test_comparisons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
