@@ -168,7 +168,7 @@ static void underflow(vm *v)
     vm_fail(v, CKPT_F_STACK_ERROR, "%s: unpickling stack underflow", op_name(v->op));
 }
 
-int vm_pop(vm *v, value *out)
+int vm_pop_checked(vm *v, value *out)
 {
     if (v->sp <= v->fence) {
         underflow(v);
@@ -178,7 +178,7 @@ int vm_pop(vm *v, value *out)
     return 1;
 }
 
-value *vm_top(vm *v)
+value *vm_top_checked(vm *v)
 {
     if (v->sp <= v->fence) {
         underflow(v);
@@ -232,7 +232,7 @@ int vm_memo_put_checked(vm *v, uint64_t index, value x)
     return 1;
 }
 
-int vm_memo_get(vm *v, uint64_t index, value *out)
+int vm_memo_get_checked(vm *v, uint64_t index, value *out)
 {
     if (index >= v->memo_cap || v->memo[index].kind == V_EMPTY) {
         vm_fail(v, CKPT_F_MEMO_ERROR, "%s: memo slot %llu is empty", op_name(v->op),

@@ -105,9 +105,21 @@ static inline int vm_push(vm *v, value x)
     return vm_push_checked(v, x); /* grows the stack or fails at the limit */
 }
 /* Pops into *out; 0 (after an error) on underflow below the mark. */
-int vm_pop(vm *v, value *out);
+int vm_pop_checked(vm *v, value *out);
+static inline int vm_pop(vm *v, value *out)
+{
+    if (v->sp > v->fence) {
+        *out = v->stack[--v->sp];
+        return 1;
+    }
+    return vm_pop_checked(v, out); /* underflow */
+}
 /* Pointer to the top value, or NULL (after an error) on underflow. */
-value *vm_top(vm *v);
+value *vm_top_checked(vm *v);
+static inline value *vm_top(vm *v)
+{
+    return v->sp > v->fence ? &v->stack[v->sp - 1] : vm_top_checked(v);
+}
 /* Pops the innermost mark; *base gets the stack index it marked. */
 int vm_pop_mark(vm *v, size_t *base);
 int vm_push_mark(vm *v);
@@ -121,7 +133,15 @@ static inline int vm_memo_put(vm *v, uint64_t index, value x)
     }
     return vm_memo_put_checked(v, index, x); /* limit, growth, listing */
 }
-int vm_memo_get(vm *v, uint64_t index, value *out);
+int vm_memo_get_checked(vm *v, uint64_t index, value *out);
+static inline int vm_memo_get(vm *v, uint64_t index, value *out)
+{
+    if (index < v->memo_cap && v->memo[index].kind != V_EMPTY && !v->dis) {
+        *out = v->memo[index];
+        return 1;
+    }
+    return vm_memo_get_checked(v, index, out); /* empty slot, listing */
+}
 
 /* ---- opcode groups ---- */
 void vm_op_data(vm *v);                  /* vm_data.c: constants, strings, containers, memo */
