@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "formats.h"
 #include "util.h"
@@ -173,8 +174,15 @@ int zname_cmp_python(const uint8_t *a, size_t an, int a_utf8, const uint8_t *b, 
                      int b_utf8, int cut_nul);
 /* miniz's comparison: ASCII case-insensitive, then by length. */
 int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
-/* 1 when name ends with suffix, ASCII case-insensitively. */
-int zname_ends_with(const uint8_t *name, size_t n, const char *suffix);
+/* 1 when name ends with suffix, ASCII case-insensitively (inline: most
+ * names fail on their last byte, and suffixes are literals). */
+static inline int zname_ends_with(const uint8_t *name, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    if (k > n || (k && (name[n - 1] | 0x20) != (suffix[k - 1] | 0x20)))
+        return 0; /* | 0x20 may join other bytes than letters: the full check decides */
+    return zname_cmp_miniz(name + n - k, k, (const uint8_t *)suffix, k) == 0;
+}
 /* Length up to the first NUL. */
 size_t zname_cut(const uint8_t *name, size_t n);
 

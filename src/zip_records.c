@@ -321,14 +321,6 @@ int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
     return an < bn ? -1 : an > bn ? 1 : 0;
 }
 
-int zname_ends_with(const uint8_t *name, size_t n, const char *suffix)
-{
-    size_t k = strlen(suffix);
-    if (k > n || (k && ascii_lower(name[n - 1]) != ascii_lower((uint8_t)suffix[k - 1])))
-        return 0;
-    return zname_cmp_miniz(name + n - k, k, (const uint8_t *)suffix, k) == 0;
-}
-
 size_t zname_cut(const uint8_t *name, size_t n)
 {
     const uint8_t *z = n ? memchr(name, 0, n) : NULL;
