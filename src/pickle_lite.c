@@ -6,6 +6,7 @@
  * interpreter runs from the start instead, so findings never differ. */
 #include "pickle_lite.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -519,6 +520,14 @@ static inline int hot_counted(lite *l, hot *h, size_t width, vkind k)
     return 1;
 }
 
+/* A taken opcode weights_only refuses (of the hot ones, MEMOIZE and
+ * SHORT_BINUNICODE; the others leave the flag alone). */
+static inline int refused_by_weights_only(hot *h)
+{
+    h->weights_only_ok = 0;
+    return 1;
+}
+
 static inline int hot_step(lite *l, hot *h, uint8_t op)
 {
     switch (op) {
@@ -536,12 +545,12 @@ static inline int hot_step(lite *l, hot *h, uint8_t op)
     case OP_LONG_BINGET: return hot_get(l, h, 4);
     case OP_BINPUT: return hot_put(l, h, 1);
     case OP_LONG_BINPUT: return hot_put(l, h, 4);
-    case OP_MEMOIZE: return hot_put(l, h, 0);
+    case OP_MEMOIZE: return hot_put(l, h, 0) && refused_by_weights_only(h);
     case OP_MARK: return hot_mark(l, h);
     case OP_APPEND: return hot_add_one(l, h, 1, V_LIST);
     case OP_SETITEM: return hot_add_one(l, h, 2, V_DICT);
     case OP_LONG1: return hot_counted(l, h, 1, V_INT);
-    case OP_SHORT_BINUNICODE: return hot_counted(l, h, 1, V_STR);
+    case OP_SHORT_BINUNICODE: return hot_counted(l, h, 1, V_STR) && refused_by_weights_only(h);
     case OP_BINUNICODE: return hot_counted(l, h, 4, V_STR);
     case OP_APPENDS: return hot_add_many(l, h, V_LIST);
     case OP_SETITEMS: return hot_add_many(l, h, V_DICT);
@@ -569,8 +578,8 @@ static void hot_loop(lite *l, size_t end)
         uint8_t op = h.b[h.pos];
         if (!hot_step(l, &h, op))
             break;
+        assert((op_flags[op] >> 1) || op == OP_MEMOIZE || op == OP_SHORT_BINUNICODE);
         h.nops++;
-        h.weights_only_ok &= op_flags[op] >> 1;
     }
     l->pos = h.pos;
     l->sp = h.sp;
