@@ -1,10 +1,10 @@
 /* Arena allocator: bump allocation in chunks, a byte cap, release in one go. */
 #include "arena.h"
 
-#include "bigmem.h"
-
 #include <stdlib.h>
 #include <string.h>
+
+#include "bigmem.h"
 
 #define CHUNK_FIRST (4u * 1024u)
 #define CHUNK_SIZE  (64u * 1024u)
