@@ -1,7 +1,10 @@
-/* Parallel batch scanning. Workers take inputs in order; the main thread
- * writes each report as soon as it and every report before it are done,
- * so output and exit status never depend on the number of threads. A
- * window bounds how far workers run ahead (memory stays flat). */
+/* Parallel batch scanning. The main thread walks the inputs while the
+ * other workers scan what the walk has found so far; then it scans too.
+ * Whichever worker finishes the report that is next in line writes it,
+ * and every finished one after it, so output and exit status never depend
+ * on the number of threads, and no thread sits between scanning and
+ * writing (-j 1 starts no thread at all). A window bounds how far workers
+ * run ahead (memory stays flat). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +15,21 @@
 
 typedef struct batch {
     const ckpt_scanner *s;
-    const strlist *inputs;
+    const cli_opts *o;
+    strlist inputs; /* grows while the walk goes on */
+    int walked;     /* the walk is over */
+    cli_summary *sum;
     ckpt_report **done; /* slot i: report of input i once scanned */
-    size_t next;        /* next input to hand out */
-    size_t written;     /* reports written so far */
+    size_t done_cap;
+    size_t next;    /* next input to hand out */
+    size_t written; /* reports written so far */
     size_t window;
+    int writing; /* a worker is writing reports */
+    int waiting; /* workers waiting for an input or the window */
+    int begun;   /* out_begin was called */
+    double t0, last_draw;
     pthread_mutex_t lock;
-    pthread_cond_t changed;
-    int inspect; /* ckpt_inspect_file instead of ckpt_scan_file */
+    pthread_cond_t moved;
 } batch;
 
 static double now(void)
@@ -42,29 +52,62 @@ static ckpt_report *scan_one(const ckpt_scanner *s, const char *path, int inspec
     return r;
 }
 
-/* Next index to scan, or SIZE_MAX when all are taken. */
+/* Next index to scan, or SIZE_MAX when all are taken. Called locked. */
 static size_t take(batch *b)
 {
-    pthread_mutex_lock(&b->lock);
-    while (b->next < b->inputs->n && b->next >= b->written + b->window)
-        pthread_cond_wait(&b->changed, &b->lock);
-    size_t i = b->next < b->inputs->n ? b->next++ : SIZE_MAX;
-    pthread_mutex_unlock(&b->lock);
-    return i;
+    for (;;) {
+        if (b->next < b->inputs.n && b->next < b->written + b->window)
+            return b->next++;
+        if (b->next >= b->inputs.n && b->walked)
+            return SIZE_MAX;
+        b->waiting++;
+        pthread_cond_wait(&b->moved, &b->lock);
+        b->waiting--;
+    }
 }
+
+static void write_ready(batch *b);
 
 static void *worker(void *arg)
 {
     batch *b = arg;
+    pthread_mutex_lock(&b->lock);
     size_t i;
     while ((i = take(b)) != SIZE_MAX) {
-        ckpt_report *r = scan_one(b->s, b->inputs->v[i], b->inspect);
+        const char *path = b->inputs.v[i]; /* the array moves as the walk grows it */
+        pthread_mutex_unlock(&b->lock);
+        ckpt_report *r = scan_one(b->s, path, b->o->command == CMD_INSPECT);
         pthread_mutex_lock(&b->lock);
         b->done[i] = r;
-        pthread_cond_broadcast(&b->changed);
-        pthread_mutex_unlock(&b->lock);
+        if (!b->writing)
+            write_ready(b);
     }
+    pthread_mutex_unlock(&b->lock);
     return NULL;
+}
+
+/* The walk's sink: a new input for the workers. */
+static int add_input(void *ctx, const char *path)
+{
+    batch *b = ctx;
+    pthread_mutex_lock(&b->lock);
+    int rc = 0;
+    if (b->inputs.n == b->done_cap) {
+        size_t cap = b->done_cap ? b->done_cap * 2 : 256;
+        ckpt_report **d = realloc(b->done, cap * sizeof(*d));
+        if (d) {
+            memset(d + b->done_cap, 0, (cap - b->done_cap) * sizeof(*d));
+            b->done = d;
+            b->done_cap = cap;
+        }
+        rc = d ? 0 : -1;
+    }
+    if (rc == 0)
+        rc = strlist_add(&b->inputs, path);
+    if (b->waiting)
+        pthread_cond_broadcast(&b->moved);
+    pthread_mutex_unlock(&b->lock);
+    return rc;
 }
 
 static void count(cli_summary *sum, const ckpt_report *r)
@@ -93,64 +136,87 @@ static void progress(const cli_summary *sum, size_t total, double t0, int final)
         fputs("\r\033[K", stderr);
 }
 
-/* Writes reports in order as they complete. */
-static void drain(batch *b, const cli_opts *o, cli_summary *sum, double t0)
+/* Writes the finished reports that are next in line (called locked; the
+ * lock is dropped while writing, `writing` keeps it to one worker). */
+static void write_ready(batch *b)
 {
-    double last_draw = 0;
-    for (size_t i = 0; i < b->inputs->n; i++) {
-        pthread_mutex_lock(&b->lock);
-        while (!b->done[i])
-            pthread_cond_wait(&b->changed, &b->lock);
+    b->writing = 1;
+    while (b->written < b->inputs.n && b->done[b->written]) {
+        size_t i = b->written, total = b->inputs.n;
         ckpt_report *r = b->done[i];
         b->done[i] = NULL;
         pthread_mutex_unlock(&b->lock);
-        count(sum, r);
-        out_report(stdout, r, o, i);
+        if (!b->begun) {
+            out_begin(stdout, b->o);
+            b->begun = 1;
+        }
+        count(b->sum, r);
+        out_report(stdout, r, b->o, i);
         ckpt_report_free(r);
+        if (b->o->progress && now() - b->last_draw > 0.1) {
+            b->last_draw = now();
+            progress(b->sum, total, b->t0, 0);
+        }
         pthread_mutex_lock(&b->lock);
         b->written = i + 1;
-        pthread_cond_broadcast(&b->changed);
-        pthread_mutex_unlock(&b->lock);
-        if (o->progress && now() - last_draw > 0.1) {
-            last_draw = now();
-            progress(sum, b->inputs->n, t0, 0);
-        }
+        if (b->waiting)
+            pthread_cond_broadcast(&b->moved);
     }
-    if (o->progress)
-        progress(sum, b->inputs->n, t0, 1);
+    b->writing = 0;
 }
 
-void run_batch(const ckpt_scanner *s, const cli_opts *o, const strlist *inputs, cli_summary *sum)
+static int start_workers(batch *b, pthread_t *t, int n)
 {
-    double t0 = now();
+    int started = 0;
+    for (int i = 1; t && i < n; i++) /* the main thread is worker 0 */
+        started += pthread_create(&t[started], NULL, worker, b) == 0;
+    return started;
+}
+
+int run_batch(const ckpt_scanner *s, const cli_opts *o, cli_summary *sum, size_t *ninputs)
+{
     batch b = {s,
-               inputs,
-               calloc(inputs->n ? inputs->n : 1, sizeof(ckpt_report *)),
+               o,
+               {0},
+               0,
+               sum,
+               NULL,
+               0,
                0,
                0,
                (size_t)o->jobs * 4 + 16,
+               0,
+               0,
+               0,
+               now(),
+               0,
                PTHREAD_MUTEX_INITIALIZER,
-               PTHREAD_COND_INITIALIZER,
-               o->command == CMD_INSPECT};
-    if (!b.done) {
-        fputs("ckptscan: out of memory\n", stderr);
-        exit(2);
-    }
+               PTHREAD_COND_INITIALIZER};
     int n = o->jobs < 1 ? 1 : o->jobs;
-    if ((size_t)n > inputs->n)
-        n = inputs->n ? (int)inputs->n : 1;
     pthread_t *t = calloc((size_t)n, sizeof(pthread_t));
-    int started = 0;
-    for (int i = 0; t && i < n; i++)
-        started += pthread_create(&t[started], NULL, worker, &b) == 0;
-    if (started == 0) {
-        b.window = SIZE_MAX; /* no threads available: scan everything here first */
-        worker(&b);
-    }
-    drain(&b, o, sum, t0);
+    int started = start_workers(&b, t, n);
+    input_sink sink = {add_input, &b};
+    int rc = walk_inputs(o, &sink, &sum->skipped);
+    pthread_mutex_lock(&b.lock);
+    b.walked = 1;
+    pthread_cond_broadcast(&b.moved);
+    pthread_mutex_unlock(&b.lock);
+    worker(&b);
     for (int i = 0; i < started; i++)
         pthread_join(t[i], NULL);
+    /* a report finished while another worker was writing the one before
+     * it is written by that worker; nothing should be left, but make sure */
+    pthread_mutex_lock(&b.lock);
+    write_ready(&b);
+    pthread_mutex_unlock(&b.lock);
+    if (o->progress)
+        progress(sum, b.inputs.n, b.t0, 1);
+    if (b.inputs.n && !b.begun)
+        out_begin(stdout, o);
+    *ninputs = b.inputs.n;
     free(t);
     free(b.done);
-    sum->seconds = now() - t0;
+    strlist_free(&b.inputs);
+    sum->seconds = now() - b.t0;
+    return rc;
 }

@@ -45,12 +45,20 @@ typedef struct cli_opts {
 int cli_parse(int argc, char **argv, cli_opts *o, ckpt_scanner *s);
 void cli_opts_free(cli_opts *o);
 
-/* walk.c: expands arguments and --files-from into the list of inputs:
- * directories walked recursively (symlinks followed, loops and repeated
- * inodes skipped, special files skipped with a note), then --include,
- * --exclude and --shard applied. Returns 0, or 2 when an input list could
- * not be read. *skipped counts what was left out with a note. */
-int collect_inputs(const cli_opts *o, strlist *out, unsigned long long *skipped);
+/* Where the walk hands each input, in order; add returns 0, or -1 on no
+ * memory (the walk then stops). */
+typedef struct input_sink {
+    int (*add)(void *ctx, const char *path);
+    void *ctx;
+} input_sink;
+
+/* walk.c: expands arguments and --files-from into the inputs: directories
+ * walked recursively (symlinks followed, loops and repeated inodes skipped,
+ * special files skipped with a note), --include, --exclude and --shard
+ * applied. Returns 0, or 2 when an input list could not be opened (before
+ * any input is handed on) or read, or memory ran out. *skipped counts what
+ * was left out with a note. */
+int walk_inputs(const cli_opts *o, input_sink *sink, unsigned long long *skipped);
 /* walk.c: the shard (1-based) a path belongs to out of n. */
 unsigned shard_of(const char *path, unsigned n);
 
@@ -61,9 +69,11 @@ typedef struct cli_summary {
     double seconds;
 } cli_summary;
 
-/* batch.c: scans every input with o->jobs threads, writing each report in
- * input order as soon as it and all before it are done. */
-void run_batch(const ckpt_scanner *s, const cli_opts *o, const strlist *inputs, cli_summary *sum);
+/* batch.c: walks the inputs and scans them with o->jobs threads while the
+ * walk goes on, writing each report in input order as soon as it and all
+ * before it are done (out_begin before the first one). Returns the walk's
+ * status; *ninputs gets the number of inputs. */
+int run_batch(const ckpt_scanner *s, const cli_opts *o, cli_summary *sum, size_t *ninputs);
 
 /* dis.c: the `dis` command; returns the exit status. */
 int run_dis(const ckpt_scanner *s, const cli_opts *o);

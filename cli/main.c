@@ -17,29 +17,24 @@ static int exit_status(const cli_summary *sum, const cli_opts *o)
 
 static int run(const ckpt_scanner *s, const cli_opts *o)
 {
-    strlist inputs = {0};
     cli_summary sum = {0};
-    int rc = collect_inputs(o, &inputs, &sum.skipped);
-    if (rc != 0) {
-        strlist_free(&inputs);
-        return rc;
-    }
-    if (inputs.n == 0 && o->shard_n == 0) {
+    size_t n = 0;
+    int rc = run_batch(s, o, &sum, &n);
+    if (rc == 0 && n == 0 && o->shard_n == 0) {
         /* a gate that scanned nothing must not pass */
         fputs("ckptscan: no input files (empty directory or all excluded)\n", stderr);
-        strlist_free(&inputs);
-        return 2;
+        rc = 2;
+    } else if (n > 0 || rc == 0) {
+        if (n == 0)
+            out_begin(stdout, o); /* an empty shard is a valid, empty run */
+        out_end(stdout, &sum, o, n);
     }
-    out_begin(stdout, o);
-    run_batch(s, o, &inputs, &sum);
-    out_end(stdout, &sum, o, inputs.n);
-    strlist_free(&inputs);
     strlist_free(&sum.unreadable);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         perror("ckptscan: writing output");
         return 2;
     }
-    return exit_status(&sum, o);
+    return rc ? rc : exit_status(&sum, o);
 }
 
 int main(int argc, char **argv)

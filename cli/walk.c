@@ -4,11 +4,13 @@
  * exclude globs and the deterministic shard. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -93,11 +95,13 @@ static int grow_set(inode_set *s)
 
 typedef struct walker {
     const cli_opts *o;
-    strlist *out;
+    input_sink *sink;
     inode_set seen;
     unsigned long long skipped;
     int failed;
 } walker;
+
+static int selected(const cli_opts *o, const char *path);
 
 static void note(const char *path, const char *why)
 {
@@ -106,9 +110,10 @@ static void note(const char *path, const char *why)
     fprintf(stderr, ": %s\n", why);
 }
 
+/* Hands on an input that --include, --exclude and --shard select. */
 static void add_path(walker *w, const char *path)
 {
-    if (strlist_add(w->out, path) < 0)
+    if (selected(w->o, path) && w->sink->add(w->sink->ctx, path) < 0)
         w->failed = 1;
 }
 
@@ -119,11 +124,14 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* One path found in a directory (or named on the command line). */
-static void visit(walker *w, const char *path, int depth, int explicit_arg)
+/* One path found in a directory (or named on the command line); `at` and
+ * `name` say the same as `path` relative to the open directory (or
+ * AT_FDCWD and path): the kernel then looks up one name, not the path. */
+static void visit_at(walker *w, int at, const char *name, const char *path, int depth,
+                     int explicit_arg)
 {
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (fstatat(at, name, &st, 0) != 0) {
         /* dangling link or vanished file: let the scan report it as unreadable */
         add_path(w, path);
         return;
@@ -147,12 +155,19 @@ static void visit(walker *w, const char *path, int depth, int explicit_arg)
     add_path(w, path);
 }
 
-/* Sorted entries of a directory, for a deterministic walk. */
-static int read_names(const char *dir, strlist *names)
+static void visit(walker *w, const char *path, int depth, int explicit_arg)
+{
+    visit_at(w, AT_FDCWD, path, path, depth, explicit_arg);
+}
+
+/* Sorted entries of a directory, for a deterministic walk; *fd keeps the
+ * directory open for fstatat (-1 when it could not: full paths then). */
+static int read_names(const char *dir, strlist *names, int *fd)
 {
     DIR *d = opendir(dir);
     if (!d)
         return -1;
+    *fd = fcntl(dirfd(d), F_DUPFD_CLOEXEC, 0);
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
@@ -174,7 +189,8 @@ static void walk_dir(walker *w, const char *dir, int depth)
         return;
     }
     strlist names = {0};
-    if (read_names(dir, &names) < 0) {
+    int fd = -1;
+    if (read_names(dir, &names, &fd) < 0) {
         add_path(w, dir); /* reported as unreadable by the scan */
         return;
     }
@@ -187,9 +203,14 @@ static void walk_dir(walker *w, const char *dir, int depth)
             break;
         }
         snprintf(p, len, "%s%s%s", dir, dlen && dir[dlen - 1] == '/' ? "" : "/", names.v[i]);
-        visit(w, p, depth, 0);
+        if (fd >= 0)
+            visit_at(w, fd, names.v[i], p, depth, 0);
+        else
+            visit(w, p, depth, 0);
         free(p);
     }
+    if (fd >= 0)
+        close(fd);
     strlist_free(&names);
 }
 
@@ -208,14 +229,9 @@ static int read_list(walker *w, FILE *f, int sep)
     return ferror(f) ? -1 : 0;
 }
 
-static int read_files_from(walker *w)
+static int read_files_from(walker *w, FILE *f)
 {
     const char *path = w->o->files_from;
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "ckptscan: --files-from %s: %s\n", path, strerror(errno));
-        return 2;
-    }
     int rc = read_list(w, f, w->o->null_sep ? '\0' : '\n');
     if (f != stdin)
         fclose(f);
@@ -258,21 +274,17 @@ static int selected(const cli_opts *o, const char *path)
     return o->shard_n == 0 || shard_of(path, o->shard_n) == o->shard_k;
 }
 
-static void filter(const cli_opts *o, strlist *l)
+int walk_inputs(const cli_opts *o, input_sink *sink, unsigned long long *skipped)
 {
-    size_t kept = 0;
-    for (size_t i = 0; i < l->n; i++) {
-        if (selected(o, l->v[i]))
-            l->v[kept++] = l->v[i];
-        else
-            free(l->v[i]);
+    walker w = {o, sink, {NULL, 0, 0}, 0, 0};
+    FILE *list = NULL;
+    if (o->files_from) { /* opened first: a missing list fails before any scan */
+        list = strcmp(o->files_from, "-") == 0 ? stdin : fopen(o->files_from, "r");
+        if (!list) {
+            fprintf(stderr, "ckptscan: --files-from %s: %s\n", o->files_from, strerror(errno));
+            return 2;
+        }
     }
-    l->n = kept;
-}
-
-int collect_inputs(const cli_opts *o, strlist *out, unsigned long long *skipped)
-{
-    walker w = {o, out, {NULL, 0, 0}, 0, 0};
     for (int i = 0; i < o->nargs && !w.failed; i++) {
         if (strcmp(o->args[i], "-") == 0)
             add_path(&w, "-");
@@ -280,14 +292,15 @@ int collect_inputs(const cli_opts *o, strlist *out, unsigned long long *skipped)
             visit(&w, o->args[i], 0, 1);
     }
     int rc = 0;
-    if (o->files_from && !w.failed)
-        rc = read_files_from(&w);
+    if (list && !w.failed)
+        rc = read_files_from(&w, list);
+    else if (list && list != stdin)
+        fclose(list);
     free(w.seen.v);
+    *skipped = w.skipped;
     if (w.failed) {
         fputs("ckptscan: out of memory while listing inputs\n", stderr);
         return 2;
     }
-    filter(o, out);
-    *skipped = w.skipped;
     return rc;
 }

@@ -3,6 +3,7 @@
  * reading is itself a finding (polyglot). */
 #include "formats.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,15 +65,23 @@ static int is_safetensors(const uint8_t *buf, size_t len)
     return n >= 2 && n <= len - 8;
 }
 
+/* Pickle 1's end decides the legacy format; the fast path finds it while
+ * walking pickle 1, so a plain pickle is walked once, not skimmed first. */
 void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                         ckpt_format *format)
 {
-    if (read_torch_legacy(ctx, member, buf, len)) {
+    lite_result first;
+    int ahead = pickle_walk_ahead(ctx, buf, len, 0, joblib_hooks(), &first);
+    assert(!ahead || first.end == pickle_skim_stop(buf, len, 0));
+    if (read_torch_legacy_at(ctx, member, buf, len, ahead ? first.end : SIZE_MAX)) {
         *format = CKPT_FORMAT_TORCH_LEGACY;
         return;
     }
     *format = CKPT_FORMAT_PICKLE;
-    pickle_scan_all_hooked(ctx, member, buf, len, 0, 1, joblib_hooks());
+    if (ahead)
+        pickle_scan_all_ahead(ctx, member, buf, len, 0, 1, joblib_hooks(), &first);
+    else
+        pickle_scan_all_hooked(ctx, member, buf, len, 0, 1, joblib_hooks());
 }
 
 /* The readings of one image, in the order loaders try them. */

@@ -54,6 +54,9 @@ int read_zip(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
 
 /* legacy.c: torch's stacked-pickle format (magic number pickle first). */
 int read_torch_legacy(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len);
+/* The same when the caller knows where pickle 1 ends (SIZE_MAX: unknown). */
+int read_torch_legacy_at(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                         size_t end1);
 
 /* tar.c: 1 when the first tar header's checksum is valid (what torch tries). */
 int tar_header_valid(const uint8_t *buf, size_t len);

@@ -77,50 +77,11 @@ static void note(legacy *L, ckpt_code code, uint64_t off, const char *fmt, ...)
 
 /* ---- recognising the format without scanning ---- */
 
-/* Moves *pos past an opcode argument; 0 when it runs past the end. */
-static int skip_arg(const uint8_t *b, size_t len, size_t *pos, unsigned kind)
-{
-    static const size_t fixed[] = {
-        [ARG_U1] = 1, [ARG_U2] = 2,   [ARG_U4] = 4,   [ARG_I4] = 4,  [ARG_U8] = 8,
-        [ARG_F8] = 8, [ARG_LEN1] = 1, [ARG_LEN4] = 4, [ARG_LEN8] = 8};
-    size_t p = *pos, width;
-    uint64_t n = 0;
-    for (int lines = kind == ARG_LINES2 ? 2 : kind == ARG_LINE ? 1 : 0; lines > 0; lines--) {
-        const uint8_t *nl = p < len ? memchr(b + p, '\n', len - p) : NULL;
-        if (!nl)
-            return 0;
-        p = (size_t)(nl - b) + 1;
-    }
-    width = kind < ARRAY_LEN(fixed) ? fixed[kind] : 0;
-    if (!range_fits(p, width, len))
-        return 0;
-    if (kind == ARG_LEN1)
-        n = b[p];
-    else if (kind == ARG_LEN4)
-        n = load_le32(b + p);
-    else if (kind == ARG_LEN8)
-        n = load_le64(b + p);
-    p += width;
-    if (!range_fits(p, n, len))
-        return 0;
-    *pos = p + (size_t)n;
-    return 1;
-}
-
 /* Offset after the first STOP of the pickle at `pos`, decoding opcode
  * arguments only (no stack): a cheap filter. SIZE_MAX when there is none. */
 static size_t skim_end(const uint8_t *b, size_t len, size_t pos)
 {
-    while (pos < len) {
-        uint8_t op = b[pos++];
-        if (!opcode_table[op].name)
-            return SIZE_MAX;
-        if (op == OP_STOP)
-            return pos;
-        if (!skip_arg(b, len, &pos, opcode_table[op].arg))
-            return SIZE_MAX;
-    }
-    return SIZE_MAX;
+    return pickle_skim_stop(b, len, pos);
 }
 
 /* An integer constant as a pickle writes it. */
@@ -221,14 +182,15 @@ static size_t plain_int(const uint8_t *b, size_t len, size_t pos, int_const *c)
     return pos < len && b[pos] == OP_STOP ? pos + 1 : 0;
 }
 
-/* The rule in the file comment. */
-static int looks_legacy(const uint8_t *buf, size_t len, int *plain_magic)
+/* The rule in the file comment; end1 is where pickle 1 ends when the
+ * caller has walked it (SIZE_MAX: find it here). */
+static int looks_legacy(const uint8_t *buf, size_t len, size_t end1, int *plain_magic)
 {
     int_const c;
     *plain_magic = plain_int(buf, len, 0, &c) != 0 && c.magic;
     if (*plain_magic)
         return 1;
-    size_t end = skim_end(buf, len, 0);
+    size_t end = end1 != SIZE_MAX ? end1 : skim_end(buf, len, 0);
     return end != SIZE_MAX && plain_int(buf, len, end, &c) && c.fits && c.val == LEGACY_PROTOCOL;
 }
 
@@ -607,8 +569,14 @@ static void release(legacy *L)
 
 int read_torch_legacy(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len)
 {
+    return read_torch_legacy_at(ctx, member, buf, len, SIZE_MAX);
+}
+
+int read_torch_legacy_at(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                         size_t end1)
+{
     int plain_magic;
-    if (!looks_legacy(buf, len, &plain_magic))
+    if (!looks_legacy(buf, len, end1, &plain_magic))
         return 0;
     legacy L;
     memset(&L, 0, sizeof(L));

@@ -3,6 +3,9 @@
 #ifndef CKPT_OPCODES_H
 #define CKPT_OPCODES_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* Argument kinds, as CPython's _pickle.c reads them. */
 enum arg_kind {
     ARG_NONE,
@@ -106,5 +109,10 @@ typedef struct opcode_info {
 
 /* Indexed by byte value. */
 extern const opcode_info opcode_table[256];
+
+/* Offset just past the first STOP of the pickle at `pos`, decoding opcode
+ * arguments only (no stack, no semantics); SIZE_MAX when a byte is not an
+ * opcode or an argument runs past the end before any STOP. */
+size_t pickle_skim_stop(const uint8_t *buf, size_t len, size_t pos);
 
 #endif

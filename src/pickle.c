@@ -193,24 +193,31 @@ static int fast_path_allowed(const scan_ctx *ctx, const pickle_hooks *hooks)
            (!hooks || (!hooks->on_stop && !hooks->on_persid));
 }
 
+/* Records a pickle the fast path walked clean. */
+static void record_fast(scan_ctx *ctx, const char *member, size_t start, const lite_result *lr,
+                        pickle_result *out)
+{
+    ckpt_pickle p = {member ? member : "",
+                     start,
+                     lr->end,
+                     lr->protocol,
+                     lr->opcodes,
+                     1,
+                     lr->weights_only_ok,
+                     lr->weights_only_ok ? "" : "uses an opcode weights_only refuses"};
+    report_add_pickle(ctx->rep, &p);
+    out->end = lr->end;
+    out->complete = 1;
+    out->started = 1;
+}
+
 static int scan_fast(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                      size_t start, pickle_result *out)
 {
     lite_result lr;
     if (!pickle_lite(ctx, buf, len, start, &lr))
         return 0;
-    ckpt_pickle p = {member ? member : "",
-                     start,
-                     lr.end,
-                     lr.protocol,
-                     lr.opcodes,
-                     1,
-                     lr.weights_only_ok,
-                     lr.weights_only_ok ? "" : "uses an opcode weights_only refuses"};
-    report_add_pickle(ctx->rep, &p);
-    out->end = lr.end;
-    out->complete = 1;
-    out->started = 1;
+    record_fast(ctx, member, start, &lr, out);
     return 1;
 }
 
@@ -242,6 +249,12 @@ static void walk_without_peek(scan_ctx *ctx, const char *member, const uint8_t *
     report_merge_reading(ctx->rep, scratch);
     ckpt_report_free(scratch);
     free(other.ext);
+}
+
+int pickle_walk_ahead(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t start,
+                      const pickle_hooks *hooks, lite_result *lr)
+{
+    return fast_path_allowed(ctx, hooks) && pickle_lite(ctx, buf, len, start, lr);
 }
 
 void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
@@ -390,12 +403,11 @@ size_t pickle_scan_all(scan_ctx *ctx, const char *member, const uint8_t *buf, si
     return pickle_scan_all_hooked(ctx, member, buf, len, start, flag_extra, NULL);
 }
 
-size_t pickle_scan_all_hooked(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
-                              size_t start, int flag_extra, const pickle_hooks *hooks)
+/* Every pickle after the one that gave `res`. */
+static size_t scan_rest(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                        int flag_extra, const pickle_hooks *hooks, pickle_result res)
 {
     size_t done = 0;
-    pickle_result res;
-    pickle_scan_one_hooked(ctx, member, buf, len, start, hooks, &res);
     while (res.complete) {
         done++;
         size_t next = res.end;
@@ -411,4 +423,21 @@ size_t pickle_scan_all_hooked(scan_ctx *ctx, const char *member, const uint8_t *
         pickle_scan_one_hooked(ctx, member, buf, len, next, hooks, &res);
     }
     return done;
+}
+
+size_t pickle_scan_all_hooked(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                              size_t start, int flag_extra, const pickle_hooks *hooks)
+{
+    pickle_result res;
+    pickle_scan_one_hooked(ctx, member, buf, len, start, hooks, &res);
+    return scan_rest(ctx, member, buf, len, flag_extra, hooks, res);
+}
+
+size_t pickle_scan_all_ahead(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                             size_t start, int flag_extra, const pickle_hooks *hooks,
+                             const lite_result *first)
+{
+    pickle_result res;
+    record_fast(ctx, member, start, first, &res);
+    return scan_rest(ctx, member, buf, len, flag_extra, hooks, res);
 }

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pickle_lite.h"
 #include "scan.h"
 
 typedef struct pickle_result {
@@ -52,5 +53,17 @@ size_t pickle_scan_all(scan_ctx *ctx, const char *member, const uint8_t *buf, si
                        size_t start, int flag_extra);
 size_t pickle_scan_all_hooked(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                               size_t start, int flag_extra, const pickle_hooks *hooks);
+
+/* The fast path alone over the pickle at `start`, recording nothing: 1
+ * (with *lr) when it is a clean pure-data pickle; 0 when the full
+ * interpreter must walk it (listing, hooks that need values, or the fast
+ * path gave up). Lets a caller learn where the first pickle ends. */
+int pickle_walk_ahead(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t start,
+                      const pickle_hooks *hooks, lite_result *lr);
+/* pickle_scan_all_hooked for a stream whose pickle at `start` was walked
+ * by pickle_walk_ahead (*first): records it, then walks what follows. */
+size_t pickle_scan_all_ahead(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                             size_t start, int flag_extra, const pickle_hooks *hooks,
+                             const lite_result *first);
 
 #endif

@@ -6,6 +6,7 @@
  * interpreter runs from the start instead, so findings never differ. */
 #include "pickle_lite.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,9 +27,11 @@ typedef struct lite {
     uint64_t memo_count, nops, memory;
     int in_frame, max_proto, weights_only_ok;
     size_t frame_end;
+    size_t limit; /* reads stop here: the frame's end in a frame, else len */
     uint8_t op;
     arena scratch; /* decoded STRING/UNICODE text, released as it fills */
     const scan_ctx *ctx;
+    uint64_t lim_stack, lim_memo; /* cached limits */
 } lite;
 
 enum { GIVE_UP = 0, GO_ON = 1, DONE = 2 };
@@ -54,12 +57,21 @@ static int grow(lite *l, void **p, size_t *cap, size_t need, size_t elem)
     return 1;
 }
 
+static void leave_frame(lite *l)
+{
+    l->in_frame = 0;
+    l->limit = l->len;
+}
+
 static const uint8_t *take(lite *l, size_t n)
 {
-    if (l->in_frame && l->pos == l->frame_end)
-        l->in_frame = 0; /* an exhausted frame: reading on from the file is fine */
-    if (n > l->len - l->pos || (l->in_frame && l->pos + n > l->frame_end))
-        return NULL; /* truncation or a frame straddle: the full VM reports it */
+    if (n > l->limit - l->pos) {
+        if (!l->in_frame || l->pos != l->frame_end)
+            return NULL; /* truncation or a frame straddle: the full VM reports it */
+        leave_frame(l);  /* an exhausted frame: reading on from the file is fine */
+        if (n > l->len - l->pos)
+            return NULL;
+    }
     const uint8_t *p = l->buf + l->pos;
     l->pos += n;
     return p;
@@ -76,9 +88,10 @@ static const char *line(lite *l, size_t *n)
 
 static int push(lite *l, vkind k)
 {
-    if (l->sp >= ctx_limit(l->ctx, CKPT_LIMIT_STACK) ||
-        !grow(l, (void **)&l->stack, &l->stack_cap, l->sp + 1, 1))
-        return GIVE_UP;
+    if (l->sp >= l->stack_cap || l->sp >= l->lim_stack) {
+        if (l->sp >= l->lim_stack || !grow(l, (void **)&l->stack, &l->stack_cap, l->sp + 1, 1))
+            return GIVE_UP;
+    }
     l->stack[l->sp++] = (uint8_t)k;
     return GO_ON;
 }
@@ -219,10 +232,10 @@ static int add_many(lite *l, vkind k)
 
 static int memo_put(lite *l, uint64_t index)
 {
-    if (l->sp <= l->fence || index >= ctx_limit(l->ctx, CKPT_LIMIT_MEMO))
+    if (l->sp <= l->fence || index >= l->lim_memo)
         return GIVE_UP;
     size_t old = l->memo_cap;
-    if (!grow(l, (void **)&l->memo, &l->memo_cap, (size_t)index + 1, 1))
+    if (index >= old && !grow(l, (void **)&l->memo, &l->memo_cap, (size_t)index + 1, 1))
         return GIVE_UP;
     if (l->memo_cap > old)
         memset(l->memo + old, 0, l->memo_cap - old);
@@ -278,6 +291,7 @@ static int frame(lite *l)
         return GIVE_UP;
     l->in_frame = 1;
     l->frame_end = l->pos + (size_t)n;
+    l->limit = l->frame_end;
     return GO_ON;
 }
 
@@ -364,32 +378,242 @@ static int dispatch(lite *l, size_t op_off)
 
 #define RELEASE_STEP (8u << 20)
 
+/* Per opcode byte: bit 0 an opcode, bit 1 accepted by weights_only. */
+static const uint8_t op_flags[256] = {
+#define X(name, byte, arg, proto, wo) [byte] = 1 | ((wo) << 1),
+    OPCODE_LIST(X)
+#undef X
+};
+
+/* Input windows: read ahead (growing like readahead) and release read
+ * pages (nothing here points into the input). */
+typedef struct window {
+    size_t released, prefetched, step;
+} window;
+
+/* Housekeeping at op_off; returns the next offset that needs it. */
+static size_t housekeep(lite *l, window *w, size_t op_off)
+{
+    if (op_off >= w->prefetched) {
+        w->prefetched = l->len - op_off > w->step ? op_off + w->step : l->len;
+        w->step = w->step < RELEASE_STEP / 4 ? w->step * 2 : w->step;
+        ctx_prefetch(l->ctx, l->buf + op_off, l->buf + w->prefetched);
+    }
+    if (op_off - w->released >= RELEASE_STEP) {
+        ctx_release_pages(l->ctx, l->buf + w->released, l->buf + op_off);
+        w->released = op_off;
+    }
+    if (l->in_frame && op_off >= l->frame_end)
+        leave_frame(l);
+    size_t next =
+        w->prefetched < w->released + RELEASE_STEP ? w->prefetched : w->released + RELEASE_STEP;
+    return l->in_frame && l->frame_end < next ? l->frame_end : next;
+}
+
+/* ---- the hot loop --------------------------------------------------------
+ * The commonest opcodes of data pickles with the walk's state in locals.
+ * Each is taken only when it can neither fail nor need memory; otherwise
+ * the loop stops before it and dispatch() runs it, so every outcome is
+ * dispatch()'s. It stops at `end`, where housekeeping is due. */
+
+typedef struct hot {
+    const uint8_t *b;
+    size_t pos, sp, fence, nmarks, room, mark_room, limit;
+    uint64_t nops, memo_count;
+    unsigned weights_only_ok;
+} hot;
+
+/* A fixed-width argument then a push of kind k; 0: leave it to dispatch. */
+static inline int hot_push(lite *l, hot *h, size_t width, vkind k)
+{
+    if (h->limit - h->pos - 1 < width || h->sp >= h->room)
+        return 0;
+    l->stack[h->sp++] = (uint8_t)k;
+    h->pos += 1 + width;
+    return 1;
+}
+
+static inline uint64_t hot_index(const hot *h, size_t width)
+{
+    const uint8_t *p = h->b + h->pos + 1;
+    return width == 1 ? p[0] : load_le32(p);
+}
+
+static inline int hot_get(lite *l, hot *h, size_t width)
+{
+    if (h->limit - h->pos - 1 < width || h->sp >= h->room)
+        return 0;
+    uint64_t i = hot_index(h, width);
+    if (i >= l->memo_cap || l->memo[i] == V_EMPTY)
+        return 0;
+    l->stack[h->sp++] = l->memo[i];
+    h->pos += 1 + width;
+    return 1;
+}
+
+/* BINPUT / LONG_BINPUT, or MEMOIZE (width 0: the next free slot). */
+static inline int hot_put(lite *l, hot *h, size_t width)
+{
+    if (h->limit - h->pos - 1 < width || h->sp <= h->fence)
+        return 0;
+    uint64_t i = width ? hot_index(h, width) : h->memo_count;
+    if (i >= l->lim_memo || i >= l->memo_cap)
+        return 0;
+    h->memo_count += l->memo[i] == V_EMPTY;
+    l->memo[i] = l->stack[h->sp - 1];
+    h->pos += 1 + width;
+    return 1;
+}
+
+static inline int hot_mark(lite *l, hot *h)
+{
+    if (h->nmarks >= h->mark_room)
+        return 0;
+    l->marks[h->nmarks++] = h->sp;
+    h->fence = h->sp;
+    h->pos++;
+    return 1;
+}
+
+/* APPENDS / SETITEMS onto a plain list / dict right below the mark. */
+static inline int hot_add_many(lite *l, hot *h, vkind k)
+{
+    if (h->nmarks == 0)
+        return 0;
+    size_t base = l->marks[h->nmarks - 1];
+    size_t fence = h->nmarks > 1 ? l->marks[h->nmarks - 2] : 0;
+    size_t n = h->sp - base;
+    if (base <= fence || (n && (l->stack[base - 1] != k || (k == V_DICT && n % 2))))
+        return 0;
+    h->nmarks--;
+    h->fence = fence;
+    h->sp = base;
+    h->pos++;
+    return 1;
+}
+
+/* APPEND / SETITEM: items on top of a plain list / dict. */
+static inline int hot_add_one(lite *l, hot *h, size_t items, vkind k)
+{
+    if (h->sp < h->fence + items + 1 || l->stack[h->sp - items - 1] != k)
+        return 0;
+    h->sp -= items;
+    h->pos++;
+    return 1;
+}
+
+/* A counted argument: LONG1 (an int) or a UTF-8 string. */
+static inline int hot_counted(lite *l, hot *h, size_t width, vkind k)
+{
+    size_t left = h->limit - h->pos - 1;
+    if (left < width || h->sp >= h->room)
+        return 0;
+    const uint8_t *p = h->b + h->pos + 1;
+    uint64_t n = width == 1 ? p[0] : load_le32(p);
+    if (n > left - width)
+        return 0;
+    const uint8_t *s = p + width;
+    if (k == V_STR && (maybe_pickle(s, (size_t)n) || !py_utf8_valid(s, (size_t)n, 1)))
+        return 0;
+    l->stack[h->sp++] = (uint8_t)k;
+    h->pos += 1 + width + (size_t)n;
+    return 1;
+}
+
+/* A taken opcode weights_only refuses (of the hot ones, MEMOIZE and
+ * SHORT_BINUNICODE; the others leave the flag alone). */
+static inline int refused_by_weights_only(hot *h)
+{
+    h->weights_only_ok = 0;
+    return 1;
+}
+
+static inline int hot_step(lite *l, hot *h, uint8_t op)
+{
+    switch (op) {
+    case OP_BINFLOAT: return hot_push(l, h, 8, V_FLOAT);
+    case OP_BININT: return hot_push(l, h, 4, V_INT);
+    case OP_BININT1: return hot_push(l, h, 1, V_INT);
+    case OP_BININT2: return hot_push(l, h, 2, V_INT);
+    case OP_NONE: return hot_push(l, h, 0, V_NONE);
+    case OP_NEWTRUE:
+    case OP_NEWFALSE: return hot_push(l, h, 0, V_BOOL);
+    case OP_EMPTY_LIST: return hot_push(l, h, 0, V_LIST);
+    case OP_EMPTY_DICT: return hot_push(l, h, 0, V_DICT);
+    case OP_EMPTY_TUPLE: return hot_push(l, h, 0, V_TUPLE);
+    case OP_BINGET: return hot_get(l, h, 1);
+    case OP_LONG_BINGET: return hot_get(l, h, 4);
+    case OP_BINPUT: return hot_put(l, h, 1);
+    case OP_LONG_BINPUT: return hot_put(l, h, 4);
+    case OP_MEMOIZE: return hot_put(l, h, 0) && refused_by_weights_only(h);
+    case OP_MARK: return hot_mark(l, h);
+    case OP_APPEND: return hot_add_one(l, h, 1, V_LIST);
+    case OP_SETITEM: return hot_add_one(l, h, 2, V_DICT);
+    case OP_LONG1: return hot_counted(l, h, 1, V_INT);
+    case OP_SHORT_BINUNICODE: return hot_counted(l, h, 1, V_STR) && refused_by_weights_only(h);
+    case OP_BINUNICODE: return hot_counted(l, h, 4, V_STR);
+    case OP_APPENDS: return hot_add_many(l, h, V_LIST);
+    case OP_SETITEMS: return hot_add_many(l, h, V_DICT);
+    default: return 0;
+    }
+}
+
+/* Past max-opcodes it goes on (l->nops tells): the caller gives up then. */
+static void hot_loop(lite *l, size_t end)
+{
+    hot h = {l->buf,
+             l->pos,
+             l->sp,
+             l->fence,
+             l->nmarks,
+             l->stack_cap,
+             l->marks_cap,
+             l->limit,
+             l->nops,
+             l->memo_count,
+             (unsigned)l->weights_only_ok};
+    h.room = h.room < l->lim_stack ? h.room : (size_t)l->lim_stack;
+    h.mark_room = h.mark_room < l->lim_stack ? h.mark_room : (size_t)l->lim_stack;
+    while (h.pos < end) {
+        uint8_t op = h.b[h.pos];
+        if (!hot_step(l, &h, op))
+            break;
+        assert((op_flags[op] >> 1) || op == OP_MEMOIZE || op == OP_SHORT_BINUNICODE);
+        h.nops++;
+    }
+    l->pos = h.pos;
+    l->sp = h.sp;
+    l->fence = h.fence;
+    l->nmarks = h.nmarks;
+    l->nops = h.nops;
+    l->memo_count = h.memo_count;
+    l->weights_only_ok = (int)h.weights_only_ok;
+}
+
 static int run(lite *l)
 {
     uint64_t max_ops = ctx_limit(l->ctx, CKPT_LIMIT_OPCODES);
-    size_t released = l->start, prefetched = l->start, step = 64u << 10;
+    window w = {l->start, l->start, 64u << 10};
+    size_t event = l->start;
     while (l->pos < l->len) {
-        size_t op_off = l->pos;
-        if (op_off >= prefetched) {
-            prefetched = l->len - op_off > step ? op_off + step : l->len;
-            step = step < RELEASE_STEP / 4 ? step * 2 : step; /* grow like readahead */
-            ctx_prefetch(l->ctx, l->buf + op_off, l->buf + prefetched);
-        }
-        if (op_off - released >= RELEASE_STEP) {
-            /* nothing here points into the input: read pages can go */
-            ctx_release_pages(l->ctx, l->buf + released, l->buf + op_off);
-            released = op_off;
-        }
-        l->op = l->buf[l->pos++];
-        if (l->in_frame && op_off >= l->frame_end)
-            l->in_frame = 0;
-        const opcode_info *info = &opcode_table[l->op];
-        if (!info->name || ++l->nops > max_ops)
+        if (l->pos >= event)
+            event = housekeep(l, &w, l->pos);
+        hot_loop(l, event < l->len ? event : l->len);
+        if (l->nops > max_ops)
             return GIVE_UP;
-        l->weights_only_ok &= info->weights_only;
+        if (l->pos >= event || l->pos >= l->len)
+            continue;
+        size_t op_off = l->pos;
+        l->op = l->buf[l->pos++];
+        unsigned f = op_flags[l->op];
+        if (!f || ++l->nops > max_ops)
+            return GIVE_UP;
+        l->weights_only_ok &= f >> 1;
         int rc = dispatch(l, op_off);
         if (rc != GO_ON)
             return rc;
+        if (l->in_frame && l->frame_end < event)
+            event = l->frame_end; /* FRAME just started one */
     }
     return GIVE_UP; /* no STOP */
 }
@@ -403,6 +627,9 @@ int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t star
     l.pos = l.start = start;
     l.ctx = ctx;
     l.weights_only_ok = 1;
+    l.limit = len;
+    l.lim_stack = ctx_limit(ctx, CKPT_LIMIT_STACK);
+    l.lim_memo = ctx_limit(ctx, CKPT_LIMIT_MEMO);
     arena_init(&l.scratch, ctx_limit(ctx, CKPT_LIMIT_MEMORY));
     int rc = run(&l);
     out->end = l.pos;

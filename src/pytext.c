@@ -401,12 +401,24 @@ const char *py_decode_raw_unicode_line(arena *a, const char *line, size_t len, u
     return NULL;
 }
 
+/* Length of the ASCII run at the start of s, 8 bytes at a time. */
+static size_t ascii_prefix(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    for (; len - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & UINT64_C(0x8080808080808080))
+            break;
+    }
+    while (i < len && s[i] < 0x80)
+        i++;
+    return i;
+}
+
 int py_ascii_valid(const uint8_t *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (s[i] >= 0x80)
-            return 0;
-    return 1;
+    return ascii_prefix(s, len) == len;
 }
 
 /* Length of the UTF-8 sequence at s (1-4), or 0 when invalid. */
@@ -436,7 +448,7 @@ int py_utf8_valid(const uint8_t *s, size_t len, int allow_surrogates)
 {
     for (size_t i = 0; i < len;) {
         if (s[i] < 0x80) {
-            i++;
+            i += ascii_prefix(s + i, len - i);
             continue;
         }
         size_t n = utf8_seq(s + i, len - i, allow_surrogates);

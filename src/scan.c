@@ -191,21 +191,61 @@ static ckpt_status read_stream(const ckpt_scanner *s, int fd, ckpt_report *r, co
     return CKPT_OK;
 }
 
-static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, ckpt_report *r, const scan_opts *o)
+/* Files up to this size are read into memory rather than mapped: a
+ * mapping costs mmap, madvise and munmap calls, and every munmap in a
+ * threaded batch interrupts the other cores (TLB shootdown). */
+#define SMALL_FILE (64u << 10)
+
+/* A small regular file, read whole (what is there if it shrank). */
+static ckpt_status read_small(const ckpt_scanner *s, int fd, size_t size, ckpt_report *r,
+                              const scan_opts *o)
+{
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf)
+        return CKPT_ERR_NOMEM;
+    size_t len = 0;
+    while (len < size) {
+        ssize_t got = pread(fd, buf + len, size - len, (off_t)len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            free(buf);
+            return errno_status(e);
+        }
+        if (got == 0)
+            break;
+        len += (size_t)got;
+    }
+    scan_image(s, r, buf, len, o, 0);
+    free(buf);
+    return CKPT_OK;
+}
+
+/* `opened`: we opened fd with O_NONBLOCK (only so that opening a FIFO
+ * cannot hang); streams are then read normally. Regular files ignore the
+ * flag: they skip the two fcntl calls. */
+static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, int opened, ckpt_report *r,
+                                const scan_opts *o)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
         return errno_status(errno);
     if (S_ISDIR(st.st_mode))
         return CKPT_ERR_IS_DIR;
-    if (!S_ISREG(st.st_mode) || st.st_size == 0)
+    if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+        if (opened)
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
         return read_stream(s, fd, r, o);
+    }
     uint64_t size = (uint64_t)st.st_size;
     if (size > s->limits[CKPT_LIMIT_FILE_SIZE] || size > SIZE_MAX) {
         r->size = size;
         ctx_report_limit(r, CKPT_LIMIT_FILE_SIZE, s->limits[CKPT_LIMIT_FILE_SIZE]);
         return CKPT_OK;
     }
+    if (size <= SMALL_FILE)
+        return read_small(s, fd, (size_t)size, r, o);
     void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map == MAP_FAILED)
         return read_stream(s, fd, r, o);
@@ -223,8 +263,8 @@ static ckpt_status finish(ckpt_report *r, ckpt_status st, ckpt_report **out)
     return st;
 }
 
-static ckpt_status scan_fd_sink(const ckpt_scanner *s, int fd, const char *name, const scan_opts *o,
-                                ckpt_report **out)
+static ckpt_status scan_fd_sink(const ckpt_scanner *s, int fd, int opened, const char *name,
+                                const scan_opts *o, ckpt_report **out)
 {
     if (!out)
         return CKPT_ERR_ARG;
@@ -234,7 +274,7 @@ static ckpt_status scan_fd_sink(const ckpt_scanner *s, int fd, const char *name,
     ckpt_report *r = new_report(s, name ? name : "-", o);
     if (!r)
         return CKPT_ERR_NOMEM;
-    ckpt_status st = scan_open_fd(s, fd, r, o);
+    ckpt_status st = scan_open_fd(s, fd, opened, r, o);
     if (st == CKPT_ERR_NOMEM) {
         ckpt_report_free(r);
         return st;
@@ -244,7 +284,7 @@ static ckpt_status scan_fd_sink(const ckpt_scanner *s, int fd, const char *name,
 
 ckpt_status ckpt_scan_fd(const ckpt_scanner *s, int fd, const char *name, ckpt_report **out)
 {
-    return scan_fd_sink(s, fd, name, NULL, out);
+    return scan_fd_sink(s, fd, 0, name, NULL, out);
 }
 
 static ckpt_status scan_file_sink(const ckpt_scanner *s, const char *path, const scan_opts *o,
@@ -262,9 +302,7 @@ static ckpt_status scan_file_sink(const ckpt_scanner *s, const char *path, const
             return CKPT_ERR_NOMEM;
         return finish(r, errno_status(errno), out);
     }
-    /* O_NONBLOCK only keeps open() of a FIFO from hanging; read normally */
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    ckpt_status st = scan_fd_sink(s, fd, path, o, out);
+    ckpt_status st = scan_fd_sink(s, fd, 1, path, o, out);
     close(fd);
     return st;
 }
@@ -282,7 +320,7 @@ ckpt_status ckpt_dis_file(const ckpt_scanner *s, const char *path, const char *m
     dis_sink d = {fn, ctx, member, 0};
     scan_opts o = {&d, 0};
     if (path && strcmp(path, "-") == 0)
-        return scan_fd_sink(s, 0, "-", &o, out);
+        return scan_fd_sink(s, 0, 0, "-", &o, out);
     return scan_file_sink(s, path, &o, out);
 }
 
@@ -300,7 +338,7 @@ ckpt_status ckpt_inspect_file(const ckpt_scanner *s, const char *path, ckpt_repo
 {
     scan_opts o = {NULL, 1};
     if (path && strcmp(path, "-") == 0)
-        return scan_fd_sink(s, 0, "-", &o, out);
+        return scan_fd_sink(s, 0, 0, "-", &o, out);
     return scan_file_sink(s, path, &o, out);
 }
 

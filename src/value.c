@@ -34,8 +34,32 @@ value v_new_node(arena *a, vkind kind)
     return v;
 }
 
+value v_new_seq(arena *a, vkind kind, size_t reserve)
+{
+    size_t head = node_size(kind);
+    if (reserve > (SIZE_MAX - head) / sizeof(value) || reserve > UINT32_MAX)
+        return v_make(V_EMPTY);
+    node *n = arena_alloc(a, head + reserve * sizeof(value));
+    if (!n)
+        return v_make(V_EMPTY);
+    memset(n, 0, head);
+    n->kind = (uint8_t)kind;
+    n->u.s.items = (value *)((char *)n + head);
+    n->u.s.cap = (uint32_t)reserve;
+    value v = v_make(kind);
+    v.u.n = n;
+    return v;
+}
+
 int seq_push(arena *a, seq *s, const value *items, size_t n, uint64_t keep)
 {
+    if (n <= (size_t)s->cap - s->kept && s->kept + n <= keep) {
+        if (n) /* all kept, room reserved: one copy */
+            memcpy(s->items + s->kept, items, n * sizeof(*items));
+        s->kept += (uint32_t)n;
+        s->count += n;
+        return 1;
+    }
     s->count += n;
     for (size_t i = 0; i < n; i++) {
         if (s->kept >= keep)

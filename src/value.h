@@ -109,6 +109,10 @@ static inline int v_is_container(const value *v)
 /* A value backed by a fresh node of `kind`; kind V_EMPTY on no memory. */
 value v_new_node(arena *a, vkind kind);
 
+/* A container value with room for `reserve` items in the same block (a
+ * collected tuple is never resized); kind V_EMPTY on no memory. */
+value v_new_seq(arena *a, vkind kind, size_t reserve);
+
 /* Appends n values to a container, keeping at most `keep` values.
  * Returns 0 on no memory. */
 int seq_push(arena *a, seq *s, const value *items, size_t n, uint64_t keep);

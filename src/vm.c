@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
 #include "opcodes.h"
 #include "util.h"
 
@@ -18,7 +19,7 @@ static const char *op_name(uint8_t op)
     return n ? n : "";
 }
 
-void vm_trace(vm *v, const char *fmt, ...)
+void vm_trace_line(vm *v, const char *fmt, ...)
 {
     if (!v->dis)
         return;
@@ -131,7 +132,7 @@ static const uint8_t *take(vm *v, size_t n, int into)
     return p;
 }
 
-const uint8_t *vm_take(vm *v, size_t n)
+const uint8_t *vm_take_checked(vm *v, size_t n)
 {
     return take(v, n, 0);
 }
@@ -175,7 +176,7 @@ static int grow_array(vm *v, void **p, size_t *cap, size_t need, size_t elem)
             return 0;
         }
     }
-    void *q = realloc(*p, (size_t)bytes);
+    void *q = big_realloc(*p, *cap * elem, (size_t)bytes);
     if (!q) {
         vm_out_of_memory(v);
         return 0;
@@ -185,7 +186,7 @@ static int grow_array(vm *v, void **p, size_t *cap, size_t need, size_t elem)
     return 1;
 }
 
-int vm_push(vm *v, value x)
+int vm_push_checked(vm *v, value x)
 {
     if (v->sp >= v->lim_stack) {
         vm_fail(v, CKPT_F_LIMIT, "max-stack: stack deeper than %llu",
@@ -203,7 +204,7 @@ static void underflow(vm *v)
     vm_fail(v, CKPT_F_STACK_ERROR, "%s: unpickling stack underflow", op_name(v->op));
 }
 
-int vm_pop(vm *v, value *out)
+int vm_pop_checked(vm *v, value *out)
 {
     if (v->sp <= v->fence) {
         underflow(v);
@@ -213,7 +214,7 @@ int vm_pop(vm *v, value *out)
     return 1;
 }
 
-value *vm_top(vm *v)
+value *vm_top_checked(vm *v)
 {
     if (v->sp <= v->fence) {
         underflow(v);
@@ -247,7 +248,7 @@ int vm_pop_mark(vm *v, size_t *base)
     return 1;
 }
 
-int vm_memo_put(vm *v, uint64_t index, value x)
+int vm_memo_put_checked(vm *v, uint64_t index, value x)
 {
     if (index >= v->lim_memo) {
         vm_fail(v, CKPT_F_LIMIT, "max-memo: memo index %llu is above the limit %llu",
@@ -255,7 +256,8 @@ int vm_memo_put(vm *v, uint64_t index, value x)
         return 0;
     }
     size_t old_cap = v->memo_cap;
-    if (!grow_array(v, (void **)&v->memo, &v->memo_cap, (size_t)index + 1, sizeof(value)))
+    if (index >= old_cap &&
+        !grow_array(v, (void **)&v->memo, &v->memo_cap, (size_t)index + 1, sizeof(value)))
         return 0;
     if (v->memo_cap > old_cap) /* realloc leaves new slots uninitialised */
         memset(v->memo + old_cap, 0, (v->memo_cap - old_cap) * sizeof(value));
@@ -266,7 +268,7 @@ int vm_memo_put(vm *v, uint64_t index, value x)
     return 1;
 }
 
-int vm_memo_get(vm *v, uint64_t index, value *out)
+int vm_memo_get_checked(vm *v, uint64_t index, value *out)
 {
     if (index >= v->memo_cap || v->memo[index].kind == V_EMPTY) {
         vm_fail(v, CKPT_F_MEMO_ERROR, "%s: memo slot %llu is empty", op_name(v->op),
@@ -280,12 +282,12 @@ int vm_memo_get(vm *v, uint64_t index, value *out)
 
 value vm_collect(vm *v, vkind kind, size_t base)
 {
-    value c = v_new_node(&v->mem, kind);
+    size_t n = v->sp - base;
+    value c = v_new_seq(&v->mem, kind, n < v->lim_items ? n : (size_t)v->lim_items);
     if (c.kind == V_EMPTY) {
         vm_out_of_memory(v);
         return c;
     }
-    size_t n = v->sp - base;
     if (n && !seq_push(&v->mem, &c.u.n->u.s, v->stack + base, n, v->lim_items)) {
         vm_out_of_memory(v);
         return v_make(V_EMPTY);

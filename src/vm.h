@@ -76,8 +76,13 @@ void vm_weights_only_fail(vm *v, const char *reason);
 void vm_out_of_memory(vm *v);
 
 /* Adds an annotation to the current opcode's listing line (no-op unless
- * listing). */
-void vm_trace(vm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ * listing: a macro, so the arguments cost nothing then). */
+void vm_trace_line(vm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define vm_trace(v, ...)                                                                           \
+    do {                                                                                           \
+        if ((v)->dis)                                                                              \
+            vm_trace_line((v), __VA_ARGS__);                                                       \
+    } while (0)
 static inline int vm_tracing(const vm *v)
 {
     return v->dis != NULL;
@@ -85,7 +90,16 @@ static inline int vm_tracing(const vm *v)
 
 /* ---- reading arguments (vm.c) ---- */
 /* Pointer to the next n bytes (advancing), or NULL after a truncation error. */
-const uint8_t *vm_take(vm *v, size_t n);
+const uint8_t *vm_take_checked(vm *v, size_t n);
+static inline const uint8_t *vm_take(vm *v, size_t n)
+{
+    if (n <= v->len - v->pos && (!v->in_frame || v->pos + n <= v->frame_end)) {
+        const uint8_t *p = v->buf + v->pos;
+        v->pos += n;
+        return p;
+    }
+    return vm_take_checked(v, n); /* errors, frame ends, straddles, no_peek */
+}
 /* The same for the bodies of BINBYTES, SHORT_BINBYTES, BINBYTES8 and
  * BYTEARRAY8, which _pickle.c reads with readinto(): they run on past a
  * frame's end even without peek(). */
@@ -97,21 +111,62 @@ const char *vm_line(vm *v, size_t *len);
 void vm_drop_frame_rest(vm *v);
 
 /* ---- stack, marks, memo (vm.c) ---- */
-int vm_push(vm *v, value x);
+int vm_push_checked(vm *v, value x);
+static inline int vm_push(vm *v, value x)
+{
+    if (v->sp < v->stack_cap && v->sp < v->lim_stack) {
+        v->stack[v->sp++] = x;
+        return 1;
+    }
+    return vm_push_checked(v, x); /* grows the stack or fails at the limit */
+}
 /* Pops into *out; 0 (after an error) on underflow below the mark. */
-int vm_pop(vm *v, value *out);
+int vm_pop_checked(vm *v, value *out);
+static inline int vm_pop(vm *v, value *out)
+{
+    if (v->sp > v->fence) {
+        *out = v->stack[--v->sp];
+        return 1;
+    }
+    return vm_pop_checked(v, out); /* underflow */
+}
 /* Pointer to the top value, or NULL (after an error) on underflow. */
-value *vm_top(vm *v);
+value *vm_top_checked(vm *v);
+static inline value *vm_top(vm *v)
+{
+    return v->sp > v->fence ? &v->stack[v->sp - 1] : vm_top_checked(v);
+}
 /* Pops the innermost mark; *base gets the stack index it marked. */
 int vm_pop_mark(vm *v, size_t *base);
 int vm_push_mark(vm *v);
-int vm_memo_put(vm *v, uint64_t index, value x);
-int vm_memo_get(vm *v, uint64_t index, value *out);
+int vm_memo_put_checked(vm *v, uint64_t index, value x);
+static inline int vm_memo_put(vm *v, uint64_t index, value x)
+{
+    if (index < v->memo_cap && index < v->lim_memo && !v->dis) {
+        v->memo_count += v->memo[index].kind == V_EMPTY;
+        v->memo[index] = x;
+        return 1;
+    }
+    return vm_memo_put_checked(v, index, x); /* limit, growth, listing */
+}
+int vm_memo_get_checked(vm *v, uint64_t index, value *out);
+static inline int vm_memo_get(vm *v, uint64_t index, value *out)
+{
+    if (index < v->memo_cap && v->memo[index].kind != V_EMPTY && !v->dis) {
+        *out = v->memo[index];
+        return 1;
+    }
+    return vm_memo_get_checked(v, index, out); /* empty slot, listing */
+}
 
 /* ---- opcode groups ---- */
-void vm_op_data(vm *v);   /* vm_data.c: constants, strings, containers, memo */
-void vm_op_object(vm *v); /* vm_call.c: globals, calls, BUILD, persistent ids */
-int vm_is_object_op(uint8_t op);
+void vm_op_data(vm *v);                  /* vm_data.c: constants, strings, containers, memo */
+void vm_op_object(vm *v);                /* vm_call.c: globals, calls, BUILD, persistent ids */
+extern const uint8_t vm_object_ops[256]; /* vm_call.c: 1 for vm_op_object's opcodes */
+static inline int vm_is_object_op(uint8_t op)
+{
+    return vm_object_ops[op];
+}
 void vm_op_proto(vm *v, size_t pickle_start);
 
 /* Scans a bytes/str constant that holds a whole pickle (embedded-pickle). */

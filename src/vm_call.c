@@ -10,30 +10,11 @@
 
 #define DYNAMIC_NAME "<dynamic import>"
 
-int vm_is_object_op(uint8_t op)
-{
-    switch (op) {
-    case OP_GLOBAL:
-    case OP_STACK_GLOBAL:
-    case OP_INST:
-    case OP_OBJ:
-    case OP_REDUCE:
-    case OP_NEWOBJ:
-    case OP_NEWOBJ_EX:
-    case OP_BUILD:
-    case OP_PERSID:
-    case OP_BINPERSID:
-    case OP_EXT1:
-    case OP_EXT2:
-    case OP_EXT4:
-    case OP_APPEND:
-    case OP_APPENDS:
-    case OP_SETITEM:
-    case OP_SETITEMS:
-    case OP_ADDITEMS: return 1;
-    default: return 0;
-    }
-}
+const uint8_t vm_object_ops[256] = {
+    [OP_GLOBAL] = 1,  [OP_STACK_GLOBAL] = 1, [OP_INST] = 1,    [OP_OBJ] = 1,    [OP_REDUCE] = 1,
+    [OP_NEWOBJ] = 1,  [OP_NEWOBJ_EX] = 1,    [OP_BUILD] = 1,   [OP_PERSID] = 1, [OP_BINPERSID] = 1,
+    [OP_EXT1] = 1,    [OP_EXT2] = 1,         [OP_EXT4] = 1,    [OP_APPEND] = 1, [OP_APPENDS] = 1,
+    [OP_SETITEM] = 1, [OP_SETITEMS] = 1,     [OP_ADDITEMS] = 1};
 
 /* ---- names ---- */
 

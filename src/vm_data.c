@@ -110,8 +110,8 @@ static void op_counted(vm *v, size_t width, vkind kind)
     const uint8_t *p = take_counted(v, width, &n);
     if (!p)
         return;
-    if (kind == V_STR && v->op != OP_BINSTRING && v->op != OP_SHORT_BINSTRING &&
-        !py_utf8_valid(p, (size_t)n, 1)) {
+    int decoded = kind == V_STR && v->op != OP_BINSTRING && v->op != OP_SHORT_BINSTRING;
+    if (decoded && !py_utf8_valid(p, (size_t)n, 1)) {
         vm_fail(v, CKPT_F_MALFORMED, "'utf-8' codec can't decode the string argument");
         return;
     }
@@ -120,7 +120,8 @@ static void op_counted(vm *v, size_t width, vkind kind)
                 "BINSTRING length %llu: the C unpickler reads it, pickle.py rejects it",
                 (unsigned long long)n);
     value s = str_value(v, kind, p, n);
-    if (kind == V_STR && !py_utf8_valid(p, s.len, 1))
+    /* a decoded string was checked whole; a kept prefix may end mid-character */
+    if (kind == V_STR && (!decoded || s.len < n) && !py_utf8_valid(p, s.len, 1))
         s.flags |= VF_NOT_UTF8;
     vm_check_embedded(v, p, (size_t)n);
     vm_push(v, s);

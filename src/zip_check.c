@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runsort.h"
 #include "strbuf.h"
 #include "zip_internal.h"
 
@@ -34,13 +35,19 @@ static int note_allowed(zarchive *za)
 static const char *escaped(char *out, size_t cap, const uint8_t *name, size_t n)
 {
     size_t o = 0;
-    for (size_t i = 0; i < n && o + 3 < cap; i++) {
+    for (size_t i = 0; i < n && o + 3 < cap;) {
         if (name[i] == 0) {
             out[o++] = '\\';
             out[o++] = '0';
-        } else {
-            out[o++] = (char)name[i];
+            i++;
+            continue;
         }
+        const uint8_t *z = memchr(name + i, 0, n - i);
+        size_t run = (z ? (size_t)(z - name) : n) - i, room = cap - 3 - o;
+        run = run < room ? run : room; /* the bytes up to the next NUL */
+        memcpy(out + o, name + i, run);
+        o += run;
+        i += run;
     }
     out[o] = 0;
     return out;
@@ -203,8 +210,9 @@ static void check_duplicates_torch(zarchive *za)
     for (size_t i = 0; i < v->n;) {
         size_t j = i + 1;
         const zentry *e = &v->ent[ord[i]];
-        while (j < v->n && zname_cmp_miniz(e->name, e->name_len, v->ent[ord[j]].name,
-                                           v->ent[ord[j]].name_len) == 0)
+        while (j < v->n && za->torch_shared[ord[i]] &&
+               zname_cmp_miniz(e->name, e->name_len, v->ent[ord[j]].name,
+                               v->ent[ord[j]].name_len) == 0)
             j++;
         if (j - i > 1 && note_allowed(za))
             report_duplicate(za, &v->ent[ord[i + 1]], j - i);
@@ -251,14 +259,29 @@ static const zentry **entry_ptrs(const zview *v, int local_only, size_t *n)
 typedef struct pygroups {
     const zentry **ord;
     size_t n;
+    uint8_t *same; /* same[i]: ord[i] has ord[i - 1]'s name (NULL: compare) */
 } pygroups;
 
 static size_t group_end(const pygroups *g, size_t i)
 {
     size_t j = i + 1;
-    while (j < g->n && py_name_cmp(&g->ord[i], &g->ord[j]) == 0)
+    while (j < g->n && (g->same ? g->same[j] : py_name_cmp(&g->ord[i], &g->ord[j]) == 0))
         j++;
     return j;
+}
+
+/* The torch entry torch.load finds under e's name (zmz_locate). A name
+ * miniz tells from every other one is found where it is, so the entry at
+ * the same central header (the usual case: both loaders read one
+ * directory) answers without a search. */
+static long torch_entry_for(const zarchive *za, const zentry *e)
+{
+    const zview *t = &za->torch;
+    size_t i = (size_t)(e - za->py.ent);
+    if (za->torch_shared && i < t->n && t->ent[i].cd_pos == e->cd_pos &&
+        t->ent[i].name == e->name && t->ent[i].name_len == e->name_len && !za->torch_shared[i])
+        return (long)i;
+    return zmz_locate(t, za->torch_order, (const char *)e->name, e->name_len);
 }
 
 /* The first name whose data torch and zipfile take from different places. */
@@ -271,7 +294,7 @@ static void check_same_names(zarchive *za, const pygroups *g)
         size_t j = group_end(g, i);
         const zentry *e = g->ord[j - 1];
         i = j;
-        long k = zmz_locate(t, za->torch_order, (const char *)e->name, e->name_len);
+        long k = torch_entry_for(za, e);
         if (k < 0 || !e->has_local || !t->ent[k].has_local)
             continue;
         const zentry *f = &t->ent[k];
@@ -312,13 +335,22 @@ static void check_python_names(zarchive *za)
 {
     pygroups g;
     g.ord = entry_ptrs(&za->py, 0, &g.n);
-    if (!g.ord)
+    g.same = calloc(g.n ? g.n : 1, 1);
+    if (!g.ord || !g.same) {
+        free(g.ord);
+        free(g.same);
         return;
-    qsort(g.ord, g.n, sizeof(*g.ord), py_name_order);
+    }
+    if (!zpy_sort(za, g.ord, g.same)) {
+        free(g.same);
+        g.same = NULL;
+        qsort(g.ord, g.n, sizeof(*g.ord), py_name_order);
+    }
     if (za->torch.readable)
         check_same_names(za, &g);
     check_duplicates_python(za, &g);
     free(g.ord);
+    free(g.same);
 }
 
 /* ---- layout: overlaps and bytes that belong to no entry ----------------- */
@@ -339,7 +371,7 @@ static void check_layout(zarchive *za, const zview *v)
     const zentry **ord = entry_ptrs(v, 1, &n);
     if (!ord)
         return;
-    qsort(ord, n, sizeof(*ord), by_local);
+    runsort(ord, n, sizeof(*ord), by_local); /* stable; linear in directory order */
     int overlap = 0, gap = 0;
     for (size_t i = 0; i < n; i++) {
         const zentry *e = ord[i];
@@ -374,42 +406,42 @@ enum {
     K_PT2 = 64
 };
 
-/* 1 when some '/'-separated component of name[0..n) equals `comp` and is a
- * directory (something follows it), or the last one (when last). */
-static int has_component(const uint8_t *name, size_t n, const char *comp, int last)
+static int component_is(const uint8_t *c, size_t len, const char *what)
 {
-    size_t k = strlen(comp);
-    for (size_t i = 0; i + k <= n; i++) {
-        if ((i == 0 || name[i - 1] == '/') &&
-            zname_cmp_miniz(name + i, k, (const uint8_t *)comp, k) == 0) {
-            if (last ? i + k == n : i + k < n && name[i + k] == '/')
-                return 1;
-        }
-    }
-    return 0;
+    size_t k = strlen(what);
+    return len == k && zname_cmp_miniz(c, k, (const uint8_t *)what, k) == 0;
 }
 
-/* TorchScript's code/ directory: first or second component (under the
- * archive prefix), not any directory named code deep in a tree. */
-static int code_dir(const uint8_t *name, size_t n)
+/* Kinds from one '/'-separated component c[0..len): the last one, or a
+ * directory; `index` counts components from 0, `rest` is how many bytes of
+ * the name start at c. TorchScript's code/ directory is the first or second
+ * component (under the archive prefix), with something in it, not any
+ * directory named code deep in a tree. */
+static unsigned component_kinds(const uint8_t *c, size_t len, int last, size_t index, size_t rest)
 {
-    const uint8_t *slash = n ? memchr(name, '/', n) : NULL;
-    size_t second = slash ? (size_t)(slash - name) + 1 : n;
-    return (n > 5 && zname_cmp_miniz(name, 5, (const uint8_t *)"code/", 5) == 0) ||
-           (n - second > 5 && zname_cmp_miniz(name + second, 5, (const uint8_t *)"code/", 5) == 0);
+    if (last)
+        return (component_is(c, len, "constants.pkl") ? K_CONSTANTS : 0) |
+               (component_is(c, len, "extern_modules") ? K_EXTERN : 0) |
+               (component_is(c, len, "archive_format") ? K_PT2 : 0);
+    return (component_is(c, len, ".data") ? K_DATA_DIR : 0) |
+           (index < 2 && rest > 5 && component_is(c, len, "code") ? K_CODE : 0);
 }
 
 static unsigned code_kinds(const zentry *e)
 {
-    size_t n = zname_cut(e->name, e->name_len);
+    const uint8_t *name = e->name;
+    size_t n = zname_cut(name, e->name_len);
     unsigned k = 0;
-    k |= has_component(e->name, n, "constants.pkl", 1) ? K_CONSTANTS : 0;
-    k |= code_dir(e->name, n) ? K_CODE : 0;
-    k |= has_component(e->name, n, ".data", 0) ? K_DATA_DIR : 0;
-    k |= zname_ends_with(e->name, n, ".py") ? K_PY : 0;
-    k |= has_component(e->name, n, "extern_modules", 1) ? K_EXTERN : 0;
-    k |= zname_ends_with(e->name, n, "MAR-INF/MANIFEST.json") ? K_MAR : 0;
-    k |= has_component(e->name, n, "archive_format", 1) ? K_PT2 : 0;
+    for (size_t s = 0, index = 0;; index++) { /* component [s, end) */
+        const uint8_t *slash = s < n ? memchr(name + s, '/', n - s) : NULL;
+        size_t end = slash ? (size_t)(slash - name) : n;
+        k |= component_kinds(name + s, end - s, !slash, index, n - s);
+        if (!slash)
+            break;
+        s = end + 1;
+    }
+    k |= zname_ends_with(name, n, ".py") ? K_PY : 0;
+    k |= zname_ends_with(name, n, "MAR-INF/MANIFEST.json") ? K_MAR : 0;
     return k;
 }
 

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "formats.h"
 #include "util.h"
@@ -147,6 +148,9 @@ int zparse_central(zcur *c, zentry *e, int clip);
 /* Reads the local header at e->local into e (has_local, data, l_*). */
 void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e);
 zentry *zview_push(zview *v);
+/* Room for the entries a directory can hold (the stated count, at most
+ * what cd_size fits, at most max_members), so pushing does not regrow. */
+void zview_reserve(zview *v, uint64_t count, uint64_t cd_size, uint64_t max_members);
 void zview_free(zview *v);
 /* The data descriptor after e's data (flag bit 3): its length, 0 when the
  * entry has none or it does not fit; its values in *out. */
@@ -170,8 +174,15 @@ int zname_cmp_python(const uint8_t *a, size_t an, int a_utf8, const uint8_t *b, 
                      int b_utf8, int cut_nul);
 /* miniz's comparison: ASCII case-insensitive, then by length. */
 int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
-/* 1 when name ends with suffix, ASCII case-insensitively. */
-int zname_ends_with(const uint8_t *name, size_t n, const char *suffix);
+/* 1 when name ends with suffix, ASCII case-insensitively (inline: most
+ * names fail on their last byte, and suffixes are literals). */
+static inline int zname_ends_with(const uint8_t *name, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    if (k > n || (k && (name[n - 1] | 0x20) != (suffix[k - 1] | 0x20)))
+        return 0; /* | 0x20 may join other bytes than letters: the full check decides */
+    return zname_cmp_miniz(name + n - k, k, (const uint8_t *)suffix, k) == 0;
+}
 /* Length up to the first NUL. */
 size_t zname_cut(const uint8_t *name, size_t n);
 
@@ -183,8 +194,23 @@ void zview_miniz(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_member
 long zmz_locate(const zview *v, const uint32_t *order, const char *name, size_t len);
 /* miniz's heap sort of the entries (caller frees); NULL when out of memory. */
 uint32_t *zmz_sort(const zview *v);
+/* The same; `shared` (v->n bytes, or NULL) gets 1 for each entry whose name
+ * miniz cannot tell from another entry's. */
+uint32_t *zmz_sort_shared(const zview *v, uint8_t *shared);
 /* mz_zip_reader_is_file_a_directory: name ends in '/' or the DOS bit. */
 int zmz_is_dir(const zentry *e);
+
+/* zip_sort.c: a stable sort of v's entries by name bytes (ASCII-lowercased
+ * when `lower`, miniz's comparison) into perm (v->n indexes); same[i] is 1
+ * when perm[i]'s name equals perm[i - 1]'s. 0 when out of memory. */
+int zsort_names(const zview *v, int lower, uint32_t *perm, uint8_t *same);
+/* zipfile's order of za->py's entries (decoded names, cut at NUL;
+ * directory order among equals) into ord, with same[] as above, when byte
+ * order gives it (every name ASCII, or UTF-8 under the flag, without NUL);
+ * torch's order is reused when it is the same. 0 when it does not apply or
+ * memory runs out: compare decoded names instead. */
+struct zarchive;
+int zpy_sort(const struct zarchive *za, const zentry **ord, uint8_t *same);
 
 /* zip_python.c: Python's zipfile view; with eocd_at != UINT64_MAX the end
  * record at that offset is used instead of zipfile's search (other readers). */
@@ -236,6 +262,7 @@ typedef struct zarchive {
     zview other[ZMAX_OTHER]; /* readers of other plausible end records */
     size_t nother;
     uint32_t *torch_order; /* miniz's sorted index of torch's entries */
+    uint8_t *torch_shared; /* per torch entry: another has the same name to miniz */
     uint64_t notes;        /* entry-level anomalies seen (zip_check.c) */
 } zarchive;
 

@@ -170,6 +170,7 @@ static void miniz_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t m
 {
     zcur c = zc_at(buf, v->stated_off + v->cd_size, v->stated_off);
     int ext_info = 0;
+    zview_reserve(v, v->count, v->cd_size, max_members);
     for (uint64_t i = 0; i < v->count; i++) {
         if (i >= max_members) {
             v->limited = 1;
@@ -220,20 +221,17 @@ void zview_miniz(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_member
 
 /* ---- the sorted index and lookups ------------------------------------- */
 
-static int name_less(const zview *v, uint32_t l, uint32_t r)
-{
-    const zentry *a = &v->ent[l], *b = &v->ent[r];
-    return zname_cmp_miniz(a->name, a->name_len, b->name, b->name_len) < 0;
-}
-
-static void sift(const zview *v, uint32_t *ix, uint64_t root, uint64_t size)
+/* miniz's heap sort, comparing names by their rank in the sorted order
+ * (equal names, equal rank): the same comparisons come out the same, so the
+ * result is miniz's, at the cost of integer compares. */
+static void sift(const uint32_t *rank, uint32_t *ix, uint64_t root, uint64_t size)
 {
     for (;;) {
         uint64_t child = (root << 1) + 1;
         if (child >= size)
             return;
-        child += (child + 1 < size) && name_less(v, ix[child], ix[child + 1]);
-        if (!name_less(v, ix[root], ix[child]))
+        child += (child + 1 < size) && rank[ix[child]] < rank[ix[child + 1]];
+        if (!(rank[ix[root]] < rank[ix[child]]))
             return;
         uint32_t t = ix[root];
         ix[root] = ix[child];
@@ -242,21 +240,14 @@ static void sift(const zview *v, uint32_t *ix, uint64_t root, uint64_t size)
     }
 }
 
-/* mz_zip_reader_sort_central_dir_offsets_by_filename: a heap sort, so the
- * order of equal names (duplicates) depends on the count and positions;
- * reproducing it exactly tells which duplicate torch reads. */
-uint32_t *zmz_sort(const zview *v)
+static void heap_sort(const uint32_t *rank, uint32_t *ix, uint32_t size)
 {
-    uint32_t *ix = calloc(v->n ? v->n : 1, sizeof(*ix));
-    if (!ix)
-        return NULL;
-    for (size_t i = 0; i < v->n; i++)
-        ix[i] = (uint32_t)i;
-    if (v->n <= 1)
-        return ix;
-    uint32_t size = (uint32_t)v->n;
+    for (uint32_t i = 0; i < size; i++)
+        ix[i] = i;
+    if (size <= 1)
+        return;
     for (uint32_t start = (size - 2) >> 1;; start--) {
-        sift(v, ix, start, size);
+        sift(rank, ix, start, size);
         if (!start)
             break;
     }
@@ -264,9 +255,59 @@ uint32_t *zmz_sort(const zview *v)
         uint32_t t = ix[end];
         ix[end] = ix[0];
         ix[0] = t;
-        sift(v, ix, 0, end);
+        sift(rank, ix, 0, end);
     }
+}
+
+/* Reorders equal names as miniz's heap sort leaves them (the order of
+ * duplicates depends on the count and positions: it tells which one torch
+ * reads). `ix` holds a sorted order, `same` its equal-name marks. */
+static int heap_order(size_t n, uint32_t *ix, const uint8_t *same)
+{
+    uint32_t *rank = calloc(n, sizeof(*rank));
+    if (!rank)
+        return 0;
+    uint32_t r = 0;
+    for (size_t i = 0; i < n; i++) {
+        r += i > 0 && !same[i];
+        rank[ix[i]] = r;
+    }
+    heap_sort(rank, ix, (uint32_t)n);
+    free(rank);
+    return 1;
+}
+
+/* mz_zip_reader_sort_central_dir_offsets_by_filename. */
+uint32_t *zmz_sort_shared(const zview *v, uint8_t *shared)
+{
+    size_t n = v->n ? v->n : 1;
+    uint32_t *ix = calloc(n, sizeof(*ix));
+    uint8_t *same = calloc(n, 1);
+    int dups = 0;
+    if (!ix || !same || !zsort_names(v, 1, ix, same)) {
+        free(ix);
+        free(same);
+        return NULL;
+    }
+    if (shared)
+        memset(shared, 0, v->n);
+    for (size_t i = 1; i < v->n; i++) {
+        if (same[i] && shared)
+            shared[ix[i]] = shared[ix[i - 1]] = 1;
+        dups |= same[i];
+    }
+    /* all names distinct: the sorted order is unique, so it is miniz's */
+    if (dups && !heap_order(v->n, ix, same)) {
+        free(ix);
+        ix = NULL;
+    }
+    free(same);
     return ix;
+}
+
+uint32_t *zmz_sort(const zview *v)
+{
+    return zmz_sort_shared(v, NULL);
 }
 
 /* mz_zip_locate_file_binary_search. */

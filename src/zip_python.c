@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pytext.h"
+#include "runsort.h"
 #include "zip_internal.h"
 
 #define MAX_EXTRACT_VERSION 63
@@ -96,6 +97,7 @@ static void python_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t 
     uint64_t end, total = 0;
     if (add_overflows(v->cd_off, v->cd_size, &end) || end > len)
         end = len; /* fp.read(size_cd) returns what there is */
+    zview_reserve(v, UINT64_MAX, end - v->cd_off, max_members);
     while (total < v->cd_size) {
         if (v->n >= max_members) {
             v->limited = 1;
@@ -154,9 +156,10 @@ static uint64_t *python_end_offsets(const zview *v)
         free(end);
         return NULL;
     }
+    /* backwards: a directory in offset order is then one sorted run */
     for (size_t i = 0; i < v->n; i++)
-        ord[i] = (py_order){v->ent[i].local, i};
-    qsort(ord, v->n, sizeof(*ord), py_order_cmp);
+        ord[i] = (py_order){v->ent[v->n - 1 - i].local, v->n - 1 - i};
+    runsort(ord, v->n, sizeof(*ord), py_order_cmp);
     uint64_t next = v->cd_off;
     for (size_t i = 0; i < v->n; i++) {
         end[ord[i].idx] = next;

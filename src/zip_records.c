@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
 #include "pytext.h"
 #include "zip_internal.h"
 
@@ -91,24 +92,23 @@ int zparse_central(zcur *c, zentry *e, int clip)
 {
     memset(e, 0, sizeof(*e));
     e->cd_pos = c->pos;
-    if (zc_u32(c) != ZSIG_CENTRAL || !c->ok)
+    const uint8_t *h = zc_take(c, ZLEN_CENTRAL); /* the fixed part, checked once */
+    if (!h || load_le32(h) != ZSIG_CENTRAL)
         return 0;
-    e->made_by = zc_u16(c);
-    e->needed = zc_u16(c);
-    e->flags = zc_u16(c);
-    e->method = zc_u16(c);
-    e->mtime = zc_u16(c);
-    (void)zc_u16(c); /* date */
-    e->crc = zc_u32(c);
-    e->comp = zc_u32(c);
-    e->uncomp = zc_u32(c);
-    e->name_len = zc_u16(c);
-    e->extra_len = zc_u16(c);
-    e->comment_len = zc_u16(c);
-    e->disk = zc_u16(c);
-    (void)zc_u16(c); /* internal attributes */
-    e->ext_attr = zc_u32(c);
-    e->local = zc_u32(c);
+    e->made_by = load_le16(h + 4);
+    e->needed = load_le16(h + 6);
+    e->flags = load_le16(h + 8);
+    e->method = load_le16(h + 10);
+    e->mtime = load_le16(h + 12);
+    e->crc = load_le32(h + 16); /* after the date */
+    e->comp = load_le32(h + 20);
+    e->uncomp = load_le32(h + 24);
+    e->name_len = load_le16(h + 28);
+    e->extra_len = load_le16(h + 30);
+    e->comment_len = load_le16(h + 32);
+    e->disk = load_le16(h + 34);
+    e->ext_attr = load_le32(h + 38); /* after the internal attributes */
+    e->local = load_le32(h + 42);
     e->name = take_clipped(c, &e->name_len, clip);
     e->extra = take_clipped(c, &e->extra_len, clip);
     (void)take_clipped(c, &e->comment_len, clip);
@@ -141,17 +141,32 @@ void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e)
     e->l_name = buf + c.pos; /* may run past the end: clip with len */
 }
 
+static int zview_grow(zview *v, size_t cap)
+{
+    if (cap > SIZE_MAX / sizeof(zentry))
+        return 0;
+    zentry *p = big_realloc(v->ent, v->n * sizeof(*p), cap * sizeof(*p));
+    if (!p)
+        return 0;
+    v->ent = p;
+    v->cap = cap;
+    return 1;
+}
+
+void zview_reserve(zview *v, uint64_t count, uint64_t cd_size, uint64_t max_members)
+{
+    uint64_t fit = cd_size / ZLEN_CENTRAL; /* no more headers fit in the directory */
+    uint64_t n = count < fit ? count : fit;
+    n = n < max_members ? n : max_members;
+    if (n > v->cap && n <= SIZE_MAX / sizeof(zentry))
+        (void)zview_grow(v, (size_t)n); /* a hint: pushing grows it anyway */
+}
+
 zentry *zview_push(zview *v)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 16;
-        zentry *p = reallocarray(v->ent, cap, sizeof(*p));
-        if (!p) {
-            v->nomem = 1;
-            return NULL;
-        }
-        v->ent = p;
-        v->cap = cap;
+    if (v->n == v->cap && !zview_grow(v, v->cap ? v->cap * 2 : 16)) {
+        v->nomem = 1;
+        return NULL;
     }
     return &v->ent[v->n++];
 }
@@ -244,9 +259,37 @@ long zname_next(zname_it *it)
     return cp;
 }
 
+/* The comparison while both names are ASCII, which every codec decodes
+ * alike: 1 with *cmp set when that decides it, 0 when a non-ASCII byte
+ * comes first (decode from the start then). */
+static int ascii_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn, int cut_nul,
+                     int *cmp)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    size_t i = 0, n = an < bn ? an : bn;
+    for (; n - i >= 8; i += 8) { /* equal ASCII blocks without NUL (when cut) */
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y || (x & high) || (cut_nul && ((x - ones) & ~x & high)))
+            break;
+    }
+    while (i < n && a[i] == b[i] && a[i] < 0x80 && (a[i] || !cut_nul))
+        i++;
+    int a_end = i == an || (a[i] == 0 && cut_nul), b_end = i == bn || (b[i] == 0 && cut_nul);
+    if ((!a_end && a[i] >= 0x80) || (!b_end && b[i] >= 0x80))
+        return 0;
+    long p = a_end ? -1 : a[i], q = b_end ? -1 : b[i];
+    *cmp = p < q ? -1 : p > q;
+    return 1;
+}
+
 int zname_cmp_python(const uint8_t *a, size_t an, int a_utf8, const uint8_t *b, size_t bn,
                      int b_utf8, int cut_nul)
 {
+    int cmp;
+    if (ascii_cmp(a, an, b, bn, cut_nul, &cmp))
+        return cmp;
     /* Names zipfile cannot decode never reach a comparison: the archive or
      * the member is refused first. Decode leniently anyway. */
     zname_it x = {a, an, 0, a_utf8 && py_utf8_valid(a, an, 0), cut_nul};
@@ -267,21 +310,15 @@ static uint8_t ascii_lower(uint8_t c)
 
 int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
-    size_t n = an < bn ? an : bn;
-    for (size_t i = 0; i < n; i++) {
+    size_t n = an < bn ? an : bn, i = 0;
+    for (; n - i >= 8 && memcmp(a + i, b + i, 8) == 0; i += 8)
+        ; /* equal bytes are equal lowercased */
+    for (; i < n; i++) {
         uint8_t l = ascii_lower(a[i]), r = ascii_lower(b[i]);
         if (l != r)
             return l < r ? -1 : 1;
     }
     return an < bn ? -1 : an > bn ? 1 : 0;
-}
-
-int zname_ends_with(const uint8_t *name, size_t n, const char *suffix)
-{
-    size_t k = strlen(suffix);
-    if (k > n)
-        return 0;
-    return zname_cmp_miniz(name + n - k, k, (const uint8_t *)suffix, k) == 0;
 }
 
 size_t zname_cut(const uint8_t *name, size_t n)

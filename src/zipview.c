@@ -6,7 +6,9 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "bigmem.h"
 #include "inspect.h"
+#include "runsort.h"
 #include "zip_internal.h"
 
 int zip_has_eocd(const uint8_t *buf, size_t len)
@@ -82,7 +84,9 @@ static void za_open(zarchive *za, scan_ctx *ctx, const char *member, const uint8
     uint64_t max_members = ctx_limit(ctx, CKPT_LIMIT_MEMBERS);
     zview_miniz(&za->torch, buf, len, max_members);
     zview_python(&za->py, buf, len, max_members, UINT64_MAX);
-    za->torch_order = zmz_sort(&za->torch);
+    za->torch_shared = calloc(za->torch.n ? za->torch.n : 1, 1);
+    if (za->torch_shared)
+        za->torch_order = zmz_sort_shared(&za->torch, za->torch_shared);
     add_other_views(za, max_members);
 }
 
@@ -93,6 +97,7 @@ static void za_close(zarchive *za)
     for (size_t i = 0; i < za->nother; i++)
         zview_free(&za->other[i]);
     free(za->torch_order);
+    free(za->torch_shared);
 }
 
 static int za_readable(const zarchive *za)
@@ -145,7 +150,7 @@ static zitem *gather(zarchive *za, size_t *count)
         views[nv++] = &za->other[i];
     for (size_t v = 0; v < nv; v++)
         total += views[v]->n;
-    zitem *it = calloc(total ? total : 1, sizeof(*it));
+    zitem *it = big_calloc(total, sizeof(*it));
     if (!it)
         return NULL;
     for (size_t v = 0; v < nv; v++)
@@ -167,7 +172,7 @@ static int item_cd_cmp(const void *a, const void *b)
 /* Marks the first item of each central header (checked once). */
 static void mark_first_cd(zitem **ord, size_t n)
 {
-    qsort(ord, n, sizeof(*ord), item_cd_cmp);
+    runsort(ord, n, sizeof(*ord), item_cd_cmp);
     for (size_t i = 0; i < n; i++)
         ord[i]->first_cd = i == 0 || ord[i - 1]->e->cd_pos != ord[i]->e->cd_pos;
 }
@@ -181,7 +186,7 @@ static int dedup(zitem *it, size_t n)
     for (size_t i = 0; i < n; i++)
         ord[i] = &it[i];
     mark_first_cd(ord, n);
-    qsort(ord, n, sizeof(*ord), item_key_cmp);
+    runsort(ord, n, sizeof(*ord), item_key_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         int forced = ord[i]->forced;

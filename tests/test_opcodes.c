@@ -10,7 +10,9 @@
 
 #include <cmocka.h>
 
+#include "opcodes.h"
 #include "testutil.h"
+#include "util.h"
 
 #define SAFE   CKPT_VERDICT_SAFE
 #define SUSP   CKPT_VERDICT_SUSPICIOUS
@@ -275,6 +277,67 @@ static void test_all_cases(void **state)
     assert_int_equal(failed, 0);
 }
 
+/* ---- the argument-only skim (pickle_skim_stop) ---- */
+
+/* The skim as the opcode table spells it, one argument kind at a time. */
+static size_t ref_skim(const uint8_t *b, size_t len, size_t pos)
+{
+    static const size_t fixed[] = {
+        [ARG_U1] = 1, [ARG_U2] = 2,   [ARG_U4] = 4,   [ARG_I4] = 4,  [ARG_U8] = 8,
+        [ARG_F8] = 8, [ARG_LEN1] = 1, [ARG_LEN4] = 4, [ARG_LEN8] = 8};
+    while (pos < len) {
+        uint8_t op = b[pos++];
+        if (!opcode_table[op].name)
+            return SIZE_MAX;
+        if (op == OP_STOP)
+            return pos;
+        unsigned kind = opcode_table[op].arg;
+        for (int k = kind == ARG_LINES2 ? 2 : kind == ARG_LINE; k > 0; k--) {
+            const uint8_t *nl = pos < len ? memchr(b + pos, '\n', len - pos) : NULL;
+            if (!nl)
+                return SIZE_MAX;
+            pos = (size_t)(nl - b) + 1;
+        }
+        size_t w = kind < ARRAY_LEN(fixed) ? fixed[kind] : 0;
+        if (w > len - pos)
+            return SIZE_MAX;
+        uint64_t n = kind == ARG_LEN1   ? b[pos]
+                     : kind == ARG_LEN4 ? load_le32(b + pos)
+                     : kind == ARG_LEN8 ? load_le64(b + pos)
+                                        : 0;
+        pos += w;
+        if (n > len - pos)
+            return SIZE_MAX;
+        pos += (size_t)n;
+    }
+    return SIZE_MAX;
+}
+
+/* Every case, cut at every length and started at every offset, and
+ * random opcode soup: the table-driven skim agrees with the reference. */
+static void test_skim(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const uint8_t *b = (const uint8_t *)cases[i].bytes;
+        for (size_t len = 0; len <= cases[i].len; len++)
+            for (size_t pos = 0; pos <= len; pos++)
+                assert_int_equal(pickle_skim_stop(b, len, pos), ref_skim(b, len, pos));
+    }
+    uint8_t buf[64];
+    uint32_t x = 12345;
+    for (int round = 0; round < 20000; round++) {
+        size_t len = (size_t)(round % 64);
+        for (size_t k = 0; k < len; k++) {
+            x = x * 1103515245u + 12345u;
+            uint8_t r = (uint8_t)(x >> 16);
+            buf[k] =
+                (x >> 8) % 4 ? (uint8_t) "(.0JKMhjqrXTUBC\x8c\x8d\x8e\x95GIcS\n"[r % 24] : r % 16;
+        }
+        assert_int_equal(pickle_skim_stop(buf, len, 0), ref_skim(buf, len, 0));
+    }
+}
+
 /* Every opcode of the table appears in at least one case. */
 static void test_every_opcode_is_covered(void **state)
 {
@@ -460,6 +523,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_cases),
         cmocka_unit_test(test_every_opcode_is_covered),
+        cmocka_unit_test(test_skim),
         cmocka_unit_test(test_calls_are_rendered),
         cmocka_unit_test(test_compat_mapping_below_protocol_3),
         cmocka_unit_test(test_same_name_two_protocols),
