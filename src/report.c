@@ -254,52 +254,28 @@ int report_did_anything(const ckpt_report *r)
     return 0;
 }
 
-void report_merge(ckpt_report *dst, const ckpt_report *src)
-{
-    for (size_t i = 0; i < src->nfindings; i++) {
-        const ckpt_finding *f = &src->findings[i];
-        finding_in in = {f->code,   (int)f->severity, f->member, f->offset,
-                         f->opcode, f->global,        f->call,   f->message};
-        report_add(dst, &in);
-    }
-    if (src->dropped_findings) {
-        dst->dropped_findings += src->dropped_findings;
-        if (!dst->has_findings || src->worst > dst->worst)
-            dst->worst = src->worst;
-        dst->has_findings = 1;
-    }
-    for (size_t i = 0; i < src->nimports; i++) {
-        const ckpt_import *im = &src->imports[i].pub;
-        bstr m = {im->module, im->module_len}, n = {im->name, im->name_len};
-        bstr res = {im->resolved, im->resolved_len};
-        size_t j = report_find_import(dst, m, n, res);
-        if (j == SIZE_MAX)
-            j = report_add_import(dst, m, n, res, im->class_code, im->allowed,
-                                  src->imports[i].weights_only, im->member, im->offset);
-        if (j != SIZE_MAX) {
-            dst->imports[j].pub.count += im->count - 1;
-            dst->imports[j].pub.calls += im->calls;
-        }
-    }
-    for (size_t i = 0; i < src->npickles; i++)
-        report_add_pickle(dst, &src->pickles[i]);
-}
-
 static int same_finding(const ckpt_finding *a, const ckpt_finding *b)
 {
     return a->code == b->code && a->offset == b->offset && strcmp(a->member, b->member) == 0 &&
            strcmp(a->message, b->message) == 0;
 }
 
-void report_merge_reading(ckpt_report *dst, const ckpt_report *src)
+/* 1 when one of dst's first n findings is f. */
+static int has_finding(const ckpt_report *dst, size_t n, const ckpt_finding *f)
 {
-    size_t had = dst->nfindings;
+    for (size_t j = 0; j < n; j++)
+        if (same_finding(&dst->findings[j], f))
+            return 1;
+    return 0;
+}
+
+/* Adds src's findings (those dst does not have among its first `dedupe`,
+ * with dedupe 0 meaning all) and its dropped count to dst. */
+static void merge_findings(ckpt_report *dst, const ckpt_report *src, size_t dedupe)
+{
     for (size_t i = 0; i < src->nfindings; i++) {
         const ckpt_finding *f = &src->findings[i];
-        size_t j = 0;
-        while (j < had && !same_finding(&dst->findings[j], f))
-            j++;
-        if (j < had)
+        if (dedupe && has_finding(dst, dedupe, f))
             continue;
         finding_in in = {f->code,   (int)f->severity, f->member, f->offset,
                          f->opcode, f->global,        f->call,   f->message};
@@ -311,19 +287,49 @@ void report_merge_reading(ckpt_report *dst, const ckpt_report *src)
             dst->worst = src->worst;
         dst->has_findings = 1;
     }
+}
+
+/* dst's record of src's import i (added when new, with count 0), or NULL. */
+static ckpt_import *merged_import(ckpt_report *dst, const ckpt_report *src, size_t i)
+{
+    const ckpt_import *im = &src->imports[i].pub;
+    bstr m = {im->module, im->module_len}, n = {im->name, im->name_len};
+    bstr res = {im->resolved, im->resolved_len};
+    size_t j = lookup(dst, m, n, res, NULL);
+    if (j == SIZE_MAX) {
+        j = report_add_import(dst, m, n, res, im->class_code, im->allowed,
+                              src->imports[i].weights_only, im->member, im->offset);
+        if (j == SIZE_MAX)
+            return NULL;
+        dst->imports[j].pub.count = 0;
+    }
+    return &dst->imports[j].pub;
+}
+
+void report_merge(ckpt_report *dst, const ckpt_report *src)
+{
+    merge_findings(dst, src, 0);
+    for (size_t i = 0; i < src->nimports; i++) {
+        ckpt_import *out = merged_import(dst, src, i);
+        if (out) {
+            out->count += src->imports[i].pub.count;
+            out->calls += src->imports[i].pub.calls;
+        }
+    }
+    for (size_t i = 0; i < src->npickles; i++)
+        report_add_pickle(dst, &src->pickles[i]);
+}
+
+/* Another reading of the same bytes: what it adds, counted at most as
+ * often as the reading that saw it most. */
+void report_merge_reading(ckpt_report *dst, const ckpt_report *src)
+{
+    merge_findings(dst, src, dst->nfindings);
     for (size_t i = 0; i < src->nimports; i++) {
         const ckpt_import *im = &src->imports[i].pub;
-        bstr m = {im->module, im->module_len}, n = {im->name, im->name_len};
-        bstr res = {im->resolved, im->resolved_len};
-        size_t j = lookup(dst, m, n, res, NULL);
-        if (j == SIZE_MAX) {
-            j = report_add_import(dst, m, n, res, im->class_code, im->allowed,
-                                  src->imports[i].weights_only, im->member, im->offset);
-            if (j == SIZE_MAX)
-                continue;
-            dst->imports[j].pub.count = 0;
-        }
-        ckpt_import *out = &dst->imports[j].pub;
+        ckpt_import *out = merged_import(dst, src, i);
+        if (!out)
+            continue;
         out->count = out->count > im->count ? out->count : im->count;
         out->calls = out->calls > im->calls ? out->calls : im->calls;
     }
