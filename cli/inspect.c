@@ -164,8 +164,9 @@ static void show_tensors(FILE *f, const ckpt_report *r)
     for (size_t i = 0; i < ckpt_report_dtype_count(r); i++) {
         ckpt_dtype_total d;
         ckpt_report_dtype_total(r, i, &d);
-        fprintf(f, "  %-9s %8" PRIu64 " tensors %14" PRIu64 " elements %14" PRIu64 " bytes\n",
-                *d.dtype ? d.dtype : "?", d.tensors, d.elements, d.bytes);
+        fprintf(f, "  %-9s %8" PRIu64 " tensor%s %14" PRIu64 " elements %14" PRIu64 " bytes\n",
+                *d.dtype ? d.dtype : "?", d.tensors, d.tensors == 1 ? " " : "s", d.elements,
+                d.bytes);
         elements += d.elements;
         bytes += d.bytes;
     }

@@ -10,6 +10,9 @@ ninja -C build >/dev/null
 echo "== a safe checkpoint (exit 0 expected)"
 ./build/cli/ckptscan fixtures/examples/safe_model.pt
 echo
+echo "== what it holds, read without loading it (exit 0 expected)"
+./build/cli/ckptscan inspect fixtures/examples/safe_model.pt
+echo
 echo "== a malicious checkpoint (exit 1 expected)"
 set +e
 ./build/cli/ckptscan fixtures/examples/malicious_model.pt
