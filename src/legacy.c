@@ -9,6 +9,7 @@
  * magic not being a plain constant is itself an anomaly. Every other stream
  * goes to the generic pickle path, which walks every consecutive pickle
  * anyway; only the check of the raw storage region is lost there. */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,16 +183,66 @@ static size_t plain_int(const uint8_t *b, size_t len, size_t pos, int_const *c)
     return pos < len && b[pos] == OP_STOP ? pos + 1 : 0;
 }
 
+/* 1 when the pickle at `end` is the integer constant 1001. */
+static int protocol_follows(const uint8_t *buf, size_t len, size_t end)
+{
+    int_const c;
+    return end != SIZE_MAX && plain_int(buf, len, end, &c) && c.fits && c.val == LEGACY_PROTOCOL;
+}
+
+/* 1 when the integer opcode at q is that of a pickle 2 that is the
+ * protocol constant: one starting right after a STOP, at q or before the
+ * PROTO and FRAME that plain_int() skips. */
+static int protocol_pickle_at(const uint8_t *b, size_t len, size_t q)
+{
+    static const size_t back[] = {0, 2, 9, 11};
+    for (size_t i = 0; i < sizeof(back) / sizeof(back[0]); i++) {
+        size_t s = q - back[i];
+        if (q > back[i] && b[s - 1] == OP_STOP && protocol_follows(b, len, s))
+            return 1;
+    }
+    return 0;
+}
+
+/* Tries protocol_pickle_at() at p - d for every byte `byte` at p and
+ * every d in deltas (0-terminated after the first). */
+static int find_protocol(const uint8_t *b, size_t len, int byte, const uint8_t deltas[3])
+{
+    for (const uint8_t *p = b; (p = memchr(p, byte, len - (size_t)(p - b))); p++) {
+        size_t at = (size_t)(p - b);
+        for (size_t i = 0; i < 3 && (i == 0 || deltas[i]); i++)
+            if (deltas[i] <= at && protocol_pickle_at(b, len, at - deltas[i]))
+                return 1;
+    }
+    return 0;
+}
+
+/* 0 when no pickle 2 in buf could be the protocol constant, so pickle 1's
+ * end does not matter. Every encoding of 1001 has its opcode byte (INT,
+ * LONG) or e9 (BININT2 / BININT: one after the opcode; LONG1: two; LONG4:
+ * five): memchr over those costs far less than skimming pickle 1 to its
+ * end when it is big. */
+static int may_hold_protocol(const uint8_t *b, size_t len)
+{
+    static const uint8_t text[3] = {0, 0, 0}, binary[3] = {1, 2, 5};
+    return find_protocol(b, len, OP_INT, text) || find_protocol(b, len, OP_LONG, text) ||
+           find_protocol(b, len, 0xe9, binary);
+}
+
 /* The rule in the file comment; end1 is where pickle 1 ends when the
- * caller has walked it (SIZE_MAX: find it here). */
+ * caller has walked it (SIZE_MAX: find it here, unless no pickle 2 could
+ * be the protocol constant). */
 static int looks_legacy(const uint8_t *buf, size_t len, size_t end1, int *plain_magic)
 {
     int_const c;
     *plain_magic = plain_int(buf, len, 0, &c) != 0 && c.magic;
     if (*plain_magic)
         return 1;
-    size_t end = end1 != SIZE_MAX ? end1 : skim_end(buf, len, 0);
-    return end != SIZE_MAX && plain_int(buf, len, end, &c) && c.fits && c.val == LEGACY_PROTOCOL;
+    if (end1 == SIZE_MAX && !may_hold_protocol(buf, len)) {
+        assert(!protocol_follows(buf, len, skim_end(buf, len, 0)));
+        return 0;
+    }
+    return protocol_follows(buf, len, end1 != SIZE_MAX ? end1 : skim_end(buf, len, 0));
 }
 
 /* ---- storage table, filled from the main pickle's persistent ids ---- */

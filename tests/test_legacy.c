@@ -274,6 +274,46 @@ static void test_region_errors(void **state)
     ckpt_report_free(r);
 }
 
+/* Pickle 1 the data fast path gives up on (a call), so its end is found
+ * by the legacy check itself, then every encoding of the protocol 1001. */
+static void test_protocol_encodings(void **state)
+{
+    (void)state;
+    static const char first[] = "\x80\x02"
+                                "ccollections\nOrderedDict\n)R.";
+    static const struct {
+        const char *p;
+        size_t n;
+        int legacy;
+    } second[] = {
+#define P(lit, legacy) {lit, sizeof(lit) - 1, legacy}
+        P("\x80\x02M\xe9\x03.", 1),
+        P("J\xe9\x03\x00\x00.", 1),
+        P("I1001\n.", 1),
+        P("L1001L\n.", 1),
+        P("\x8a\x02\xe9\x03.", 1),
+        P("\x8a\x04\xe9\x03\x00\x00.", 1),
+        P("\x8b\x02\x00\x00\x00\xe9\x03.", 1),
+        P("\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00M\xe9\x03\x94.", 1),
+        P("\x95\x06\x00\x00\x00\x00\x00\x00\x00J\xe9\x03\x00\x00q\x00.", 1),
+        P("\x80\x02M\xea\x03.", 0),
+        P("I01001\n.", 0),
+        P("\x80\x02X\x05\x00\x00\x00M\xe9\x03.", 0),
+#undef P
+    };
+    for (size_t i = 0; i < sizeof(second) / sizeof(second[0]); i++) {
+        char buf[256];
+        size_t n = sizeof(first) - 1;
+        memcpy(buf, first, n);
+        memcpy(buf + n, second[i].p, second[i].n);
+        n += second[i].n;
+        ckpt_report *r = scan_lit(buf, n);
+        assert_int_equal(ckpt_report_format(r),
+                         second[i].legacy ? CKPT_FORMAT_TORCH_LEGACY : CKPT_FORMAT_PICKLE);
+        ckpt_report_free(r);
+    }
+}
+
 static void test_magic_and_protocol(void **state)
 {
     (void)state;
@@ -443,11 +483,17 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixtures),           cmocka_unit_test(test_tar_members),
-        cmocka_unit_test(test_minimal_legacy),     cmocka_unit_test(test_region_errors),
-        cmocka_unit_test(test_magic_and_protocol), cmocka_unit_test(test_failure_keeps_scanning),
-        cmocka_unit_test(test_tar_header_rules),   cmocka_unit_test(test_tar_truncated),
-        cmocka_unit_test(test_tar_names),          cmocka_unit_test(test_tar_symlink_role),
+        cmocka_unit_test(test_fixtures),
+        cmocka_unit_test(test_tar_members),
+        cmocka_unit_test(test_minimal_legacy),
+        cmocka_unit_test(test_region_errors),
+        cmocka_unit_test(test_magic_and_protocol),
+        cmocka_unit_test(test_protocol_encodings),
+        cmocka_unit_test(test_failure_keeps_scanning),
+        cmocka_unit_test(test_tar_header_rules),
+        cmocka_unit_test(test_tar_truncated),
+        cmocka_unit_test(test_tar_names),
+        cmocka_unit_test(test_tar_symlink_role),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
