@@ -229,6 +229,8 @@ static int may_hold_protocol(const uint8_t *b, size_t len)
            find_protocol(b, len, 0xe9, binary);
 }
 
+#define LEGACY_SKIM_WINDOW (1u << 20)
+
 /* The rule in the file comment; end1 is where pickle 1 ends when the
  * caller has walked it (SIZE_MAX: find it here, unless no pickle 2 could
  * be the protocol constant). */
@@ -238,11 +240,21 @@ static int looks_legacy(const uint8_t *buf, size_t len, size_t end1, int *plain_
     *plain_magic = plain_int(buf, len, 0, &c) != 0 && c.magic;
     if (*plain_magic)
         return 1;
-    if (end1 == SIZE_MAX && !may_hold_protocol(buf, len)) {
+    if (end1 != SIZE_MAX)
+        return protocol_follows(buf, len, end1);
+    /* A skim of the first bytes settles most inputs (a zip's 'P' is soon
+     * followed by a byte that is no opcode) without touching the rest of
+     * a big file; only a long run of opcodes pays for the scan below. */
+    int ran_out;
+    size_t window = len < LEGACY_SKIM_WINDOW ? len : LEGACY_SKIM_WINDOW;
+    end1 = pickle_skim_stop_ex(buf, window, 0, &ran_out);
+    if (end1 != SIZE_MAX || !ran_out || window == len)
+        return protocol_follows(buf, len, end1);
+    if (!may_hold_protocol(buf, len)) {
         assert(!protocol_follows(buf, len, skim_end(buf, len, 0)));
         return 0;
     }
-    return protocol_follows(buf, len, end1 != SIZE_MAX ? end1 : skim_end(buf, len, 0));
+    return protocol_follows(buf, len, skim_end(buf, len, 0));
 }
 
 /* ---- storage table, filled from the main pickle's persistent ids ---- */

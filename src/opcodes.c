@@ -59,10 +59,19 @@ static int skip_counted(const uint8_t *b, size_t len, size_t *pos, size_t width)
 
 size_t pickle_skim_stop(const uint8_t *b, size_t len, size_t pos)
 {
+    int ran_out;
+    return pickle_skim_stop_ex(b, len, pos, &ran_out);
+}
+
+size_t pickle_skim_stop_ex(const uint8_t *b, size_t len, size_t pos, int *ran_out)
+{
+    *ran_out = 1; /* unless a byte is no opcode */
     while (pos < len) {
         unsigned a = skim_action[b[pos++]];
-        if (a == 0)
+        if (a == 0) {
+            *ran_out = 0;
             return SIZE_MAX; /* not an opcode */
+        }
         if (--a <= 8) {
             if (a > len - pos)
                 return SIZE_MAX;

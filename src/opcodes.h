@@ -114,5 +114,8 @@ extern const opcode_info opcode_table[256];
  * arguments only (no stack, no semantics); SIZE_MAX when a byte is not an
  * opcode or an argument runs past the end before any STOP. */
 size_t pickle_skim_stop(const uint8_t *buf, size_t len, size_t pos);
+/* The same; *ran_out is 0 when the skim met a byte that is no opcode, 1
+ * when the bytes ended (or an argument ran past them) before STOP. */
+size_t pickle_skim_stop_ex(const uint8_t *buf, size_t len, size_t pos, int *ran_out);
 
 #endif

@@ -88,6 +88,17 @@ def zip_100k_members():
     return b.getvalue()
 
 
+def big_stored_tensor():
+    """A torch zip with one 256 MiB stored tensor record: the cost must not
+    grow with tensor bytes (no pass over the whole file, nothing resident)."""
+    zeros = b"\0" * (256 * MiB)
+    pkl = b"\x80\x02ccollections\nOrderedDict\n)R."  # torch's data.pkl has such lines
+    members = [("archive/data.pkl", 0, pkl, zlib.crc32(pkl), len(pkl)),
+               ("archive/data/0", 0, zeros, zlib.crc32(zeros), len(zeros)),
+               ("archive/version", 0, b"3\n", zlib.crc32(b"3\n"), 2)]
+    return zip_of(members)
+
+
 def zip_nested_50():
     """Archives nested 50 deep with a payload at the bottom."""
     inner = b"cos\nsystem\n(S'true'\ntR."
@@ -259,6 +270,7 @@ BOMBS = {
     "many_pickles": (many_pickles, 20, 256, "extra-pickle"),
     "zip_100k_members": (zip_100k_members, 10, 256, "verdict:safe"),
     "zip_nested_50_deep": (zip_nested_50, 5, 64, "limit"),
+    "big_stored_tensor_256m": (big_stored_tensor, 5, 48, "verdict:safe"),
     # decompression bombs: memory must not grow with the inflated size, and
     # what was not inflated is a `limit` finding (never SAFE)
     "deflate_bomb_1g_data_pkl": (deflate_bomb_data_pkl, 10, 128, "limit"),
