@@ -149,42 +149,52 @@ static ckpt_status errno_status(int e)
     }
 }
 
+/* Reads into buf[len..want) until it is full or the input ends (pread at
+ * the same offsets when `positioned`), retrying interrupted calls. Returns
+ * the new length, or -1 with errno set. */
+static ssize_t fill(int fd, uint8_t *buf, size_t len, size_t want, int positioned)
+{
+    while (len < want) {
+        ssize_t got = positioned ? pread(fd, buf + len, want - len, (off_t)len)
+                                 : read(fd, buf + len, want - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        len += (size_t)got;
+    }
+    return (ssize_t)len;
+}
+
 /* Reads a stream that cannot be mapped (pipe, FIFO) up to the size cap. */
 static ckpt_status read_stream(const ckpt_scanner *s, int fd, ckpt_report *r, const scan_opts *o)
 {
     uint64_t cap = s->limits[CKPT_LIMIT_FILE_SIZE];
     size_t len = 0, alloc = 0;
     uint8_t *buf = NULL;
-    int over = 0;
     for (;;) {
-        if (len == alloc) {
-            size_t n = alloc ? alloc * 2 : 65536;
-            uint8_t *p = realloc(buf, n);
-            if (!p) {
-                free(buf);
-                return CKPT_ERR_NOMEM;
-            }
-            buf = p;
-            alloc = n;
+        size_t n = alloc ? alloc * 2 : 65536;
+        uint8_t *p = realloc(buf, n);
+        if (!p) {
+            free(buf);
+            return CKPT_ERR_NOMEM;
         }
-        ssize_t got = read(fd, buf + len, alloc - len);
-        if (got < 0 && errno == EINTR)
-            continue;
+        buf = p;
+        alloc = n;
+        ssize_t got = fill(fd, buf, len, alloc, 0);
         if (got < 0) {
             int e = errno;
             free(buf);
             return errno_status(e);
         }
-        if (got == 0)
-            break;
-        len += (size_t)got;
-        if (len > cap) {
-            over = 1;
-            len = (size_t)cap;
-            break;
-        }
+        len = (size_t)got;
+        if (len < alloc || len > cap)
+            break; /* the end of the stream, or past the cap */
     }
-    scan_image(s, r, buf, len, o, 0);
+    int over = len > cap;
+    scan_image(s, r, buf, over ? (size_t)cap : len, o, 0);
     if (over)
         ctx_report_limit(r, CKPT_LIMIT_FILE_SIZE, cap);
     free(buf);
@@ -203,20 +213,13 @@ static ckpt_status read_small(const ckpt_scanner *s, int fd, size_t size, ckpt_r
     uint8_t *buf = malloc(size ? size : 1);
     if (!buf)
         return CKPT_ERR_NOMEM;
-    size_t len = 0;
-    while (len < size) {
-        ssize_t got = pread(fd, buf + len, size - len, (off_t)len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            int e = errno;
-            free(buf);
-            return errno_status(e);
-        }
-        if (got == 0)
-            break;
-        len += (size_t)got;
+    ssize_t got = fill(fd, buf, 0, size, 1);
+    if (got < 0) {
+        int e = errno;
+        free(buf);
+        return errno_status(e);
     }
+    size_t len = (size_t)got;
     scan_image(s, r, buf, len, o, 0);
     free(buf);
     return CKPT_OK;
