@@ -75,13 +75,15 @@ void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, s
     assert(!ahead || first.end == pickle_skim_stop(buf, len, 0));
     if (read_torch_legacy_at(ctx, member, buf, len, ahead ? first.end : SIZE_MAX)) {
         *format = CKPT_FORMAT_TORCH_LEGACY;
-        return;
+    } else {
+        *format = CKPT_FORMAT_PICKLE;
+        if (ahead)
+            pickle_scan_all_ahead(ctx, member, buf, len, 0, 1, joblib_hooks(), &first);
+        else
+            pickle_scan_all_hooked(ctx, member, buf, len, 0, 1, joblib_hooks());
     }
-    *format = CKPT_FORMAT_PICKLE;
     if (ahead)
-        pickle_scan_all_ahead(ctx, member, buf, len, 0, 1, joblib_hooks(), &first);
-    else
-        pickle_scan_all_hooked(ctx, member, buf, len, 0, 1, joblib_hooks());
+        lite_result_release(&first);
 }
 
 /* The readings of one image, in the order loaders try them. */

@@ -59,17 +59,35 @@ static const value *item(const value *v, uint32_t i)
     return &v->u.n->u.s.items[i];
 }
 
+static const struct {
+    const char *name;
+    wkind kind;
+} wrapper_classes[] = {
+    {"joblib.numpy_pickle.NumpyArrayWrapper", W_ARRAY},
+    {"joblib.numpy_pickle_compat.NDArrayWrapper", W_ND},
+    {"joblib.numpy_pickle.NDArrayWrapper", W_ND},
+    {"joblib.numpy_pickle_compat.ZNDArrayWrapper", W_ZND},
+    {"joblib.numpy_pickle.ZNDArrayWrapper", W_ZND},
+};
+
+/* The helpers that call cls.__new__ with the class as first argument. */
+static const char *const copyreg_helpers[] = {"copyreg._reconstructor", "copyreg.__newobj__",
+                                              "copyreg.__newobj_ex__"};
+
 static wkind class_kind(const value *cls)
 {
-    if (global_is(cls, "joblib.numpy_pickle.NumpyArrayWrapper"))
-        return W_ARRAY;
-    if (global_is(cls, "joblib.numpy_pickle_compat.NDArrayWrapper") ||
-        global_is(cls, "joblib.numpy_pickle.NDArrayWrapper"))
-        return W_ND;
-    if (global_is(cls, "joblib.numpy_pickle_compat.ZNDArrayWrapper") ||
-        global_is(cls, "joblib.numpy_pickle.ZNDArrayWrapper"))
-        return W_ZND;
+    for (size_t i = 0; i < ARRAY_LEN(wrapper_classes); i++)
+        if (global_is(cls, wrapper_classes[i].name))
+            return wrapper_classes[i].kind;
     return W_NONE;
+}
+
+static int is_copyreg_helper(const value *callee)
+{
+    for (size_t i = 0; i < ARRAY_LEN(copyreg_helpers); i++)
+        if (global_is(callee, copyreg_helpers[i]))
+            return 1;
+    return 0;
 }
 
 /* joblib tests isinstance(), so every way of making an instance counts:
@@ -82,11 +100,7 @@ static wkind wrapper_kind(const callsite *c, int *inited)
     if (k != W_NONE)
         return k;
     const value *first = item(&c->args, 0);
-    if (first && (global_is(&c->callee, "copyreg._reconstructor") ||
-                  global_is(&c->callee, "copyreg.__newobj__") ||
-                  global_is(&c->callee, "copyreg.__newobj_ex__")))
-        return class_kind(first);
-    return W_NONE;
+    return first && is_copyreg_helper(&c->callee) ? class_kind(first) : W_NONE;
 }
 
 /* __init__(subclass, shape, order, dtype, allow_mmap=False,
@@ -364,8 +378,21 @@ static size_t after_build(void *hctx, scan_ctx *ctx, const char *member, const v
     return read_wrapper_array(ctx, member, buf, len, pos, &a);
 }
 
+/* Whether wrapper_kind() may take an object made by calling `callee` for
+ * a wrapper (then after_build acts on its BUILD). */
+static int build_wanted(const char *callee)
+{
+    for (size_t i = 0; i < ARRAY_LEN(wrapper_classes); i++)
+        if (strcmp(callee, wrapper_classes[i].name) == 0)
+            return 1;
+    for (size_t i = 0; i < ARRAY_LEN(copyreg_helpers); i++)
+        if (strcmp(callee, copyreg_helpers[i]) == 0)
+            return 1;
+    return 0;
+}
+
 const pickle_hooks *joblib_hooks(void)
 {
-    static const pickle_hooks hooks = {after_build, NULL, NULL, NULL};
+    static const pickle_hooks hooks = {.after_build = after_build, .build_wanted = build_wanted};
     return &hooks;
 }

@@ -647,8 +647,8 @@ int read_torch_legacy_at(scan_ctx *ctx, const char *member, const uint8_t *buf, 
     L.member = member;
     arena_init(&L.mem, ctx_limit(ctx, CKPT_LIMIT_MEMORY));
     insp_set_layout(ctx, "legacy");
-    const pickle_hooks plain = {NULL, NULL, on_stop, &L};
-    const pickle_hooks main_obj = {NULL, on_persid, on_stop, &L};
+    const pickle_hooks plain = {.on_stop = on_stop, .hctx = &L};
+    const pickle_hooks main_obj = {.on_persid = on_persid, .on_stop = on_stop, .hctx = &L};
     size_t pos = 0;
     for (int i = 0; i < 5; i++) {
         pickle_result res;

@@ -9,6 +9,7 @@
 #include "inspect.h"
 #include "opcodes.h"
 #include "pickle_lite.h"
+#include "weights_only.h"
 #include "util.h"
 #include "vm.h"
 
@@ -115,7 +116,7 @@ static void step(vm *v, size_t start)
         return;
     }
     if (!info->weights_only)
-        vm_weights_only_fail(v, "uses an opcode weights_only refuses");
+        vm_weights_only_fail(v, WO_OPCODE);
     if (v->op == OP_STOP) {
         value top;
         if (vm_pop(v, &top)) {
@@ -193,18 +194,14 @@ static int fast_path_allowed(const scan_ctx *ctx, const pickle_hooks *hooks)
            (!hooks || (!hooks->on_stop && !hooks->on_persid));
 }
 
-/* Records a pickle the fast path walked clean. */
+/* Records a pickle the fast path walked clean: its imports, then itself. */
 static void record_fast(scan_ctx *ctx, const char *member, size_t start, const lite_result *lr,
                         pickle_result *out)
 {
-    ckpt_pickle p = {member ? member : "",
-                     start,
-                     lr->end,
-                     lr->protocol,
-                     lr->opcodes,
-                     1,
-                     lr->weights_only_ok,
-                     lr->weights_only_ok ? "" : "uses an opcode weights_only refuses"};
+    lite_record_imports(lr, ctx->rep, member);
+    ckpt_pickle p = {
+        member ? member : "",   start, lr->end, lr->protocol, lr->opcodes, 1, lr->weights_only_ok,
+        lr->weights_only_reason};
     report_add_pickle(ctx->rep, &p);
     out->end = lr->end;
     out->complete = 1;
@@ -212,12 +209,13 @@ static void record_fast(scan_ctx *ctx, const char *member, size_t start, const l
 }
 
 static int scan_fast(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
-                     size_t start, pickle_result *out)
+                     size_t start, const pickle_hooks *hooks, pickle_result *out)
 {
     lite_result lr;
-    if (!pickle_lite(ctx, buf, len, start, &lr))
+    if (!pickle_lite(ctx, buf, len, start, hooks, &lr))
         return 0;
     record_fast(ctx, member, start, &lr, out);
+    lite_result_release(&lr);
     return 1;
 }
 
@@ -238,8 +236,8 @@ static void walk_without_peek(scan_ctx *ctx, const char *member, const uint8_t *
     other.ext = NULL; /* copyreg registrations of its own */
     other.next = other.ext_cap = 0;
     other.dis = NULL; /* a listing shows the first reading */
-    pickle_hooks only_build = {hooks ? hooks->after_build : NULL, NULL, NULL,
-                               hooks ? hooks->hctx : NULL};
+    pickle_hooks only_build = {.after_build = hooks ? hooks->after_build : NULL,
+                               .hctx = hooks ? hooks->hctx : NULL};
     vm v;
     vm_init(&v, &other, member, buf, len, start);
     v.no_peek = 1;
@@ -254,13 +252,13 @@ static void walk_without_peek(scan_ctx *ctx, const char *member, const uint8_t *
 int pickle_walk_ahead(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t start,
                       const pickle_hooks *hooks, lite_result *lr)
 {
-    return fast_path_allowed(ctx, hooks) && pickle_lite(ctx, buf, len, start, lr);
+    return fast_path_allowed(ctx, hooks) && pickle_lite(ctx, buf, len, start, hooks, lr);
 }
 
 void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                             size_t start, const pickle_hooks *hooks, pickle_result *out)
 {
-    if (fast_path_allowed(ctx, hooks) && scan_fast(ctx, member, buf, len, start, out))
+    if (fast_path_allowed(ctx, hooks) && scan_fast(ctx, member, buf, len, start, hooks, out))
         return;
     vm v;
     vm_init(&v, ctx, member, buf, len, start);

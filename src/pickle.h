@@ -28,6 +28,10 @@ typedef struct pickle_hooks {
     /* The value STOP returns. */
     void (*on_stop)(void *hctx, const struct value *result);
     void *hctx;
+    /* Whether after_build may act on an object made by calling `callee`
+     * (a resolved name); NULL: on any. Lets the fast path walk BUILDs the
+     * hook ignores. */
+    int (*build_wanted)(const char *callee);
 } pickle_hooks;
 /* Values passed to hooks live only during the call: copy what you keep. */
 
@@ -55,9 +59,10 @@ size_t pickle_scan_all_hooked(scan_ctx *ctx, const char *member, const uint8_t *
                               size_t start, int flag_extra, const pickle_hooks *hooks);
 
 /* The fast path alone over the pickle at `start`, recording nothing: 1
- * (with *lr) when it is a clean pure-data pickle; 0 when the full
- * interpreter must walk it (listing, hooks that need values, or the fast
- * path gave up). Lets a caller learn where the first pickle ends. */
+ * (with *lr, to release with lite_result_release) when it is a pickle the
+ * fast path walked clean; 0 when the full interpreter must walk it
+ * (listing, hooks that need values, or the fast path gave up). Lets a
+ * caller learn where the first pickle ends. */
 int pickle_walk_ahead(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t start,
                       const pickle_hooks *hooks, lite_result *lr);
 /* pickle_scan_all_hooked for a stream whose pickle at `start` was walked

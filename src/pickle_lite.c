@@ -1,42 +1,24 @@
-/* A value-free fast path for pure-data pickles (lists, dicts, strings,
- * numbers): only kinds are tracked, so memory stays flat and the loop is
- * tight. It can conclude exactly one thing: "a clean, complete pickle with
- * nothing to report". Any import, call, error, anomaly or construct the
- * full interpreter would comment on makes it give up, and the full
- * interpreter runs from the start instead, so findings never differ. */
+/* A value-free fast path: only kinds are tracked (plus a tag where it
+ * matters, lite.h), so memory stays flat and the loop is tight. It can
+ * conclude exactly one thing: "a clean, complete pickle whose only reports
+ * are allowlisted imports and the calls on them" (lite_objects.c), which
+ * covers pure-data pickles and torch's data.pkl. Anything else the full
+ * interpreter would comment on makes it give up, and the full interpreter
+ * runs from the start instead, so findings never differ. */
 #include "pickle_lite.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lite.h"
 #include "opcodes.h"
 #include "pytext.h"
 #include "util.h"
 #include "value.h"
+#include "weights_only.h"
 
-typedef struct lite {
-    const uint8_t *buf;
-    size_t len, pos, start;
-    uint8_t *stack; /* kinds */
-    size_t sp, stack_cap;
-    size_t *marks;
-    size_t nmarks, marks_cap, fence;
-    uint8_t *memo; /* kind per slot, V_EMPTY when free */
-    size_t memo_cap;
-    uint64_t memo_count, nops, memory;
-    int in_frame, max_proto, weights_only_ok;
-    size_t frame_end;
-    size_t limit; /* reads stop here: the frame's end in a frame, else len */
-    uint8_t op;
-    arena scratch; /* decoded STRING/UNICODE text, released as it fills */
-    const scan_ctx *ctx;
-    uint64_t lim_stack, lim_memo; /* cached limits */
-} lite;
-
-enum { GIVE_UP = 0, GO_ON = 1, DONE = 2 };
-
-static int grow(lite *l, void **p, size_t *cap, size_t need, size_t elem)
+int lite_grow(lite *l, void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return 1;
@@ -55,6 +37,14 @@ static int grow(lite *l, void **p, size_t *cap, size_t need, size_t elem)
     *p = q;
     *cap = ncap;
     return 1;
+}
+
+void lite_weights_only_fail(lite *l, const char *reason)
+{
+    if (l->weights_only_ok) {
+        l->weights_only_ok = 0;
+        l->weights_only_reason = reason;
+    }
 }
 
 static void leave_frame(lite *l)
@@ -77,7 +67,7 @@ static const uint8_t *take(lite *l, size_t n)
     return p;
 }
 
-static const char *line(lite *l, size_t *n)
+const char *lite_line(lite *l, size_t *n)
 {
     const uint8_t *nl = memchr(l->buf + l->pos, '\n', l->len - l->pos);
     if (!nl)
@@ -86,20 +76,34 @@ static const char *line(lite *l, size_t *n)
     return (const char *)take(l, *n + 1);
 }
 
-static int push(lite *l, vkind k)
+int lite_push(lite *l, cell c)
 {
     if (l->sp >= l->stack_cap || l->sp >= l->lim_stack) {
-        if (l->sp >= l->lim_stack || !grow(l, (void **)&l->stack, &l->stack_cap, l->sp + 1, 1))
+        if (l->sp >= l->lim_stack ||
+            !lite_grow(l, (void **)&l->stack, &l->stack_cap, l->sp + 1, sizeof(cell)))
             return GIVE_UP;
     }
-    l->stack[l->sp++] = (uint8_t)k;
+    l->stack[l->sp++] = c;
     return GO_ON;
+}
+
+static int push(lite *l, vkind k)
+{
+    return lite_push(l, (cell)k);
 }
 
 /* A constant the full VM would probe as an embedded pickle. */
 static int maybe_pickle(const uint8_t *p, size_t n)
 {
     return n >= 2 && p[n - 1] == '.' && opcode_table[p[0]].name;
+}
+
+/* The tag of a str or bytes value: whether the full interpreter's value
+ * (cut at max-string) is exactly "storage". */
+static inline cell storage_tag(const lite *l, const uint8_t *s, uint64_t n)
+{
+    uint64_t kept = n < l->lim_string ? n : l->lim_string;
+    return kept == 7 && memcmp(s, "storage", 7) == 0 ? TAG_STORAGE : 0;
 }
 
 static int counted(lite *l, size_t width, vkind k)
@@ -116,13 +120,14 @@ static int counted(lite *l, size_t width, vkind k)
     int utf8 = k == V_STR && l->op != OP_BINSTRING && l->op != OP_SHORT_BINSTRING;
     if (utf8 && !py_utf8_valid(s, (size_t)n, 1))
         return GIVE_UP;
-    return push(l, k);
+    cell tag = k == V_STR || k == V_BYTES ? storage_tag(l, s, n) : 0;
+    return lite_push(l, CELL(k, tag));
 }
 
 static int text_string(lite *l)
 {
     size_t n;
-    const char *s = line(l, &n);
+    const char *s = lite_line(l, &n);
     if (!s)
         return GIVE_UP;
     if (l->scratch.used > (1u << 20))
@@ -133,7 +138,7 @@ static int text_string(lite *l)
                                          : py_decode_raw_unicode_line(&l->scratch, s, n, keep, &v);
     if (err || (!(v.flags & VF_TRUNCATED) && maybe_pickle((const uint8_t *)v.u.s, v.len)))
         return GIVE_UP;
-    return push(l, V_STR);
+    return lite_push(l, CELL((vkind)v.kind, storage_tag(l, (const uint8_t *)v.u.s, v.len)));
 }
 
 typedef const char *(*number_parser)(const char *, size_t, value *);
@@ -141,7 +146,7 @@ typedef const char *(*number_parser)(const char *, size_t, value *);
 static int text_number(lite *l, number_parser parse)
 {
     size_t n;
-    const char *s = line(l, &n);
+    const char *s = lite_line(l, &n);
     value v;
     if (!s || parse(s, n, &v))
         return GIVE_UP;
@@ -151,7 +156,7 @@ static int text_number(lite *l, number_parser parse)
 static int text_float(lite *l)
 {
     size_t n;
-    const char *s = line(l, &n);
+    const char *s = lite_line(l, &n);
     double d;
     if (!s || py_parse_float_line(s, n, &d))
         return GIVE_UP;
@@ -184,11 +189,20 @@ static int pop_mark(lite *l, size_t *base)
 static int mark(lite *l)
 {
     if (l->nmarks >= ctx_limit(l->ctx, CKPT_LIMIT_STACK) ||
-        !grow(l, (void **)&l->marks, &l->marks_cap, l->nmarks + 1, sizeof(size_t)))
+        !lite_grow(l, (void **)&l->marks, &l->marks_cap, l->nmarks + 1, sizeof(size_t)))
         return GIVE_UP;
     l->marks[l->nmarks++] = l->sp;
     l->fence = l->sp;
     return GO_ON;
+}
+
+/* A tuple of stack[base..sp): tagged when its first item, the only one the
+ * full interpreter is sure to keep, is "storage". */
+static cell tuple_cell(const lite *l, size_t base)
+{
+    int first = base < l->sp && l->lim_items > 0 && CELL_TAG(l->stack[base]) == TAG_STORAGE &&
+                (CELL_KIND(l->stack[base]) == V_STR || CELL_KIND(l->stack[base]) == V_BYTES);
+    return CELL(V_TUPLE, first ? TAG_STORAGE : 0);
 }
 
 static int from_mark(lite *l, vkind k)
@@ -196,22 +210,33 @@ static int from_mark(lite *l, vkind k)
     size_t base;
     if (!pop_mark(l, &base) || (k == V_DICT && (l->sp - base) % 2))
         return GIVE_UP;
+    cell c = k == V_TUPLE ? tuple_cell(l, base) : (cell)k;
     l->sp = base;
-    return push(l, k);
+    return lite_push(l, c);
 }
 
 static int small_tuple(lite *l, size_t n)
 {
     if (l->sp < l->fence + n)
         return GIVE_UP;
+    cell c = tuple_cell(l, l->sp - n);
     l->sp -= n;
-    return push(l, V_TUPLE);
+    return lite_push(l, c);
 }
 
-/* APPEND / SETITEM: items on top, a plain container of kind k below. */
+/* A container opcode's target: a plain container of kind k built in the
+ * stream, or an object an allowed call made. */
+static int mutate(lite *l, cell target, vkind k)
+{
+    if (target == (cell)k)
+        return GO_ON;
+    return CELL_KIND(target) == V_CALL ? lite_mutate_call(l, target, k == V_DICT) : GIVE_UP;
+}
+
+/* APPEND / SETITEM: items on top, the target below. */
 static int add_one(lite *l, size_t items, vkind k)
 {
-    if (l->sp < l->fence + items + 1 || l->stack[l->sp - items - 1] != k)
+    if (l->sp < l->fence + items + 1 || !mutate(l, l->stack[l->sp - items - 1], k))
         return GIVE_UP;
     l->sp -= items;
     return GO_ON;
@@ -224,7 +249,7 @@ static int add_many(lite *l, vkind k)
     if (!pop_mark(l, &base) || base <= l->fence)
         return GIVE_UP;
     size_t n = l->sp - base;
-    if (n && (l->stack[base - 1] != k || (k == V_DICT && n % 2)))
+    if (n && ((k == V_DICT && n % 2) || !mutate(l, l->stack[base - 1], k)))
         return GIVE_UP;
     l->sp = base;
     return GO_ON;
@@ -235,10 +260,11 @@ static int memo_put(lite *l, uint64_t index)
     if (l->sp <= l->fence || index >= l->lim_memo)
         return GIVE_UP;
     size_t old = l->memo_cap;
-    if (index >= old && !grow(l, (void **)&l->memo, &l->memo_cap, (size_t)index + 1, 1))
+    if (index >= old &&
+        !lite_grow(l, (void **)&l->memo, &l->memo_cap, (size_t)index + 1, sizeof(cell)))
         return GIVE_UP;
     if (l->memo_cap > old)
-        memset(l->memo + old, 0, l->memo_cap - old);
+        memset(l->memo + old, 0, (l->memo_cap - old) * sizeof(cell));
     if (l->memo[index] == V_EMPTY)
         l->memo_count++;
     l->memo[index] = l->stack[l->sp - 1];
@@ -249,13 +275,13 @@ static int memo_get(lite *l, uint64_t index)
 {
     if (index >= l->memo_cap || l->memo[index] == V_EMPTY)
         return GIVE_UP;
-    return push(l, (vkind)l->memo[index]);
+    return lite_push(l, l->memo[index]);
 }
 
 static int memo_line(lite *l, int get)
 {
     size_t n;
-    const char *s = line(l, &n);
+    const char *s = lite_line(l, &n);
     uint64_t index;
     if (!s || py_parse_index_line(s, n, &index))
         return GIVE_UP;
@@ -314,7 +340,7 @@ static int dispatch_containers(lite *l)
     case OP_MARK: return mark(l);
     case OP_POP: return pop(l);
     case OP_POP_MARK: return pop_mark(l, &base) ? (l->sp = base, GO_ON) : GIVE_UP;
-    case OP_DUP: return l->sp > l->fence ? push(l, (vkind)l->stack[l->sp - 1]) : GIVE_UP;
+    case OP_DUP: return l->sp > l->fence ? lite_push(l, l->stack[l->sp - 1]) : GIVE_UP;
     case OP_TUPLE: return from_mark(l, V_TUPLE);
     case OP_LIST: return from_mark(l, V_LIST);
     case OP_DICT: return from_mark(l, V_DICT);
@@ -372,6 +398,12 @@ static int dispatch(lite *l, size_t op_off)
     case OP_PROTO: return proto(l, op_off);
     case OP_FRAME: return frame(l);
     case OP_READONLY_BUFFER: return l->sp > l->fence ? GO_ON : GIVE_UP;
+    case OP_GLOBAL:
+    case OP_REDUCE:
+    case OP_NEWOBJ:
+    case OP_NEWOBJ_EX:
+    case OP_BUILD:
+    case OP_BINPERSID: return lite_object_op(l);
     default: return dispatch_containers(l);
     }
 }
@@ -428,7 +460,7 @@ static inline int hot_push(lite *l, hot *h, size_t width, vkind k)
 {
     if (h->limit - h->pos - 1 < width || h->sp >= h->room)
         return 0;
-    l->stack[h->sp++] = (uint8_t)k;
+    l->stack[h->sp++] = (cell)k;
     h->pos += 1 + width;
     return 1;
 }
@@ -515,7 +547,7 @@ static inline int hot_counted(lite *l, hot *h, size_t width, vkind k)
     const uint8_t *s = p + width;
     if (k == V_STR && (maybe_pickle(s, (size_t)n) || !py_utf8_valid(s, (size_t)n, 1)))
         return 0;
-    l->stack[h->sp++] = (uint8_t)k;
+    l->stack[h->sp++] = k == V_STR ? CELL(k, storage_tag(l, s, n)) : (cell)k;
     h->pos += 1 + width + (size_t)n;
     return 1;
 }
@@ -587,7 +619,8 @@ static void hot_loop(lite *l, size_t end)
     l->nmarks = h.nmarks;
     l->nops = h.nops;
     l->memo_count = h.memo_count;
-    l->weights_only_ok = (int)h.weights_only_ok;
+    if (l->weights_only_ok && !h.weights_only_ok)
+        lite_weights_only_fail(l, WO_OPCODE);
 }
 
 static int run(lite *l)
@@ -603,12 +636,13 @@ static int run(lite *l)
             return GIVE_UP;
         if (l->pos >= event || l->pos >= l->len)
             continue;
-        size_t op_off = l->pos;
+        size_t op_off = l->op_off = l->pos;
         l->op = l->buf[l->pos++];
         unsigned f = op_flags[l->op];
         if (!f || ++l->nops > max_ops)
             return GIVE_UP;
-        l->weights_only_ok &= f >> 1;
+        if (!(f >> 1))
+            lite_weights_only_fail(l, WO_OPCODE);
         int rc = dispatch(l, op_off);
         if (rc != GO_ON)
             return rc;
@@ -618,27 +652,51 @@ static int run(lite *l)
     return GIVE_UP; /* no STOP */
 }
 
-int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t start, lite_result *out)
+int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t start,
+                const struct pickle_hooks *hooks, lite_result *out)
 {
     lite l;
     memset(&l, 0, sizeof(l));
     l.buf = buf;
     l.len = len;
-    l.pos = l.start = start;
+    l.pos = l.start = l.op_off = start;
     l.ctx = ctx;
+    l.hooks = hooks;
     l.weights_only_ok = 1;
+    l.weights_only_reason = "";
     l.limit = len;
     l.lim_stack = ctx_limit(ctx, CKPT_LIMIT_STACK);
     l.lim_memo = ctx_limit(ctx, CKPT_LIMIT_MEMO);
+    l.lim_string = ctx_limit(ctx, CKPT_LIMIT_STRING);
+    l.lim_items = ctx_limit(ctx, CKPT_LIMIT_ITEMS);
     arena_init(&l.scratch, ctx_limit(ctx, CKPT_LIMIT_MEMORY));
+    arena_init(&l.names, ctx_limit(ctx, CKPT_LIMIT_MEMORY));
     int rc = run(&l);
+    memset(out, 0, sizeof(*out));
     out->end = l.pos;
     out->protocol = l.max_proto;
     out->opcodes = l.nops;
     out->weights_only_ok = l.weights_only_ok;
+    out->weights_only_reason = l.weights_only_reason;
     free(l.stack);
     free(l.marks);
     free(l.memo);
     arena_release(&l.scratch);
-    return rc == DONE;
+    if (rc != DONE) {
+        free(l.imports);
+        arena_release(&l.names);
+        return 0;
+    }
+    out->imports = l.imports;
+    out->nimports = l.nimports;
+    out->names = l.names;
+    return 1;
+}
+
+void lite_result_release(lite_result *r)
+{
+    free(r->imports);
+    r->imports = NULL;
+    r->nimports = 0;
+    arena_release(&r->names);
 }

@@ -1,23 +1,46 @@
-/* The value-free fast path for pure-data pickles (pickle_lite.c). */
+/* The value-free fast path (pickle_lite.c, lite_objects.c). */
 #ifndef CKPT_PICKLE_LITE_H
 #define CKPT_PICKLE_LITE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "scan.h"
+
+struct pickle_hooks;
+
+/* An allowlisted name the fast path saw imported, in first-seen order. */
+typedef struct lite_import {
+    const char *module, *name, *resolved; /* NUL-terminated, in names */
+    size_t module_len, name_len, resolved_len;
+    uint64_t offset; /* of its first GLOBAL */
+    uint64_t count, calls;
+    int weights_only;
+} lite_import;
 
 typedef struct lite_result {
     size_t end;
     int protocol;
     uint64_t opcodes;
     int weights_only_ok;
+    const char *weights_only_reason; /* static text; "" when accepted */
+    lite_import *imports;            /* owned: lite_result_release() */
+    size_t nimports;
+    arena names;
 } lite_result;
 
-/* 1 when buf[start..] is a complete pure-data pickle on which the full
- * interpreter would report nothing (then *out describes it); 0 otherwise,
- * having added nothing anywhere: run the full interpreter. */
+/* 1 when buf[start..] is a complete pickle on which the full interpreter
+ * would report nothing but allowlisted imports and calls (then *out
+ * describes it, imports included: record them with lite_record_imports,
+ * then lite_result_release); 0 otherwise, having added nothing anywhere and
+ * holding nothing: run the full interpreter. */
 int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t start,
-                lite_result *out);
+                const struct pickle_hooks *hooks, lite_result *out);
+
+/* Adds the imports to the report exactly as the full interpreter would have
+ * while walking the same pickle. */
+void lite_record_imports(const lite_result *r, ckpt_report *rep, const char *member);
+void lite_result_release(lite_result *r);
 
 #endif

@@ -216,6 +216,14 @@ void report_note_call(ckpt_report *r, size_t i)
         r->imports[i].pub.calls++;
 }
 
+void report_add_import_uses(ckpt_report *r, size_t i, uint64_t count, uint64_t calls)
+{
+    if (i < r->nimports) {
+        r->imports[i].pub.count += count;
+        r->imports[i].pub.calls += calls;
+    }
+}
+
 uint64_t report_import_calls(const ckpt_report *r, size_t i)
 {
     return i < r->nimports ? r->imports[i].pub.calls : 0;

@@ -65,6 +65,8 @@ size_t report_find_import(const ckpt_report *r, bstr module, bstr name, bstr res
 size_t report_add_import(ckpt_report *r, bstr module, bstr name, bstr resolved, ckpt_code cls,
                          int allowed, int weights_only, const char *member, uint64_t offset);
 void report_note_call(ckpt_report *r, size_t import_index);
+/* Further imports and calls of a recorded import (the fast path's). */
+void report_add_import_uses(ckpt_report *r, size_t import_index, uint64_t count, uint64_t calls);
 uint64_t report_import_calls(const ckpt_report *r, size_t import_index);
 void report_add_pickle(ckpt_report *r, const ckpt_pickle *p);
 /* Adds everything src recorded (findings, imports, pickles) to dst. */

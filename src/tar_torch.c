@@ -42,7 +42,7 @@ static void rw_stop(void *hctx, const value *v)
 /* torch loads each of these with a plain pickle.load: one pickle. */
 static int rw_pickle(rwalk *r)
 {
-    const pickle_hooks h = {NULL, NULL, rw_stop, r};
+    const pickle_hooks h = {.on_stop = rw_stop, .hctx = r};
     pickle_result res;
     r->kind = V_EMPTY;
     r->tuple3 = 0;

@@ -7,6 +7,7 @@
 #include "pytext.h"
 #include "util.h"
 #include "vm.h"
+#include "weights_only.h"
 
 #define DYNAMIC_NAME "<dynamic import>"
 
@@ -111,7 +112,7 @@ static value resolve_global(vm *v, const char *mod, size_t mlen, const char *nam
     if (!classify(v, r, mm, mn, has_nul)) /* a new finding already says it */
         vm_trace(v, "%s (%s)", r->resolved, r->allowed ? "allowed" : ckpt_code_name(r->cls));
     if (!r->weights_only)
-        vm_weights_only_fail(v, "imports a name outside torch's weights_only allowlist");
+        vm_weights_only_fail(v, WO_IMPORT);
     return g;
 }
 
@@ -407,7 +408,7 @@ static void op_build(vm *v)
         if (target->u.n->u.c.state.kind == V_EMPTY)
             target->u.n->u.c.state = state;
         if (!callee_allowed(target, 1))
-            vm_weights_only_fail(v, "BUILD on a type weights_only does not build");
+            vm_weights_only_fail(v, WO_BUILD);
         run_build_hook(v, target);
     } else {
         vm_note(v, CKPT_F_ANOMALY, -1, NULL, NULL, "BUILD on %s %s", v_kind_article(target->kind),
@@ -449,7 +450,7 @@ static void mutate(vm *v, value *target, vkind plain, const value *items, size_t
     int is_setitem = plain == V_DICT;
     if (callee_allowed(target, 0)) {
         if (is_setitem && !callee_allowed(target, 1))
-            vm_weights_only_fail(v, "SETITEM on something that is not a dict");
+            vm_weights_only_fail(v, WO_SETITEM);
         keep_call_items(v, target, plain, items, n);
         return;
     }
