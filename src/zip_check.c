@@ -449,7 +449,7 @@ static void check_code_archive(zarchive *za)
 {
     unsigned k = 0;
     const zview *views[2 + ZMAX_OTHER] = {&za->torch, &za->py};
-    size_t nv = 2;
+    size_t nv = za->py.shared ? 1 : 2; /* shared entries have the same kinds */
     for (size_t i = 0; i < za->nother; i++)
         views[nv++] = &za->other[i];
     for (size_t v = 0; v < nv; v++)
@@ -551,28 +551,28 @@ static const char *name_of(zarchive *za, lazy_name *n)
     return n->s;
 }
 
-static void check_local(zarchive *za, const zentry *e, lazy_name *shown)
+static void check_local(zarchive *za, const zentry *e, const zlocal *l, lazy_name *shown)
 {
     uint64_t avail = e->local + ZLEN_LOCAL <= za->len ? za->len - e->local - ZLEN_LOCAL : 0;
     size_t ln = e->l_name_len < avail ? e->l_name_len : (size_t)avail;
-    if ((ln != e->name_len || memcmp(e->l_name, e->name, ln) != 0) && note_allowed(za)) {
+    if ((ln != e->name_len || memcmp(l->name, e->name, ln) != 0) && note_allowed(za)) {
         char tmp[512];
         zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->local,
                  "the local header names it '%s': torch.load ignores the local name, zipfile "
                  "refuses the member",
-                 escaped(tmp, sizeof(tmp), e->l_name, ln));
+                 escaped(tmp, sizeof(tmp), l->name, ln));
     }
-    if ((e->l_flags != e->flags || e->l_method != e->method) && note_allowed(za))
+    if ((l->flags != e->flags || l->method != e->method) && note_allowed(za))
         zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->local,
                  "the local header says flags 0x%04x method %u, the central directory flags "
                  "0x%04x method %u: loaders use the central values, streaming readers the local",
-                 e->l_flags, e->l_method, e->flags, e->method);
+                 l->flags, l->method, e->flags, e->method);
 }
 
-static void check_sizes(zarchive *za, const zentry *e, lazy_name *shown)
+static void check_sizes(zarchive *za, const zentry *e, const zlocal *l, lazy_name *shown)
 {
-    uint32_t crc = e->l_crc;
-    uint64_t comp = e->l_comp, uncomp = e->l_uncomp;
+    uint32_t crc = l->crc;
+    uint64_t comp = l->comp, uncomp = l->uncomp;
     const char *what = "local header";
     if (e->flags & ZFLAG_DESCRIPTOR) {
         zdesc d;
@@ -617,8 +617,9 @@ void zcheck_entry(zarchive *za, const zentry *e)
                  (unsigned long long)e->comp);
     if (!e->has_local)
         return;
-    check_local(za, e, shown);
-    check_sizes(za, e, shown);
+    zlocal l = zlocal_fields(za->buf, e);
+    check_local(za, e, &l, shown);
+    check_sizes(za, e, &l, shown);
 }
 
 void zcheck_headless(zarchive *za, const zview *v)

@@ -88,57 +88,54 @@ static const uint8_t *take_clipped(zcur *c, uint16_t *n, int clip)
     return zc_take(c, *n);
 }
 
-int zparse_central(zcur *c, zentry *e, int clip)
+int zparse_central(zcur *c, zcentral *z, int clip)
 {
-    memset(e, 0, sizeof(*e));
+    memset(z, 0, sizeof(*z));
+    zentry *e = &z->e;
     e->cd_pos = c->pos;
     const uint8_t *h = zc_take(c, ZLEN_CENTRAL); /* the fixed part, checked once */
     if (!h || load_le32(h) != ZSIG_CENTRAL)
         return 0;
-    e->made_by = load_le16(h + 4);
-    e->needed = load_le16(h + 6);
+    z->needed = load_le16(h + 6);
     e->flags = load_le16(h + 8);
     e->method = load_le16(h + 10);
-    e->mtime = load_le16(h + 12);
+    z->mtime = load_le16(h + 12);
     e->crc = load_le32(h + 16); /* after the date */
     e->comp = load_le32(h + 20);
     e->uncomp = load_le32(h + 24);
     e->name_len = load_le16(h + 28);
-    e->extra_len = load_le16(h + 30);
-    e->comment_len = load_le16(h + 32);
-    e->disk = load_le16(h + 34);
-    e->ext_attr = load_le32(h + 38); /* after the internal attributes */
+    z->extra_len = load_le16(h + 30);
+    z->comment_len = load_le16(h + 32);
+    z->disk = load_le16(h + 34);
+    e->dos_dir = (load_le32(h + 38) & 0x10) != 0; /* after the internal attributes */
     e->local = load_le32(h + 42);
     e->name = take_clipped(c, &e->name_len, clip);
-    e->extra = take_clipped(c, &e->extra_len, clip);
-    (void)take_clipped(c, &e->comment_len, clip);
+    z->extra = take_clipped(c, &z->extra_len, clip);
+    (void)take_clipped(c, &z->comment_len, clip);
     return c->ok;
 }
 
 void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e)
 {
     e->has_local = 0;
-    if (e->local == UINT64_MAX)
+    if (e->local == UINT64_MAX || !range_fits(e->local, ZLEN_LOCAL, len))
         return;
-    zcur c = zc_at(buf, len, e->local);
-    if (zc_u32(&c) != ZSIG_LOCAL || !c.ok)
-        return;
-    (void)zc_u16(&c); /* version needed */
-    e->l_flags = zc_u16(&c);
-    e->l_method = zc_u16(&c);
-    (void)zc_u32(&c); /* time, date */
-    e->l_crc = zc_u32(&c);
-    e->l_comp = zc_u32(&c);
-    e->l_uncomp = zc_u32(&c);
-    e->l_name_len = zc_u16(&c);
-    e->l_extra_len = zc_u16(&c);
-    if (!c.ok)
+    const uint8_t *h = buf + e->local;
+    if (load_le32(h) != ZSIG_LOCAL)
         return;
     e->has_local = 1;
+    e->l_name_len = load_le16(h + 26);
     /* miniz and zipfile both start the data after the LOCAL lengths, even
      * when the name or extra run past the end of the file. */
-    e->data = c.pos + e->l_name_len + (uint64_t)e->l_extra_len;
-    e->l_name = buf + c.pos; /* may run past the end: clip with len */
+    e->data = e->local + ZLEN_LOCAL + e->l_name_len + (uint64_t)load_le16(h + 28);
+}
+
+zlocal zlocal_fields(const uint8_t *buf, const zentry *e)
+{
+    const uint8_t *h = buf + e->local; /* has_local: 30 bytes fit */
+    zlocal l = {h + ZLEN_LOCAL,    load_le16(h + 6),  load_le16(h + 8),
+                load_le32(h + 14), load_le32(h + 18), load_le32(h + 22)};
+    return l;
 }
 
 static int zview_grow(zview *v, size_t cap)
@@ -173,7 +170,8 @@ zentry *zview_push(zview *v)
 
 void zview_free(zview *v)
 {
-    free(v->ent);
+    if (!v->shared)
+        free(v->ent);
     v->ent = NULL;
     v->n = v->cap = 0;
 }

@@ -83,7 +83,7 @@ static void za_open(zarchive *za, scan_ctx *ctx, const char *member, const uint8
     za->len = len;
     uint64_t max_members = ctx_limit(ctx, CKPT_LIMIT_MEMBERS);
     zview_miniz(&za->torch, buf, len, max_members);
-    zview_python(&za->py, buf, len, max_members, UINT64_MAX);
+    zview_python_beside(&za->py, &za->torch, buf, len, max_members);
     za->torch_shared = calloc(za->torch.n ? za->torch.n : 1, 1);
     if (za->torch_shared)
         za->torch_order = zmz_sort_shared(&za->torch, za->torch_shared);
@@ -142,10 +142,12 @@ static int pickle_record(const zentry *e)
            zname_ends_with(e->name, cut, ".debug_pkl");
 }
 
+/* A zipfile view that shares torch's entries adds only items that are the
+ * torch items again (same central headers, same readings): left out. */
 static zitem *gather(zarchive *za, size_t *count)
 {
     const zview *views[2 + ZMAX_OTHER] = {&za->torch, &za->py};
-    size_t nv = 2, total = 0, n = 0;
+    size_t nv = za->py.shared ? 1 : 2, total = 0, n = 0;
     for (size_t i = 0; i < za->nother; i++)
         views[nv++] = &za->other[i];
     for (size_t v = 0; v < nv; v++)
