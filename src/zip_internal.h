@@ -104,6 +104,8 @@ typedef struct zentry {
     uint16_t l_name_len; /* the local header's name length (has_local) */
     uint8_t has_local;   /* a local header at `local` (zlocal_read) */
     uint8_t dos_dir;     /* external attributes have the DOS directory bit */
+    uint8_t desc_len;    /* zdescriptor's length (zlocal_read) */
+    uint8_t desc_match;  /* desc_len and its values are the central ones */
 } zentry;
 
 /* A central header as parsed: the entry and the fields only the loaders'
@@ -164,7 +166,9 @@ void zread_eocd(zview *v, const uint8_t *buf, uint64_t len);
  * or the signature is wrong; with `clip`, a name, extra or comment cut by
  * the end is kept short (zipfile's short reads) instead. */
 int zparse_central(zcur *c, zcentral *h, int clip);
-/* Reads the local header at e->local into e (has_local, data, l_name_len). */
+/* Reads the local header at e->local into e (has_local, data, l_name_len)
+ * and the data descriptor after the data (desc_len, desc_match): call it
+ * once e's central values are final. */
 void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e);
 /* The local header's fields of an entry with has_local. */
 zlocal zlocal_fields(const uint8_t *buf, const zentry *e);

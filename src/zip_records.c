@@ -117,7 +117,7 @@ int zparse_central(zcur *c, zcentral *z, int clip)
 
 void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e)
 {
-    e->has_local = 0;
+    e->has_local = e->desc_len = e->desc_match = 0;
     if (e->local == UINT64_MAX || !range_fits(e->local, ZLEN_LOCAL, len))
         return;
     const uint8_t *h = buf + e->local;
@@ -128,6 +128,9 @@ void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e)
     /* miniz and zipfile both start the data after the LOCAL lengths, even
      * when the name or extra run past the end of the file. */
     e->data = e->local + ZLEN_LOCAL + e->l_name_len + (uint64_t)load_le16(h + 28);
+    zdesc d;
+    e->desc_len = (uint8_t)zdescriptor(buf, len, e, &d); /* at most 24 */
+    e->desc_match = e->desc_len && d.crc == e->crc && d.comp == e->comp && d.uncomp == e->uncomp;
 }
 
 zlocal zlocal_fields(const uint8_t *buf, const zentry *e)
