@@ -186,9 +186,7 @@ static void check_disagreement(zarchive *za)
 static void report_duplicate(zarchive *za, const zentry *e, size_t count)
 {
     long t = zmz_locate(&za->torch, za->torch_order, (const char *)e->name, e->name_len);
-    long p = za->py.readable
-                 ? zpy_locate(&za->py, (const char *)e->name, zname_cut(e->name, e->name_len))
-                 : -1;
+    long p = za->py.readable ? zpy_locate(&za->py, (const char *)e->name, zentry_cut(e)) : -1;
     char tpick[64] = "none", ppick[64] = "none";
     if (t >= 0)
         snprintf(tpick, sizeof(tpick), "the one at %llu",
@@ -429,7 +427,7 @@ static unsigned component_kinds(const uint8_t *c, size_t len, int last, size_t i
 static unsigned code_kinds(const zentry *e)
 {
     const uint8_t *name = e->name;
-    size_t n = zname_cut(name, e->name_len);
+    size_t n = zentry_cut(e);
     unsigned k = 0;
     for (size_t s = 0, index = 0;; index++) { /* component [s, end) */
         const uint8_t *slash = s < n ? memchr(name + s, '/', n - s) : NULL;
@@ -483,7 +481,7 @@ static int torch_targeted(const zview *v)
 {
     for (size_t i = 0; i < v->n; i++) {
         const zentry *e = &v->ent[i];
-        size_t n = zname_cut(e->name, e->name_len);
+        size_t n = zentry_cut(e);
         if (zname_ends_with(e->name, n, "data.pkl") || zname_ends_with(e->name, n, "constants.pkl"))
             return 1;
     }
@@ -602,7 +600,7 @@ static void check_sizes(zarchive *za, const zentry *e, const zlocal *l, lazy_nam
 void zcheck_entry(zarchive *za, const zentry *e)
 {
     lazy_name shown_ = {e, NULL}, *shown = &shown_;
-    if (zname_cut(e->name, e->name_len) != e->name_len && note_allowed(za))
+    if (zentry_cut(e) != e->name_len && note_allowed(za))
         zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->cd_pos,
                  "the name holds a NUL byte: zipfile cuts it there, torch.load compares the "
                  "whole name");

@@ -101,11 +101,13 @@ typedef struct zentry {
     const uint8_t *name;   /* raw name bytes, inside the input */
     uint32_t crc;
     uint16_t name_len, flags, method;
-    uint16_t l_name_len; /* the local header's name length (has_local) */
-    uint8_t has_local;   /* a local header at `local` (zlocal_read) */
-    uint8_t dos_dir;     /* external attributes have the DOS directory bit */
-    uint8_t desc_len;    /* zdescriptor's length (zlocal_read) */
-    uint8_t desc_match;  /* desc_len and its values are the central ones */
+    uint16_t l_name_len;     /* the local header's name length (has_local) */
+    uint8_t desc_len;        /* zdescriptor's length (zlocal_read) */
+    unsigned has_local : 1;  /* a local header at `local` (zlocal_read) */
+    unsigned desc_match : 1; /* desc_len and its values are the central ones */
+    unsigned dos_dir : 1;    /* external attributes have the DOS directory bit */
+    /* of the name bytes (zentry_name_props): a NUL, a byte >= 0x80, an A-Z */
+    unsigned name_nul : 1, name_high : 1, name_caps : 1;
 } zentry;
 
 /* A central header as parsed: the entry and the fields only the loaders'
@@ -210,6 +212,13 @@ static inline int zname_ends_with(const uint8_t *name, size_t n, const char *suf
 }
 /* Length up to the first NUL. */
 size_t zname_cut(const uint8_t *name, size_t n);
+/* Sets e's name_* bits from its name bytes (zparse_central does). */
+void zentry_name_props(zentry *e);
+/* e's name length up to the first NUL. */
+static inline size_t zentry_cut(const zentry *e)
+{
+    return e->name_nul ? zname_cut(e->name, e->name_len) : e->name_len;
+}
 
 /* zip_miniz.c: torch.load's view (miniz 2.x as built into torch). */
 void zview_miniz(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members);

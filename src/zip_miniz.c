@@ -390,7 +390,7 @@ static int torch_all_under_prefix(const zview *v, const uint8_t *prefix, size_t 
 {
     for (size_t i = 0; i < v->n; i++) {
         const zentry *e = &v->ent[i];
-        size_t cut = zname_cut(e->name, e->name_len);
+        size_t cut = zentry_cut(e);
         if (cut < plen + 1 || memcmp(e->name, prefix, plen) != 0 || e->name[plen] != '/')
             return 0;
     }

@@ -137,7 +137,7 @@ static int item_key_cmp(const void *a, const void *b)
  * name zipfile sees after its NUL cut) and TorchScript's .debug_pkl. */
 static int pickle_record(const zentry *e)
 {
-    size_t cut = zname_cut(e->name, e->name_len);
+    size_t cut = zentry_cut(e);
     return zname_ends_with(e->name, e->name_len, ".pkl") || zname_ends_with(e->name, cut, ".pkl") ||
            zname_ends_with(e->name, cut, ".debug_pkl");
 }
@@ -352,7 +352,7 @@ static int any_name(const zview *v, const char *suffix)
 {
     for (size_t i = 0; i < v->n; i++) {
         const zentry *e = &v->ent[i];
-        if (zname_ends_with(e->name, zname_cut(e->name, e->name_len), suffix))
+        if (zname_ends_with(e->name, zentry_cut(e), suffix))
             return 1;
     }
     return 0;
