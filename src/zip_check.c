@@ -186,9 +186,7 @@ static void check_disagreement(zarchive *za)
 static void report_duplicate(zarchive *za, const zentry *e, size_t count)
 {
     long t = zmz_locate(&za->torch, za->torch_order, (const char *)e->name, e->name_len);
-    long p = za->py.readable
-                 ? zpy_locate(&za->py, (const char *)e->name, zname_cut(e->name, e->name_len))
-                 : -1;
+    long p = za->py.readable ? zpy_locate(&za->py, (const char *)e->name, zentry_cut(e)) : -1;
     char tpick[64] = "none", ppick[64] = "none";
     if (t >= 0)
         snprintf(tpick, sizeof(tpick), "the one at %llu",
@@ -356,13 +354,12 @@ static void check_python_names(zarchive *za)
 /* ---- layout: overlaps and bytes that belong to no entry ----------------- */
 
 /* Where entry e's bytes end: data, then its data descriptor. */
-static uint64_t entry_end(const zarchive *za, const zentry *e)
+static uint64_t entry_end(const zentry *e)
 {
     uint64_t end;
     if (add_overflows(e->data, e->comp, &end))
         return UINT64_MAX;
-    zdesc d;
-    return end + zdescriptor(za->buf, za->len, e, &d);
+    return end + e->desc_len;
 }
 
 static void check_layout(zarchive *za, const zview *v)
@@ -375,7 +372,7 @@ static void check_layout(zarchive *za, const zview *v)
     int overlap = 0, gap = 0;
     for (size_t i = 0; i < n; i++) {
         const zentry *e = ord[i];
-        uint64_t end = entry_end(za, e);
+        uint64_t end = entry_end(e);
         uint64_t next = i + 1 < n ? ord[i + 1]->local : v->cd_off;
         if (end > next && next == e->local && !overlap++)
             zfinding(za, CKPT_F_ARCHIVE_ANOMALY, zshown_name(za, e), e->local,
@@ -430,7 +427,7 @@ static unsigned component_kinds(const uint8_t *c, size_t len, int last, size_t i
 static unsigned code_kinds(const zentry *e)
 {
     const uint8_t *name = e->name;
-    size_t n = zname_cut(name, e->name_len);
+    size_t n = zentry_cut(e);
     unsigned k = 0;
     for (size_t s = 0, index = 0;; index++) { /* component [s, end) */
         const uint8_t *slash = s < n ? memchr(name + s, '/', n - s) : NULL;
@@ -449,7 +446,7 @@ static void check_code_archive(zarchive *za)
 {
     unsigned k = 0;
     const zview *views[2 + ZMAX_OTHER] = {&za->torch, &za->py};
-    size_t nv = 2;
+    size_t nv = za->py.shared ? 1 : 2; /* shared entries have the same kinds */
     for (size_t i = 0; i < za->nother; i++)
         views[nv++] = &za->other[i];
     for (size_t v = 0; v < nv; v++)
@@ -484,7 +481,7 @@ static int torch_targeted(const zview *v)
 {
     for (size_t i = 0; i < v->n; i++) {
         const zentry *e = &v->ent[i];
-        size_t n = zname_cut(e->name, e->name_len);
+        size_t n = zentry_cut(e);
         if (zname_ends_with(e->name, n, "data.pkl") || zname_ends_with(e->name, n, "constants.pkl"))
             return 1;
     }
@@ -551,31 +548,33 @@ static const char *name_of(zarchive *za, lazy_name *n)
     return n->s;
 }
 
-static void check_local(zarchive *za, const zentry *e, lazy_name *shown)
+static void check_local(zarchive *za, const zentry *e, const zlocal *l, lazy_name *shown)
 {
     uint64_t avail = e->local + ZLEN_LOCAL <= za->len ? za->len - e->local - ZLEN_LOCAL : 0;
     size_t ln = e->l_name_len < avail ? e->l_name_len : (size_t)avail;
-    if ((ln != e->name_len || memcmp(e->l_name, e->name, ln) != 0) && note_allowed(za)) {
+    if ((ln != e->name_len || memcmp(l->name, e->name, ln) != 0) && note_allowed(za)) {
         char tmp[512];
         zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->local,
                  "the local header names it '%s': torch.load ignores the local name, zipfile "
                  "refuses the member",
-                 escaped(tmp, sizeof(tmp), e->l_name, ln));
+                 escaped(tmp, sizeof(tmp), l->name, ln));
     }
-    if ((e->l_flags != e->flags || e->l_method != e->method) && note_allowed(za))
+    if ((l->flags != e->flags || l->method != e->method) && note_allowed(za))
         zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->local,
                  "the local header says flags 0x%04x method %u, the central directory flags "
                  "0x%04x method %u: loaders use the central values, streaming readers the local",
-                 e->l_flags, e->l_method, e->flags, e->method);
+                 l->flags, l->method, e->flags, e->method);
 }
 
-static void check_sizes(zarchive *za, const zentry *e, lazy_name *shown)
+static void check_sizes(zarchive *za, const zentry *e, const zlocal *l, lazy_name *shown)
 {
-    uint32_t crc = e->l_crc;
-    uint64_t comp = e->l_comp, uncomp = e->l_uncomp;
+    uint32_t crc = l->crc;
+    uint64_t comp = l->comp, uncomp = l->uncomp;
     const char *what = "local header";
     if (e->flags & ZFLAG_DESCRIPTOR) {
         zdesc d;
+        if (e->desc_match)
+            return; /* what the comparison below finds */
         if (zdescriptor(za->buf, za->len, e, &d) == 0) {
             if (note_allowed(za))
                 zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->data,
@@ -601,7 +600,7 @@ static void check_sizes(zarchive *za, const zentry *e, lazy_name *shown)
 void zcheck_entry(zarchive *za, const zentry *e)
 {
     lazy_name shown_ = {e, NULL}, *shown = &shown_;
-    if (zname_cut(e->name, e->name_len) != e->name_len && note_allowed(za))
+    if (zentry_cut(e) != e->name_len && note_allowed(za))
         zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->cd_pos,
                  "the name holds a NUL byte: zipfile cuts it there, torch.load compares the "
                  "whole name");
@@ -617,8 +616,9 @@ void zcheck_entry(zarchive *za, const zentry *e)
                  (unsigned long long)e->comp);
     if (!e->has_local)
         return;
-    check_local(za, e, shown);
-    check_sizes(za, e, shown);
+    zlocal l = zlocal_fields(za->buf, e);
+    check_local(za, e, &l, shown);
+    check_sizes(za, e, &l, shown);
 }
 
 void zcheck_headless(zarchive *za, const zview *v)

@@ -275,7 +275,7 @@ static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, ui
 static zip_int64_t libzip_find(zip_t *za, const zentry *e)
 {
     zip_int64_t n = zip_get_num_entries(za, 0);
-    size_t cut = zname_cut(e->name, e->name_len);
+    size_t cut = zentry_cut(e);
     for (zip_int64_t i = 0; i < n; i++) {
         zip_stat_t st;
         zip_stat_init(&st);

@@ -87,24 +87,44 @@ static inline uint64_t zc_u64(zcur *c)
     return p ? load_le64(p) : 0;
 }
 
-/* ---- one central-directory entry as one loader reads it --------------- */
+/* ---- one central-directory entry as one loader reads it ---------------
+ * Kept for every entry of every view (60,000-member checkpoints have two
+ * views of 60,000), so only what the scan and the checks need after the
+ * directory is read: one cache line. Fields only parsing needs live in
+ * zcentral; the local header's other fields are read again from `local`
+ * when checked (zlocal_fields), which is when its data is read anyway. */
 typedef struct zentry {
-    uint64_t cd_pos;     /* absolute offset of its central header */
-    const uint8_t *name; /* raw name bytes, inside the input */
-    const uint8_t *extra;
-    uint16_t name_len, extra_len, comment_len;
-    uint16_t made_by, needed, flags, method, mtime, disk;
-    uint32_t crc, ext_attr;
+    uint64_t cd_pos;       /* absolute offset of its central header */
     uint64_t comp, uncomp; /* after the zip64 extra field */
     uint64_t local;        /* absolute offset of its local header (UINT64_MAX: none) */
-    const char *refused;   /* why this loader cannot read it, or NULL */
-    /* the local header at `local` (zlocal_read) */
-    int has_local;
-    uint64_t data; /* absolute offset of the member's data */
-    const uint8_t *l_name;
-    uint16_t l_name_len, l_extra_len, l_flags, l_method;
-    uint32_t l_crc, l_comp, l_uncomp;
+    uint64_t data;         /* absolute offset of the member's data (has_local) */
+    const uint8_t *name;   /* raw name bytes, inside the input */
+    uint32_t crc;
+    uint16_t name_len, flags, method;
+    uint16_t l_name_len;     /* the local header's name length (has_local) */
+    uint8_t desc_len;        /* zdescriptor's length (zlocal_read) */
+    unsigned has_local : 1;  /* a local header at `local` (zlocal_read) */
+    unsigned desc_match : 1; /* desc_len and its values are the central ones */
+    unsigned dos_dir : 1;    /* external attributes have the DOS directory bit */
+    /* of the name bytes (zentry_name_props): a NUL, a byte >= 0x80, an A-Z */
+    unsigned name_nul : 1, name_high : 1, name_caps : 1;
 } zentry;
+
+/* A central header as parsed: the entry and the fields only the loaders'
+ * checks while reading the directory look at. */
+typedef struct zcentral {
+    zentry e;
+    const uint8_t *extra;
+    uint16_t extra_len, comment_len;
+    uint16_t needed, mtime, disk;
+} zcentral;
+
+/* The local header fields the checks compare with the central ones. */
+typedef struct zlocal {
+    const uint8_t *name; /* may run past the end of the input: clip */
+    uint16_t flags, method;
+    uint32_t crc, comp, uncomp;
+} zlocal;
 
 typedef enum zrules { ZR_MINIZ, ZR_PYTHON } zrules;
 
@@ -132,6 +152,9 @@ typedef struct zview {
     zentry *ent;
     size_t n, cap;
     int nomem;
+    int shared;       /* ent is another view's (not freed with this one) */
+    uint64_t cd_used; /* miniz: bytes of the directory its entries span */
+    int wide;         /* miniz: some entry has a 32-bit size or offset at 0xFFFFFFFF */
 } zview;
 
 /* zip_records.c */
@@ -144,9 +167,13 @@ void zread_eocd(zview *v, const uint8_t *buf, uint64_t len);
  * cursor (which must end where the directory ends). 0 when it does not fit
  * or the signature is wrong; with `clip`, a name, extra or comment cut by
  * the end is kept short (zipfile's short reads) instead. */
-int zparse_central(zcur *c, zentry *e, int clip);
-/* Reads the local header at e->local into e (has_local, data, l_*). */
+int zparse_central(zcur *c, zcentral *h, int clip);
+/* Reads the local header at e->local into e (has_local, data, l_name_len)
+ * and the data descriptor after the data (desc_len, desc_match): call it
+ * once e's central values are final. */
 void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e);
+/* The local header's fields of an entry with has_local. */
+zlocal zlocal_fields(const uint8_t *buf, const zentry *e);
 zentry *zview_push(zview *v);
 /* Room for the entries a directory can hold (the stated count, at most
  * what cd_size fits, at most max_members), so pushing does not regrow. */
@@ -185,6 +212,13 @@ static inline int zname_ends_with(const uint8_t *name, size_t n, const char *suf
 }
 /* Length up to the first NUL. */
 size_t zname_cut(const uint8_t *name, size_t n);
+/* Sets e's name_* bits from its name bytes (zparse_central does). */
+void zentry_name_props(zentry *e);
+/* e's name length up to the first NUL. */
+static inline size_t zentry_cut(const zentry *e)
+{
+    return e->name_nul ? zname_cut(e->name, e->name_len) : e->name_len;
+}
 
 /* zip_miniz.c: torch.load's view (miniz 2.x as built into torch). */
 void zview_miniz(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members);
@@ -192,6 +226,9 @@ void zview_miniz(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_member
  * the entry torch finds for `name` (len bytes, no NUL), or -1. `order` is
  * zmz_sort's result. */
 long zmz_locate(const zview *v, const uint32_t *order, const char *name, size_t len);
+/* Why mz_zip_reader_extract_to_mem refuses entry i of v (a view from
+ * zview_miniz over buf), or NULL when it reads it. */
+const char *zmz_refused(const zview *v, const uint8_t *buf, uint64_t len, size_t i);
 /* miniz's heap sort of the entries (caller frees); NULL when out of memory. */
 uint32_t *zmz_sort(const zview *v);
 /* The same; `shared` (v->n bytes, or NULL) gets 1 for each entry whose name
@@ -216,6 +253,14 @@ int zpy_sort(const struct zarchive *za, const zentry **ord, uint8_t *same);
  * record at that offset is used instead of zipfile's search (other readers). */
 void zview_python(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members,
                   uint64_t eocd_at);
+/* The same (zipfile's own search); when zipfile provably reads the very
+ * entries `torch` (zview_miniz over the same input) holds, field for field,
+ * v shares torch's entry array instead of building its own. */
+void zview_python_beside(zview *v, const zview *torch, const uint8_t *buf, uint64_t len,
+                         uint64_t max_members);
+/* Why ZipFile.open refuses entry i of v (a view from zview_python over
+ * buf), or NULL when it reads it. */
+const char *zpy_refused(const zview *v, const uint8_t *buf, uint64_t len, size_t i);
 /* Index of the entry zipfile's getinfo(name) returns (the last exact match
  * after the NUL cut), or -1. */
 long zpy_locate(const zview *v, const char *name, size_t len);

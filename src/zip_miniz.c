@@ -85,14 +85,15 @@ static void miniz_end_checks(zview *v, uint64_t len)
 /* The zip64 extended-information field, as mz_zip_file_stat_internal reads
  * it: only when a 32-bit field is 0xFFFFFFFF, the first 0x0001 field wins.
  * Returns NULL or why the entry cannot be read. */
-static const char *miniz_zip64_extra(zentry *e)
+static const char *miniz_zip64_extra(zcentral *z)
 {
+    zentry *e = &z->e;
     if (e->comp != 0xffffffffu && e->uncomp != 0xffffffffu && e->local != 0xffffffffu)
         return NULL;
-    zcur c = zc_at(e->extra, e->extra_len, 0);
+    zcur c = zc_at(z->extra, z->extra_len, 0);
     while (c.pos < c.end) {
         uint16_t id = zc_u16(&c), size = zc_u16(&c);
-        zcur f = zc_at(e->extra, c.pos + size, c.pos);
+        zcur f = zc_at(z->extra, c.pos + size, c.pos);
         if (!c.ok || !zc_take(&c, size))
             return "a malformed extra field";
         if (id != 1)
@@ -110,12 +111,14 @@ static const char *miniz_zip64_extra(zentry *e)
 
 /* Per-entry checks of mz_zip_reader_read_central_dir that reject the whole
  * archive (the cursor stays in step, so parsing goes on for the scan). */
-static const char *miniz_entry_rejects(const zview *v, const zentry *e, uint64_t len, int *ext_info)
+static const char *miniz_entry_rejects(const zview *v, const zcentral *z, uint64_t len,
+                                       int *ext_info)
 {
+    const zentry *e = &z->e;
     uint64_t c32 = e->comp, u32 = e->uncomp, l32 = e->local;
-    if (!*ext_info && e->extra_len &&
+    if (!*ext_info && z->extra_len &&
         (c32 == 0xffffffffu || u32 == 0xffffffffu || l32 == 0xffffffffu)) {
-        zcur c = zc_at(e->extra, e->extra_len, 0);
+        zcur c = zc_at(z->extra, z->extra_len, 0);
         while (c.pos < c.end) {
             uint16_t id = zc_u16(&c), size = zc_u16(&c);
             if (!c.ok || !zc_take(&c, size))
@@ -127,10 +130,10 @@ static const char *miniz_entry_rejects(const zview *v, const zentry *e, uint64_t
         }
     }
     /* LE32 at the method offset reads the method AND the time field. */
-    int stored32 = e->method == 0 && e->mtime == 0;
+    int stored32 = e->method == 0 && z->mtime == 0;
     if (c32 != 0xffffffffu && u32 != 0xffffffffu && ((stored32 && u32 != c32) || (u32 && !c32)))
         return "an entry's sizes are inconsistent";
-    if (e->disk == 0xffff || (e->disk != v->disk_no && e->disk != 1))
+    if (z->disk == 0xffff || (z->disk != v->disk_no && z->disk != 1))
         return "an entry lives on another disk";
     if (c32 != 0xffffffffu && l32 + ZLEN_LOCAL + c32 > len)
         return "an entry's data runs past the end of the file";
@@ -142,7 +145,7 @@ static const char *miniz_entry_rejects(const zview *v, const zentry *e, uint64_t
 /* mz_zip_reader_is_file_a_directory. */
 int zmz_is_dir(const zentry *e)
 {
-    return (e->name_len && e->name[e->name_len - 1] == '/') || (e->ext_attr & 0x10);
+    return (e->name_len && e->name[e->name_len - 1] == '/') || e->dos_dir;
 }
 
 /* What mz_zip_reader_extract_to_mem refuses for one entry. A directory or
@@ -166,6 +169,13 @@ static const char *miniz_refuses(const zentry *e, uint64_t len)
     return NULL;
 }
 
+/* 1 when a 32-bit size or offset is at its zip64 sentinel: only then do
+ * the loaders' zip64 rules give the entry different values. */
+static int sentinel_wide(const zentry *e)
+{
+    return e->comp == 0xffffffffu || e->uncomp == 0xffffffffu || e->local == 0xffffffffu;
+}
+
 static void miniz_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members)
 {
     zcur c = zc_at(buf, v->stated_off + v->cd_size, v->stated_off);
@@ -176,7 +186,7 @@ static void miniz_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t m
             v->limited = 1;
             return;
         }
-        zentry tmp;
+        zcentral tmp;
         if (!zparse_central(&c, &tmp, 0)) {
             if (!v->fail)
                 v->fail = "a central directory entry is truncated or has a bad signature";
@@ -188,12 +198,22 @@ static void miniz_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t m
         zentry *e = zview_push(v);
         if (!e)
             return;
-        *e = tmp;
-        e->refused = miniz_zip64_extra(e);
+        v->wide |= sentinel_wide(&tmp.e);
+        (void)miniz_zip64_extra(&tmp); /* its verdict: zmz_refused */
+        *e = tmp.e;
         zlocal_read(buf, len, e);
-        if (!e->refused)
-            e->refused = miniz_refuses(e, len);
+        v->cd_used = c.pos - v->stated_off;
     }
+}
+
+const char *zmz_refused(const zview *v, const uint8_t *buf, uint64_t len, size_t i)
+{
+    const zentry *e = &v->ent[i];
+    zcur c = zc_at(buf, v->stated_off + v->cd_size, e->cd_pos);
+    zcentral raw;
+    (void)zparse_central(&c, &raw, 0); /* parsed the same way before */
+    const char *why = miniz_zip64_extra(&raw);
+    return why ? why : miniz_refuses(e, len);
 }
 
 void zview_miniz(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members)
@@ -370,7 +390,7 @@ static int torch_all_under_prefix(const zview *v, const uint8_t *prefix, size_t 
 {
     for (size_t i = 0; i < v->n; i++) {
         const zentry *e = &v->ent[i];
-        size_t cut = zname_cut(e->name, e->name_len);
+        size_t cut = zentry_cut(e);
         if (cut < plen + 1 || memcmp(e->name, prefix, plen) != 0 || e->name[plen] != '/')
             return 0;
     }
@@ -400,14 +420,12 @@ const char *ztorch_rejects(zarchive *za)
         ver = torch_lookup(za, prefix, plen, "version");
     if (ver < 0)
         return "there is no 'version' record";
-    if (v->ent[ver].refused)
+    if (zmz_refused(v, za->buf, za->len, (size_t)ver))
         return "the 'version' record cannot be read";
     long data = torch_lookup(za, prefix, plen, "data.pkl");
     if (data < 0)
         return "there is no data.pkl record under the archive prefix";
-    if (v->ent[data].refused)
-        return v->ent[data].refused;
-    return NULL;
+    return zmz_refused(v, za->buf, za->len, (size_t)data);
 }
 
 long ztorch_data_pkl(zarchive *za)

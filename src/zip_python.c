@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "pytext.h"
-#include "runsort.h"
 #include "zip_internal.h"
 
 #define MAX_EXTRACT_VERSION 63
@@ -50,12 +49,13 @@ static void python_zip64(zview *v, const uint8_t *buf, uint64_t len)
 
 /* ZipInfo._decodeExtra: every field must fit; each 0x0001 field replaces
  * the 32-bit values still at their maximum. */
-static const char *python_extra(zentry *e)
+static const char *python_extra(zcentral *z)
 {
-    zcur c = zc_at(e->extra, e->extra_len, 0);
+    zentry *e = &z->e;
+    zcur c = zc_at(z->extra, z->extra_len, 0);
     while (c.end - c.pos >= 4) {
         uint16_t id = zc_u16(&c), size = zc_u16(&c);
-        zcur f = zc_at(e->extra, c.pos + size, c.pos);
+        zcur f = zc_at(z->extra, c.pos + size, c.pos);
         if (!zc_take(&c, size))
             return "a corrupt extra field";
         if (id != 1)
@@ -73,13 +73,14 @@ static const char *python_extra(zentry *e)
 }
 
 /* Why ZipFile() itself fails on this entry (the whole archive), or NULL. */
-static const char *python_entry_rejects(zentry *e)
+static const char *python_entry_rejects(zcentral *z)
 {
+    const zentry *e = &z->e;
     if ((e->flags & ZFLAG_UTF8) && !py_utf8_valid(e->name, e->name_len, 0))
         return "a name flagged UTF-8 is not valid UTF-8";
-    if ((e->needed & 0xff) > MAX_EXTRACT_VERSION)
+    if ((z->needed & 0xff) > MAX_EXTRACT_VERSION)
         return "an entry needs zip version > 6.3 (NotImplementedError)";
-    return python_extra(e);
+    return python_extra(z);
 }
 
 /* header_offset + concat, where concat = start_dir - stated offset. */
@@ -104,7 +105,7 @@ static void python_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t 
             return;
         }
         zcur c = zc_at(buf, end, v->cd_off + total);
-        zentry tmp;
+        zcentral tmp;
         if (!zparse_central(&c, &tmp, 1)) {
             if (!v->fail)
                 v->fail = range_fits(v->cd_off + total, ZLEN_CENTRAL, end)
@@ -113,7 +114,7 @@ static void python_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t 
             break;
         }
         /* the header's lengths, even when the reads came back short */
-        const uint8_t *h = buf + tmp.cd_pos;
+        const uint8_t *h = buf + tmp.e.cd_pos;
         uint64_t size =
             ZLEN_CENTRAL + (uint64_t)load_le16(h + 28) + load_le16(h + 30) + load_le16(h + 32);
         const char *bad = python_entry_rejects(&tmp);
@@ -122,56 +123,35 @@ static void python_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t 
         zentry *e = zview_push(v);
         if (!e)
             return;
-        *e = tmp;
+        *e = tmp.e;
         e->local = python_local(v, e->local);
         total += size;
     }
 }
 
-/* Python's sort of the entries by header offset, descending and stable;
- * offsets zipfile computes as negative (UINT64_MAX here) sort last. */
-typedef struct py_order {
-    uint64_t local;
-    size_t idx;
-} py_order;
-
-static int py_order_cmp(const void *a, const void *b)
+/* Entry i's _end_offset: zipfile sorts the header offsets (stable,
+ * descending) and ends each entry where the one before it in that order
+ * starts (the directory for the first): an earlier entry at the same
+ * offset, else the next offset up. Only tests ask, so no sorted copy. */
+static uint64_t python_end_offset(const zview *v, size_t i)
 {
-    const py_order *x = a, *y = b;
-    int xv = x->local != UINT64_MAX, yv = y->local != UINT64_MAX;
-    if (xv != yv)
-        return xv ? -1 : 1;
-    if (xv && x->local != y->local)
-        return x->local > y->local ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/* Each entry's _end_offset: the next header offset up, or the directory. */
-static uint64_t *python_end_offsets(const zview *v)
-{
-    py_order *ord = calloc(v->n ? v->n : 1, sizeof(*ord));
-    uint64_t *end = calloc(v->n ? v->n : 1, sizeof(*end));
-    if (!ord || !end) {
-        free(ord);
-        free(end);
-        return NULL;
+    uint64_t at = v->ent[i].local, next = v->cd_off;
+    int found = 0;
+    for (size_t j = 0; j < v->n; j++) {
+        uint64_t o = v->ent[j].local;
+        if (o == UINT64_MAX || o < at || (o == at && j >= i))
+            continue;
+        if (o == at)
+            return at;
+        if (!found || o < next)
+            next = o, found = 1;
     }
-    /* backwards: a directory in offset order is then one sorted run */
-    for (size_t i = 0; i < v->n; i++)
-        ord[i] = (py_order){v->ent[v->n - 1 - i].local, v->n - 1 - i};
-    runsort(ord, v->n, sizeof(*ord), py_order_cmp);
-    uint64_t next = v->cd_off;
-    for (size_t i = 0; i < v->n; i++) {
-        end[ord[i].idx] = next;
-        next = ord[i].local;
-    }
-    free(ord);
-    return end;
+    return next;
 }
 
 /* The local name as zipfile reads it (short at EOF) equals the central
  * name before the NUL cut (orig_filename), each decoded with its own flag. */
-static int python_local_name_ok(const zentry *e, uint64_t len)
+static int python_local_name_ok(const uint8_t *buf, uint64_t len, const zentry *e)
 {
     uint64_t at = e->local + ZLEN_LOCAL;
     uint64_t n = e->l_name_len;
@@ -179,15 +159,16 @@ static int python_local_name_ok(const zentry *e, uint64_t len)
         n = 0;
     else if (n > len - at)
         n = len - at;
-    const uint8_t *lname = e->l_name;
-    if ((e->l_flags & ZFLAG_UTF8) && !py_utf8_valid(lname, n, 0))
+    zlocal l = zlocal_fields(buf, e);
+    if ((l.flags & ZFLAG_UTF8) && !py_utf8_valid(l.name, n, 0))
         return 0;
-    return zname_cmp_python(e->name, e->name_len, (e->flags & ZFLAG_UTF8) != 0, lname, n,
-                            (e->l_flags & ZFLAG_UTF8) != 0, 0) == 0;
+    return zname_cmp_python(e->name, e->name_len, (e->flags & ZFLAG_UTF8) != 0, l.name, n,
+                            (l.flags & ZFLAG_UTF8) != 0, 0) == 0;
 }
 
 /* ZipFile.open's checks, in its order. */
-static const char *python_refuses(const zentry *e, uint64_t len, uint64_t end_offset)
+static const char *python_refuses(const uint8_t *buf, uint64_t len, const zentry *e,
+                                  uint64_t end_offset)
 {
     if (!e->has_local)
         return "no local header where the central directory points";
@@ -195,7 +176,7 @@ static const char *python_refuses(const zentry *e, uint64_t len, uint64_t end_of
         return "compressed patched data (flag bit 5)";
     if (e->flags & ZFLAG_STRONG)
         return "strong encryption (flag bit 6)";
-    if (!python_local_name_ok(e, len))
+    if (!python_local_name_ok(buf, len, e))
         return "the local header's name differs from the central directory's";
     uint64_t data_end;
     if (add_overflows(e->data, e->comp, &data_end) || data_end > end_offset)
@@ -208,23 +189,16 @@ static const char *python_refuses(const zentry *e, uint64_t len, uint64_t end_of
     return NULL;
 }
 
-static void python_locals(zview *v, const uint8_t *buf, uint64_t len)
+const char *zpy_refused(const zview *v, const uint8_t *buf, uint64_t len, size_t i)
 {
-    uint64_t *end = python_end_offsets(v);
-    if (!end) {
-        v->nomem = 1;
-        return;
-    }
-    for (size_t i = 0; i < v->n; i++) {
-        zentry *e = &v->ent[i];
-        zlocal_read(buf, len, e);
-        e->refused = python_refuses(e, len, end[i]);
-    }
-    free(end);
+    const zentry *e = &v->ent[i];
+    uint64_t end = e->has_local ? python_end_offset(v, i) : 0; /* else unused */
+    return python_refuses(buf, len, e, end);
 }
 
-void zview_python(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members,
-                  uint64_t eocd_at)
+/* The end records and where the directory starts: 0 when zipfile gives up
+ * before listing entries. */
+static int python_directory(zview *v, const uint8_t *buf, uint64_t len, uint64_t eocd_at)
 {
     memset(v, 0, sizeof(*v));
     v->rules = ZR_PYTHON;
@@ -238,23 +212,82 @@ void zview_python(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_membe
         v->fail = found < 0 ? "the last end-record signature has fewer than 22 bytes after it "
                               "(not a zip file)"
                             : "no end of central directory record";
-        return;
+        return 0;
     }
     v->found = 1;
     zread_eocd(v, buf, len);
     python_zip64(v, buf, len);
     if (v->fail)
-        return;
+        return 0;
     /* start_dir = stated offset + concat = end record - size (- zip64). */
     uint64_t before;
     if (add_overflows(v->cd_size, v->zip64 ? ZLEN_EOCD64 + ZLEN_LOCATOR : 0, &before) ||
         before > v->eocd) {
         v->fail = "bad offset for central directory";
-        return;
+        return 0;
     }
     v->cd_off = v->eocd - before;
+    return 1;
+}
+
+static void python_list(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members)
+{
     python_entries(v, buf, len, max_members);
-    python_locals(v, buf, len);
+    for (size_t i = 0; i < v->n; i++)
+        zlocal_read(buf, len, &v->ent[i]);
+}
+
+void zview_python(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members,
+                  uint64_t eocd_at)
+{
+    if (!python_directory(v, buf, len, eocd_at))
+        return;
+    python_list(v, buf, len, max_members);
+    v->readable = v->n > 0 || (v->cd_size == 0 && !v->fail);
+}
+
+/* 1 when _RealGetContents would list exactly t's entries with t's values:
+ * miniz read every entry the end record counts, contiguously from where
+ * zipfile starts (no prepended data: concat is 0, so header offsets are
+ * the same), spanning exactly zipfile's directory size (so zipfile's loop
+ * visits the same headers, none cut short, and no more), and no 32-bit
+ * size or offset is a zip64 sentinel (the two loaders' zip64 rules differ
+ * only for those). max-members: t holds at most that many. */
+static int python_same_entries(const zview *v, const zview *t)
+{
+    return t->rules == ZR_MINIZ && !t->limited && !t->nomem && t->n == t->count && !t->wide &&
+           v->stated_off == v->cd_off && t->stated_off == v->cd_off && t->cd_used == v->cd_size;
+}
+
+/* ZipFile()'s per-entry checks on an entry already parsed (the fields
+ * python_entry_rejects needs, again from its central header). */
+static const char *python_rejects_parsed(const uint8_t *buf, const zentry *e)
+{
+    const uint8_t *h = buf + e->cd_pos;
+    zcentral z = {*e,
+                  h + ZLEN_CENTRAL + e->name_len,
+                  load_le16(h + 30),
+                  load_le16(h + 32),
+                  load_le16(h + 6),
+                  load_le16(h + 12),
+                  load_le16(h + 34)};
+    return python_entry_rejects(&z); /* no sentinel: changes nothing in z.e */
+}
+
+void zview_python_beside(zview *v, const zview *torch, const uint8_t *buf, uint64_t len,
+                         uint64_t max_members)
+{
+    if (!python_directory(v, buf, len, UINT64_MAX))
+        return;
+    if (python_same_entries(v, torch)) {
+        for (size_t i = 0; i < torch->n && !v->fail; i++)
+            v->fail = python_rejects_parsed(buf, &torch->ent[i]);
+        v->ent = torch->ent;
+        v->n = v->cap = torch->n;
+        v->shared = 1;
+    } else {
+        python_list(v, buf, len, max_members);
+    }
     v->readable = v->n > 0 || (v->cd_size == 0 && !v->fail);
 }
 

@@ -88,57 +88,61 @@ static const uint8_t *take_clipped(zcur *c, uint16_t *n, int clip)
     return zc_take(c, *n);
 }
 
-int zparse_central(zcur *c, zentry *e, int clip)
+int zparse_central(zcur *c, zcentral *z, int clip)
 {
-    memset(e, 0, sizeof(*e));
+    memset(z, 0, sizeof(*z));
+    zentry *e = &z->e;
     e->cd_pos = c->pos;
     const uint8_t *h = zc_take(c, ZLEN_CENTRAL); /* the fixed part, checked once */
     if (!h || load_le32(h) != ZSIG_CENTRAL)
         return 0;
-    e->made_by = load_le16(h + 4);
-    e->needed = load_le16(h + 6);
+    z->needed = load_le16(h + 6);
     e->flags = load_le16(h + 8);
     e->method = load_le16(h + 10);
-    e->mtime = load_le16(h + 12);
+    z->mtime = load_le16(h + 12);
     e->crc = load_le32(h + 16); /* after the date */
     e->comp = load_le32(h + 20);
     e->uncomp = load_le32(h + 24);
     e->name_len = load_le16(h + 28);
-    e->extra_len = load_le16(h + 30);
-    e->comment_len = load_le16(h + 32);
-    e->disk = load_le16(h + 34);
-    e->ext_attr = load_le32(h + 38); /* after the internal attributes */
+    z->extra_len = load_le16(h + 30);
+    z->comment_len = load_le16(h + 32);
+    z->disk = load_le16(h + 34);
+    e->dos_dir = (load_le32(h + 38) & 0x10) != 0; /* after the internal attributes */
     e->local = load_le32(h + 42);
     e->name = take_clipped(c, &e->name_len, clip);
-    e->extra = take_clipped(c, &e->extra_len, clip);
-    (void)take_clipped(c, &e->comment_len, clip);
+    if (e->name)
+        zentry_name_props(e);
+    z->extra = take_clipped(c, &z->extra_len, clip);
+    (void)take_clipped(c, &z->comment_len, clip);
     return c->ok;
 }
 
 void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e)
 {
-    e->has_local = 0;
-    if (e->local == UINT64_MAX)
+    e->has_local = e->desc_len = e->desc_match = 0;
+    if (e->local == UINT64_MAX || !range_fits(e->local, ZLEN_LOCAL, len))
         return;
-    zcur c = zc_at(buf, len, e->local);
-    if (zc_u32(&c) != ZSIG_LOCAL || !c.ok)
-        return;
-    (void)zc_u16(&c); /* version needed */
-    e->l_flags = zc_u16(&c);
-    e->l_method = zc_u16(&c);
-    (void)zc_u32(&c); /* time, date */
-    e->l_crc = zc_u32(&c);
-    e->l_comp = zc_u32(&c);
-    e->l_uncomp = zc_u32(&c);
-    e->l_name_len = zc_u16(&c);
-    e->l_extra_len = zc_u16(&c);
-    if (!c.ok)
+    const uint8_t *h = buf + e->local;
+    if (load_le32(h) != ZSIG_LOCAL)
         return;
     e->has_local = 1;
+    e->l_name_len = load_le16(h + 26);
     /* miniz and zipfile both start the data after the LOCAL lengths, even
      * when the name or extra run past the end of the file. */
-    e->data = c.pos + e->l_name_len + (uint64_t)e->l_extra_len;
-    e->l_name = buf + c.pos; /* may run past the end: clip with len */
+    e->data = e->local + ZLEN_LOCAL + e->l_name_len + (uint64_t)load_le16(h + 28);
+    zdesc d;
+    e->desc_len = (uint8_t)zdescriptor(buf, len, e, &d); /* at most 24 */
+    e->desc_match = e->desc_len && d.crc == e->crc && d.comp == e->comp && d.uncomp == e->uncomp;
+}
+
+_Static_assert(sizeof(void *) != 8 || sizeof(zentry) == 64, "a zentry is one cache line");
+
+zlocal zlocal_fields(const uint8_t *buf, const zentry *e)
+{
+    const uint8_t *h = buf + e->local; /* has_local: 30 bytes fit */
+    zlocal l = {h + ZLEN_LOCAL,    load_le16(h + 6),  load_le16(h + 8),
+                load_le32(h + 14), load_le32(h + 18), load_le32(h + 22)};
+    return l;
 }
 
 static int zview_grow(zview *v, size_t cap)
@@ -173,7 +177,8 @@ zentry *zview_push(zview *v)
 
 void zview_free(zview *v)
 {
-    free(v->ent);
+    if (!v->shared)
+        free(v->ent);
     v->ent = NULL;
     v->n = v->cap = 0;
 }
@@ -319,6 +324,29 @@ int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
             return l < r ? -1 : 1;
     }
     return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+/* One pass, 8 bytes at a time (SWAR as in zip_sort.c's lower8): checks ask
+ * for these of every name, several times. */
+void zentry_name_props(zentry *e)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    uint64_t nul = 0, hi = 0, caps = 0;
+    size_t n = e->name_len, i = 0;
+    for (; i < n; i += 8) {
+        uint8_t b[8];
+        memset(b, 'a', sizeof(b)); /* pads a short tail with a harmless byte */
+        memcpy(b, e->name + i, n - i < 8 ? n - i : 8);
+        uint64_t x;
+        memcpy(&x, b, 8);
+        uint64_t low7 = x & ~high;
+        nul |= (x - ones) & ~x & high;
+        hi |= x & high;
+        caps |= (low7 + ones * (0x80 - 'A')) & ~(low7 + ones * (0x80 - 'Z' - 1)) & ~x & high;
+    }
+    e->name_nul = nul != 0;
+    e->name_high = hi != 0;
+    e->name_caps = caps != 0;
 }
 
 size_t zname_cut(const uint8_t *name, size_t n)

@@ -162,19 +162,11 @@ int zsort_names(const zview *v, int lower, uint32_t *perm, uint8_t *same)
  * order), and no NUL. */
 static int py_raw_orderable(const zentry *e)
 {
-    if (e->name_len && memchr(e->name, 0, e->name_len))
+    if (e->name_nul)
         return 0;
-    if (py_ascii_valid(e->name, e->name_len))
+    if (!e->name_high)
         return 1;
     return (e->flags & ZFLAG_UTF8) && py_utf8_valid(e->name, e->name_len, 0);
-}
-
-static int has_capital(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] >= 'A' && p[i] <= 'Z')
-            return 1;
-    return 0;
 }
 
 /* torch's order is zipfile's when both views list the same central
@@ -188,8 +180,7 @@ static int torch_order_serves(const zarchive *za)
         return 0;
     for (size_t i = 0; i < t->n; i++) {
         const zentry *a = &t->ent[i], *b = &p->ent[i];
-        if (a->name != b->name || a->name_len != b->name_len || za->torch_shared[i] ||
-            has_capital(a->name, a->name_len))
+        if (a->name != b->name || a->name_len != b->name_len || za->torch_shared[i] || a->name_caps)
             return 0;
     }
     return 1;

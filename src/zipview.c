@@ -83,7 +83,7 @@ static void za_open(zarchive *za, scan_ctx *ctx, const char *member, const uint8
     za->len = len;
     uint64_t max_members = ctx_limit(ctx, CKPT_LIMIT_MEMBERS);
     zview_miniz(&za->torch, buf, len, max_members);
-    zview_python(&za->py, buf, len, max_members, UINT64_MAX);
+    zview_python_beside(&za->py, &za->torch, buf, len, max_members);
     za->torch_shared = calloc(za->torch.n ? za->torch.n : 1, 1);
     if (za->torch_shared)
         za->torch_order = zmz_sort_shared(&za->torch, za->torch_shared);
@@ -137,15 +137,17 @@ static int item_key_cmp(const void *a, const void *b)
  * name zipfile sees after its NUL cut) and TorchScript's .debug_pkl. */
 static int pickle_record(const zentry *e)
 {
-    size_t cut = zname_cut(e->name, e->name_len);
+    size_t cut = zentry_cut(e);
     return zname_ends_with(e->name, e->name_len, ".pkl") || zname_ends_with(e->name, cut, ".pkl") ||
            zname_ends_with(e->name, cut, ".debug_pkl");
 }
 
-static zitem *gather(zarchive *za, size_t *count)
+/* A zipfile view that shares torch's entries adds only items that are the
+ * torch items again (same central headers, same readings): left out. */
+static zitem *gather(zarchive *za, size_t *count, size_t *views_gathered)
 {
     const zview *views[2 + ZMAX_OTHER] = {&za->torch, &za->py};
-    size_t nv = 2, total = 0, n = 0;
+    size_t nv = za->py.shared ? 1 : 2, total = 0, n = 0;
     for (size_t i = 0; i < za->nother; i++)
         views[nv++] = &za->other[i];
     for (size_t v = 0; v < nv; v++)
@@ -158,6 +160,7 @@ static zitem *gather(zarchive *za, size_t *count)
             if (views[v]->ent[i].has_local)
                 it[n++] = (zitem){&views[v]->ent[i], pickle_record(&views[v]->ent[i]), 0, 0};
     *count = n;
+    *views_gathered = nv;
     return it;
 }
 
@@ -169,23 +172,29 @@ static int item_cd_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Marks the first item of each central header (checked once). */
-static void mark_first_cd(zitem **ord, size_t n)
+/* Marks the first item of each central header (checked once). Items of
+ * one view have a header each (its directory is read forwards). */
+static void mark_first_cd(zitem **ord, size_t n, size_t views)
 {
+    if (views == 1) {
+        for (size_t i = 0; i < n; i++)
+            ord[i]->first_cd = 1;
+        return;
+    }
     runsort(ord, n, sizeof(*ord), item_cd_cmp);
     for (size_t i = 0; i < n; i++)
         ord[i]->first_cd = i == 0 || ord[i - 1]->e->cd_pos != ord[i]->e->cd_pos;
 }
 
 /* Marks every item but the first of each group of identical readings. */
-static int dedup(zitem *it, size_t n)
+static int dedup(zitem *it, size_t n, size_t views)
 {
     zitem **ord = calloc(n ? n : 1, sizeof(*ord));
     if (!ord)
         return 0;
     for (size_t i = 0; i < n; i++)
         ord[i] = &it[i];
-    mark_first_cd(ord, n);
+    mark_first_cd(ord, n, views);
     runsort(ord, n, sizeof(*ord), item_key_cmp);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -308,9 +317,9 @@ static void scan_item(zarchive *za, const zitem *it)
 
 static void scan_items(zarchive *za)
 {
-    size_t n = 0;
-    zitem *it = gather(za, &n);
-    if (!it || !dedup(it, n)) {
+    size_t n = 0, views = 0;
+    zitem *it = gather(za, &n, &views);
+    if (!it || !dedup(it, n, views)) {
         zfinding(za, CKPT_F_UNSCANNED_MEMBER, NULL, 0,
                  "out of memory while listing the archive's members: they were not scanned");
         free(it);
@@ -343,7 +352,7 @@ static int any_name(const zview *v, const char *suffix)
 {
     for (size_t i = 0; i < v->n; i++) {
         const zentry *e = &v->ent[i];
-        if (zname_ends_with(e->name, zname_cut(e->name, e->name_len), suffix))
+        if (zname_ends_with(e->name, zentry_cut(e), suffix))
             return 1;
     }
     return 0;

@@ -53,6 +53,16 @@ static void make_name(zentry *e, uint8_t *buf, size_t i, const char *alphabet, s
     memset(e, 0, sizeof(*e));
     e->name = buf;
     e->name_len = (uint16_t)n;
+    zentry_name_props(e);
+    int nul = 0, high = 0, caps = 0; /* the bits, byte by byte */
+    for (size_t k = 0; k < n; k++) {
+        nul |= buf[k] == 0;
+        high |= buf[k] >= 0x80;
+        caps |= buf[k] >= 'A' && buf[k] <= 'Z';
+    }
+    assert_int_equal(e->name_nul, nul);
+    assert_int_equal(e->name_high, high);
+    assert_int_equal(e->name_caps, caps);
 }
 
 static void make_view(zview *v, zentry *ent, size_t n, const char *alphabet, size_t alen)
@@ -186,6 +196,7 @@ static void test_shared_order(void **state)
                          (unsigned)rnd(100000) * 1000 + (unsigned)i);
         ent[i].name = g_names[i];
         ent[i].name_len = (uint16_t)n;
+        zentry_name_props(&ent[i]);
     }
     v.ent = ent;
     v.n = MAX_NAMES;
@@ -240,6 +251,8 @@ static void test_python_declines(void **state)
     ent[0].name_len = 3;
     ent[1].name = (const uint8_t *)"b";
     ent[1].name_len = 1;
+    zentry_name_props(&ent[0]);
+    zentry_name_props(&ent[1]);
     zview v;
     memset(&v, 0, sizeof(v));
     v.ent = ent;
@@ -254,6 +267,7 @@ static void test_python_declines(void **state)
     assert_int_equal(zpy_sort(&za, ord, same), 1);
     ent[1].name = (const uint8_t *)"a\0b";
     ent[1].name_len = 3;
+    zentry_name_props(&ent[1]);
     assert_int_equal(zpy_sort(&za, ord, same), 0); /* NUL cut */
 }
 
