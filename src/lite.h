@@ -35,7 +35,8 @@ typedef struct lite {
     size_t sp, stack_cap;
     size_t *marks;
     size_t nmarks, marks_cap, fence;
-    cell *memo; /* V_EMPTY when free */
+    uint8_t *memo;   /* kinds, V_EMPTY when free */
+    cell *memo_tags; /* their tags, NULL until one is tagged */
     size_t memo_cap;
     uint64_t memo_count, nops, memory;
     int in_frame, max_proto, weights_only_ok;

@@ -255,19 +255,45 @@ static int add_many(lite *l, vkind k)
     return GO_ON;
 }
 
+/* The memo keeps kinds; tags sit beside them from the first tagged value
+ * on (pure-data pickles never have one), as long as the memo. */
+static int grow_tags(lite *l, size_t old_cap)
+{
+    size_t add = l->memo_cap - (l->memo_tags ? old_cap : 0);
+    if (l->memory + (uint64_t)add * sizeof(cell) > ctx_limit(l->ctx, CKPT_LIMIT_MEMORY))
+        return 0;
+    cell *t = realloc(l->memo_tags, l->memo_cap * sizeof(cell));
+    if (!t)
+        return 0;
+    memset(t + (l->memo_cap - add), 0, add * sizeof(cell));
+    l->memo_tags = t;
+    l->memory += (uint64_t)add * sizeof(cell);
+    return 1;
+}
+
+static inline cell memo_cell(const lite *l, size_t i)
+{
+    return CELL(l->memo[i], l->memo_tags ? l->memo_tags[i] : 0);
+}
+
 static int memo_put(lite *l, uint64_t index)
 {
     if (l->sp <= l->fence || index >= l->lim_memo)
         return GIVE_UP;
     size_t old = l->memo_cap;
-    if (index >= old &&
-        !lite_grow(l, (void **)&l->memo, &l->memo_cap, (size_t)index + 1, sizeof(cell)))
+    if (index >= old && !lite_grow(l, (void **)&l->memo, &l->memo_cap, (size_t)index + 1, 1))
         return GIVE_UP;
     if (l->memo_cap > old)
-        memset(l->memo + old, 0, (l->memo_cap - old) * sizeof(cell));
+        memset(l->memo + old, 0, l->memo_cap - old);
+    cell c = l->stack[l->sp - 1];
+    if ((l->memo_cap > old && l->memo_tags) || (CELL_TAG(c) && !l->memo_tags))
+        if (!grow_tags(l, old))
+            return GIVE_UP;
     if (l->memo[index] == V_EMPTY)
         l->memo_count++;
-    l->memo[index] = l->stack[l->sp - 1];
+    l->memo[index] = (uint8_t)CELL_KIND(c);
+    if (l->memo_tags)
+        l->memo_tags[index] = CELL_TAG(c);
     return GO_ON;
 }
 
@@ -275,7 +301,7 @@ static int memo_get(lite *l, uint64_t index)
 {
     if (index >= l->memo_cap || l->memo[index] == V_EMPTY)
         return GIVE_UP;
-    return lite_push(l, l->memo[index]);
+    return lite_push(l, memo_cell(l, index));
 }
 
 static int memo_line(lite *l, int get)
@@ -478,7 +504,7 @@ static inline int hot_get(lite *l, hot *h, size_t width)
     uint64_t i = hot_index(h, width);
     if (i >= l->memo_cap || l->memo[i] == V_EMPTY)
         return 0;
-    l->stack[h->sp++] = l->memo[i];
+    l->stack[h->sp++] = memo_cell(l, i);
     h->pos += 1 + width;
     return 1;
 }
@@ -489,10 +515,13 @@ static inline int hot_put(lite *l, hot *h, size_t width)
     if (h->limit - h->pos - 1 < width || h->sp <= h->fence)
         return 0;
     uint64_t i = width ? hot_index(h, width) : h->memo_count;
-    if (i >= l->lim_memo || i >= l->memo_cap)
-        return 0;
+    cell c = l->stack[h->sp - 1];
+    if (i >= l->lim_memo || i >= l->memo_cap || (CELL_TAG(c) && !l->memo_tags))
+        return 0; /* the first tagged value: memo_put makes room for tags */
     h->memo_count += l->memo[i] == V_EMPTY;
-    l->memo[i] = l->stack[h->sp - 1];
+    l->memo[i] = (uint8_t)CELL_KIND(c);
+    if (l->memo_tags)
+        l->memo_tags[i] = CELL_TAG(c);
     h->pos += 1 + width;
     return 1;
 }
@@ -681,6 +710,7 @@ int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t star
     free(l.stack);
     free(l.marks);
     free(l.memo);
+    free(l.memo_tags);
     arena_release(&l.scratch);
     if (rc != DONE) {
         free(l.imports);
