@@ -4,7 +4,11 @@
  * are allowlisted imports and the calls on them" (lite_objects.c), which
  * covers pure-data pickles and torch's data.pkl. Anything else the full
  * interpreter would comment on makes it give up, and the full interpreter
- * runs from the start instead, so findings never differ. */
+ * runs from the start instead, so findings never differ, with one
+ * exception by design: max-memory counts what each walk holds, and this
+ * one holds a byte or four per stack or memo slot where the interpreter
+ * builds values, so it may finish (and report what the pickle does) where
+ * the interpreter would stop at the limit. */
 #include "pickle_lite.h"
 
 #include <assert.h>
