@@ -3,9 +3,9 @@
 #ifndef CKPT_WEIGHTS_ONLY_H
 #define CKPT_WEIGHTS_ONLY_H
 
-#define WO_OPCODE "uses an opcode weights_only refuses"
-#define WO_IMPORT "imports a name outside torch's weights_only allowlist"
-#define WO_BUILD "BUILD on a type weights_only does not build"
+#define WO_OPCODE  "uses an opcode weights_only refuses"
+#define WO_IMPORT  "imports a name outside torch's weights_only allowlist"
+#define WO_BUILD   "BUILD on a type weights_only does not build"
 #define WO_SETITEM "SETITEM on something that is not a dict"
 
 #endif
