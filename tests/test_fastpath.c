@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "fastpath_check.h"
 #include "formats.h"
 #include "pickle.h"
 #include "report.h"
@@ -76,18 +77,6 @@ static outbuf json_of(ckpt_report *r)
     return b;
 }
 
-static int out_of_interpreter_memory(const ckpt_report *r)
-{
-    static const char prefix[] = "max-memory: interpreter memory limit";
-    for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
-        ckpt_finding f;
-        if (ckpt_report_finding(r, i, &f) == CKPT_OK && f.code == CKPT_F_LIMIT &&
-            strncmp(f.message, prefix, sizeof(prefix) - 1) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static ckpt_report *scan_with(int fast, int tight, const char *path, const void *data, size_t len)
 {
     ckpt_scanner *s = make_scanner(fast, tight);
@@ -103,7 +92,7 @@ static ckpt_report *scan_with(int fast, int tight, const char *path, const void 
 static int same_reports(const char *path, const void *data, size_t len, int tight)
 {
     ckpt_report *full = scan_with(0, tight, path, data, len);
-    if (out_of_interpreter_memory(full)) {
+    if (interpreter_out_of_memory(full)) {
         ckpt_report_free(full);
         return 1;
     }
@@ -293,7 +282,7 @@ static void fast_path_outlasts_the_interpreter_memory(void **state)
     assert_int_equal(ckpt_scanner_set_limit(s, CKPT_LIMIT_MEMORY, 64u << 20), CKPT_OK);
     ckpt_report *r = NULL;
     assert_int_equal(ckpt_scan_mem(s, p, sizeof(p) - 1, "x", &r), CKPT_OK);
-    assert_true(out_of_interpreter_memory(r));
+    assert_true(interpreter_out_of_memory(r));
     assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_SUSPICIOUS);
     ckpt_report_free(r);
     s->no_fast_path = 0;
