@@ -75,6 +75,20 @@ typedef struct cli_summary {
  * status; *ninputs gets the number of inputs. */
 int run_batch(const ckpt_scanner *s, const cli_opts *o, cli_summary *sum, size_t *ninputs);
 
+/* Exit statuses; when several apply, the highest wins, so a dangerous
+ * file is never masked by an unreadable one. */
+enum {
+    EXIT_SAFE = 0,      /* every file below --fail-on (with defaults: safe) */
+    EXIT_FAIL_ON = 1,   /* some file at or above --fail-on */
+    EXIT_TROUBLE = 2,   /* some file unreadable, no input, or a usage error */
+    EXIT_DANGEROUS = 3, /* some file dangerous */
+    EXIT_INTERRUPTED = 130
+};
+
+/* main.c: the exit status for these verdict counts and --fail-on, at least
+ * `floor` (the status the walk or a usage problem already set). */
+int exit_status(const unsigned long long by_verdict[4], ckpt_verdict fail_on, int floor);
+
 /* dis.c: the `dis` command; returns the exit status. */
 int run_dis(const ckpt_scanner *s, const cli_opts *o);
 /* inspect.c: the inspection sections of a report from ckpt_inspect_*. */

@@ -56,9 +56,10 @@ int run_dis(const ckpt_scanner *s, const cli_opts *o)
     out_report(stdout, r, o, 0);
     ckpt_verdict v = ckpt_report_verdict(r);
     ckpt_report_free(r);
-    if (v == CKPT_VERDICT_ERROR)
-        return 2;
-    if (!st.have_member) {
+    unsigned long long by_verdict[4] = {0};
+    by_verdict[v] = 1;
+    int floor = EXIT_SAFE;
+    if (v != CKPT_VERDICT_ERROR && !st.have_member) {
         fputs("ckptscan: dis: no pickle", stderr);
         if (o->dis_member) {
             fputs(" in member '", stderr);
@@ -66,7 +67,7 @@ int run_dis(const ckpt_scanner *s, const cli_opts *o)
             fputc('\'', stderr);
         }
         fputs(" (see the report above)\n", stderr);
-        return 2;
+        floor = EXIT_TROUBLE;
     }
-    return v >= o->fail_on ? 1 : 0;
+    return exit_status(by_verdict, o->fail_on, floor);
 }

@@ -3,16 +3,17 @@
 
 #include "cli.h"
 
-/* 2 if any file could not be read, else 1 if any verdict is at or above
- * --fail-on, else 0. */
-static int exit_status(const cli_summary *sum, const cli_opts *o)
+int exit_status(const unsigned long long by_verdict[4], ckpt_verdict fail_on, int floor)
 {
-    if (sum->by_verdict[CKPT_VERDICT_ERROR])
-        return 2;
-    for (int v = (int)o->fail_on; v <= CKPT_VERDICT_DANGEROUS; v++)
-        if (sum->by_verdict[v])
-            return 1;
-    return 0;
+    int rc = floor;
+    if (by_verdict[CKPT_VERDICT_DANGEROUS] && rc < EXIT_DANGEROUS)
+        rc = EXIT_DANGEROUS;
+    if (by_verdict[CKPT_VERDICT_ERROR] && rc < EXIT_TROUBLE)
+        rc = EXIT_TROUBLE;
+    for (int v = (int)fail_on; v <= CKPT_VERDICT_DANGEROUS && rc < EXIT_FAIL_ON; v++)
+        if (by_verdict[v])
+            rc = EXIT_FAIL_ON;
+    return rc;
 }
 
 static int run(const ckpt_scanner *s, const cli_opts *o)
@@ -32,9 +33,9 @@ static int run(const ckpt_scanner *s, const cli_opts *o)
     strlist_free(&sum.unreadable);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         perror("ckptscan: writing output");
-        return 2;
+        rc = EXIT_TROUBLE;
     }
-    return rc ? rc : exit_status(&sum, o);
+    return exit_status(sum.by_verdict, o->fail_on, rc);
 }
 
 int main(int argc, char **argv)

@@ -101,6 +101,7 @@ typedef struct walker {
     int failed;
 } walker;
 
+static int globs_select(const cli_opts *o, const char *path);
 static int selected(const cli_opts *o, const char *path);
 
 static void note(const char *path, const char *why)
@@ -143,6 +144,10 @@ static void visit_at(walker *w, int at, const char *name, const char *path, int 
             w->skipped++, note(path, "directory already walked (symlink loop?); skipped");
         return;
     }
+    /* filter first, then de-duplicate: a name left out by --include or
+     * --exclude must not use up the inode another selected name reaches */
+    if (!globs_select(w->o, path))
+        return;
     if (!S_ISREG(st.st_mode) && !explicit_arg) {
         w->skipped++;
         note(path, "not a regular file (FIFO, device or socket); skipped");
@@ -214,29 +219,48 @@ static void walk_dir(walker *w, const char *dir, int depth)
     strlist_free(&names);
 }
 
+/* Hands on each entry of a list; returns 0, -1 on a read error, or -2 when
+ * a line-separated list holds a NUL byte (a `find -print0` list read
+ * without -0 would otherwise shrink to its first entry). Lines may end in
+ * CRLF. */
 static int read_list(walker *w, FILE *f, int sep)
 {
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    while ((n = getdelim(&line, &cap, sep, f)) > 0) {
+    int rc = 0;
+    while (!w->failed && (n = getdelim(&line, &cap, sep, f)) > 0) {
         if (line[n - 1] == sep)
+            line[--n] = '\0';
+        if (sep == '\n' && memchr(line, '\0', (size_t)n)) {
+            rc = -2;
+            break;
+        }
+        if (sep == '\n' && n > 0 && line[n - 1] == '\r')
             line[--n] = '\0';
         if (n > 0)
             visit(w, line, 0, 1);
     }
     free(line);
-    return ferror(f) ? -1 : 0;
+    return rc ? rc : ferror(f) ? -1 : 0;
 }
 
 static int read_files_from(walker *w, FILE *f)
 {
     const char *path = w->o->files_from;
     int rc = read_list(w, f, w->o->null_sep ? '\0' : '\n');
+    int err = errno;
     if (f != stdin)
         fclose(f);
+    if (rc == -2) {
+        fprintf(stderr,
+                "ckptscan: --files-from %s: the list contains NUL bytes; "
+                "use -0 (--null) for a NUL-separated list (find -print0)\n",
+                path);
+        return 2;
+    }
     if (rc < 0) {
-        fprintf(stderr, "ckptscan: --files-from %s: read error\n", path);
+        fprintf(stderr, "ckptscan: --files-from %s: %s\n", path, strerror(err));
         return 2;
     }
     return 0;
@@ -263,14 +287,23 @@ unsigned shard_of(const char *path, unsigned n)
     return (unsigned)(h % n) + 1;
 }
 
+/* --include and --exclude (standard input is always selected). */
+static int globs_select(const cli_opts *o, const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return 1;
+    if (o->include.n && !glob_match(&o->include, path))
+        return 0;
+    return !glob_match(&o->exclude, path);
+}
+
+/* The globs, then the shard. The shard comes after the inode check, so
+ * that every worker, walking the same tree, drops the same repeated names
+ * and the shards partition the names a whole run would scan. */
 static int selected(const cli_opts *o, const char *path)
 {
-    if (strcmp(path, "-") != 0) {
-        if (o->include.n && !glob_match(&o->include, path))
-            return 0;
-        if (glob_match(&o->exclude, path))
-            return 0;
-    }
+    if (!globs_select(o, path))
+        return 0;
     return o->shard_n == 0 || shard_of(path, o->shard_n) == o->shard_k;
 }
 

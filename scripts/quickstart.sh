@@ -13,11 +13,11 @@ echo
 echo "== what it holds, read without loading it (exit 0 expected)"
 ./build/cli/ckptscan inspect fixtures/examples/safe_model.pt
 echo
-echo "== a malicious checkpoint (exit 1 expected)"
+echo "== a malicious checkpoint (exit 3 expected: dangerous)"
 set +e
 ./build/cli/ckptscan fixtures/examples/malicious_model.pt
 rc=$?
 set -e
-[ "$rc" -eq 1 ] || { echo "unexpected exit status $rc" >&2; exit 1; }
+[ "$rc" -eq 3 ] || { echo "unexpected exit status $rc" >&2; exit 1; }
 echo
 echo "ckptscan is built at ./build/cli/ckptscan"

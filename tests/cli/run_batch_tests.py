@@ -68,7 +68,7 @@ def whole_tree(exe, root):
     rc, out, err = run(exe, ["--format", "json", "-j", "2", "models", "hub"], root)
     d = docs(out)
     paths = [f["path"] for f in d["files"]]
-    assert rc == 2, (rc, "a dangling link is unreadable: exit 2")
+    assert rc == 3, (rc, "dangerous files beside a dangling link (unreadable): exit 3")
     assert "models/dangling.pt" in d["summary"]["unreadable"], d["summary"]
     assert not any("loop" in p for p in paths), paths
     assert "not a regular file" in err and "symlink loop" in err, err
@@ -116,7 +116,7 @@ def files_from_lines_and_nul(exe, root):
     rc, out, _ = run(exe, ["--format", "jsonl", "--files-from", "-"], root, listing.encode())
     lines = [json.loads(x) for x in out.splitlines()]
     assert [x["path"] for x in lines[:-1]] == ["models/a/safe1.pt", "models/a/evil1.pkl"]
-    assert lines[-1]["summary"]["dangerous"] == 1 and rc == 1
+    assert lines[-1]["summary"]["dangerous"] == 1 and rc == 3
     rc, out, _ = run(exe, ["--format", "json", "-0", "--files-from", "-"], root,
                      b"models/a/safe1.pt\0models/a/b/c/safe2.bin\0")
     assert rc == 0 and len(docs(out)["files"]) == 2
@@ -134,6 +134,90 @@ def include_exclude(exe, root):
     paths = sorted(f["path"] for f in docs(out)["files"])
     assert paths == ["models/notes.txt"], paths
     assert rc == 1  # notes.txt is an unknown format: suspicious
+
+
+def small_case(root):
+    """The issue's smallest case: a_blob (malicious), z_model.bin -> a_blob, b_ok.bin."""
+    d = os.path.join(root, "smallcase")
+    if not os.path.isdir(d):
+        os.makedirs(d)
+        with open(os.path.join(d, "a_blob"), "wb") as f:
+            f.write(EVIL)
+        with open(os.path.join(d, "b_ok.bin"), "wb") as f:
+            f.write(SAFE)
+        os.symlink("a_blob", os.path.join(d, "z_model.bin"))
+    return "smallcase"
+
+
+@check
+def exclude_does_not_use_up_an_inode(exe, root):
+    d = small_case(root)
+    rc, out, _ = run(exe, ["--format", "json", "--exclude", "a_blob", d], root)
+    doc = docs(out)
+    got = [(f["path"], f["verdict"]) for f in doc["files"]]
+    assert got == [(d + "/b_ok.bin", "safe"), (d + "/z_model.bin", "dangerous")], got
+    assert rc == 3, rc
+    assert doc["summary"]["skipped"] == 0, doc["summary"]
+    # without a filter the blob is scanned under its first name, the link skipped
+    rc, out, _ = run(exe, ["--format", "json", d], root)
+    doc = docs(out)
+    assert [f["path"] for f in doc["files"]] == [d + "/a_blob", d + "/b_ok.bin"], doc
+    assert rc == 3 and doc["summary"]["skipped"] == 1, (rc, doc["summary"])
+    # the gate of the issue: --exclude '*/blobs/*' --fail-on dangerous on a cache
+    rc, out, _ = run(exe, ["--format", "json", "--exclude", "*/blobs/*", "--fail-on", "dangerous",
+                           "hub"], root)
+    got = sorted((f["path"], f["verdict"]) for f in docs(out)["files"])
+    assert got == [("hub/models--x/snapshots/main/optimizer.pt", "safe"),
+                   ("hub/models--x/snapshots/main/pytorch_model.bin", "dangerous")], got
+    assert rc == 3, rc
+
+
+@check
+def include_finds_snapshot_files(exe, root):
+    rc, out, _ = run(exe, ["--format", "json", "--include", "*.bin", "hub"], root)
+    doc = docs(out)
+    got = [(f["path"], f["verdict"]) for f in doc["files"]]
+    assert got == [("hub/models--x/snapshots/main/pytorch_model.bin", "dangerous")], got
+    assert rc == 3, rc
+
+
+@check
+def nul_list_without_null_is_an_error(exe, root):
+    listing = b"models/a/safe1.pt\0models/a/evil1.pkl\0"
+    rc, out, err = run(exe, ["--format", "json", "--files-from", "-"], root, listing)
+    assert rc == 2, rc
+    assert "contains NUL bytes" in err and "-0" in err, err
+    assert '"path"' not in out, out  # nothing was scanned
+    lst = os.path.join(root, "nul.lst")
+    with open(lst, "wb") as f:
+        f.write(listing)
+    rc, _, err = run(exe, ["--files-from", lst], root)
+    assert rc == 2 and "nul.lst: the list contains NUL bytes" in err, (rc, err)
+    rc, out, _ = run(exe, ["--format", "json", "-0", "--files-from", lst], root)
+    assert rc == 3 and [f["path"] for f in docs(out)["files"]] == [
+        "models/a/safe1.pt", "models/a/evil1.pkl"], (rc, out)
+
+
+@check
+def crlf_list(exe, root):
+    listing = b"models/a/safe1.pt\r\nmodels/a/b/c/safe2.bin\r\n"
+    rc, out, err = run(exe, ["--format", "json", "--files-from", "-"], root, listing)
+    doc = docs(out)
+    assert rc == 0, (rc, err)
+    assert [(f["path"], f["verdict"]) for f in doc["files"]] == [
+        ("models/a/safe1.pt", "safe"), ("models/a/b/c/safe2.bin", "safe")], doc
+
+
+@check
+def dangerous_is_not_masked_by_unreadable(exe, root):
+    # a dangling link (unreadable) and a dangerous file in one batch
+    rc, out, _ = run(exe, ["--format", "json", "models/dangling.pt", "models/a/evil1.pkl"], root)
+    s = docs(out)["summary"]
+    assert rc == 3 and s["error"] == 1 and s["dangerous"] == 1, (rc, s)
+    rc, _, _ = run(exe, ["models/dangling.pt", "models/a/b/c/unknown.ckpt"], root)
+    assert rc == 2, rc
+    rc, _, _ = run(exe, ["--fail-on", "dangerous", "models/a/b/c/unknown.ckpt"], root)
+    assert rc == 0, rc
 
 
 @check

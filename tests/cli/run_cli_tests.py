@@ -113,7 +113,7 @@ def verdicts(doc):
 
 
 CASES = [
-    Case("help", ["--help"], 0, stdout_has=["Usage: ckptscan", "Exit status:", "--fail-on"]),
+    Case("help", ["--help"], 0, stdout_has=["Usage: ckptscan", "Exit status (", "--fail-on"]),
     Case("version", ["--version"], 0, stdout_has=["ckptscan 0."]),
     Case("no file", [], 2, stderr_has=["no FILE given"]),
     Case("bad option", ["--bogus", "x"], 2, stderr_has=["unknown option '--bogus'"]),
@@ -126,8 +126,8 @@ CASES = [
     Case("missing policy file", ["--policy", "no-such-policy", "safe.pkl"], 2,
          stderr_has=["no-such-policy: no such file"]),
     Case("safe file", ["safe.pkl"], 0, golden="safe.txt"),
-    Case("dangerous file", ["--color", "never", "evil.pkl"], 1, golden="evil.txt"),
-    Case("dangerous json", ["--format", "json", "evil.pkl"], 1, golden="evil.json",
+    Case("dangerous file", ["--color", "never", "evil.pkl"], 3, golden="evil.txt"),
+    Case("dangerous json", ["--format", "json", "evil.pkl"], 3, golden="evil.json",
          check=lambda out: json_shape(json.loads(out))),
     Case("escapes hostile names", ["esc.pkl"], 1, golden="esc.txt",
          check=lambda out: "\x1b" not in out or (_ for _ in ()).throw(AssertionError("ESC"))),
@@ -135,17 +135,17 @@ CASES = [
          stdout_has=["imports evil\\xe2\\x80\\xaeplh.so.name"]),
     Case("unknown import", ["unknown.pkl"], 1, golden="unknown.txt"),
     Case("fail-on dangerous lets suspicious pass", ["--fail-on", "dangerous", "unknown.pkl"], 0),
-    Case("fail-on dangerous still fails dangerous", ["--fail-on", "dangerous", "evil.pkl"], 1),
-    Case("strict makes unknown dangerous", ["--strict", "--format", "json", "unknown.pkl"], 1,
+    Case("fail-on dangerous still fails dangerous", ["--fail-on", "dangerous", "evil.pkl"], 3),
+    Case("strict makes unknown dangerous", ["--strict", "--format", "json", "unknown.pkl"], 3,
          check=lambda out: verdicts(json.loads(out)) == ["dangerous"]
          or (_ for _ in ()).throw(AssertionError(out))),
     Case("missing file", ["does-not-exist.pt"], 2, stdout_has=["does-not-exist.pt: ERROR"],
          stderr_has=["does-not-exist.pt: no such file"]),
     Case("empty directory", ["emptydir"], 2, stderr_has=["no input files"]),
-    Case("directory is walked", ["--format", "json", "tree"], 1,
+    Case("directory is walked", ["--format", "json", "tree"], 3,
          check=lambda out: sorted(f["path"] for f in json.loads(out)["files"])
          == ["tree/a/evil.pkl", "tree/safe.pkl"] or (_ for _ in ()).throw(AssertionError(out))),
-    Case("jsonl", ["--format", "jsonl", "safe.pkl", "evil.pkl"], 1,
+    Case("jsonl", ["--format", "jsonl", "safe.pkl", "evil.pkl"], 3,
          check=lambda out: [r["verdict"] for r in jsonl_docs(out)[0]] == ["safe", "dangerous"]
          or (_ for _ in ()).throw(AssertionError(out))),
     Case("empty file", ["empty.bin"], 1, golden="empty.txt"),
@@ -156,33 +156,46 @@ CASES = [
          check=lambda out: (json_shape(json.loads(out)),
                             verdicts(json.loads(out)) != ["safe"] or
                             (_ for _ in ()).throw(AssertionError("random bytes SAFE")))),
-    Case("stdin", ["-"], 1, stdin=EVIL_PICKLE, stdout_has=["-: DANGEROUS [pickle]"]),
+    Case("stdin", ["-"], 3, stdin=EVIL_PICKLE, stdout_has=["-: DANGEROUS [pickle]"]),
     Case("zero-length stdin", ["-"], 1, stdin=b"", stdout_has=["-: SUSPICIOUS [empty]"]),
-    Case("several files, one missing: exit 2", ["--format", "json", "safe.pkl", "evil.pkl",
-                                                "nope.pt"], 2,
+    Case("one missing, one dangerous: exit 3, dangerous is not masked",
+         ["--format", "json", "safe.pkl", "evil.pkl", "nope.pt"], 3,
          check=lambda out: verdicts(json.loads(out)) == ["safe", "dangerous", "error"]
          or (_ for _ in ()).throw(AssertionError(out))),
-    Case("summary line", ["safe.pkl", "evil.pkl"], 1,
+    Case("exit 2: a missing file with a suspicious one", ["unknown.pkl", "nope.pt"], 2),
+    Case("exit 2: a missing file, --fail-on dangerous", ["--fail-on", "dangerous", "unknown.pkl",
+                                                         "nope.pt"], 2),
+    Case("exit 1: suspicious only", ["safe.pkl", "unknown.pkl"], 1),
+    Case("exit 3: dangerous with --fail-on dangerous", ["--fail-on", "dangerous", "safe.pkl",
+                                                        "evil.pkl"], 3),
+    Case("exit 3: dangerous beside a suspicious and a missing file, any order",
+         ["nope.pt", "evil.pkl", "unknown.pkl"], 3),
+    Case("exit 3: dis of a missing member of a dangerous file",
+         ["dis", "--member", "nope", "evil.pkl"], 3, stderr_has=["no pickle in member 'nope'"]),
+    Case("help documents the exit statuses", ["--help"], 0,
+         stdout_has=["  0  ", "  1  ", "  2  ", "  3  some file is dangerous",
+                     "the highest status that applies"]),
+    Case("summary line", ["safe.pkl", "evil.pkl"], 3,
          stdout_has=["2 files: 1 safe, 0 suspicious, 1 dangerous, 0 unreadable"]),
-    Case("quiet", ["-q", "evil.pkl"], 1, stdout_has=["evil.pkl: DANGEROUS [pickle] 2 findings\n"],
+    Case("quiet", ["-q", "evil.pkl"], 3, stdout_has=["evil.pkl: DANGEROUS [pickle] 2 findings\n"],
          check=lambda out: out.count("\n") == 1 or (_ for _ in ()).throw(AssertionError(out))),
     Case("limit hit", ["--limit", "max-opcodes=3", "safe.pkl"], 1, stdout_has=["max-opcodes"]),
-    Case("dis", ["dis", "evil.pkl"], 1, golden="dis_evil.txt"),
+    Case("dis", ["dis", "evil.pkl"], 3, golden="dis_evil.txt"),
     Case("dis of a broken stream", ["dis", "one_none.bin"], 1, golden="dis_broken.txt",
          stdout_has=["!! "]),
-    Case("dis of a member that has no pickle", ["dis", "--member", "nope", "evil.pkl"], 2,
+    Case("dis of a member that has no pickle", ["dis", "--member", "nope", "safe.pkl"], 2,
          stderr_has=["no pickle in member 'nope'"],
          check=lambda out: "== " not in out or (_ for _ in ()).throw(AssertionError(out))),
-    Case("dis of the file itself", ["dis", "--member", "", "evil.pkl"], 1,
+    Case("dis of the file itself", ["dis", "--member", "", "evil.pkl"], 3,
          stdout_has=["== (file)", "REDUCE"]),
     Case("dis takes one file", ["dis", "evil.pkl", "safe.pkl"], 2, stderr_has=["exactly one"]),
     Case("--member without dis", ["--member", "x", "evil.pkl"], 2, stderr_has=["dis command"]),
     Case("the README's safe example", ["safe_model.pt"], 0, golden="example_safe.txt"),
-    Case("the README's malicious example", ["malicious_model.pt"], 1,
+    Case("the README's malicious example", ["malicious_model.pt"], 3,
          golden="example_malicious.txt"),
     Case("tensor records that look like pickles or zlib stay safe", ["lookalike_records.pt"], 0,
          stdout_has=["lookalike_records.pt: SAFE [torch-zip] 0 findings"]),
-    Case("a compressed payload hidden in a record is found", ["hidden_record.pt"], 1,
+    Case("a compressed payload hidden in a record is found", ["hidden_record.pt"], 3,
          stdout_has=["hidden_record.pt: DANGEROUS [torch-zip]",
                      "os.system('touch /tmp/ckptscan_cli_test')"]),
     Case("list codes", ["--list-codes"], 0, stdout_has=["| `unknown-import` | suspicious |"]),
@@ -226,10 +239,14 @@ def corpus_smoke(exe, corpus):
         for n in sorted(names):
             p = subprocess.run([exe, "--format", "json", os.path.join(root, n)],
                                capture_output=True, timeout=60)
-            if p.returncode not in (0, 1, 2):
+            if p.returncode not in (0, 1, 2, 3):
                 problems.append(f"{n}: exit {p.returncode}")
             else:
-                json_shape(json.loads(p.stdout))
+                doc = json.loads(p.stdout)
+                json_shape(doc)
+                want = {"safe": 0, "suspicious": 1, "error": 2, "dangerous": 3}[verdicts(doc)[0]]
+                if p.returncode != want:
+                    problems.append(f"{n}: exit {p.returncode} for {verdicts(doc)[0]}")
     return problems
 
 

@@ -71,7 +71,8 @@ def test_fixtures(exe, repo, schema):
         rc, doc = inspect_json(exe, os.path.join(repo, "fixtures", rel))
         jsonschema.validate(doc, schema)
         report = doc["files"][0]
-        check(rc in (0, 1), f"{rel}: exit status {rc}")
+        check(rc == {"safe": 0, "suspicious": 1, "dangerous": 3}[report["verdict"]],
+              f"{rel}: exit status {rc} for {report['verdict']}")
         check("inspection" in report, f"{rel}: no inspection object")
         compare_inventory(rel, report, expected)
     return len(inventory)
@@ -135,7 +136,8 @@ def test_bounds(exe, tmp):
             check(report["verdict"] == "safe" and rc == 0, f"{name}: {report['verdict']} {codes}")
             check(t["problem"] == "", f"{name}: problem {t['problem']!r}")
         else:
-            check(code in codes and report["verdict"] != "safe" and rc == 1,
+            check(code in codes and report["verdict"] != "safe"
+                  and rc == (3 if report["verdict"] == "dangerous" else 1),
                   f"{name}: want {code}, got {report['verdict']} {codes}")
             check(problem in t["problem"], f"{name}: problem {t['problem']!r}")
     return len(BOUNDS_CASES)
@@ -203,7 +205,7 @@ def test_text(exe, repo):
     # malicious files keep their verdict and exit status under inspect
     evil = os.path.join(repo, "fixtures", "torch", "malicious_reduce_in_state_dict.pt")
     p = subprocess.run([exe, "inspect", evil], capture_output=True, text=True)
-    check(p.returncode == 1 and "DANGEROUS" in p.stdout, f"evil: {p.returncode}")
+    check(p.returncode == 3 and "DANGEROUS" in p.stdout, f"evil: {p.returncode}")
 
 
 def test_deterministic(exe, repo):

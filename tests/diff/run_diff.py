@@ -13,8 +13,8 @@ pickle.Unpickler whose find_class never imports anything, scans them with
       not safe;
   (c) if CPython's load stopped with a stream error before the end of the
       data, the verdict is not safe;
-  (d) the exit status matches the verdicts (0 safe, 1 suspicious/dangerous,
-      2 error);
+  (d) the exit status matches the verdicts (the highest of: 0 safe,
+      1 suspicious, 2 error, 3 dangerous);
   plus (e) a name that can never be on an allowlist (os.*, subprocess.*,
   builtins.eval, dunder walks, odd characters, ...: must_deny below) is not
   reported `allowed`; (f) when the protocol in force at an import is known,
@@ -360,9 +360,11 @@ def run_ckptscan(exe, paths, timeout):
 
 
 def expected_status(verdicts):
+    if "dangerous" in verdicts:
+        return 3
     if "error" in verdicts:
         return 2
-    if "suspicious" in verdicts or "dangerous" in verdicts:
+    if "suspicious" in verdicts:
         return 1
     return 0
 
