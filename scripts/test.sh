@@ -21,8 +21,16 @@ echo "== ASan + UBSan build: all suites"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
 echo "== valgrind on a representative set"
-vg_inputs=(../shared/corpus/picklescan/*.pkl ../shared/corpus/picklescan/*.zip
-           ../shared/corpus/modelscan/* fixtures/examples/*)
+# The project's own malicious and benign samples, plus the optional peer corpus
+# when it is beside the checkout (as in CI).
+vg_inputs=(fixtures/examples/* fixtures/torch/malicious_*.pt fixtures/legacy/*.pt
+           fixtures/zip/*.zip fixtures/numpy/*.npy fixtures/joblib/payload*)
+if [ -d ../shared/corpus ]; then
+  vg_inputs+=(../shared/corpus/picklescan/*.pkl ../shared/corpus/picklescan/*.zip
+              ../shared/corpus/modelscan/*)
+else
+  echo "valgrind: ../shared/corpus absent (optional peer corpus): the fixtures only"
+fi
 valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
   ./build/cli/ckptscan -q -j 1 "${vg_inputs[@]}" >/dev/null || [ $? -ne 99 ]
 vg_inspect=(fixtures/torch/*.pt fixtures/examples/*)

@@ -7,7 +7,8 @@ The official schema (sarif-2.1.0-rtm.5.json) is not copied into this
 repository: it is taken at test time from the npm registry package
 @microsoft/jest-sarif, which ships it (cached in --cache).
 
-Usage: run_sarif_tests.py --ckptscan PATH --inputs DIR... [--cache DIR]
+Usage: run_sarif_tests.py --ckptscan PATH --inputs DIR... [--optional-inputs DIR...]
+                           [--cache DIR]
 """
 import argparse
 import glob
@@ -49,11 +50,23 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckptscan", required=True)
     ap.add_argument("--inputs", nargs="+", required=True)
+    ap.add_argument("--optional-inputs", nargs="*", default=[],
+                    help="directories scanned too when present (the peer corpus)")
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "ckptscan-sarif"))
     a = ap.parse_args()
     import jsonschema  # Debian's python3-jsonschema
     schema = official_schema(a.cache)
-    files = sorted(p for d in a.inputs for p in glob.glob(os.path.join(d, "**", "*"),
+    missing = [d for d in a.inputs if not os.path.isdir(d)]
+    if missing:
+        print("FAIL input directories missing: " + ", ".join(missing))
+        return 1
+    dirs = list(a.inputs)
+    for d in a.optional_inputs:
+        if os.path.isdir(d):
+            dirs.append(d)
+        else:
+            print(f"note {d} absent (optional peer corpus): the fixtures and fuzz corpus only")
+    files = sorted(p for d in dirs for p in glob.glob(os.path.join(d, "**", "*"),
                                                            recursive=True)
                    if os.path.isfile(p))
     files.append("/nonexistent/ckptscan-sarif-test")
