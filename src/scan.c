@@ -12,6 +12,7 @@
 
 #include "formats.h"
 #include "inspect.h"
+#include "mapguard.h"
 #include "scan.h"
 #include "util.h"
 
@@ -253,9 +254,13 @@ static ckpt_status scan_open_fd(const ckpt_scanner *s, int fd, int opened, ckpt_
     if (map == MAP_FAILED)
         return read_stream(s, fd, r, o);
     madvise(map, (size_t)size, MADV_RANDOM); /* see ctx_prefetch */
+    int guard = mapguard_enter(map, (size_t)size);
     scan_image(s, r, map, (size_t)size, o, 1);
+    int shrank = mapguard_leave(guard);
     munmap(map, (size_t)size);
-    return CKPT_OK;
+    /* the file shrank under the scan, which read zeros past its new end:
+     * the report describes no file that existed */
+    return shrank ? CKPT_ERR_IO : CKPT_OK;
 }
 
 /* Finishes a report whose input could not be read at all. */

@@ -309,6 +309,55 @@ def measure(exe, path, extra):
     return json.loads(p.stdout)
 
 
+def truncated_while_scanned(exe, work, tries=40):
+    """A 50 MB pickle truncated to 4 KiB by another thread while ckptscan
+    walks it, between two small files: never a signal; when the cut lands
+    inside the walk the big file is an `error` report (exit 2) and both
+    small files are still reported SAFE. Repeated with other delays until
+    the cut has landed inside the walk at least 3 times."""
+    import threading
+    small = [os.path.join(work, f"small{i}.pkl") for i in range(2)]
+    big = os.path.join(work, "big.pkl")
+    for s in small:
+        with open(s, "wb") as f:
+            f.write(b"\x80\x02N.")
+    body = b"\x80\x02" + b"N0" * 25_000_000 + b"N."
+    hits = 0
+    for i in range(tries):
+        with open(big, "wb") as f:
+            f.write(body)
+        delay = 0.03 + 0.04 * (i % 10)
+        t = threading.Timer(delay, os.truncate, (big, 4096))
+        p = subprocess.Popen([exe, "--format", "json", "-j", "1", small[0], big, small[1]],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        t.start()
+        out, _ = p.communicate(timeout=120)
+        t.join()
+        if p.returncode < 0 or p.returncode not in (0, 1, 2):
+            print(f"FAIL truncated_while_scanned: exit {p.returncode} (delay {delay:.2f}s)")
+            return False
+        files = json.loads(out)["files"]
+        if len(files) != 3 or files[0]["verdict"] != "safe" or files[2]["verdict"] != "safe":
+            print(f"FAIL truncated_while_scanned: the small files were not reported SAFE")
+            return False
+        rep = files[1]
+        if rep["verdict"] == "error":
+            if p.returncode != 2 or not rep["error"]:
+                print(f"FAIL truncated_while_scanned: error report with exit {p.returncode}")
+                return False
+            hits += 1
+        elif p.returncode != (0 if rep["verdict"] == "safe" else 1):
+            # cut before the file was opened (a truncated pickle) or after it was done
+            print(f"FAIL truncated_while_scanned: exit {p.returncode}, verdict {rep['verdict']}")
+            return False
+        if hits >= 3:
+            break
+    ok = hits >= 3
+    print(f"{'ok  ' if ok else 'FAIL'} truncated_while_scanned: {hits} cut(s) inside the walk "
+          f"in {i + 1} run(s), no signal, the other files reported")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckptscan", required=True)
@@ -333,6 +382,10 @@ def main():
             status = "ok  " if ok else "FAIL"
             print(f"{status} {name} ({len(data)} bytes): {m['secs']:.2f}s (<= {max_s}), {rss_mib:.0f} MiB "
                   f"(<= {max_mib}), verdict {rep['verdict']}, want {want}, codes {sorted(codes)}")
+            passed += ok
+            failed += not ok
+        if not a.only or a.only == "truncated_while_scanned":
+            ok = truncated_while_scanned(exe, work)
             passed += ok
             failed += not ok
     print(f"{passed} passed, {failed} failed")
