@@ -5,6 +5,8 @@
  * on the number of threads, and no thread sits between scanning and
  * writing (-j 1 starts no thread at all). A window bounds how far workers
  * run ahead (memory stays flat). */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +15,20 @@
 
 #include "cli.h"
 
+/* A finished scan: the report and what the CLI adds to it. */
+typedef struct scanned {
+    ckpt_report *r;
+    report_extra x;
+} scanned;
+
 typedef struct batch {
     const ckpt_scanner *s;
     const cli_opts *o;
     strlist inputs; /* grows while the walk goes on */
     int walked;     /* the walk is over */
     cli_summary *sum;
-    ckpt_report **done; /* slot i: report of input i once scanned */
+    scanned **done;      /* slot i: input i once scanned */
+    unsigned char *fifo; /* slot i: input i is a named pipe */
     size_t done_cap;
     size_t next;    /* next input to hand out */
     size_t written; /* reports written so far */
@@ -39,17 +48,40 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static ckpt_report *scan_one(const ckpt_scanner *s, const char *path, int inspect)
+/* A named pipe named as an input: opened without O_NONBLOCK, so that the
+ * scan waits for its writer instead of reading an empty stream. */
+static ckpt_status scan_fifo(const ckpt_scanner *s, const char *path, ckpt_report **r)
 {
+    int fd;
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    while (fd < 0 && errno == EINTR && !cli_interrupted());
+    if (fd < 0)
+        return ckpt_scan_file(s, path, r); /* reports why it cannot be read */
+    ckpt_status st = ckpt_scan_fd(s, fd, path, r);
+    close(fd);
+    return st;
+}
+
+static scanned *scan_one(const ckpt_scanner *s, const char *path, int inspect, int fifo)
+{
+    scanned *d = malloc(sizeof(*d));
+    if (!d) {
+        fputs("ckptscan: out of memory\n", stderr);
+        exit(2);
+    }
     ckpt_report *r = NULL;
     ckpt_status st = inspect                  ? ckpt_inspect_file(s, path, &r)
                      : strcmp(path, "-") == 0 ? ckpt_scan_fd(s, 0, "-", &r)
+                     : fifo                   ? scan_fifo(s, path, &r)
                                               : ckpt_scan_file(s, path, &r);
     if (!r) {
         fprintf(stderr, "ckptscan: %s: %s\n", path, ckpt_strerror(st));
         exit(2); /* out of memory: nothing sensible left to do */
     }
-    return r;
+    d->r = r;
+    diagnose(r, &d->x);
+    return d;
 }
 
 /* Next index to scan, or SIZE_MAX when all are taken. Called locked. */
@@ -75,8 +107,9 @@ static void *worker(void *arg)
     size_t i;
     while ((i = take(b)) != SIZE_MAX) {
         const char *path = b->inputs.v[i]; /* the array moves as the walk grows it */
+        int fifo = b->fifo[i];
         pthread_mutex_unlock(&b->lock);
-        ckpt_report *r = scan_one(b->s, path, b->o->command == CMD_INSPECT);
+        scanned *r = scan_one(b->s, path, b->o->command == CMD_INSPECT, fifo);
         pthread_mutex_lock(&b->lock);
         b->done[i] = r;
         if (!b->writing)
@@ -87,30 +120,36 @@ static void *worker(void *arg)
 }
 
 /* The walk's sink: a new input for the workers. */
-static int add_input(void *ctx, const char *path)
+static int add_input(void *ctx, const char *path, int fifo)
 {
     batch *b = ctx;
     pthread_mutex_lock(&b->lock);
     int rc = 0;
     if (b->inputs.n == b->done_cap) {
         size_t cap = b->done_cap ? b->done_cap * 2 : 256;
-        ckpt_report **d = realloc(b->done, cap * sizeof(*d));
+        scanned **d = realloc(b->done, cap * sizeof(*d));
         if (d) {
             memset(d + b->done_cap, 0, (cap - b->done_cap) * sizeof(*d));
             b->done = d;
+        }
+        unsigned char *ff = d ? realloc(b->fifo, cap) : NULL;
+        if (ff) {
+            b->fifo = ff;
             b->done_cap = cap;
         }
-        rc = d ? 0 : -1;
+        rc = ff ? 0 : -1;
     }
-    if (rc == 0)
+    if (rc == 0) {
+        b->fifo[b->inputs.n] = (unsigned char)fifo;
         rc = strlist_add(&b->inputs, path);
+    }
     if (b->waiting)
         pthread_cond_broadcast(&b->moved);
     pthread_mutex_unlock(&b->lock);
     return rc;
 }
 
-static void count(cli_summary *sum, const ckpt_report *r)
+static void count(cli_summary *sum, const ckpt_report *r, const report_extra *x)
 {
     ckpt_verdict v = ckpt_report_verdict(r);
     sum->files++;
@@ -120,7 +159,7 @@ static void count(cli_summary *sum, const ckpt_report *r)
     if (v == CKPT_VERDICT_ERROR) {
         fputs("ckptscan: ", stderr);
         out_safe_text(stderr, ckpt_report_path(r));
-        fprintf(stderr, ": %s\n", ckpt_strerror(ckpt_report_status(r)));
+        fprintf(stderr, ": %s\n", x->error);
         strlist_add(&sum->unreadable, ckpt_report_path(r));
     } else {
         sum->by_format[ckpt_report_format(r)]++;
@@ -143,16 +182,17 @@ static void write_ready(batch *b)
     b->writing = 1;
     while (b->written < b->inputs.n && b->done[b->written]) {
         size_t i = b->written, total = b->inputs.n;
-        ckpt_report *r = b->done[i];
+        scanned *d = b->done[i];
         b->done[i] = NULL;
         pthread_mutex_unlock(&b->lock);
         if (!b->begun) {
             out_begin(stdout, b->o);
             b->begun = 1;
         }
-        count(b->sum, r);
-        out_report(stdout, r, b->o, i);
-        ckpt_report_free(r);
+        count(b->sum, d->r, &d->x);
+        out_report(stdout, d->r, &d->x, b->o, i);
+        ckpt_report_free(d->r);
+        free(d);
         if (b->o->progress && now() - b->last_draw > 0.1) {
             b->last_draw = now();
             progress(b->sum, total, b->t0, 0);
@@ -175,28 +215,18 @@ static int start_workers(batch *b, pthread_t *t, int n)
 
 int run_batch(const ckpt_scanner *s, const cli_opts *o, cli_summary *sum, size_t *ninputs)
 {
-    batch b = {s,
-               o,
-               {0},
-               0,
-               sum,
-               NULL,
-               0,
-               0,
-               0,
-               (size_t)o->jobs * 4 + 16,
-               0,
-               0,
-               0,
-               now(),
-               0,
-               PTHREAD_MUTEX_INITIALIZER,
-               PTHREAD_COND_INITIALIZER};
+    batch b = {.s = s,
+               .o = o,
+               .sum = sum,
+               .window = (size_t)o->jobs * 4 + 16,
+               .t0 = now(),
+               .lock = PTHREAD_MUTEX_INITIALIZER,
+               .moved = PTHREAD_COND_INITIALIZER};
     int n = o->jobs < 1 ? 1 : o->jobs;
     pthread_t *t = calloc((size_t)n, sizeof(pthread_t));
     int started = start_workers(&b, t, n);
     input_sink sink = {add_input, &b};
-    int rc = walk_inputs(o, &sink, &sum->skipped);
+    int rc = walk_inputs(o, &sink, &sum->walk);
     pthread_mutex_lock(&b.lock);
     b.walked = 1;
     pthread_cond_broadcast(&b.moved);
@@ -216,6 +246,7 @@ int run_batch(const ckpt_scanner *s, const cli_opts *o, cli_summary *sum, size_t
     *ninputs = b.inputs.n;
     free(t);
     free(b.done);
+    free(b.fifo);
     strlist_free(&b.inputs);
     sum->seconds = now() - b.t0;
     return rc;

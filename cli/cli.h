@@ -35,6 +35,7 @@ typedef struct cli_opts {
     int null_sep;         /* --files-from entries end with NUL */
     const char *files_from;
     strlist include, exclude;  /* globs */
+    strlist policies;          /* --policy files, for the warnings */
     unsigned shard_k, shard_n; /* shard_n == 0: no sharding; else 1 <= k <= n */
     char **args;
     int nargs;
@@ -48,23 +49,50 @@ void cli_opts_free(cli_opts *o);
 /* Where the walk hands each input, in order; add returns 0, or -1 on no
  * memory (the walk then stops). */
 typedef struct input_sink {
-    int (*add)(void *ctx, const char *path);
+    /* fifo: the input is a named pipe (scanned once a writer opens it) */
+    int (*add)(void *ctx, const char *path, int fifo);
     void *ctx;
 } input_sink;
+
+/* What a walk left out, by reason, and the directories it could not read. */
+typedef struct walk_counts {
+    unsigned long long other_name; /* a file already taken under another name */
+    unsigned long long special;    /* FIFO, device or socket found in a directory */
+    unsigned long long dir_again;  /* a directory already walked (symlink loop) */
+    unsigned long long too_deep;   /* nesting past the depth limit */
+    strlist unlisted;              /* directories that could not be read */
+} walk_counts;
 
 /* walk.c: expands arguments and --files-from into the inputs: directories
  * walked recursively (symlinks followed, loops and repeated inodes skipped,
  * special files skipped with a note), --include, --exclude and --shard
  * applied. Returns 0, or 2 when an input list could not be opened (before
- * any input is handed on) or read, or memory ran out. *skipped counts what
- * was left out with a note. */
-int walk_inputs(const cli_opts *o, input_sink *sink, unsigned long long *skipped);
+ * any input is handed on) or read, or memory ran out. *wc gets what was
+ * left out. */
+int walk_inputs(const cli_opts *o, input_sink *sink, walk_counts *wc);
 /* walk.c: the shard (1-based) a path belongs to out of n. */
 unsigned shard_of(const char *path, unsigned n);
 
+/* What the CLI adds to a report: its own look at the input, and what the
+ * walk knows about it. */
+typedef struct report_extra {
+    const char *error;   /* why an unreadable input could not be read, else NULL */
+    char error_buf[160]; /* (storage for error) */
+    int truncated_zip;   /* starts as a zip archive whose end is missing */
+} report_extra;
+
+/* diagnose.c: fills *x for report r. */
+void diagnose(const ckpt_report *r, report_extra *x);
+/* The one-line explanation of a truncated archive. */
+#define TRUNCATED_ZIP_TEXT                                                                         \
+    "truncated archive: the file starts as a zip archive but its end (the central "                \
+    "directory) is missing, so no loader can open it; a partial download? Fetch it again"
+
 typedef struct cli_summary {
     unsigned long long files, by_verdict[4], by_format[CKPT_FORMAT_COUNT_];
-    unsigned long long bytes, findings, skipped;
+    unsigned long long bytes, findings;
+    walk_counts walk;
+    int interrupted; /* SIGINT or SIGTERM stopped the batch */
     strlist unreadable;
     double seconds;
 } cli_summary;
@@ -89,13 +117,22 @@ enum {
  * `floor` (the status the walk or a usage problem already set). */
 int exit_status(const unsigned long long by_verdict[4], ckpt_verdict fail_on, int floor);
 
+/* policy_check.c: warns on stderr about each `allow` line of these policy
+ * files that can never take effect with scanner s (deny beats allow). */
+void check_policy_files(const ckpt_scanner *s, const strlist *paths);
+
+/* signals.c: SIGINT/SIGTERM set a flag instead of killing the process. */
+void cli_signals_install(void);
+int cli_interrupted(void);
+
 /* dis.c: the `dis` command; returns the exit status. */
 int run_dis(const ckpt_scanner *s, const cli_opts *o);
 /* inspect.c: the inspection sections of a report from ckpt_inspect_*. */
 void out_inspection(FILE *f, const ckpt_report *r);
 
 /* output.c */
-void out_report(FILE *f, const ckpt_report *r, const cli_opts *o, size_t index);
+void out_report(FILE *f, const ckpt_report *r, const report_extra *x, const cli_opts *o,
+                size_t index);
 void out_begin(FILE *f, const cli_opts *o);
 void out_end(FILE *f, const cli_summary *sum, const cli_opts *o, size_t nfiles);
 /* Writes s with bytes that could drive a terminal shown as \xNN. */

@@ -53,7 +53,9 @@ int run_dis(const ckpt_scanner *s, const cli_opts *o)
     }
     if (st.have_member)
         fputc('\n', stdout);
-    out_report(stdout, r, o, 0);
+    report_extra x;
+    diagnose(r, &x);
+    out_report(stdout, r, &x, o, 0);
     ckpt_verdict v = ckpt_report_verdict(r);
     ckpt_report_free(r);
     unsigned long long by_verdict[4] = {0};

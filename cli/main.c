@@ -21,20 +21,24 @@ static int run(const ckpt_scanner *s, const cli_opts *o)
     cli_summary sum = {0};
     size_t n = 0;
     int rc = run_batch(s, o, &sum, &n);
-    if (rc == 0 && n == 0 && o->shard_n == 0) {
+    if (rc == 0 && n == 0 && o->shard_n == 0 && !sum.walk.unlisted.n && !sum.interrupted) {
         /* a gate that scanned nothing must not pass */
         fputs("ckptscan: no input files (empty directory or all excluded)\n", stderr);
-        rc = 2;
-    } else if (n > 0 || rc == 0) {
-        if (n == 0)
-            out_begin(stdout, o); /* an empty shard is a valid, empty run */
-        out_end(stdout, &sum, o, n);
+        rc = EXIT_TROUBLE;
     }
+    if (sum.walk.unlisted.n && rc < EXIT_TROUBLE)
+        rc = EXIT_TROUBLE; /* a directory that could not be read */
+    if (n == 0)
+        out_begin(stdout, o); /* an empty run is still a valid document */
+    out_end(stdout, &sum, o, n);
     strlist_free(&sum.unreadable);
+    strlist_free(&sum.walk.unlisted);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         perror("ckptscan: writing output");
         rc = EXIT_TROUBLE;
     }
+    if (sum.interrupted)
+        return EXIT_INTERRUPTED;
     return exit_status(sum.by_verdict, o->fail_on, rc);
 }
 

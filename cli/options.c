@@ -46,6 +46,7 @@ static const char usage_text[] =
     "      --profile NAME   add a built-in policy profile: ml (stock torch.nn layers,\n"
     "                       optimizers and schedulers); repeatable\n"
     "      --policy FILE    add allow/deny entries from a policy file; repeatable\n"
+    "                       (an allow line that a deny rule overrides is a warning)\n"
     "      --limit NAME=N   change a limit (see --list-limits); repeatable\n"
     "      --color WHEN     colour text output: auto (default: only on a terminal,\n"
     "                       and not when NO_COLOR is set), always, never\n"
@@ -260,7 +261,10 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
         if (ckpt_scanner_use_profile(s, arg) != CKPT_OK)
             return usage_error("unknown profile '%s' (ml)", arg);
         return -1;
-    case OPT_POLICY: return add_policy(s, arg);
+    case OPT_POLICY:
+        if (strlist_add(&o->policies, arg) < 0)
+            return usage_error("%s", "out of memory");
+        return add_policy(s, arg);
     case OPT_LIMIT: return parse_limit(s, arg);
     case OPT_COLOR:
         o->color = want_color(arg);
@@ -293,6 +297,7 @@ void cli_opts_free(cli_opts *o)
 {
     strlist_free(&o->include);
     strlist_free(&o->exclude);
+    strlist_free(&o->policies);
 }
 
 static int default_jobs(void)
@@ -326,6 +331,7 @@ int cli_parse(int argc, char **argv, cli_opts *o, ckpt_scanner *s)
     }
     if (optind >= argc && !o->files_from)
         return usage_error("%s", "no FILE given");
+    check_policy_files(s, &o->policies);
     o->args = argv + optind;
     o->nargs = argc - optind;
     return -1;

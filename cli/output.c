@@ -70,7 +70,8 @@ static void upper(char *dst, const char *src, size_t cap)
     dst[i] = '\0';
 }
 
-static void text_verdict_line(FILE *f, const ckpt_report *r, const cli_opts *o)
+static void text_verdict_line(FILE *f, const ckpt_report *r, const report_extra *x,
+                              const cli_opts *o)
 {
     ckpt_verdict v = ckpt_report_verdict(r);
     char name[16];
@@ -82,10 +83,12 @@ static void text_verdict_line(FILE *f, const ckpt_report *r, const cli_opts *o)
     else
         fputs(name, f);
     if (v == CKPT_VERDICT_ERROR)
-        fprintf(f, " (%s)\n", ckpt_strerror(ckpt_report_status(r)));
+        fprintf(f, " (%s)\n", x->error ? x->error : ckpt_strerror(ckpt_report_status(r)));
     else
         fprintf(f, " [%s] %zu finding%s\n", ckpt_format_name(ckpt_report_format(r)),
                 ckpt_report_finding_count(r), ckpt_report_finding_count(r) == 1 ? "" : "s");
+    if (x->truncated_zip)
+        fputs("  " TRUNCATED_ZIP_TEXT "\n", f);
 }
 
 static void text_finding(FILE *f, const ckpt_finding *x, const cli_opts *o)
@@ -113,21 +116,60 @@ static void text_finding(FILE *f, const ckpt_finding *x, const cli_opts *o)
     }
 }
 
-static void text_report(FILE *f, const ckpt_report *r, const cli_opts *o)
+static void text_report(FILE *f, const ckpt_report *r, const report_extra *x, const cli_opts *o)
 {
-    text_verdict_line(f, r, o);
+    text_verdict_line(f, r, x, o);
     if (o->quiet)
         return;
     for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
-        ckpt_finding x;
-        if (ckpt_report_finding(r, i, &x) == CKPT_OK)
-            text_finding(f, &x, o);
+        ckpt_finding fx;
+        if (ckpt_report_finding(r, i, &fx) == CKPT_OK)
+            text_finding(f, &fx, o);
     }
 }
 
 static int write_file(void *ctx, const char *bytes, size_t len)
 {
     return fwrite(bytes, 1, len, (FILE *)ctx) == len ? 0 : -1;
+}
+
+/* Passes a report's JSON through, holding back its last byte (the closing
+ * brace) so that the CLI's own fields can go before it. */
+typedef struct held_writer {
+    FILE *f;
+    char last;
+    int have;
+} held_writer;
+
+static int write_held(void *ctx, const char *bytes, size_t len)
+{
+    held_writer *h = ctx;
+    if (len == 0)
+        return 0;
+    if (h->have && fputc(h->last, h->f) == EOF)
+        return -1;
+    h->last = bytes[len - 1];
+    h->have = 1;
+    return write_file(h->f, bytes, len - 1);
+}
+
+static void json_string_field(FILE *f, const char *key, const char *value)
+{
+    fprintf(f, ",\"%s\":", key);
+    ckpt_write_json_string(write_file, f, value, strlen(value));
+}
+
+/* The report as JSON, with the CLI's fields before the closing brace. */
+static void json_report(FILE *f, const ckpt_report *r, const report_extra *x)
+{
+    held_writer h = {f, 0, 0};
+    ckpt_report_write_json(r, write_held, &h);
+    if (x->error && x->error == x->error_buf)
+        json_string_field(f, "error_detail", x->error);
+    if (x->truncated_zip)
+        json_string_field(f, "note", TRUNCATED_ZIP_TEXT);
+    if (h.have)
+        fputc(h.last, f);
 }
 
 static ckpt_sarif *sarif; /* the open SARIF log, for --format sarif */
@@ -142,21 +184,22 @@ void out_begin(FILE *f, const cli_opts *o)
     }
 }
 
-void out_report(FILE *f, const ckpt_report *r, const cli_opts *o, size_t index)
+void out_report(FILE *f, const ckpt_report *r, const report_extra *x, const cli_opts *o,
+                size_t index)
 {
     switch (o->format) {
     case OUT_TEXT:
         if (ckpt_report_inspected(r) && !o->quiet)
             out_inspection(f, r);
-        text_report(f, r, o);
+        text_report(f, r, x, o);
         break;
     case OUT_JSON:
         if (index)
             fputc(',', f);
-        ckpt_report_write_json(r, write_file, f);
+        json_report(f, r, x);
         break;
     case OUT_JSONL:
-        ckpt_report_write_json(r, write_file, f);
+        json_report(f, r, x);
         fputc('\n', f);
         fflush(f); /* a line per finished file, for pipelines */
         break;
@@ -164,14 +207,33 @@ void out_report(FILE *f, const ckpt_report *r, const cli_opts *o, size_t index)
     }
 }
 
+static unsigned long long skipped_total(const walk_counts *w)
+{
+    return w->other_name + w->special + w->dir_again + w->too_deep;
+}
+
+static void json_strings(FILE *f, const strlist *l)
+{
+    fputc('[', f);
+    for (size_t i = 0; i < l->n; i++) {
+        if (i)
+            fputc(',', f);
+        ckpt_write_json_string(write_file, f, l->v[i], strlen(l->v[i]));
+    }
+    fputc(']', f);
+}
+
 static void json_summary(FILE *f, const cli_summary *s)
 {
+    const walk_counts *w = &s->walk;
     fprintf(f,
             "{\"files\":%llu,\"safe\":%llu,\"suspicious\":%llu,\"dangerous\":%llu,"
-            "\"error\":%llu,\"findings\":%llu,\"bytes\":%llu,\"skipped\":%llu,\"formats\":{",
+            "\"error\":%llu,\"findings\":%llu,\"bytes\":%llu,\"skipped\":%llu,"
+            "\"skipped_by\":{\"other_name\":%llu,\"special\":%llu,\"dir_again\":%llu,"
+            "\"too_deep\":%llu},\"formats\":{",
             s->files, s->by_verdict[CKPT_VERDICT_SAFE], s->by_verdict[CKPT_VERDICT_SUSPICIOUS],
             s->by_verdict[CKPT_VERDICT_DANGEROUS], s->by_verdict[CKPT_VERDICT_ERROR], s->findings,
-            s->bytes, s->skipped);
+            s->bytes, skipped_total(w), w->other_name, w->special, w->dir_again, w->too_deep);
     int first = 1;
     for (int i = 0; i < CKPT_FORMAT_COUNT_; i++)
         if (s->by_format[i]) {
@@ -179,13 +241,34 @@ static void json_summary(FILE *f, const cli_summary *s)
                     s->by_format[i]);
             first = 0;
         }
-    fputs("},\"unreadable\":[", f);
-    for (size_t i = 0; i < s->unreadable.n; i++) {
-        if (i)
-            fputc(',', f);
-        ckpt_write_json_string(write_file, f, s->unreadable.v[i], strlen(s->unreadable.v[i]));
-    }
-    fprintf(f, "],\"seconds\":%.3f}", s->seconds);
+    fputs("},\"unreadable\":", f);
+    json_strings(f, &s->unreadable);
+    fputs(",\"unreadable_dirs\":", f);
+    json_strings(f, &w->unlisted);
+    fprintf(f, ",\"interrupted\":%s,\"seconds\":%.3f}", s->interrupted ? "true" : "false",
+            s->seconds);
+}
+
+/* ", N skipped (why, ...)" */
+static void text_skipped(FILE *f, const walk_counts *w)
+{
+    const struct {
+        unsigned long long n;
+        const char *why;
+    } parts[] = {{w->other_name, "already scanned under another name"},
+                 {w->special, "not a regular file"},
+                 {w->dir_again, "directory already walked"},
+                 {w->too_deep, "nested too deep"}};
+    if (!skipped_total(w))
+        return;
+    fprintf(f, ", %llu skipped (", skipped_total(w));
+    const char *sep = "";
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        if (parts[i].n) {
+            fprintf(f, "%s%llu %s", sep, parts[i].n, parts[i].why);
+            sep = ", ";
+        }
+    fputc(')', f);
 }
 
 static void text_summary(FILE *f, const cli_summary *s)
@@ -193,8 +276,12 @@ static void text_summary(FILE *f, const cli_summary *s)
     fprintf(f, "%llu files: %llu safe, %llu suspicious, %llu dangerous, %llu unreadable", s->files,
             s->by_verdict[CKPT_VERDICT_SAFE], s->by_verdict[CKPT_VERDICT_SUSPICIOUS],
             s->by_verdict[CKPT_VERDICT_DANGEROUS], s->by_verdict[CKPT_VERDICT_ERROR]);
-    if (s->skipped)
-        fprintf(f, ", %llu skipped", s->skipped);
+    text_skipped(f, &s->walk);
+    if (s->walk.unlisted.n)
+        fprintf(f, "; %zu director%s could not be read", s->walk.unlisted.n,
+                s->walk.unlisted.n == 1 ? "y" : "ies");
+    if (s->interrupted)
+        fputs("; INTERRUPTED: the rest was not scanned", f);
     fputs("\nformats:", f);
     for (int i = 0; i < CKPT_FORMAT_COUNT_; i++)
         if (s->by_format[i])

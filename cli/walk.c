@@ -97,7 +97,7 @@ typedef struct walker {
     const cli_opts *o;
     input_sink *sink;
     inode_set seen;
-    unsigned long long skipped;
+    walk_counts *wc;
     int failed;
 } walker;
 
@@ -112,10 +112,15 @@ static void note(const char *path, const char *why)
 }
 
 /* Hands on an input that --include, --exclude and --shard select. */
+static void add_input(walker *w, const char *path, int fifo)
+{
+    if (selected(w->o, path) && w->sink->add(w->sink->ctx, path, fifo) < 0)
+        w->failed = 1;
+}
+
 static void add_path(walker *w, const char *path)
 {
-    if (selected(w->o, path) && w->sink->add(w->sink->ctx, path) < 0)
-        w->failed = 1;
+    add_input(w, path, 0);
 }
 
 static void walk_dir(walker *w, const char *dir, int depth);
@@ -141,7 +146,7 @@ static void visit_at(walker *w, int at, const char *name, const char *path, int 
         if (set_add(&w->seen, st.st_dev, st.st_ino) == 1)
             walk_dir(w, path, depth + 1);
         else if (!explicit_arg)
-            w->skipped++, note(path, "directory already walked (symlink loop?); skipped");
+            w->wc->dir_again++, note(path, "directory already walked (symlink loop?); skipped");
         return;
     }
     /* filter first, then de-duplicate: a name left out by --include or
@@ -149,15 +154,15 @@ static void visit_at(walker *w, int at, const char *name, const char *path, int 
     if (!globs_select(w->o, path))
         return;
     if (!S_ISREG(st.st_mode) && !explicit_arg) {
-        w->skipped++;
+        w->wc->special++;
         note(path, "not a regular file (FIFO, device or socket); skipped");
         return;
     }
     if (S_ISREG(st.st_mode) && set_add(&w->seen, st.st_dev, st.st_ino) == 0) {
-        w->skipped++; /* the same inode under another name: scanned once */
+        w->wc->other_name++; /* the same inode under another name: scanned once */
         return;
     }
-    add_path(w, path);
+    add_input(w, path, S_ISFIFO(st.st_mode));
 }
 
 static void visit(walker *w, const char *path, int depth, int explicit_arg)
@@ -189,14 +194,17 @@ static int read_names(const char *dir, strlist *names, int *fd)
 static void walk_dir(walker *w, const char *dir, int depth)
 {
     if (depth > MAX_WALK_DEPTH) {
-        w->skipped++;
+        w->wc->too_deep++;
         note(dir, "directory nesting too deep; skipped");
         return;
     }
     strlist names = {0};
     int fd = -1;
     if (read_names(dir, &names, &fd) < 0) {
-        add_path(w, dir); /* reported as unreadable by the scan */
+        /* a directory is not a file: not scanned, not counted as one */
+        note(dir, strerror(errno));
+        if (strlist_add(&w->wc->unlisted, dir) < 0)
+            w->failed = 1;
         return;
     }
     size_t dlen = strlen(dir);
@@ -307,9 +315,9 @@ static int selected(const cli_opts *o, const char *path)
     return o->shard_n == 0 || shard_of(path, o->shard_n) == o->shard_k;
 }
 
-int walk_inputs(const cli_opts *o, input_sink *sink, unsigned long long *skipped)
+int walk_inputs(const cli_opts *o, input_sink *sink, walk_counts *wc)
 {
-    walker w = {o, sink, {NULL, 0, 0}, 0, 0};
+    walker w = {o, sink, {NULL, 0, 0}, wc, 0};
     FILE *list = NULL;
     if (o->files_from) { /* opened first: a missing list fails before any scan */
         list = strcmp(o->files_from, "-") == 0 ? stdin : fopen(o->files_from, "r");
@@ -330,7 +338,6 @@ int walk_inputs(const cli_opts *o, input_sink *sink, unsigned long long *skipped
     else if (list && list != stdin)
         fclose(list);
     free(w.seen.v);
-    *skipped = w.skipped;
     if (w.failed) {
         fputs("ckptscan: out of memory while listing inputs\n", stderr);
         return 2;

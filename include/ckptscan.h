@@ -74,7 +74,8 @@ CKPT_API const char *ckpt_version(void);
     X(CKPT_ERR_NOT_FOUND, "no such file")                                                          \
     X(CKPT_ERR_IS_DIR, "is a directory")                                                           \
     X(CKPT_ERR_POLICY, "invalid policy")                                                           \
-    X(CKPT_ERR_RANGE, "value out of range")
+    X(CKPT_ERR_RANGE, "value out of range")                                                        \
+    X(CKPT_ERR_ACCESS, "permission denied")
 
 typedef enum ckpt_status {
 #define CKPT_X_ENUM(id, text) id,

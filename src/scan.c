@@ -145,6 +145,8 @@ static ckpt_status errno_status(int e)
     case ENOENT:
     case ENOTDIR: return CKPT_ERR_NOT_FOUND;
     case EISDIR: return CKPT_ERR_IS_DIR;
+    case EACCES:
+    case EPERM: return CKPT_ERR_ACCESS;
     case ENOMEM: return CKPT_ERR_NOMEM;
     default: return CKPT_ERR_IO;
     }

@@ -163,6 +163,11 @@ def exclude_does_not_use_up_an_inode(exe, root):
     doc = docs(out)
     assert [f["path"] for f in doc["files"]] == [d + "/a_blob", d + "/b_ok.bin"], doc
     assert rc == 3 and doc["summary"]["skipped"] == 1, (rc, doc["summary"])
+    assert doc["summary"]["skipped_by"] == {"other_name": 1, "special": 0, "dir_again": 0,
+                                            "too_deep": 0}, doc["summary"]
+    rc, out, _ = run(exe, ["--color", "never", d], root)
+    assert out.splitlines()[-3] == ("2 files: 1 safe, 0 suspicious, 1 dangerous, 0 unreadable, "
+                                    "1 skipped (1 already scanned under another name)"), out
     # the gate of the issue: --exclude '*/blobs/*' --fail-on dangerous on a cache
     rc, out, _ = run(exe, ["--format", "json", "--exclude", "*/blobs/*", "--fail-on", "dangerous",
                            "hub"], root)
@@ -217,6 +222,118 @@ def dangerous_is_not_masked_by_unreadable(exe, root):
     rc, _, _ = run(exe, ["models/dangling.pt", "models/a/b/c/unknown.ckpt"], root)
     assert rc == 2, rc
     rc, _, _ = run(exe, ["--fail-on", "dangerous", "models/a/b/c/unknown.ckpt"], root)
+    assert rc == 0, rc
+
+
+def as_unprivileged():
+    """preexec_fn for a run that permissions apply to (root ignores mode 000)."""
+    if os.geteuid() != 0:
+        return None
+    return lambda: (os.setgid(65534), os.setuid(65534))
+
+
+@check
+def permission_denied_is_said(exe, root):
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        locked_file = os.path.join(tmp, "locked.pt")
+        locked_dir = os.path.join(tmp, "lockeddir")
+        with open(locked_file, "wb") as f:
+            f.write(SAFE)
+        os.makedirs(locked_dir)
+        with open(os.path.join(locked_dir, "inside.pt"), "wb") as f:
+            f.write(EVIL)
+        with open(os.path.join(tmp, "ok.pt"), "wb") as f:
+            f.write(SAFE)
+        os.chmod(locked_file, 0)
+        os.chmod(locked_dir, 0)
+        p = subprocess.run([exe, "--format", "json", tmp], capture_output=True, timeout=60,
+                           preexec_fn=as_unprivileged())
+        d = docs(p.stdout.decode())
+        err = p.stderr.decode()
+        files = {f["path"]: (f["verdict"], f["error"]) for f in d["files"]}
+        assert files == {locked_file: ("error", "permission denied"),
+                         os.path.join(tmp, "ok.pt"): ("safe", "")}, files
+        s = d["summary"]
+        # the directory is not counted as a file, but is named and fails the run
+        assert s["files"] == 2 and s["unreadable_dirs"] == [locked_dir], s
+        assert f"{locked_dir}: Permission denied" in err, err
+        assert f"{locked_file}: permission denied" in err, err
+        assert p.returncode == 2, p.returncode
+        p = subprocess.run([exe, "--color", "never", locked_file], capture_output=True,
+                           timeout=60, preexec_fn=as_unprivileged())
+        assert p.stdout.decode() == f"{locked_file}: ERROR (permission denied)\n", p.stdout
+        os.chmod(locked_dir, 0o755)
+
+
+def torch_zip_bytes():
+    import io
+    import zipfile
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
+        for name, data in (("archive/data.pkl", SAFE), ("archive/data/0", b"\0" * 4096),
+                           ("archive/version", b"3\n")):
+            z.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 12, 0, 0)), data)
+    return b.getvalue()
+
+
+TRUNCATED = ("  truncated archive: the file starts as a zip archive but its end (the central "
+             "directory) is missing, so no loader can open it; a partial download? "
+             "Fetch it again\n")
+
+
+@check
+def truncated_archive_is_said(exe, root):
+    whole = torch_zip_bytes()
+    with open(os.path.join(root, "whole.pt"), "wb") as f:
+        f.write(whole)
+    for cut in (100, len(whole) // 2, len(whole) - 30):
+        with open(os.path.join(root, "partial.pt"), "wb") as f:
+            f.write(whole[:cut])
+        rc, out, _ = run(exe, ["--color", "never", "partial.pt"], root)
+        lines = out.splitlines(keepends=True)
+        assert rc == 1 and lines[0].startswith("partial.pt: SUSPICIOUS") and \
+            lines[1] == TRUNCATED, (cut, rc, out)
+        rc, out, _ = run(exe, ["--format", "json", "partial.pt"], root)
+        f = docs(out)["files"][0]
+        assert f["note"] == TRUNCATED.strip() and f["verdict"] == "suspicious", (cut, f)
+    rc, out, _ = run(exe, ["--color", "never", "whole.pt"], root)
+    assert rc == 0 and "truncated" not in out, out
+
+
+@check
+def fifo_waits_for_its_writer(exe, root):
+    fifo = os.path.join(root, "pipe.pkl")
+    os.mkfifo(fifo)
+    p = subprocess.Popen([exe, "--format", "json", fifo], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    import time
+    time.sleep(0.5)  # the scan must still be waiting: no writer yet
+    assert p.poll() is None, "ckptscan did not wait for the FIFO's writer"
+    with open(fifo, "wb") as f:
+        f.write(EVIL)
+    out, err = p.communicate(timeout=60)
+    f = docs(out.decode())["files"][0]
+    assert p.returncode == 3 and f["verdict"] == "dangerous" and f["format"] == "pickle", (
+        p.returncode, f, err)
+    os.unlink(fifo)
+
+
+@check
+def useless_policy_lines_warn(exe, root):
+    pol = os.path.join(root, "policy.txt")
+    with open(pol, "w") as f:
+        f.write("allow builtins.getattr\nallow mylib.models.Net  # fine\nallow os.*\n"
+                "deny mylib.plugins.*\nallow mylib.plugins.loader\n# allow builtins.eval\n")
+    rc, out, err = run(exe, ["--policy", pol, "models/a/safe1.pt"], root)
+    warnings = [l for l in err.splitlines() if "warning" in l]
+    assert warnings == [
+        f"ckptscan: {pol}:1: warning: 'allow builtins.getattr' never takes effect: a deny rule "
+        "grades it import-trampoline (dangerous), and deny beats allow",
+        f"ckptscan: {pol}:3: warning: 'allow os.*' never takes effect: a deny rule grades it "
+        "command (dangerous), and deny beats allow",
+        f"ckptscan: {pol}:5: warning: 'allow mylib.plugins.loader' never takes effect: a deny "
+        "rule grades it exec (dangerous), and deny beats allow"], err
     assert rc == 0, rc
 
 
