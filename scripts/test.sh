@@ -24,7 +24,8 @@ echo "== valgrind on a representative set"
 # The project's own malicious and benign samples, plus the optional peer corpus
 # when it is beside the checkout (as in CI).
 vg_inputs=(fixtures/examples/* fixtures/torch/malicious_*.pt fixtures/legacy/*.pt
-           fixtures/zip/*.zip fixtures/numpy/*.npy fixtures/joblib/payload*)
+           fixtures/zip/*.zip fixtures/numpy/*.npy fixtures/joblib/payload*
+           fixtures/attacks/*)
 if [ -d ../shared/corpus ]; then
   vg_inputs+=(../shared/corpus/picklescan/*.pkl ../shared/corpus/picklescan/*.zip
               ../shared/corpus/modelscan/*)

@@ -3,7 +3,7 @@
  * passes it); every listed file must exist and be checked. The peer corpus is
  * optional (CI has it beside the checkout, a clone does not): without its
  * labels.tsv this test exits 77, which meson reports as SKIP. The project's
- * own fixtures cover the same attack classes (tests/test_fixtures.c). */
+ * own fixtures cover the same attack classes (tests/test_attacks.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
