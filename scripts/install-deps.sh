@@ -13,6 +13,8 @@ packages=(
   # ground truth for fixtures, the real-loader check and the container
   # differential test (never used by ckptscan); lz4 for joblib's lz4 streams
   python3-torch python3-numpy python3-joblib python3-lz4
+  # the Python package: build (pip install .), tests, Dask, pre-commit hook
+  python3-pip python3-mesonpy python3-pytest python3-distributed pre-commit
 )
 
 missing=()
