@@ -36,6 +36,7 @@ typedef struct batch {
     int writing; /* a worker is writing reports */
     int waiting; /* workers waiting for an input or the window */
     int begun;   /* out_begin was called */
+    int drawn;   /* a progress line is on the terminal */
     double t0, last_draw;
     pthread_mutex_t lock;
     pthread_cond_t moved;
@@ -63,8 +64,9 @@ static ckpt_status scan_fifo(const ckpt_scanner *s, const char *path, ckpt_repor
     return st;
 }
 
-static scanned *scan_one(const ckpt_scanner *s, const char *path, int inspect, int fifo)
+static scanned *scan_one(const ckpt_scanner *s, const cli_opts *o, const char *path, int fifo)
 {
+    int inspect = o->command == CMD_INSPECT;
     scanned *d = malloc(sizeof(*d));
     if (!d) {
         fputs("ckptscan: out of memory\n", stderr);
@@ -72,7 +74,7 @@ static scanned *scan_one(const ckpt_scanner *s, const char *path, int inspect, i
     }
     ckpt_report *r = NULL;
     ckpt_status st = inspect                  ? ckpt_inspect_file(s, path, &r)
-                     : strcmp(path, "-") == 0 ? ckpt_scan_fd(s, 0, "-", &r)
+                     : strcmp(path, "-") == 0 ? ckpt_scan_fd(s, 0, o->label ? o->label : "-", &r)
                      : fifo                   ? scan_fifo(s, path, &r)
                                               : ckpt_scan_file(s, path, &r);
     if (!r) {
@@ -81,6 +83,9 @@ static scanned *scan_one(const ckpt_scanner *s, const char *path, int inspect, i
     }
     d->r = r;
     diagnose(r, &d->x);
+    if (o->hash && !fifo && strcmp(path, "-") != 0 &&
+        ckpt_report_verdict(r) != CKPT_VERDICT_ERROR && sha256_file(path, d->x.sha256) < 0)
+        d->x.sha256[0] = '\0';
     return d;
 }
 
@@ -109,7 +114,7 @@ static void *worker(void *arg)
         const char *path = b->inputs.v[i]; /* the array moves as the walk grows it */
         int fifo = b->fifo[i];
         pthread_mutex_unlock(&b->lock);
-        scanned *r = scan_one(b->s, path, b->o->command == CMD_INSPECT, fifo);
+        scanned *r = scan_one(b->s, b->o, path, fifo);
         pthread_mutex_lock(&b->lock);
         b->done[i] = r;
         if (!b->writing)
@@ -157,9 +162,11 @@ static void count(cli_summary *sum, const ckpt_report *r, const report_extra *x)
     sum->bytes += ckpt_report_size(r);
     sum->findings += ckpt_report_finding_count(r);
     if (v == CKPT_VERDICT_ERROR) {
+        flockfile(stderr); /* one message, not interleaved with the walk's notes */
         fputs("ckptscan: ", stderr);
         out_safe_text(stderr, ckpt_report_path(r));
         fprintf(stderr, ": %s\n", x->error);
+        funlockfile(stderr);
         strlist_add(&sum->unreadable, ckpt_report_path(r));
     } else {
         sum->by_format[ckpt_report_format(r)]++;
@@ -189,13 +196,22 @@ static void write_ready(batch *b)
             out_begin(stdout, b->o);
             b->begun = 1;
         }
+        /* the progress line never mixes into a report: cleared before
+         * one is written, drawn again after it */
+        int shows = out_shows(d->r, b->o), redraw = shows && b->drawn;
+        if (redraw) {
+            fputs("\r\033[K", stderr);
+            b->drawn = 0;
+        }
         count(b->sum, d->r, &d->x);
         out_report(stdout, d->r, &d->x, b->o, i);
         ckpt_report_free(d->r);
         free(d);
-        if (b->o->progress && now() - b->last_draw > 0.1) {
+        if (b->o->progress && (redraw || now() - b->last_draw > 0.1)) {
+            fflush(stdout);
             b->last_draw = now();
             progress(b->sum, total, b->t0, 0);
+            b->drawn = 1;
         }
         pthread_mutex_lock(&b->lock);
         b->written = i + 1;

@@ -30,6 +30,9 @@ typedef struct cli_opts {
     ckpt_verdict fail_on; /* SUSPICIOUS or DANGEROUS */
     int color;            /* resolved: 1 to colour text output */
     int quiet;            /* text: verdict lines only */
+    int unsafe_only;      /* list only files that are not SAFE; always the summary */
+    int hash;             /* --hash: sha256 of each file */
+    const char *label;    /* --label: the name standard input is reported under */
     int progress;         /* resolved: 1 to draw a progress line on stderr */
     int jobs;             /* worker threads, >= 1 */
     int null_sep;         /* --files-from entries end with NUL */
@@ -79,6 +82,7 @@ typedef struct report_extra {
     const char *error;   /* why an unreadable input could not be read, else NULL */
     char error_buf[160]; /* (storage for error) */
     int truncated_zip;   /* starts as a zip archive whose end is missing */
+    char sha256[65];     /* hex digest with --hash, else "" */
 } report_extra;
 
 /* diagnose.c: fills *x for report r. */
@@ -116,6 +120,13 @@ enum {
 /* main.c: the exit status for these verdict counts and --fail-on, at least
  * `floor` (the status the walk or a usage problem already set). */
 int exit_status(const unsigned long long by_verdict[4], ckpt_verdict fail_on, int floor);
+
+/* sha256.c: the hex SHA-256 of a buffer, or of a file's content (returns
+ * 0, or -1 when it could not be read). */
+void sha256_hex(const void *data, size_t len, char hex[65]);
+int sha256_file(const char *path, char hex[65]);
+/* output.c: 1 when out_report writes something for r. */
+int out_shows(const ckpt_report *r, const cli_opts *o);
 
 /* policy_check.c: warns on stderr about each `allow` line of these policy
  * files that can never take effect with scanner s (deny beats allow). */

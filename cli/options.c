@@ -51,6 +51,14 @@ static const char usage_text[] =
     "      --color WHEN     colour text output: auto (default: only on a terminal,\n"
     "                       and not when NO_COLOR is set), always, never\n"
     "  -q, --quiet          text: print only the verdict line of each file\n"
+    "  -i, --unsafe-only    list only the files that are not safe (text, json, jsonl,\n"
+    "                       sarif), and always end with the summary\n"
+    "      --no-progress    no progress line on standard error (drawn only when it is\n"
+    "                       a terminal, and cleared before each report line)\n"
+    "      --label NAME     report standard input (-) under NAME\n"
+    "      --hash           add the SHA-256 of each file (json/jsonl \"sha256\", text\n"
+    "                       and SARIF too); off by default: it reads every byte of\n"
+    "                       every file, while a scan reads only what loaders read\n"
     "  -j, --jobs N         scan N files at once (default: number of CPUs); output\n"
     "                       order and exit status do not depend on N\n"
     "      --files-from F   also scan the paths listed in F, one per line (- for\n"
@@ -91,7 +99,10 @@ enum {
     OPT_EXCLUDE,
     OPT_SHARD,
     OPT_MAX_FILE_SIZE,
-    OPT_MEMBER
+    OPT_MEMBER,
+    OPT_NO_PROGRESS,
+    OPT_LABEL,
+    OPT_HASH
 };
 
 static const struct option long_opts[] = {
@@ -104,6 +115,10 @@ static const struct option long_opts[] = {
     {"color", required_argument, NULL, OPT_COLOR},
     {"colour", required_argument, NULL, OPT_COLOR},
     {"quiet", no_argument, NULL, 'q'},
+    {"unsafe-only", no_argument, NULL, 'i'},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"hash", no_argument, NULL, OPT_HASH},
     {"jobs", required_argument, NULL, 'j'},
     {"files-from", required_argument, NULL, OPT_FILES_FROM},
     {"null", no_argument, NULL, '0'},
@@ -271,6 +286,10 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
         return o->color < 0 ? usage_error("--color wants auto, always or never, got '%s'", arg)
                             : -1;
     case 'q': o->quiet = 1; return -1;
+    case 'i': o->unsafe_only = 1; return -1;
+    case OPT_NO_PROGRESS: o->progress = 0; return -1;
+    case OPT_LABEL: o->label = arg; return -1;
+    case OPT_HASH: o->hash = 1; return -1;
     case 'j': return parse_jobs(o, arg);
     case OPT_FILES_FROM: o->files_from = arg; return -1;
     case '0': o->null_sep = 1; return -1;
@@ -320,7 +339,7 @@ int cli_parse(int argc, char **argv, cli_opts *o, ckpt_scanner *s)
         argc--;
     }
     int c;
-    while ((c = getopt_long(argc, argv, ":f:qj:0hV", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:qij:0hV", long_opts, NULL)) != -1) {
         if (c == '?')
             return usage_error("unknown option '%s'", argv[optind - 1]);
         if (c == ':')

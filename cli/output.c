@@ -89,6 +89,8 @@ static void text_verdict_line(FILE *f, const ckpt_report *r, const report_extra 
                 ckpt_report_finding_count(r), ckpt_report_finding_count(r) == 1 ? "" : "s");
     if (x->truncated_zip)
         fputs("  " TRUNCATED_ZIP_TEXT "\n", f);
+    if (*x->sha256)
+        fprintf(f, "  sha256 %s\n", x->sha256);
 }
 
 static void text_finding(FILE *f, const ckpt_finding *x, const cli_opts *o)
@@ -168,14 +170,23 @@ static void json_report(FILE *f, const ckpt_report *r, const report_extra *x)
         json_string_field(f, "error_detail", x->error);
     if (x->truncated_zip)
         json_string_field(f, "note", TRUNCATED_ZIP_TEXT);
+    if (*x->sha256)
+        json_string_field(f, "sha256", x->sha256);
     if (h.have)
         fputc(h.last, f);
 }
 
 static ckpt_sarif *sarif; /* the open SARIF log, for --format sarif */
+static size_t json_items; /* reports written into the JSON document */
+
+int out_shows(const ckpt_report *r, const cli_opts *o)
+{
+    return !o->unsafe_only || ckpt_report_verdict(r) != CKPT_VERDICT_SAFE;
+}
 
 void out_begin(FILE *f, const cli_opts *o)
 {
+    json_items = 0;
     if (o->format == OUT_JSON)
         fprintf(f, "{\"ckptscan\":\"%s\",\"files\":[", ckpt_version());
     if (o->format == OUT_SARIF && ckpt_sarif_begin(write_file, f, &sarif) != CKPT_OK) {
@@ -187,6 +198,9 @@ void out_begin(FILE *f, const cli_opts *o)
 void out_report(FILE *f, const ckpt_report *r, const report_extra *x, const cli_opts *o,
                 size_t index)
 {
+    (void)index;
+    if (!out_shows(r, o))
+        return;
     switch (o->format) {
     case OUT_TEXT:
         if (ckpt_report_inspected(r) && !o->quiet)
@@ -194,7 +208,7 @@ void out_report(FILE *f, const ckpt_report *r, const report_extra *x, const cli_
         text_report(f, r, x, o);
         break;
     case OUT_JSON:
-        if (index)
+        if (json_items++)
             fputc(',', f);
         json_report(f, r, x);
         break;
@@ -293,7 +307,7 @@ void out_end(FILE *f, const cli_summary *sum, const cli_opts *o, size_t nfiles)
 {
     switch (o->format) {
     case OUT_TEXT:
-        if (nfiles != 1 && !o->quiet)
+        if (o->unsafe_only || (nfiles != 1 && !o->quiet))
             text_summary(f, sum);
         break;
     case OUT_JSON:

@@ -104,11 +104,15 @@ typedef struct walker {
 static int globs_select(const cli_opts *o, const char *path);
 static int selected(const cli_opts *o, const char *path);
 
-static void note(const char *path, const char *why)
+/* One message on standard error, in one piece (the scan's workers write
+ * there too), clearing a progress line first. */
+static void note(const walker *w, const char *path, const char *why)
 {
-    fputs("ckptscan: ", stderr);
+    flockfile(stderr);
+    fputs(w->o->progress ? "\r\033[Kckptscan: " : "ckptscan: ", stderr);
     out_safe_text(stderr, path);
     fprintf(stderr, ": %s\n", why);
+    funlockfile(stderr);
 }
 
 /* Hands on an input that --include, --exclude and --shard select. */
@@ -146,7 +150,7 @@ static void visit_at(walker *w, int at, const char *name, const char *path, int 
         if (set_add(&w->seen, st.st_dev, st.st_ino) == 1)
             walk_dir(w, path, depth + 1);
         else if (!explicit_arg)
-            w->wc->dir_again++, note(path, "directory already walked (symlink loop?); skipped");
+            w->wc->dir_again++, note(w, path, "directory already walked (symlink loop?); skipped");
         return;
     }
     /* filter first, then de-duplicate: a name left out by --include or
@@ -155,7 +159,7 @@ static void visit_at(walker *w, int at, const char *name, const char *path, int 
         return;
     if (!S_ISREG(st.st_mode) && !explicit_arg) {
         w->wc->special++;
-        note(path, "not a regular file (FIFO, device or socket); skipped");
+        note(w, path, "not a regular file (FIFO, device or socket); skipped");
         return;
     }
     if (S_ISREG(st.st_mode) && set_add(&w->seen, st.st_dev, st.st_ino) == 0) {
@@ -195,14 +199,14 @@ static void walk_dir(walker *w, const char *dir, int depth)
 {
     if (depth > MAX_WALK_DEPTH) {
         w->wc->too_deep++;
-        note(dir, "directory nesting too deep; skipped");
+        note(w, dir, "directory nesting too deep; skipped");
         return;
     }
     strlist names = {0};
     int fd = -1;
     if (read_names(dir, &names, &fd) < 0) {
         /* a directory is not a file: not scanned, not counted as one */
-        note(dir, strerror(errno));
+        note(w, dir, strerror(errno));
         if (strlist_add(&w->wc->unlisted, dir) < 0)
             w->failed = 1;
         return;

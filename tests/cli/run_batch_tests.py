@@ -337,6 +337,65 @@ def useless_policy_lines_warn(exe, root):
     assert rc == 0, rc
 
 
+def run_on_pty(exe, args, cwd, feed):
+    """Runs exe with stdout and stderr on one terminal and its standard input
+    a pipe fed line by line, slowly; returns the terminal's bytes."""
+    import pty
+    import select
+    import time
+    master, slave = pty.openpty()
+    p = subprocess.Popen([exe] + args, cwd=cwd, stdin=subprocess.PIPE, stdout=slave,
+                         stderr=slave, env=dict(os.environ, NO_COLOR="1"))
+    os.close(slave)
+    got = b""
+
+    def drain(wait):
+        nonlocal got
+        end = time.time() + wait
+        while True:
+            r, _, _ = select.select([master], [], [], max(0, end - time.time()))
+            if not r:
+                return
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            got += chunk
+
+    for line in feed:
+        p.stdin.write(line)
+        p.stdin.flush()
+        drain(0.3)  # longer than the progress line's redraw interval
+    p.stdin.close()
+    p.wait(timeout=60)
+    drain(0.5)
+    os.close(master)
+    return p.returncode, got.decode("utf-8", "replace")
+
+
+@check
+def progress_never_mixes_into_output(exe, root):
+    import re
+    feed = [b"models/a/safe1.pt\n", b"models/a/evil1.pkl\n", b"models/a/b/c/safe2.bin\n",
+            b"models/a/b/c/unknown.ckpt\n"]
+    rc, out = run_on_pty(exe, ["-j", "1", "--files-from", "-"], root, feed)
+    assert rc == 3, (rc, out)
+    progress = re.compile(r"\[\d+/\d+\] [0-9.]+ MB, [0-9.]+ MB/s, \d+ findings")
+    chunks = out.split("\r\x1b[K")
+    drawn = [c for c in chunks if progress.match(c)]
+    assert drawn, ("no progress line was drawn", out)
+    for c in chunks:  # a progress line is always cleared before anything else
+        m = progress.match(c)
+        assert not m or c == m.group(0), ("progress mixed into output", c)
+    text = "".join(c for c in chunks if not progress.match(c)).replace("\r\n", "\n")
+    assert "models/a/evil1.pkl: DANGEROUS [pickle] 2 findings\n" in text, text
+    assert "\n4 files: 2 safe, 1 suspicious, 1 dangerous, 0 unreadable\n" in text, text
+    rc, out = run_on_pty(exe, ["-j", "1", "--no-progress", "--files-from", "-"], root, feed)
+    assert rc == 3 and "\x1b[K" not in out and not progress.search(out), out
+
+
 @check
 def bad_batch_options(exe, root):
     for args in (["--shard", "0/3", "models"], ["--shard", "4/3", "models"],

@@ -5,6 +5,7 @@ JSON output, and the JSON shape. Standard library only; nothing is unpickled.
 Usage: run_cli_tests.py --ckptscan PATH --golden DIR [--corpus DIR] [--update]
 """
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -108,6 +109,15 @@ def jsonl_docs(out):
     return lines[:-1], lines[-1]["summary"]
 
 
+def unsafe_only_text(out):
+    lines = [l for l in out.splitlines() if " MB in " not in l]
+    assert not any(l.startswith("safe.pkl") for l in lines), out
+    assert lines[0].startswith("evil.pkl: DANGEROUS"), out
+    assert any(l.startswith("unknown.pkl: SUSPICIOUS") for l in lines), out
+    assert lines[-2:] == ["3 files: 1 safe, 1 suspicious, 1 dangerous, 0 unreadable",
+                          "formats: pickle 3"], out
+
+
 def verdicts(doc):
     return [f["verdict"] for f in doc["files"]]
 
@@ -179,6 +189,41 @@ CASES = [
          stdout_has=["2 files: 1 safe, 0 suspicious, 1 dangerous, 0 unreadable"]),
     Case("quiet", ["-q", "evil.pkl"], 3, stdout_has=["evil.pkl: DANGEROUS [pickle] 2 findings\n"],
          check=lambda out: out.count("\n") == 1 or (_ for _ in ()).throw(AssertionError(out))),
+    Case("unsafe-only lists what needs attention, then the summary",
+         ["-i", "--color", "never", "safe.pkl", "evil.pkl", "unknown.pkl"], 3,
+         check=lambda out: unsafe_only_text(out)),
+    Case("unsafe-only on a safe file prints the summary alone", ["-i", "safe.pkl"], 0,
+         check=lambda out: [l for l in out.splitlines() if " MB in " not in l] == [
+             "1 files: 1 safe, 0 suspicious, 0 dangerous, 0 unreadable", "formats: pickle 1"]
+         or (_ for _ in ()).throw(AssertionError(out))),
+    Case("unsafe-only json keeps the counts", ["-i", "--format", "json", "safe.pkl", "evil.pkl",
+                                               "unknown.pkl"], 3,
+         check=lambda out: (lambda d: ([f["path"] for f in d["files"]] == ["evil.pkl",
+                                                                           "unknown.pkl"]
+                                       and d["summary"]["files"] == 3
+                                       and d["summary"]["safe"] == 1)
+                            or (_ for _ in ()).throw(AssertionError(out)))(json.loads(out))),
+    Case("unsafe-only sarif has no artifact for a safe file",
+         ["-i", "--format", "sarif", "safe.pkl", "evil.pkl"], 3,
+         check=lambda out: "safe.pkl" not in out and "evil.pkl" in out
+         or (_ for _ in ()).throw(AssertionError(out))),
+    Case("label names standard input", ["--label", "downloads/model.bin", "-"], 3,
+         stdin=EVIL_PICKLE, stdout_has=["downloads/model.bin: DANGEROUS [pickle] 2 findings\n"]),
+    Case("label in json", ["--format", "json", "--label", "model.bin", "-"], 3,
+         stdin=EVIL_PICKLE,
+         check=lambda out: json.loads(out)["files"][0]["path"] == "model.bin"
+         or (_ for _ in ()).throw(AssertionError(out))),
+    Case("hash is opt-in: sha256 in json", ["--format", "json", "--hash", "evil.pkl",
+                                            "safe.pkl"], 3,
+         check=lambda out: [f.get("sha256") for f in json.loads(out)["files"]] == [
+             hashlib.sha256(EVIL_PICKLE).hexdigest(), hashlib.sha256(SAFE_PICKLE).hexdigest()]
+         or (_ for _ in ()).throw(AssertionError(out))),
+    Case("no hash by default", ["--format", "json", "evil.pkl"], 3,
+         check=lambda out: "sha256" not in json.loads(out)["files"][0]
+         or (_ for _ in ()).throw(AssertionError(out))),
+    Case("hash in text", ["--hash", "-q", "safe.pkl"], 0,
+         stdout_has=["safe.pkl: SAFE [pickle] 0 findings\n  sha256 "
+                     + hashlib.sha256(SAFE_PICKLE).hexdigest() + "\n"]),
     Case("limit hit", ["--limit", "max-opcodes=3", "safe.pkl"], 1, stdout_has=["max-opcodes"]),
     Case("dis", ["dis", "evil.pkl"], 3, golden="dis_evil.txt"),
     Case("dis of a broken stream", ["dis", "one_none.bin"], 1, golden="dis_broken.txt",
