@@ -171,7 +171,11 @@ CKPT_API const char *ckpt_severity_name(ckpt_severity severity);
     X(CKPT_F_CODE_ARCHIVE, "code-archive", CKPT_SEV_DANGEROUS,                                     \
       "the archive carries code a loader compiles or runs (TorchScript, torch.package, .mar)")     \
     X(CKPT_F_SHADOWED_DUNDER, "dunder-attribute", CKPT_SEV_DANGEROUS,                              \
-      "a dotted name walks a dunder attribute (__getattribute__, __globals__, ...)")
+      "a dotted name walks a dunder attribute (__getattribute__, __globals__, ...)")               \
+    X(CKPT_F_FILE_WRITE, "file-write", CKPT_SEV_DANGEROUS,                                         \
+      "creates, maps or writes files (or runs code through a file it writes)")                     \
+    X(CKPT_F_UNSAFE_ARGS, "unsafe-arguments", CKPT_SEV_DANGEROUS,                                  \
+      "an allowlisted callable gets arguments no real file gives it (pointers, callables)")
 
 typedef enum ckpt_code {
 #define CKPT_X_ENUM(id, name, sev, text) id,

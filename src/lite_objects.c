@@ -13,6 +13,7 @@
 #include "opcodes.h"
 #include "pickle.h"
 #include "policy.h"
+#include "policy_grade.h"
 #include "pytext.h"
 #include "report.h"
 #include "weights_only.h"
@@ -70,6 +71,7 @@ static int describe(lite *l, lite_import *e, const char *m, size_t mlen, const c
     name_class cls;
     policy_classify(l->ctx->sc->pol, mm, mn, &cls);
     e->weights_only = policy_weights_only_global(e->module, e->name);
+    e->graded = policy_grade_kind(e->resolved) != GK_NONE;
     e->offset = l->op_off;
     return cls.allowed;
 }
@@ -121,8 +123,8 @@ static int call(lite *l, size_t args)
     cell callee = l->stack[l->sp - args - 1];
     if (CELL_KIND(l->stack[l->sp - args]) != V_TUPLE || CELL_KIND(callee) != V_GLOBAL)
         return GIVE_UP; /* not a tuple: a finding; not a name: an indirect call */
-    if (args == 2 && CELL_KIND(l->stack[l->sp - 1]) != V_DICT)
-        return GIVE_UP;
+    if (args == 2 || l->imports[CELL_TAG(callee)].graded)
+        return GIVE_UP; /* keywords or argument checks: the full VM judges them */
     l->imports[CELL_TAG(callee)].calls++;
     l->sp -= args + 1;
     return lite_push(l, CELL(V_CALL, CELL_TAG(callee)));

@@ -12,6 +12,7 @@
 #include "weights_only.h"
 #include "util.h"
 #include "vm.h"
+#include "vm_grade.h"
 
 #define SCRATCH_MAX    512
 #define PREFETCH_FIRST (64u << 10)
@@ -168,6 +169,7 @@ static void run(vm *v, size_t start)
         if (v->dis && !v->dis->stopped)
             emit_line(v);
     }
+    vm_grade_flush(v);
 }
 
 static void record(vm *v, size_t start)

@@ -71,4 +71,9 @@ size_t pickle_scan_all_ahead(scan_ctx *ctx, const char *member, const uint8_t *b
                              size_t start, int flag_extra, const pickle_hooks *hooks,
                              const lite_result *first);
 
+/* vm_nested.c: 1 when a constant's first bytes are those of a torch
+ * checkpoint (zip or legacy); `text`: UTF-8 whose latin-1 encoding they
+ * are. The full interpreter scans such constants; the fast path gives up. */
+int pickle_constant_checkpoint(const uint8_t *p, size_t n, int text);
+
 #endif

@@ -17,6 +17,7 @@
 
 #include "lite.h"
 #include "opcodes.h"
+#include "pickle.h"
 #include "pytext.h"
 #include "util.h"
 #include "value.h"
@@ -99,7 +100,8 @@ static int push(lite *l, vkind k)
 /* A constant the full VM would probe as an embedded pickle. */
 static int maybe_pickle(const uint8_t *p, size_t n)
 {
-    return n >= 2 && p[n - 1] == '.' && opcode_table[p[0]].name;
+    return (n >= 2 && p[n - 1] == '.' && opcode_table[p[0]].name) ||
+           pickle_constant_checkpoint(p, n, 0) || pickle_constant_checkpoint(p, n, 1);
 }
 
 /* The tag of a str or bytes value: whether the full interpreter's value

@@ -17,6 +17,7 @@ typedef struct lite_import {
     uint64_t offset; /* of its first GLOBAL */
     uint64_t count, calls;
     int weights_only;
+    int graded; /* its calls are judged with their arguments (policy_grade.h) */
 } lite_import;
 
 typedef struct lite_result {

@@ -515,6 +515,8 @@ void policy_classify(const policy *p, const char *module, const char *qualname, 
     module = module ? module : "";
     qualname = qualname ? qualname : "";
     deny_search(p, module, qualname, &best);
+    if (best.r && !best.r->user && policy_table_exempt(module, qualname))
+        best.r = NULL;
     if (best.r) {
         out->code = best.r->code;
         out->rule = best.r->text;

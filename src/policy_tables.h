@@ -19,6 +19,10 @@ typedef struct policy_entry {
                             below the prefix (0 = any number) */
 } policy_entry;
 
+/* 1 when module.qualname is a built-in identity helper that only a user
+ * deny may deny (torch.jit._pickle.build_intlist, ...). */
+int policy_table_exempt(const char *module, const char *qualname);
+
 /* The denylist, always active. */
 const policy_entry *policy_table_deny(size_t *count);
 

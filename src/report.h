@@ -15,6 +15,7 @@ typedef struct import_rec {
     ckpt_import pub;  /* strings owned by the report's arena */
     uint64_t hash;    /* of the full module, name and resolved name */
     int weights_only; /* on torch's weights_only allowlist */
+    int noted;        /* a call-through's deferred finding was given */
 } import_rec;
 
 struct ckpt_report {

@@ -35,7 +35,8 @@ typedef enum vkind {
 enum vflag {
     VF_TRUNCATED = 1, /* string kept shorter than it is */
     VF_BIGINT = 2,    /* integer does not fit int64; u.i is meaningless */
-    VF_NOT_UTF8 = 4   /* string bytes are not valid UTF-8 */
+    VF_NOT_UTF8 = 4,  /* string bytes are not valid UTF-8 */
+    VF_CHECKPOINT = 8 /* bytes scanned as the torch checkpoint they hold */
 };
 
 typedef struct node node;
@@ -70,6 +71,16 @@ typedef struct gref {
     ckpt_code cls;       /* policy class when not allowed */
     uint8_t allowed;
     uint8_t weights_only; /* on torch's weights_only allowlist */
+    /* Graded callables (vm_grade.c): a call-through whose finding waits
+     * until its uses are known; refs counts the stack copies of this node,
+     * through those consumed as the callee of a call that passed grading. */
+    uint8_t grade;     /* grade_kind; 0 for ordinary names */
+    uint8_t pending;   /* its import finding is deferred */
+    uint8_t op;        /* opcode that imported it, for the finding */
+    size_t module_out; /* length of the module part of `resolved` */
+    uint32_t refs, through;
+    uint64_t off;      /* offset of that opcode */
+    struct node *next; /* the vm's list of pending names */
 } gref;
 
 typedef struct call {

@@ -58,6 +58,7 @@ typedef struct vm {
     const char *weights_only_reason; /* static text */
 
     const pickle_hooks *hooks; /* may be NULL */
+    node *pending;             /* call-throughs whose finding waits (vm_grade.c) */
 
     dis_sink *dis; /* set when this pickle is being listed */
     strbuf note;   /* the current opcode's annotations (when listing) */
@@ -171,6 +172,11 @@ void vm_op_proto(vm *v, size_t pickle_start);
 
 /* Scans a bytes/str constant that holds a whole pickle (embedded-pickle). */
 void vm_check_embedded(vm *v, const uint8_t *p, size_t n);
+
+/* vm_nested.c: scans a constant that holds a torch checkpoint (the bytes of
+ * torch.storage._load_from_bytes; `text`: a str whose latin-1 encoding
+ * they are) as torch.load reads it; 1 when it is one. */
+int vm_check_checkpoint(vm *v, const uint8_t *p, size_t n, int text);
 
 /* Builds a container value from stack[base..sp) and truncates the stack. */
 value vm_collect(vm *v, vkind kind, size_t base);

@@ -7,6 +7,7 @@
 #include "pytext.h"
 #include "util.h"
 #include "vm.h"
+#include "vm_grade.h"
 #include "weights_only.h"
 
 #define DYNAMIC_NAME "<dynamic import>"
@@ -31,10 +32,12 @@ static const char *copy_name(vm *v, const char *s, size_t n, int *has_nul)
 }
 
 /* Classifies a name the first time the file imports it (one finding per
- * distinct import); later imports reuse the recorded verdict. Returns 1
- * when it added a finding. */
-static int classify(vm *v, gref *r, const char *mm, const char *mn, int has_nul)
+ * distinct import); later imports reuse the recorded verdict. A
+ * call-through's finding waits for its uses (vm_grade.c). Returns 1 when
+ * it added a finding. */
+static int classify(vm *v, node *gn, const char *mm, const char *mn, int has_nul)
 {
+    gref *r = &gn->u.g;
     ckpt_report *rep = v->ctx->rep;
     bstr mod = {r->module, r->module_len}, name = {r->name, r->name_len};
     bstr res = {r->resolved, r->resolved_len};
@@ -45,6 +48,7 @@ static int classify(vm *v, gref *r, const char *mm, const char *mn, int has_nul)
         r->cls = rec->pub.class_code;
         r->weights_only = (uint8_t)rec->weights_only;
         r->import_index = i;
+        vm_grade_import(v, gn, r->allowed || has_nul);
         return 0;
     }
     name_class cls;
@@ -54,7 +58,8 @@ static int classify(vm *v, gref *r, const char *mm, const char *mn, int has_nul)
     r->weights_only = (uint8_t)(!has_nul && policy_weights_only_global(r->module, r->name));
     r->import_index = report_add_import(rep, mod, name, res, r->cls, r->allowed, r->weights_only,
                                         v->member, v->op_off);
-    if (r->allowed)
+    vm_grade_import(v, gn, r->allowed || has_nul);
+    if (r->allowed || r->pending)
         return 0;
     vm_note(v, r->cls, -1, r->resolved, NULL, "imports %s (%s)", r->resolved,
             has_nul    ? "a NUL byte in the name"
@@ -109,7 +114,8 @@ static value resolve_global(vm *v, const char *mod, size_t mlen, const char *nam
         vm_out_of_memory(v);
         return v_make(V_EMPTY);
     }
-    if (!classify(v, r, mm, mn, has_nul)) /* a new finding already says it */
+    r->module_out = mm == m ? mlen : strlen(mm);
+    if (!classify(v, g.u.n, mm, mn, has_nul)) /* a new finding already says it */
         vm_trace(v, "%s (%s)", r->resolved, r->allowed ? "allowed" : ckpt_code_name(r->cls));
     if (!r->weights_only)
         vm_weights_only_fail(v, WO_IMPORT);
@@ -244,6 +250,7 @@ static void track_add_extension(vm *v, const gref *g, const value *args)
 static void judge_call(vm *v, const value *callee, const value *args, const value *kw)
 {
     if (callee->kind != V_GLOBAL) {
+        vm_grade_indirect(v, callee);
         render_to_scratch(v, callee, args, kw);
         vm_note(v, CKPT_F_INDIRECT_CALL, -1, NULL, sb_cstr(&v->scratch),
                 "calls %s %s, not an imported name", v_kind_article(callee->kind),
@@ -254,6 +261,8 @@ static void judge_call(vm *v, const value *callee, const value *args, const valu
     const gref *g = &callee->u.n->u.g;
     report_note_call(v->ctx->rep, g->import_index);
     track_add_extension(v, g, args);
+    if ((g->grade || g->pending || kw->kind == V_DICT) && vm_grade_call(v, callee, args, kw))
+        return;
     if (g->allowed)
         return;
     int first =

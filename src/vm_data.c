@@ -7,6 +7,7 @@
 #include "pytext.h"
 #include "util.h"
 #include "vm.h"
+#include "vm_grade.h"
 
 static void push_int(vm *v, vkind kind, int64_t x)
 {
@@ -124,6 +125,8 @@ static void op_counted(vm *v, size_t width, vkind kind)
     if (kind == V_STR && (!decoded || s.len < n) && !py_utf8_valid(p, s.len, 1))
         s.flags |= VF_NOT_UTF8;
     vm_check_embedded(v, p, (size_t)n);
+    if ((kind == V_BYTES || kind == V_STR) && vm_check_checkpoint(v, p, (size_t)n, decoded))
+        s.flags |= VF_CHECKPOINT;
     vm_push(v, s);
 }
 
@@ -159,8 +162,11 @@ static void op_string_line(vm *v)
         vm_fail(v, CKPT_F_MALFORMED, "%s", err);
         return;
     }
-    if (!(s.flags & VF_TRUNCATED))
+    if (!(s.flags & VF_TRUNCATED)) {
         vm_check_embedded(v, (const uint8_t *)s.u.s, s.len);
+        if (vm_check_checkpoint(v, (const uint8_t *)s.u.s, s.len, v->op != OP_STRING))
+            s.flags |= VF_CHECKPOINT;
+    }
     vm_push(v, s);
 }
 
@@ -227,8 +233,10 @@ static void op_pop_mark(vm *v)
 static void op_dup(vm *v)
 {
     value *top = vm_top(v);
-    if (top)
+    if (top) {
+        vm_grade_ref(top);
         vm_push(v, *top);
+    }
 }
 
 /* ---- memo ---- */
@@ -236,8 +244,10 @@ static void op_dup(vm *v)
 static void op_get_index(vm *v, uint64_t index)
 {
     value x;
-    if (vm_memo_get(v, index, &x))
+    if (vm_memo_get(v, index, &x)) {
+        vm_grade_ref(&x);
         vm_push(v, x);
+    }
 }
 
 static void op_put_index(vm *v, uint64_t index)

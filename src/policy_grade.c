@@ -1,0 +1,80 @@
+/* The names whose calls are graded with their arguments (policy_grade.h). */
+#include "policy_grade.h"
+
+#include <string.h>
+
+#include "util.h"
+
+static const struct {
+    const char *name;
+    grade_kind kind;
+} graded[] = {
+    {"builtins.getattr", GK_GETATTR},
+    {"functools.partial", GK_PARTIAL},
+    {"_functools.partial", GK_PARTIAL},
+    {"copyreg._reconstructor", GK_RECONSTRUCTOR},
+    {"dill._dill._create_array", GK_CREATE_ARRAY},
+    {"operator.getitem", GK_GETITEM},
+    {"_operator.getitem", GK_GETITEM},
+    {"torch.storage._load_from_bytes", GK_LOAD_BYTES},
+    {"numpy.random._pickle.__randomstate_ctor", GK_RANDOM_CTOR},
+    {"numpy.random._pickle.__generator_ctor", GK_RANDOM_CTOR},
+    {"numpy.random._pickle.__bit_generator_ctor", GK_BITGEN_CTOR},
+    {"torch._tensor._rebuild_from_type_v2", GK_FROM_TYPE},
+    {"torch.Tensor", GK_TENSOR_CTOR},
+    {"torch.nn.parameter.Parameter", GK_TENSOR_CTOR},
+    {"torch.storage.UntypedStorage", GK_TENSOR_CTOR},
+    {"torch.storage.TypedStorage", GK_TENSOR_CTOR},
+};
+
+/* torch.XTensor, torch.XStorage and their torch.cuda twins. */
+static int legacy_tensor_class(const char *s)
+{
+    if (strncmp(s, "torch.cuda.", 11) == 0)
+        s += 11;
+    else if (strncmp(s, "torch.", 6) == 0)
+        s += 6;
+    else
+        return 0;
+    if (strchr(s, '.'))
+        return 0;
+    size_t n = strlen(s);
+    return (n > 6 && strcmp(s + n - 6, "Tensor") == 0) ||
+           (n > 7 && strcmp(s + n - 7, "Storage") == 0);
+}
+
+grade_kind policy_grade_kind(const char *resolved)
+{
+    for (size_t i = 0; i < ARRAY_LEN(graded); i++)
+        if (strcmp(resolved, graded[i].name) == 0)
+            return graded[i].kind;
+    return legacy_tensor_class(resolved) ? GK_TENSOR_CTOR : GK_NONE;
+}
+
+static const char *const bit_generators[] = {"MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64"};
+static const char *const bit_generator_classes[] = {"numpy.random._mt19937.MT19937",
+                                                    "numpy.random._pcg64.PCG64",
+                                                    "numpy.random._pcg64.PCG64DXSM",
+                                                    "numpy.random._philox.Philox",
+                                                    "numpy.random._sfc64.SFC64",
+                                                    "numpy.random.MT19937",
+                                                    "numpy.random.PCG64",
+                                                    "numpy.random.PCG64DXSM",
+                                                    "numpy.random.Philox",
+                                                    "numpy.random.SFC64"};
+
+int policy_bit_generator_class(const char *resolved)
+{
+    for (size_t i = 0; i < ARRAY_LEN(bit_generator_classes); i++)
+        if (strcmp(resolved, bit_generator_classes[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int policy_bit_generator_name(const char *name, size_t len)
+{
+    for (size_t i = 0; i < ARRAY_LEN(bit_generators); i++)
+        if (strlen(bit_generators[i]) == len && memcmp(name, bit_generators[i], len) == 0)
+            return 1;
+    return 0;
+}
