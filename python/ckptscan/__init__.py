@@ -11,7 +11,8 @@ from ._dask import dask_scan
 from ._guard import UnsafeFileError, guard, guarded, unguard
 from ._native import CkptError, version
 from ._report import Finding, Import, Inspection, Report
+from ._state_dict import UnsupportedCheckpointError, load_state_dict
 
 __all__ = ["scan", "scan_bytes", "scan_json", "inspect", "inspect_bytes", "guard", "unguard", "guarded",
-           "dask_scan", "UnsafeFileError", "CkptError", "Report", "Inspection", "Finding",
+           "dask_scan", "load_state_dict", "UnsupportedCheckpointError", "UnsafeFileError", "CkptError", "Report", "Inspection", "Finding",
            "Import", "version"]
