@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -93,12 +94,19 @@ static scanned *scan_one(const ckpt_scanner *s, const cli_opts *o, const char *p
 static size_t take(batch *b)
 {
     for (;;) {
+        if (cli_interrupted())
+            return SIZE_MAX; /* stop scheduling; what is in flight finishes */
         if (b->next < b->inputs.n && b->next < b->written + b->window)
             return b->next++;
         if (b->next >= b->inputs.n && b->walked)
             return SIZE_MAX;
         b->waiting++;
-        pthread_cond_wait(&b->moved, &b->lock);
+        struct timespec until; /* wakes up now and then to see a signal */
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100000000;
+        if (until.tv_nsec >= 1000000000)
+            until.tv_sec++, until.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&b->moved, &b->lock, &until);
         b->waiting--;
     }
 }
@@ -221,11 +229,19 @@ static void write_ready(batch *b)
     b->writing = 0;
 }
 
+/* The workers block SIGINT and SIGTERM, so that the main thread gets them
+ * and a walk waiting for a --files-from list is woken up. */
 static int start_workers(batch *b, pthread_t *t, int n)
 {
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     int started = 0;
     for (int i = 1; t && i < n; i++) /* the main thread is worker 0 */
         started += pthread_create(&t[started], NULL, worker, b) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return started;
 }
 
@@ -257,9 +273,15 @@ int run_batch(const ckpt_scanner *s, const cli_opts *o, cli_summary *sum, size_t
     pthread_mutex_unlock(&b.lock);
     if (o->progress)
         progress(sum, b.inputs.n, b.t0, 1);
-    if (b.inputs.n && !b.begun)
+    if (b.written && !b.begun)
         out_begin(stdout, o);
-    *ninputs = b.inputs.n;
+    *ninputs = b.written; /* all of the inputs, unless interrupted */
+    sum->interrupted = cli_interrupted();
+    for (size_t i = b.written; i < b.inputs.n; i++)
+        if (b.done[i]) {
+            ckpt_report_free(b.done[i]->r);
+            free(b.done[i]);
+        }
     free(t);
     free(b.done);
     free(b.fifo);

@@ -128,6 +128,12 @@ int sha256_file(const char *path, char hex[65]);
 /* output.c: 1 when out_report writes something for r. */
 int out_shows(const ckpt_report *r, const cli_opts *o);
 
+/* explain.c: the advice for a finding code; the code the advice under a
+ * report is about (-1 when none is needed); --explain CODE (exit status). */
+const char *code_advice(ckpt_code code);
+int report_worst_code(const ckpt_report *r);
+int explain(const char *name);
+
 /* policy_check.c: warns on stderr about each `allow` line of these policy
  * files that can never take effect with scanner s (deny beats allow). */
 void check_policy_files(const ckpt_scanner *s, const strlist *paths);

@@ -50,6 +50,7 @@ int main(int argc, char **argv)
         return 2;
     }
     cli_opts o;
+    cli_signals_install();
     int rc = cli_parse(argc, argv, &o, s);
     if (rc < 0)
         rc = o.command == CMD_DIS ? run_dis(s, &o) : run(s, &o);

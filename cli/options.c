@@ -73,6 +73,7 @@ static const char usage_text[] =
     "                       (by a hash of each path), to split a batch across machines\n"
     "      --max-file-size N  same as --limit max-file-size=N\n"
     "      --list-codes     print the finding codes as a Markdown table and exit\n"
+    "      --explain CODE   print what finding CODE means and what to do, and exit\n"
     "      --list-limits    print the limits with defaults and reasons and exit\n"
     "  -h, --help           print this help and exit\n"
     "  -V, --version        print the version and exit\n"
@@ -83,7 +84,9 @@ static const char usage_text[] =
     "  1  some file is at or above --fail-on (suspicious by default)\n"
     "  2  some file could not be read, no input file was found, an input list\n"
     "     is unusable, or a usage error\n"
-    "  3  some file is dangerous (whatever --fail-on says)\n";
+    "  3  some file is dangerous (whatever --fail-on says)\n"
+    "  130  interrupted by SIGINT or SIGTERM: what was complete is reported, and\n"
+    "     JSON/SARIF stay valid documents with the summary marked interrupted\n";
 
 enum {
     OPT_FAIL_ON = 256,
@@ -102,7 +105,8 @@ enum {
     OPT_MEMBER,
     OPT_NO_PROGRESS,
     OPT_LABEL,
-    OPT_HASH
+    OPT_HASH,
+    OPT_EXPLAIN
 };
 
 static const struct option long_opts[] = {
@@ -119,6 +123,7 @@ static const struct option long_opts[] = {
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"label", required_argument, NULL, OPT_LABEL},
     {"hash", no_argument, NULL, OPT_HASH},
+    {"explain", required_argument, NULL, OPT_EXPLAIN},
     {"jobs", required_argument, NULL, 'j'},
     {"files-from", required_argument, NULL, OPT_FILES_FROM},
     {"null", no_argument, NULL, '0'},
@@ -305,6 +310,7 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
         o->dis_member = arg;
         return -1;
     case OPT_LIST_CODES: list_codes(); return 0;
+    case OPT_EXPLAIN: return explain(arg);
     case OPT_LIST_LIMITS: list_limits(); return 0;
     case 'h': fputs(usage_text, stdout); return 0;
     case 'V': printf("ckptscan %s\n", ckpt_version()); return 0;

@@ -128,6 +128,11 @@ static void text_report(FILE *f, const ckpt_report *r, const report_extra *x, co
         if (ckpt_report_finding(r, i, &fx) == CKPT_OK)
             text_finding(f, &fx, o);
     }
+    int worst = report_worst_code(r);
+    if (worst >= 0) {
+        fprintf(f, "  what to do: %s (ckptscan --explain %s)\n", code_advice((ckpt_code)worst),
+                ckpt_code_name((ckpt_code)worst));
+    }
 }
 
 static int write_file(void *ctx, const char *bytes, size_t len)
@@ -307,7 +312,7 @@ void out_end(FILE *f, const cli_summary *sum, const cli_opts *o, size_t nfiles)
 {
     switch (o->format) {
     case OUT_TEXT:
-        if (o->unsafe_only || (nfiles != 1 && !o->quiet))
+        if (o->unsafe_only || sum->interrupted || (nfiles != 1 && !o->quiet))
             text_summary(f, sum);
         break;
     case OUT_JSON:

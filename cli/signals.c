@@ -7,9 +7,12 @@
 
 static volatile sig_atomic_t interrupted;
 
+/* The first signal asks for a clean stop; a second one kills as usual. */
 static void on_signal(int sig)
 {
     interrupted = sig;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
 }
 
 void cli_signals_install(void)
@@ -19,8 +22,12 @@ void cli_signals_install(void)
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0; /* no SA_RESTART: a blocking open of a FIFO returns EINTR */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* a signal ignored when we started (nohup, a background job) stays so */
+    struct sigaction old;
+    if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
+    if (sigaction(SIGTERM, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+        sigaction(SIGTERM, &sa, NULL);
 }
 
 int cli_interrupted(void)

@@ -212,7 +212,7 @@ static void walk_dir(walker *w, const char *dir, int depth)
         return;
     }
     size_t dlen = strlen(dir);
-    for (size_t i = 0; i < names.n && !w->failed; i++) {
+    for (size_t i = 0; i < names.n && !w->failed && !cli_interrupted(); i++) {
         size_t len = dlen + 1 + strlen(names.v[i]) + 1;
         char *p = malloc(len);
         if (!p) {
@@ -241,7 +241,7 @@ static int read_list(walker *w, FILE *f, int sep)
     size_t cap = 0;
     ssize_t n;
     int rc = 0;
-    while (!w->failed && (n = getdelim(&line, &cap, sep, f)) > 0) {
+    while (!w->failed && !cli_interrupted() && (n = getdelim(&line, &cap, sep, f)) > 0) {
         if (line[n - 1] == sep)
             line[--n] = '\0';
         if (sep == '\n' && memchr(line, '\0', (size_t)n)) {
@@ -254,6 +254,8 @@ static int read_list(walker *w, FILE *f, int sep)
             visit(w, line, 0, 1);
     }
     free(line);
+    if (cli_interrupted())
+        return 0; /* a read cut short by SIGINT/SIGTERM is no error */
     return rc ? rc : ferror(f) ? -1 : 0;
 }
 
@@ -330,7 +332,7 @@ int walk_inputs(const cli_opts *o, input_sink *sink, walk_counts *wc)
             return 2;
         }
     }
-    for (int i = 0; i < o->nargs && !w.failed; i++) {
+    for (int i = 0; i < o->nargs && !w.failed && !cli_interrupted(); i++) {
         if (strcmp(o->args[i], "-") == 0)
             add_path(&w, "-");
         else

@@ -396,6 +396,49 @@ def progress_never_mixes_into_output(exe, root):
     assert rc == 3 and "\x1b[K" not in out and not progress.search(out), out
 
 
+def interrupted_run(exe, args, root, sig):
+    """Feeds two paths through --files-from -, then signals while the walk
+    waits for more; returns (exit status, stdout, stderr)."""
+    import signal
+    import time
+    p = subprocess.Popen([exe, "-j", "2", "--files-from", "-"] + args, cwd=root,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(b"models/a/evil1.pkl\nmodels/a/safe1.pt\n")
+    p.stdin.flush()
+    time.sleep(0.7)
+    p.send_signal({"INT": signal.SIGINT, "TERM": signal.SIGTERM}[sig])
+    out, err = p.communicate(timeout=60)  # stdin stays open: the signal alone ends the run
+    return p.returncode, out.decode(), err.decode()
+
+
+@check
+def interrupt_keeps_what_was_done(exe, root):
+    for sig in ("INT", "TERM"):
+        rc, out, _ = interrupted_run(exe, ["--format", "json"], root, sig)
+        d = docs(out)
+        assert rc == 130, (sig, rc)
+        assert [f["path"] for f in d["files"]] == ["models/a/evil1.pkl", "models/a/safe1.pt"], d
+        assert d["summary"]["interrupted"] is True and d["summary"]["dangerous"] == 1, d
+    rc, out, _ = interrupted_run(exe, ["--format", "jsonl"], root, "INT")
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert rc == 130 and len(lines) == 3 and lines[-1]["summary"]["interrupted"] is True, out
+    rc, out, _ = interrupted_run(exe, ["--color", "never"], root, "INT")
+    assert rc == 130 and out.splitlines()[-3].endswith(
+        "; INTERRUPTED: the rest was not scanned"), out
+    rc, out, _ = run(exe, ["--format", "json", "models/a/safe1.pt"], root)
+    assert rc == 0 and docs(out)["summary"]["interrupted"] is False
+
+
+@check
+def empty_batch_is_a_valid_document(exe, root):
+    rc, out, err = run(exe, ["--format", "json", "--exclude", "*", "models"], root)
+    d = docs(out)
+    assert rc == 2 and d["files"] == [] and d["summary"]["files"] == 0, (rc, out)
+    assert "no input files" in err, err
+    rc, out, _ = run(exe, ["--format", "jsonl", "--exclude", "*", "models"], root)
+    assert rc == 2 and json.loads(out)["summary"]["files"] == 0, out
+
+
 @check
 def bad_batch_options(exe, root):
     for args in (["--shard", "0/3", "models"], ["--shard", "4/3", "models"],

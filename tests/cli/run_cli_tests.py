@@ -243,6 +243,22 @@ CASES = [
     Case("a compressed payload hidden in a record is found", ["hidden_record.pt"], 3,
          stdout_has=["hidden_record.pt: DANGEROUS [torch-zip]",
                      "os.system('touch /tmp/ckptscan_cli_test')"]),
+    Case("explain a code", ["--explain", "command"], 0,
+         check=lambda out: out == (
+             "command (dangerous)\n"
+             "  imports or calls something that runs operating-system commands\n"
+             "What to do:\n"
+             "  Do not load this file: loading it runs an operating-system command. Report it "
+             "to where you got it.\n") or (_ for _ in ()).throw(AssertionError(out))),
+    Case("explain an unknown code", ["--explain", "no-such-code"], 2,
+         stderr_has=["unknown finding code 'no-such-code'"]),
+    Case("what to do under a suspicious file", ["--color", "never", "unknown.pkl"], 1,
+         check=lambda out: out.splitlines()[-1].startswith(
+             "  what to do: Check the imported names") and
+         out.splitlines()[-1].endswith("(ckptscan --explain unknown-import)")
+         or (_ for _ in ()).throw(AssertionError(out))),
+    Case("no what-to-do for a safe file or with -q", ["-q", "evil.pkl", "safe.pkl"], 3,
+         check=lambda out: "what to do" not in out or (_ for _ in ()).throw(AssertionError(out))),
     Case("list codes", ["--list-codes"], 0, stdout_has=["| `unknown-import` | suspicious |"]),
 ]
 
@@ -296,9 +312,26 @@ def corpus_smoke(exe, corpus):
 
 
 def docs_in_sync(exe, repo):
-    """README's code table is exactly --list-codes; the man page names every code."""
+    """README's code table is exactly --list-codes; the man page names every code;
+    every code has an explanation; --help's options are in the man page and README."""
     table = subprocess.run([exe, "--list-codes"], capture_output=True, text=True).stdout
     problems = []
+    for line in table.splitlines()[2:]:
+        code = line.split("|")[1].strip().strip("`")
+        p = subprocess.run([exe, "--explain", code], capture_output=True, text=True)
+        if p.returncode != 0 or "What to do:" not in p.stdout:
+            problems.append(f"--explain {code} fails")
+    import re
+    helptext = subprocess.run([exe, "--help"], capture_output=True, text=True).stdout
+    with open(os.path.join(repo, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    with open(os.path.join(repo, "doc", "ckptscan.1"), encoding="utf-8") as f:
+        man_text = f.read().replace("\\-", "-")
+    for opt in sorted(set(re.findall(r"^\s+(?:-\w, )?(--[a-z0-9-]+)", helptext, re.M))):
+        if opt not in readme:
+            problems.append(f"README lacks {opt}")
+        if opt not in man_text:
+            problems.append(f"man page lacks {opt}")
     with open(os.path.join(repo, "README.md"), encoding="utf-8") as f:
         if table.strip() not in f.read():
             problems.append("README.md code table differs from ckptscan --list-codes")
