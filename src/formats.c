@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "opcodes.h"
+#include "seen.h"
 #include "strbuf.h"
 
 void ctx_report_limit(ckpt_report *r, ckpt_limit limit, uint64_t value)
@@ -218,6 +219,18 @@ static int scan_sniffed(scan_ctx *ctx, const char *member, const uint8_t *buf, s
     return keep;
 }
 
+/* 1 when these bytes of the input file were already scanned this way as a
+ * member, from whatever archive or nesting level: the same bytes read the
+ * same way give the same findings, reported once under the first name.
+ * Bytes not in the input image (decompressed) are always scanned. */
+static int already_scanned(scan_ctx *ctx, const uint8_t *buf, size_t len, unsigned kind)
+{
+    if (!ctx->image || buf < ctx->image || (size_t)(buf - ctx->image) > ctx->image_len ||
+        len > ctx->image_len - (size_t)(buf - ctx->image))
+        return 0;
+    return seen_add(ctx->seen, (uint64_t)(buf - ctx->image), len, kind) == 0;
+}
+
 int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, int force_pickle)
 {
     if (ctx->depth + 1 >= ctx_limit(ctx, CKPT_LIMIT_DEPTH)) {
@@ -227,17 +240,23 @@ int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t le
         ctx_finding(ctx, CKPT_F_LIMIT, member, 0, msg);
         return 0;
     }
+    unsigned kind = force_pickle && len > 0                                            ? 1
+                    : force_pickle || strong_container(buf, len)                       ? 2
+                    : compressed_magic(buf, len) || pickle_probe_prefix(ctx, buf, len) ? 3
+                                                                                       : 0;
+    if (kind == 0)
+        return 0;
+    if (already_scanned(ctx, buf, len, kind))
+        return 1;
     ckpt_format f;
     int scanned = 1;
     ctx->depth++;
-    if (force_pickle && len > 0)
+    if (kind == 1)
         read_pickle_stream(ctx, member, buf, len, &f);
-    else if (force_pickle || strong_container(buf, len))
+    else if (kind == 2)
         scan_buffer(ctx, member, buf, len, &f);
-    else if (compressed_magic(buf, len) || pickle_probe_prefix(ctx, buf, len))
-        scanned = scan_sniffed(ctx, member, buf, len);
     else
-        scanned = 0;
+        scanned = scan_sniffed(ctx, member, buf, len);
     ctx->depth--;
     return scanned;
 }

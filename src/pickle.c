@@ -378,7 +378,10 @@ int pickle_probe_prefix(scan_ctx *ctx, const uint8_t *buf, size_t len)
 void vm_check_embedded(vm *v, const uint8_t *p, size_t n)
 {
     scan_ctx *ctx = v->ctx;
-    if (ctx->depth + 1 >= ctx_limit(ctx, CKPT_LIMIT_DEPTH) || !pickle_probe(ctx, p, n))
+    /* a probe only asks where its pickle ends, which constants cannot
+     * change: probing them too would walk a pickle nested d deep 2^d times */
+    if (ctx->probing || ctx->depth + 1 >= ctx_limit(ctx, CKPT_LIMIT_DEPTH) ||
+        !pickle_probe(ctx, p, n))
         return;
     char where[256];
     snprintf(where, sizeof(where), "%s@%zu", v->member, v->op_off);

@@ -13,6 +13,7 @@
 #include "formats.h"
 #include "inspect.h"
 #include "mapguard.h"
+#include "seen.h"
 #include "scan.h"
 #include "util.h"
 
@@ -110,11 +111,15 @@ static void scan_image(const ckpt_scanner *s, ckpt_report *r, const uint8_t *dat
                     .rep = r,
                     .dis = o ? o->dis : NULL,
                     .map = mapped ? data : NULL,
-                    .map_len = mapped ? len : 0};
+                    .map_len = mapped ? len : 0,
+                    .image = data,
+                    .image_len = len,
+                    .seen = seen_new()};
     r->size = len;
     scan_buffer(&ctx, "", data, len, &r->format);
     insp_finish(r);
     ctx_release(&ctx);
+    seen_free(ctx.seen);
 }
 
 static ckpt_status scan_mem_sink(const ckpt_scanner *s, const void *data, size_t len,

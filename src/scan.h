@@ -54,6 +54,11 @@ typedef struct scan_ctx {
      * total): overlapping members reading one kernel again and again cost
      * time, not memory. */
     uint64_t inflated;
+    /* The whole input as read or mapped, and the nested readings of it
+     * already scanned (seen.h): one scan per byte range and kind. */
+    const uint8_t *image;
+    size_t image_len;
+    struct seen_set *seen;
 } scan_ctx;
 
 /* Lets the kernel drop the mapped pages of [from, to) if they belong to the

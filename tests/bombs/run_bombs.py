@@ -254,6 +254,77 @@ def joblib_bz2_ratio():
     return head + b"".join(c.compress(z) for _ in range(256)) + c.compress(b".") + c.flush()
 
 
+# ---- issue 14: work linear in the input, one memory budget ------------------
+
+def binbytes(b):
+    return b"B" + struct.pack("<I", len(b)) + b
+
+
+def nested_pickles(depth, k=6700):
+    """Pickles nested `depth` deep in bytes constants, each level with 2k
+    bytes of its own opcodes: every level must be walked a bounded number
+    of times (a probe that probed again inside itself walked 2^depth)."""
+    inner = b"\x80\x02N."
+    for _ in range(depth):
+        inner = b"\x80\x02" + b"N0" * k + binbytes(inner) + b"0N."
+    return inner
+
+
+def nested_memo(depth, index=40_000_000):
+    """LONG_BINPUT 40000000 at every level of pickles nested in bytes
+    constants: the levels share one memory budget."""
+    inner = b"\x80\x02Nr" + struct.pack("<I", index) + b"0N."
+    for _ in range(depth - 1):
+        inner = b"\x80\x02Nr" + struct.pack("<I", index) + b"0" + binbytes(inner) + b"0N."
+    return inner
+
+
+def legacy_sniff(n):
+    """`(` + n `N` + n `.I`: every STOP is a candidate end of the legacy
+    format's first pickle; none may rescan to the end of the file."""
+    return b"(" + b"N" * n + b".I" * n
+
+
+def shared_stream(n, mib=64):
+    """n central entries over one deflate stream of `mib` MiB, each declaring
+    other sizes: the stream is charged once, not once per entry."""
+    data, crc = deflate_repeat(b"", bytes(MiB), mib, b"")
+    name = b"archive/data.pkl"
+    out = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), mib << 20,
+                      len(name), 0) + name + data
+    cd = b"".join(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc,
+                              len(data) - i, (mib << 20) - i * 1000, len(b"data%d.pkl" % i), 0,
+                              0, 0, 0, 0, 0) + b"data%d.pkl" % i for i in range(n))
+    return out + cd + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(cd), len(out), 0)
+
+
+def overlap_zip(inner, k, suffix):
+    """k central entries over one stored member holding `inner` and k-1
+    bytes of padding; entry i declares len(inner)+i bytes (all of them read
+    as the same archive: its end record is found from the end)."""
+    name = b"m" + suffix
+    data = inner + b"\0" * (k - 1)
+    crcs = [zlib.crc32(data[:len(inner) + i]) for i in range(k)]
+    out = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, crcs[0], len(inner),
+                      len(inner), len(name), 0) + name + data
+    cd = b""
+    for i in range(k):
+        nm = b"m%d" % i + suffix
+        cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, crcs[i],
+                          len(inner) + i, len(inner) + i, len(nm), 0, 0, 0, 0, 0, 0) + nm
+    return out + cd + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, k, k, len(cd), len(out), 0)
+
+
+def zip_chain(depth, k=4):
+    """Stored zip members that are zips, k entries per level over one
+    member, `depth` deep: k^depth readings unless nested archives are
+    scanned once per byte range of the file."""
+    inner = b"\x80\x02cos\nsystem\n."
+    for d in range(depth):
+        inner = overlap_zip(inner, k, b".pkl" if d == 0 else b".zip")
+    return inner
+
+
 BOMBS = {
     # name: (builder, max seconds, max MiB RSS, required finding code or verdict)
     "billion_laughs": (billion_laughs, 5, 128, "unknown-import"),
@@ -284,6 +355,16 @@ BOMBS = {
     "joblib_xz_256m": (joblib_xz_bomb, 10, 160, "limit"),
     "joblib_bz2_ratio": (joblib_bz2_ratio, 10, 128, "limit"),
 }
+# Classes at several sizes or depths; a time bound (k, c) is k + c seconds
+# per MiB of input.
+for d in (5, 10, 15):
+    BOMBS[f"nested_pickles_{d}"] = (lambda d=d: nested_pickles(d), (2, 20), 64,
+                                    "embedded-pickle")
+for n in (10_000, 100_000, 1_000_000):
+    BOMBS[f"legacy_sniff_{n}"] = (lambda n=n: legacy_sniff(n), (2, 2), 128, "extra-pickle")
+for d in (4, 8, 12):
+    BOMBS[f"zip_chain_{d}"] = (lambda d=d: zip_chain(d), (2, 20), 128, "command")
+BOMBS["zip_chain_6x50"] = (lambda: zip_chain(6, 50), (2, 20), 128, "command")
 
 
 def run_one(exe, path, extra):
@@ -378,6 +459,8 @@ def main():
             codes = {x["code"] for x in rep["findings"]}
             ok_want = (rep["verdict"] == want[8:]) if want.startswith("verdict:") else want in codes
             rss_mib = m["rss_kb"] / 1024
+            if isinstance(max_s, tuple):
+                max_s = round(max_s[0] + max_s[1] * len(data) / MiB, 1)
             ok = ok_want and m["secs"] <= max_s and rss_mib <= max_mib and m["rc"] in (0, 1, 3)
             status = "ok  " if ok else "FAIL"
             print(f"{status} {name} ({len(data)} bytes): {m['secs']:.2f}s (<= {max_s}), {rss_mib:.0f} MiB "
