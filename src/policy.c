@@ -264,6 +264,7 @@ typedef struct hit {
 typedef struct walk_ctx {
     size_t start;
     int aliased;
+    int nest_only; /* a module suffix: only deserialisers match (vendored copies) */
     hit *best;
     /* allow walk: the full name, for the part after a prefix key */
     const char *module, *qualname;
@@ -335,6 +336,8 @@ static void walk(const policy *p, const path *pt, visit_fn visit, walk_ctx *c)
 static void visit_deny(const rule *r, size_t k, size_t end, walk_ctx *c)
 {
     (void)end;
+    if (c->nest_only && r->code != CKPT_F_NESTED_LOAD)
+        return;
     if (r->deny && better(r, k, c))
         *c->best = (hit){r, k, c->start, c->aliased};
 }
@@ -423,6 +426,26 @@ static void deny_suffix(const policy *p, const char *q, size_t qlen, size_t off,
     walk(p, &al, visit_deny, c);
 }
 
+/* Vendored copies of a deserialiser (joblib.externals.cloudpickle.loads is
+ * cloudpickle.loads): every suffix of the module, from a later component,
+ * joined to the qualname, is checked against the deserialiser entries;
+ * private submodules (a leading '_') are left out. */
+static void module_suffixes(const policy *p, const char *module, const char *qualname, walk_ctx *c)
+{
+    pathbuf b;
+    b.cap = PATH_KEEP;
+    for (const char *dot = strchr(module, '.'); dot; dot = strchr(dot + 1, '.')) {
+        if (dot[1] == '_')
+            continue; /* a private submodule (numpy.random._pickle) is no vendored copy */
+        path sub = full_path(&b, NULL, dot + 1, qualname);
+        c->start = 0;
+        c->aliased = 0;
+        c->nest_only = 1;
+        walk(p, &sub, visit_deny, c);
+        c->nest_only = 0;
+    }
+}
+
 static void deny_search(const policy *p, const char *module, const char *qualname, hit *best)
 {
     pathbuf b;
@@ -436,6 +459,7 @@ static void deny_search(const policy *p, const char *module, const char *qualnam
         c.aliased = 1;
         walk(p, &full, visit_deny, &c);
     }
+    module_suffixes(p, module, qualname, &c);
     size_t qlen = strlen(qualname);
     for (size_t off = 0; off < qlen;) {
         const char *dot = memchr(qualname + off, '.', qlen - off);

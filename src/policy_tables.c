@@ -29,9 +29,10 @@
     X("torch.float64")                                                                             \
     X("torch.bfloat16")                                                                            \
     X("torch.complex32")                                                                           \
-    X("torch.complex64") X("torch.complex128") X("torch.uint8") X("torch.int8") X("torch.int16")   \
-        X("torch.int32") X("torch.int64") X("torch.bool") X("torch.qint8") X("torch.quint8")       \
-            X("torch.qint32") X("torch.quint4x2") X("torch.quint2x4") X("torch.float8_e4m3fn")     \
+    X("torch.complex64")                                                                           \
+    X("torch.complex128") X("torch.uint8") X("torch.int8") X("torch.int16") X("torch.int32")       \
+        X("torch.int64") X("torch.bool") X("torch.qint8") X("torch.quint8") X("torch.qint32")      \
+            X("torch.quint4x2") X("torch.quint2x4") X("torch.float8_e4m3fn")                       \
                 X("torch.float8_e5m2") X("torch.float8_e4m3fnuz") X("torch.float8_e5m2fnuz")       \
                     X("torch.float8_e8m0fnu") X("torch.uint16") X("torch.uint32")                  \
                         X("torch.uint64") X("torch.bits1x8") X("torch.bits2x4") X("torch.bits4x2") \
@@ -45,27 +46,27 @@
     X("torch.HalfTensor")                                                                          \
     X("torch.BFloat16Tensor")                                                                      \
     X("torch.LongTensor")                                                                          \
-    X("torch.IntTensor") X("torch.ShortTensor") X("torch.CharTensor") X("torch.ByteTensor")        \
-        X("torch.BoolTensor") X("torch.cuda.DoubleTensor") X("torch.cuda.FloatTensor") X(          \
-            "torch.cuda.HalfTensor") X("torch.cuda.BFloat16Tensor") X("torch.cuda.LongTensor")     \
-            X("torch.cuda.IntTensor") X("torch.cuda.ShortTensor") X("torch.cuda.CharTensor") X(    \
-                "torch.cuda.ByteTensor") X("torch.cuda.BoolTensor") X("torch.DoubleStorage")       \
-                X("torch.FloatStorage") X("torch.HalfStorage") X("torch.BFloat16Storage") X(       \
-                    "torch.LongStorage") X("torch.IntStorage") X("torch.ShortStorage")             \
-                    X("torch.CharStorage") X("torch.ByteStorage") X("torch.BoolStorage") X(        \
-                        "torch.ComplexFloatStorage") X("torch.ComplexDoubleStorage")               \
-                        X("torch.QInt8Storage") X("torch.QUInt8Storage") X("torch.QInt32Storage")  \
-                            X("torch.QUInt4x2Storage") X("torch.QUInt2x4Storage")                  \
-                                X("torch.cuda.DoubleStorage") X("torch.cuda.FloatStorage")         \
-                                    X("torch.cuda.HalfStorage") X("torch.cuda.BFloat16Storage")    \
-                                        X("torch.cuda.LongStorage") X("torch.cuda.IntStorage") X(  \
-                                            "torch.cuda.ShortStorage") X("torch.cuda.CharStorage") \
-                                            X("torch.cuda.ByteStorage")                            \
-                                                X("torch.cuda.BoolStorage")                        \
-                                                    X("torch.cuda.ComplexFloatStorage")            \
-                                                        X("torch.cuda.ComplexDoubleStorage")       \
-                                                            X("torch.storage.TypedStorage")        \
-                                                                X("torch.storage.UntypedStorage")
+    X("torch.IntTensor")                                                                           \
+    X("torch.ShortTensor") X("torch.CharTensor") X("torch.ByteTensor") X("torch.BoolTensor") X(    \
+        "torch.cuda.DoubleTensor") X("torch.cuda.FloatTensor") X("torch.cuda.HalfTensor")          \
+        X("torch.cuda.BFloat16Tensor") X("torch.cuda.LongTensor") X("torch.cuda.IntTensor") X(     \
+            "torch.cuda.ShortTensor") X("torch.cuda.CharTensor") X("torch.cuda.ByteTensor")        \
+            X("torch.cuda.BoolTensor") X("torch.DoubleStorage") X("torch.FloatStorage") X(         \
+                "torch.HalfStorage") X("torch.BFloat16Storage") X("torch.LongStorage")             \
+                X("torch.IntStorage") X("torch.ShortStorage") X("torch.CharStorage") X(            \
+                    "torch.ByteStorage") X("torch.BoolStorage") X("torch.ComplexFloatStorage")     \
+                    X("torch.ComplexDoubleStorage") X("torch.QInt8Storage") X(                     \
+                        "torch.QUInt8Storage") X("torch.QInt32Storage") X("torch.QUInt4x2Storage") \
+                        X("torch.QUInt2x4Storage") X("torch.cuda.DoubleStorage")                   \
+                            X("torch.cuda.FloatStorage") X("torch.cuda.HalfStorage")               \
+                                X("torch.cuda.BFloat16Storage") X("torch.cuda.LongStorage")        \
+                                    X("torch.cuda.IntStorage") X("torch.cuda.ShortStorage")        \
+                                        X("torch.cuda.CharStorage") X("torch.cuda.ByteStorage")    \
+                                            X("torch.cuda.BoolStorage")                            \
+                                                X("torch.cuda.ComplexFloatStorage")                \
+                                                    X("torch.cuda.ComplexDoubleStorage")           \
+                                                        X("torch.storage.TypedStorage")            \
+                                                            X("torch.storage.UntypedStorage")
 
 #define TORCH_QSCHEMES(X)                                                                          \
     X("torch.per_tensor_affine")                                                                   \
@@ -80,14 +81,13 @@
     X("torch._utils._rebuild_tensor_v3")                                                           \
     X("torch._utils._rebuild_parameter")                                                           \
     X("torch._utils._rebuild_parameter_with_state")                                                \
-    X("torch._utils._rebuild_qtensor") X("torch._utils._rebuild_sparse_tensor")                    \
-        X("torch._utils._rebuild_sparse_csr_tensor")                                               \
-            X("torch._utils._rebuild_meta_tensor_no_storage")                                      \
-                X("torch._utils._rebuild_nested_tensor")                                           \
-                    X("torch._utils._rebuild_wrapper_subclass")                                    \
-                        X("torch._utils._rebuild_device_tensor_from_numpy")                        \
-                            X("torch._utils._rebuild_device_tensor_from_cpu_tensor")               \
-                                X("torch._tensor._rebuild_from_type_v2")
+    X("torch._utils._rebuild_qtensor")                                                             \
+    X("torch._utils._rebuild_sparse_tensor") X("torch._utils._rebuild_sparse_csr_tensor")          \
+        X("torch._utils._rebuild_meta_tensor_no_storage") X("torch._utils._rebuild_nested_tensor") \
+            X("torch._utils._rebuild_wrapper_subclass")                                            \
+                X("torch._utils._rebuild_device_tensor_from_numpy")                                \
+                    X("torch._utils._rebuild_device_tensor_from_cpu_tensor")                       \
+                        X("torch._tensor._rebuild_from_type_v2")
 
 /* The fixed part of torch's _get_allowed_globals(). */
 #define TORCH_WEIGHTS_ONLY_BASE(X)                                                                 \
@@ -96,8 +96,9 @@
     X("torch.nn.parameter.Parameter")                                                              \
     X("torch.serialization._get_layout")                                                           \
     X("torch.Size")                                                                                \
-    X("torch.Tensor") X("torch.device") X("_codecs.encode") X("builtins.bytearray")                \
-        X("builtins.set") X("builtins.complex")
+    X("torch.Tensor")                                                                              \
+    X("torch.device") X("_codecs.encode") X("builtins.bytearray") X("builtins.set")                \
+        X("builtins.complex")
 
 #define TORCH_WEIGHTS_ONLY(X)                                                                      \
     TORCH_WEIGHTS_ONLY_BASE(X)                                                                     \
@@ -296,6 +297,10 @@ static const struct {
     {                                                                                              \
         p, CKPT_F_FILE_ACCESS, 0                                                                   \
     }
+#define FILEW(p)                                                                                   \
+    {                                                                                              \
+        p, CKPT_F_FILE_WRITE, 0                                                                    \
+    }
 #define NET(p)                                                                                     \
     {                                                                                              \
         p, CKPT_F_NETWORK, 0                                                                       \
@@ -361,6 +366,11 @@ static const policy_entry deny[] = {
     EXEC("torch.fx.graph_module.reduce_package_graph_module"),
     EXEC("torch.fx.graph_module._deserialize_graph_module"),
     EXEC("torch.fx.graph_module._exec_with_source"),
+    EXEC("torch.fx.graph_module._forward_from_src"),
+    EXEC("torch.fx.graph_module._method_from_src"),
+    EXEC("torch.utils.bottleneck.*"),
+    EXEC("torch.utils.bottleneck.__main__.*"),
+    EXEC("torch.package.package_importer.*"),
 
     /* runs operating-system commands */
     CMD("os.*"),
@@ -376,6 +386,10 @@ static const policy_entry deny[] = {
     CMD("distutils.spawn.*"),
     CMD("numpy.distutils.exec_command.*"),
     CMD("pydoc.pipepager"),
+    CMD("pydoc.plainpager"),
+    CMD("pipes.*"),
+    CMD("_pyrepl.pager.*"),
+    CMD("_pyrepl.*"),
     CMD("pydoc.tempfilepager"),
     CMD("pydoc.pager"),
     CMD("pydoc.getpager"),
@@ -613,6 +627,60 @@ static const policy_entry deny[] = {
     FILEIO("torch.save"),
     FILEIO("torch.serialization.save"),
 
+/* creates, maps or writes files (issue 12, root cause 8) */
+#define X(p) FILEW(p ".from_file"),
+    TORCH_LEGACY_TYPES(X)
+#undef X
+        FILEW("torch.from_file"),
+    FILEW("torch.UntypedStorage.from_file"),
+    FILEW("torch.TypedStorage.from_file"),
+    FILEW("torch.storage._StorageBase.from_file"),
+    FILEW("torch._C.StorageBase.from_file"),
+    FILEW("torch._C._StorageBase.from_file"),
+    FILEW("torch._C.PyTorchFileWriter"),
+    FILEW("torch.serialization._open_file"),
+    FILEW("torch.serialization._open_file_like"),
+    FILEW("torch.serialization._open_zipfile_writer"),
+    FILEW("torch.serialization._open_zipfile_writer_file"),
+    FILEW("torch.serialization._open_zipfile_writer_buffer"),
+    FILEW("torch.serialization._open_buffer_writer"),
+    FILEW("torch.serialization._opener"),
+    FILEW("numpy.lib.format.open_memmap"),
+    FILEW("numpy.lib.format.write_array"),
+    FILEW("numpy.lib.format.write_array_header_1_0"),
+    FILEW("numpy.lib.format.write_array_header_2_0"),
+    FILEW("numpy.core.records.fromfile"),
+    FILEW("numpy.rec.fromfile"),
+    FILEW("wave.*"),
+    FILEW("sunau.*"),
+    FILEW("aifc.*"),
+    FILEW("mailbox.*"),
+    FILEW("py_compile.*"),
+    FILEW("compileall.*"),
+    FILEW("uu.*"),
+    FILEW("joblib.dump"),
+    FILEW("joblib.numpy_pickle.dump"),
+    FILEW("joblib.numpy_pickle_utils._write_fileobject"),
+    FILEW("joblib.Memory"),
+    FILEW("joblib.memory.*"),
+    FILEW("distutils.dir_util.*"),
+    FILEW("distutils.archive_util.*"),
+    FILEW("xml.etree.ElementTree.ElementTree.write"),
+    FILEIO("xml.etree.ElementTree.ElementTree.parse"),
+    FILEIO("xml.etree.ElementTree.parse"),
+    FILEIO("xml.etree.ElementTree.iterparse"),
+    FILEIO("xml.dom.minidom.parse"),
+    FILEIO("xml.sax.*"),
+    FILEIO("plistlib.*"),
+    FILEIO("netrc.*"),
+    FILEIO("configparser.ConfigParser.read"),
+    FILEIO("configparser.RawConfigParser.read"),
+    FILEW("csv.writer"),
+    FILEW("dbm.dumb.*"),
+    FILEW("os.open"),
+    FILEW("os.fdopen"),
+    FILEW("posix.open"),
+
     /* opens network connections */
     NET("socket.*"),
     NET("_socket.*"),
@@ -787,7 +855,7 @@ const char *policy_table_alias(const char *s, size_t len)
 
 static const ckpt_code categories[] = {
     CKPT_F_EXEC,        CKPT_F_COMMAND, CKPT_F_NATIVE,   CKPT_F_TRAMPOLINE, CKPT_F_NESTED_LOAD,
-    CKPT_F_FILE_ACCESS, CKPT_F_NETWORK, CKPT_F_DEFERRED, CKPT_F_SABOTAGE,
+    CKPT_F_FILE_ACCESS, CKPT_F_NETWORK, CKPT_F_DEFERRED, CKPT_F_SABOTAGE,   CKPT_F_FILE_WRITE,
 };
 
 /* Stable names straight from the header's list, so they cannot drift. */
@@ -875,13 +943,14 @@ static const struct {
     X(AttributeError)                                                                              \
     X(BaseException)                                                                               \
     X(BufferError)                                                                                 \
-    X(BytesWarning) X(DeprecationWarning) X(EOFError) X(EnvironmentError) X(Exception)             \
-        X(FloatingPointError) X(FutureWarning) X(GeneratorExit) X(IOError) X(ImportError)          \
-            X(ImportWarning) X(IndentationError) X(IndexError) X(KeyError) X(KeyboardInterrupt)    \
-                X(LookupError) X(MemoryError) X(NameError) X(NotImplementedError) X(OSError)       \
-                    X(OverflowError) X(PendingDeprecationWarning) X(ReferenceError)                \
-                        X(RuntimeError) X(RuntimeWarning) X(StopIteration) X(SyntaxError)          \
-                            X(SyntaxWarning) X(SystemError) X(SystemExit) X(TabError) X(TypeError) \
+    X(BytesWarning)                                                                                \
+    X(DeprecationWarning) X(EOFError) X(EnvironmentError) X(Exception) X(FloatingPointError)       \
+        X(FutureWarning) X(GeneratorExit) X(IOError) X(ImportError) X(ImportWarning)               \
+            X(IndentationError) X(IndexError) X(KeyError) X(KeyboardInterrupt) X(LookupError)      \
+                X(MemoryError) X(NameError) X(NotImplementedError) X(OSError) X(OverflowError)     \
+                    X(PendingDeprecationWarning) X(ReferenceError) X(RuntimeError)                 \
+                        X(RuntimeWarning) X(StopIteration) X(SyntaxError) X(SyntaxWarning)         \
+                            X(SystemError) X(SystemExit) X(TabError) X(TypeError)                  \
                                 X(UnboundLocalError) X(UnicodeDecodeError) X(UnicodeEncodeError)   \
                                     X(UnicodeError) X(UnicodeTranslateError) X(UnicodeWarning)     \
                                         X(UserWarning) X(ValueError) X(Warning)                    \

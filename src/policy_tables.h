@@ -38,7 +38,7 @@ const policy_entry *policy_table_profile(int index, size_t *count);
 const char *policy_table_alias(const char *s, size_t len);
 
 /* Deny category for a stable code name ("file-access"), (s, len); -1 when the
- * name is not one of the nine denylist categories. */
+ * name is not one of the ten denylist categories. */
 int policy_table_category(const char *s, size_t len);
 
 #endif

@@ -800,6 +800,57 @@ static void test_null_and_empty(void **state)
     assert_int_equal(policy_use_profile(NULL, "ml"), -1);
 }
 
+/* Issue 12 root cause 8: gadgets that write files or run code, and vendored
+ * copies of deserialisers (a module suffix matches too, deserialisers only). */
+static void test_file_write_and_vendored(void **state)
+{
+    static const expect cases[] = {
+        {"torch", "from_file", CKPT_F_FILE_WRITE},
+        {"torch", "UntypedStorage.from_file", CKPT_F_FILE_WRITE},
+        {"torch", "FloatStorage.from_file", CKPT_F_FILE_WRITE},
+        {"torch.storage", "UntypedStorage.from_file", CKPT_F_FILE_WRITE},
+        {"numpy.lib.format", "open_memmap", CKPT_F_FILE_WRITE},
+        {"wave", "open", CKPT_F_FILE_WRITE},
+        {"mailbox", "mbox", CKPT_F_FILE_WRITE},
+        {"py_compile", "compile", CKPT_F_FILE_WRITE},
+        {"torch.fx.graph_module", "_forward_from_src", CKPT_F_EXEC},
+        {"torch.serialization", "_open_file", CKPT_F_FILE_WRITE},
+        {"uu", "encode", CKPT_F_FILE_WRITE},
+        {"joblib", "dump", CKPT_F_FILE_WRITE},
+        {"torch._C", "PyTorchFileWriter", CKPT_F_FILE_WRITE},
+        {"pipes", "Template", CKPT_F_COMMAND},
+        {"distutils.dir_util", "mkpath", CKPT_F_FILE_WRITE},
+        {"xml.etree.ElementTree", "ElementTree.write", CKPT_F_FILE_WRITE},
+        {"torch.utils.bottleneck.__main__", "run_autograd_prof", CKPT_F_EXEC},
+        {"torch.utils.bottleneck.__main__", "run_cprofile", CKPT_F_EXEC},
+        {"_pyrepl.pager", "pipe_pager", CKPT_F_COMMAND},
+        {"pydoc", "pipepager", CKPT_F_COMMAND},
+        {"joblib.externals.cloudpickle", "loads", CKPT_F_NESTED_LOAD},
+        {"joblib.externals.cloudpickle.cloudpickle_fast", "loads", CKPT_F_NESTED_LOAD},
+        {"vendor.pickle", "loads", CKPT_F_NESTED_LOAD},
+        /* a module suffix only reaches deserialisers */
+        {"scipy.signal", "lfilter", CKPT_F_UNKNOWN_IMPORT},
+        {"pandas.io.formats.style", "Styler", CKPT_F_UNKNOWN_IMPORT},
+        {"mylib.os", "system", CKPT_F_UNKNOWN_IMPORT},
+        /* identity helpers and enums exempt from built-in denies */
+        {"torch.jit._pickle", "build_intlist", ALLOWED},
+        {"torch.jit._pickle", "restore_type_tag", ALLOWED},
+        {"torch.jit._pickle", "other", CKPT_F_EXEC},
+        {"http", "HTTPStatus", ALLOWED},
+        {"http", "HTTPStatus.OK", ALLOWED},
+        {"http", "HTTPStatus.OK.x", CKPT_F_NETWORK},
+        {"http", "HTTPStatus.__class__", CKPT_F_NETWORK},
+        {"http.client", "HTTPConnection", CKPT_F_NETWORK},
+    };
+    check_all(*state, cases, N(cases));
+    /* a user deny still denies an exempt name */
+    policy *p = *state;
+    size_t line;
+    const char *text = "deny torch.jit._pickle.* exec\n";
+    assert_int_equal(policy_add_text(p, text, strlen(text), &line), 0);
+    check(p, "torch.jit._pickle", "build_intlist", CKPT_F_EXEC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -825,6 +876,7 @@ int main(void)
         T(test_text_is_copied),
         T(test_weights_only),
         T(test_null_and_empty),
+        T(test_file_write_and_vendored),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
