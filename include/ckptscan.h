@@ -58,9 +58,10 @@ extern "C" {
 #define CKPT_API
 #endif
 
-#define CKPT_VERSION_STRING "0.1.0"
+/* CKPT_VERSION_STRING, e.g. "0.1.0": generated from meson.build's version. */
+#include "ckptscan_version.h"
 
-/* Returns the library's version, e.g. "0.1.0". */
+/* Returns the library's version, CKPT_VERSION_STRING of the build. */
 CKPT_API const char *ckpt_version(void);
 
 /* ---- Status: could the library do what was asked? ----------------------
