@@ -84,8 +84,9 @@ static scanned *scan_one(const ckpt_scanner *s, const cli_opts *o, const char *p
     }
     d->r = r;
     diagnose(r, &d->x);
-    if (o->hash && !fifo && strcmp(path, "-") != 0 &&
-        ckpt_report_verdict(r) != CKPT_VERDICT_ERROR && sha256_file(path, d->x.sha256) < 0)
+    int digest = o->hash || (o->format == OUT_SARIF && ckpt_report_finding_count(r) > 0);
+    if (digest && !fifo && strcmp(path, "-") != 0 && ckpt_report_verdict(r) != CKPT_VERDICT_ERROR &&
+        sha256_file(path, d->x.sha256) < 0)
         d->x.sha256[0] = '\0';
     return d;
 }

@@ -134,6 +134,13 @@ const char *code_advice(ckpt_code code);
 int report_worst_code(const ckpt_report *r);
 int explain(const char *name);
 
+/* sarif.c: the SARIF log of --format sarif (results stream out as reports
+ * are added; artifacts and the invocation come at the end). */
+typedef struct cli_sarif cli_sarif;
+cli_sarif *sarif_begin(FILE *f);
+void sarif_add(cli_sarif *s, const ckpt_report *r, const report_extra *x);
+void sarif_end(cli_sarif *s, int interrupted);
+
 /* policy_check.c: warns on stderr about each `allow` line of these policy
  * files that can never take effect with scanner s (deny beats allow). */
 void check_policy_files(const ckpt_scanner *s, const strlist *paths);

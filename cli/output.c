@@ -181,7 +181,7 @@ static void json_report(FILE *f, const ckpt_report *r, const report_extra *x)
         fputc(h.last, f);
 }
 
-static ckpt_sarif *sarif; /* the open SARIF log, for --format sarif */
+static cli_sarif *sarif;  /* the open SARIF log, for --format sarif */
 static size_t json_items; /* reports written into the JSON document */
 
 int out_shows(const ckpt_report *r, const cli_opts *o)
@@ -194,7 +194,7 @@ void out_begin(FILE *f, const cli_opts *o)
     json_items = 0;
     if (o->format == OUT_JSON)
         fprintf(f, "{\"ckptscan\":\"%s\",\"files\":[", ckpt_version());
-    if (o->format == OUT_SARIF && ckpt_sarif_begin(write_file, f, &sarif) != CKPT_OK) {
+    if (o->format == OUT_SARIF && (sarif = sarif_begin(f)) == NULL) {
         fputs("ckptscan: cannot start the SARIF log\n", stderr);
         exit(2);
     }
@@ -222,7 +222,7 @@ void out_report(FILE *f, const ckpt_report *r, const report_extra *x, const cli_
         fputc('\n', f);
         fflush(f); /* a line per finished file, for pipelines */
         break;
-    case OUT_SARIF: ckpt_sarif_add(sarif, r); break;
+    case OUT_SARIF: sarif_add(sarif, r, x); break;
     }
 }
 
@@ -326,7 +326,7 @@ void out_end(FILE *f, const cli_summary *sum, const cli_opts *o, size_t nfiles)
         fputs("}\n", f);
         break;
     case OUT_SARIF:
-        ckpt_sarif_end(sarif);
+        sarif_end(sarif, sum->interrupted);
         sarif = NULL;
         break;
     }
