@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigmem.h"
 #include "inspect.h"
 #include "opcodes.h"
 #include "pickle_lite.h"
@@ -39,7 +40,7 @@ static void vm_init(vm *v, scan_ctx *ctx, const char *member, const uint8_t *buf
     v->lim_items = ctx_limit(ctx, CKPT_LIMIT_ITEMS);
     if (insp_active(ctx))
         v->lim_items = INSPECT_ITEMS; /* the inventory needs every item */
-    v->lim_memory = ctx_limit(ctx, CKPT_LIMIT_MEMORY);
+    v->lim_memory = ctx_memory_room(ctx);
     arena_init(&v->mem, v->lim_memory);
     sb_init(&v->scratch, SCRATCH_MAX);
     dis_sink *d = ctx->dis;
@@ -53,7 +54,7 @@ static void vm_release(vm *v)
     arena_release(&v->mem);
     free(v->stack);
     free(v->marks);
-    free(v->memo);
+    big_zfree(v->memo, v->memo_cap * sizeof(value));
     sb_free(&v->scratch);
     sb_free(&v->note);
 }
@@ -387,9 +388,14 @@ void vm_check_embedded(vm *v, const uint8_t *p, size_t n)
     snprintf(where, sizeof(where), "%s@%zu", v->member, v->op_off);
     vm_note(v, CKPT_F_EMBEDDED_PICKLE, -1, NULL, NULL,
             "a %zu-byte constant is a complete pickle; scanned as member '%s'", n, where);
+    /* the nested walk gets what this one leaves of the file's budget */
+    uint64_t hold =
+        v->mem.used + (v->stack_cap + v->memo_cap) * sizeof(value) + v->marks_cap * sizeof(size_t);
     ctx->depth++;
     ctx->embedded++;
+    ctx->mem_held += hold;
     pickle_scan_all(ctx, where, p, n, 0, 1);
+    ctx->mem_held -= hold;
     ctx->embedded--;
     ctx->depth--;
 }

@@ -29,10 +29,10 @@ int lite_grow(lite *l, void **p, size_t *cap, size_t need, size_t elem)
         return 1;
     size_t ncap = *cap * 2 > need ? *cap * 2 : need < 256 ? 256 : need;
     uint64_t bytes = (uint64_t)ncap * elem;
-    if (l->memory + bytes > ctx_limit(l->ctx, CKPT_LIMIT_MEMORY)) {
+    if (l->memory + bytes > ctx_memory_room(l->ctx)) {
         ncap = need; /* doubling would break the limit: take just enough */
         bytes = (uint64_t)ncap * elem;
-        if (l->memory + bytes > ctx_limit(l->ctx, CKPT_LIMIT_MEMORY))
+        if (l->memory + bytes > ctx_memory_room(l->ctx))
             return 0;
     }
     void *q = realloc(*p, (size_t)bytes);
@@ -266,7 +266,7 @@ static int add_many(lite *l, vkind k)
 static int grow_tags(lite *l, size_t old_cap)
 {
     size_t add = l->memo_cap - (l->memo_tags ? old_cap : 0);
-    if (l->memory + (uint64_t)add * sizeof(cell) > ctx_limit(l->ctx, CKPT_LIMIT_MEMORY))
+    if (l->memory + (uint64_t)add * sizeof(cell) > ctx_memory_room(l->ctx))
         return 0;
     cell *t = realloc(l->memo_tags, l->memo_cap * sizeof(cell));
     if (!t)
@@ -704,8 +704,8 @@ int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t star
     l.lim_memo = ctx_limit(ctx, CKPT_LIMIT_MEMO);
     l.lim_string = ctx_limit(ctx, CKPT_LIMIT_STRING);
     l.lim_items = ctx_limit(ctx, CKPT_LIMIT_ITEMS);
-    arena_init(&l.scratch, ctx_limit(ctx, CKPT_LIMIT_MEMORY));
-    arena_init(&l.names, ctx_limit(ctx, CKPT_LIMIT_MEMORY));
+    arena_init(&l.scratch, ctx_memory_room(ctx));
+    arena_init(&l.names, ctx_memory_room(ctx));
     int rc = run(&l);
     memset(out, 0, sizeof(*out));
     out->end = l.pos;

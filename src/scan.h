@@ -54,6 +54,10 @@ typedef struct scan_ctx {
      * total): overlapping members reading one kernel again and again cost
      * time, not memory. */
     uint64_t inflated;
+    /* Interpreter memory held by the walks this one is nested in (an
+     * embedded pickle's enclosing pickles): max-memory is one budget for
+     * the whole nesting chain, not one per level. */
+    uint64_t mem_held;
     /* The whole input as read or mapped, and the nested readings of it
      * already scanned (seen.h): one scan per byte range and kind. */
     const uint8_t *image;
@@ -85,6 +89,15 @@ static inline uint64_t ctx_decompress_room(const scan_ctx *ctx, ckpt_limit *whic
     uint64_t all = ctx->inflated < total ? total - ctx->inflated : 0;
     *which = one <= all ? CKPT_LIMIT_DECOMPRESSED : CKPT_LIMIT_DECOMPRESSED_TOTAL;
     return one <= all ? one : all;
+}
+
+/* What max-memory leaves for one more walk: less what the enclosing walks
+ * hold and what the enclosing members and streams hold decompressed. */
+static inline uint64_t ctx_memory_room(const scan_ctx *ctx)
+{
+    uint64_t cap = ctx_limit(ctx, CKPT_LIMIT_MEMORY);
+    uint64_t used = ctx->mem_held + ctx->held;
+    return used < cap ? cap - used : 0;
 }
 
 /* Adds a finding with the code's default severity. */

@@ -159,7 +159,7 @@ const char *vm_line(vm *v, size_t *len)
 }
 
 /* Grows a heap array of elem-sized items to hold `need`, charging memory. */
-static int grow_array(vm *v, void **p, size_t *cap, size_t need, size_t elem)
+static int grow_array(vm *v, void **p, size_t *cap, size_t need, size_t elem, int zeroed)
 {
     if (need <= *cap)
         return 1;
@@ -176,7 +176,8 @@ static int grow_array(vm *v, void **p, size_t *cap, size_t need, size_t elem)
             return 0;
         }
     }
-    void *q = big_realloc(*p, *cap * elem, (size_t)bytes);
+    void *q = zeroed ? big_zrealloc(*p, *cap * elem, (size_t)bytes)
+                     : big_realloc(*p, *cap * elem, (size_t)bytes);
     if (!q) {
         vm_out_of_memory(v);
         return 0;
@@ -193,7 +194,7 @@ int vm_push_checked(vm *v, value x)
                 (unsigned long long)v->lim_stack);
         return 0;
     }
-    if (!grow_array(v, (void **)&v->stack, &v->stack_cap, v->sp + 1, sizeof(value)))
+    if (!grow_array(v, (void **)&v->stack, &v->stack_cap, v->sp + 1, sizeof(value), 0))
         return 0;
     v->stack[v->sp++] = x;
     return 1;
@@ -230,7 +231,7 @@ int vm_push_mark(vm *v)
                 (unsigned long long)v->lim_stack);
         return 0;
     }
-    if (!grow_array(v, (void **)&v->marks, &v->marks_cap, v->nmarks + 1, sizeof(size_t)))
+    if (!grow_array(v, (void **)&v->marks, &v->marks_cap, v->nmarks + 1, sizeof(size_t), 0))
         return 0;
     v->marks[v->nmarks++] = v->sp;
     v->fence = v->sp;
@@ -255,12 +256,10 @@ int vm_memo_put_checked(vm *v, uint64_t index, value x)
                 (unsigned long long)index, (unsigned long long)v->lim_memo);
         return 0;
     }
-    size_t old_cap = v->memo_cap;
-    if (index >= old_cap &&
-        !grow_array(v, (void **)&v->memo, &v->memo_cap, (size_t)index + 1, sizeof(value)))
+    /* new slots read as zeros (V_EMPTY) without being touched */
+    if (index >= v->memo_cap &&
+        !grow_array(v, (void **)&v->memo, &v->memo_cap, (size_t)index + 1, sizeof(value), 1))
         return 0;
-    if (v->memo_cap > old_cap) /* realloc leaves new slots uninitialised */
-        memset(v->memo + old_cap, 0, (v->memo_cap - old_cap) * sizeof(value));
     if (v->memo[index].kind == V_EMPTY)
         v->memo_count++;
     v->memo[index] = x;

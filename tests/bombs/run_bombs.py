@@ -364,6 +364,12 @@ for n in (10_000, 100_000, 1_000_000):
     BOMBS[f"legacy_sniff_{n}"] = (lambda n=n: legacy_sniff(n), (2, 2), 128, "extra-pickle")
 for d in (4, 8, 12):
     BOMBS[f"zip_chain_{d}"] = (lambda d=d: zip_chain(d), (2, 20), 128, "command")
+BOMBS["memo_40m"] = (lambda: nested_memo(1), 5, 64, "verdict:safe")
+# two levels fit (the fast path holds a byte per memo slot); from four on,
+# the levels' shared budget runs out: a limit, never 4 x 640 MB
+BOMBS["nested_memo_2"] = (lambda: nested_memo(2), 5, 512, "embedded-pickle")
+for d in (4, 8, 12):
+    BOMBS[f"nested_memo_{d}"] = (lambda d=d: nested_memo(d), 5, 512, "limit")
 BOMBS["zip_chain_6x50"] = (lambda: zip_chain(6, 50), (2, 20), 128, "command")
 
 
