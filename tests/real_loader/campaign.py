@@ -1,0 +1,537 @@
+#!/usr/bin/env python3
+"""Real-loader differential campaign (issue 12): ckptscan against the loaders.
+
+Usage: campaign.py --ckptscan PATH [--count N] [--seed S] [--jobs J] [--workdir DIR]
+                   [--known FILE] [--repro-dir DIR] [--shrink-evals N]
+
+Generates files of every format and header surface (gen_surfaces.py, plus the
+raw pickles of tests/diff/gen_pickles.py and the saver-made containers of
+tests/diff/gen_containers.py), loads each with the real loaders that could
+open it, in persistent worker processes (oracle_worker.py: one per loader,
+each load in a throwaway directory with a time-out; the names a loader
+resolved come from CPython's `pickle.find_class` audit event), scans it with
+`ckptscan --format json` and checks, for every file and every loader:
+
+  (a) each (module, name) the loader resolved is among the report's imports
+      (same module and name as written, or `resolved` is module.name; torch's
+      own 'torch.tensor' -> 'torch._tensor' rewrite is undone);
+  (b) if any of them is off the allowlist (the report's `allowed` is false, or
+      the name is a ckpt_diff_* module that exists nowhere or one that can never
+      be allowlisted: run_diff.must_deny), the verdict is not safe;
+  (e) no ckpt_diff_* or must_deny name is reported `allowed`;
+  (p) if the loader called persistent_load, the report walked a pickle;
+  (n) for non-pickle families (text, JSON, GGUF, safetensors...): when the
+      report has no finding above info, the loaders resolved nothing and
+      called no persistent_load;
+  (h) harness: no find_class ran outside the recorder (`unpatched`).
+
+Every divergence is printed with its class (check, loader, family), shrunk by
+dropping bytes while it holds, and saved under --repro-dir. Divergences whose
+class matches a line of --known (default known_divergences.txt beside this
+file) are listed but do not fail. The last line is `N passed, M failed`
+(files); exit 1 when an unknown divergence was found.
+"""
+
+import argparse
+import collections
+import fnmatch
+import json
+import os
+import random
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DIFF = os.path.join(os.path.dirname(HERE), "diff")
+sys.path.insert(0, DIFF)
+sys.path.insert(0, HERE)
+
+import gen_pickles  # noqa: E402
+import gen_surfaces  # noqa: E402
+from run_diff import cpython_key, must_deny, report_key, resolve_pair, same_name  # noqa: E402
+
+LOADERS = ("pickle", "pypickle", "torch", "numpy", "joblib")
+FAST = ("pickle", "pypickle")  # in-process loaders, cheap enough to run on every file
+FAKE_PREFIX = "ckpt_diff_"
+NONPICKLE = "surf/nonpickle/"
+TORCH_MODULE_MAPPING = {"torch._tensor": "torch.tensor"}  # torch.load's load_module_mapping, reversed
+
+
+# ---------------------------------------------------------------------------
+# samples
+
+
+def never_allowed(module, name):
+    if module.split(".")[0].startswith(FAKE_PREFIX):
+        return True
+    return must_deny(module, name) and must_deny(*resolve_pair(module, name, 0))
+
+
+_containers = None
+
+
+def containers():
+    """tests/diff/gen_containers.py, imported on first use (it imports torch)."""
+    global _containers
+    if _containers is None:
+        import gen_containers
+        gen_containers.torch.set_num_threads(1)
+        _containers = gen_containers
+    return _containers
+
+
+def make_sample(seed, i, tmpdir):
+    """(family label, bytes, extension, loaders) of sample i: depends only on
+    (seed, i)."""
+    rng = random.Random("ckptscan-oracle/%s/%d" % (seed, i))
+    r = rng.random()
+    if r < 0.30:
+        name, blob = gen_pickles.make_one("o12-%s" % seed, i)
+        kind = name.split("-", 2)[1]
+        loaders = list(FAST)
+        if rng.random() < 0.15:
+            loaders.append(rng.choice(["torch", "numpy", "joblib"]))
+        return "raw/%s/%s" % (kind, name.split("-", 2)[2].rsplit(".", 1)[0]), blob, ".pkl", loaders
+    if r < 0.42:
+        gc = containers()
+        fam, _w, maker, mutations = rng.choice(gc.SCHEDULE)
+        mutate = rng.choice(mutations)
+        tmp = os.path.join(tmpdir, "gen-%d.tmp" % i)
+        data, ext, loaders, _recipe = maker(rng, mutate, tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        if fam == "raw":
+            loaders = list(loaders) + list(FAST)
+        return "cont/%s/%s" % (fam, mutate or "plain"), data, ext, list(loaders)
+    total = sum(w for _f, w, _m, _l in gen_surfaces.FAMILIES)
+    k = rng.randrange(total)
+    for fam, w, maker, loaders in gen_surfaces.FAMILIES:
+        if k < w:
+            break
+        k -= w
+    data, ext, variant = maker(rng)
+    if fam == "mutant":  # the loaders of the family that was mutated
+        base = variant.split("-", 1)[0]
+        loaders = next(lds for f, _w, _m, lds in gen_surfaces.FAMILIES if f == base)
+    return "surf/%s/%s" % (fam, variant), data, ext, pick_loaders(rng, loaders)
+
+
+# A fork-per-load loader costs 50-150 ms a file, the in-process pickle loaders
+# a few ms: families open to every loader get each forked loader with this
+# probability (their own loader, the first listed, always).
+FORK_SHARE = [0.3]
+
+
+def pick_loaders(rng, loaders):
+    out = []
+    for k, ld in enumerate(loaders):
+        if ld in FAST or k == 0 or rng.random() < FORK_SHARE[0]:
+            out.append(ld)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# loader workers
+
+
+class Worker:
+    """One persistent oracle_worker.py process for one loader."""
+
+    def __init__(self, python, loader, home):
+        self.python, self.loader, self.home = python, loader, home
+        self.proc = None
+        self.restarts = 0
+
+    def start(self):
+        env = {"HOME": self.home, "TMPDIR": self.home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "OMP_NUM_THREADS": "1",
+               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        self.proc = subprocess.Popen([self.python, os.path.join(HERE, "oracle_worker.py"), self.loader],
+                                     cwd=self.home, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        self.buf = b""
+
+    def stop(self):
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+    def kill(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            self.restarts += 1
+
+    def load(self, path, timeout=60):
+        """The worker's record for one file; a dead or stuck worker gives a
+        `died` record and is restarted."""
+        if self.proc is None:
+            self.start()
+        try:
+            self.proc.stdin.write((json.dumps({"id": 0, "path": path}) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self.kill()
+            return {"loader": self.loader, "imports": [], "persid": 0, "outcome": "died: worker"}
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self.kill()
+                return {"loader": self.loader, "imports": [], "persid": 0, "outcome": "died: worker timeout"}
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                self.kill()
+                return {"loader": self.loader, "imports": [], "persid": 0, "outcome": "died: worker exited"}
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line.decode("utf-8", "surrogatepass"))
+
+
+# ---------------------------------------------------------------------------
+# ckptscan
+
+
+def scan(exe, paths, jobs, timeout=900):
+    """{path: report} from one ckptscan run over paths."""
+    if not paths:
+        return {}
+    cmd = [exe, "--format", "json", "-j", str(jobs), "--"] + paths
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if p.returncode < 0:
+        raise RuntimeError("ckptscan killed by signal %d" % -p.returncode)
+    doc = json.loads(p.stdout.decode("utf-8"))
+    return {rep.get("path"): rep for rep in doc.get("files", [])}
+
+
+# ---------------------------------------------------------------------------
+# the comparison
+
+
+def entries_for(index, cut, m, n, loader):
+    keys_m = [cpython_key(m)]
+    if loader == "torch" and m in TORCH_MODULE_MAPPING:
+        keys_m.append(cpython_key(TORCH_MODULE_MAPPING[m]))
+    found = []
+    for km in keys_m:
+        kn = cpython_key(n)
+        found += index["pair"].get((km, kn), [])
+        found += index["resolved"].get(km + b"." + kn, [])
+        found += [im for (rm, rn), im in cut if same_name(km, rm) and same_name(kn, rn)]
+    return found
+
+
+def build_index(rep):
+    index = {"pair": collections.defaultdict(list), "resolved": collections.defaultdict(list)}
+    cut = []
+    for im in rep.get("imports", []):
+        key = (report_key(im.get("module", "")), report_key(im.get("name", "")))
+        index["pair"][key].append(im)
+        index["resolved"][report_key(im.get("resolved", ""))].append(im)
+        if key[0].endswith(b"...") or key[1].endswith(b"..."):
+            cut.append((key, im))
+    return index, cut
+
+
+def above_info(rep):
+    return [f for f in rep.get("findings", []) if f.get("severity") not in ("info", None)]
+
+
+def check(family, rec, rep):
+    """[(check letter, detail)] for one file and one loader."""
+    loader = rec["loader"]
+    if rep is None:
+        return [("x", "no report from ckptscan")]
+    out = []
+    if rec["outcome"].startswith("unpatched"):
+        out.append(("h", rec["outcome"]))
+    verdict = rep.get("verdict")
+    index, cut = build_index(rep)
+    outside = []
+    for m, n in sorted({tuple(x) for x in rec["imports"]}):
+        entries = entries_for(index, cut, m, n, loader)
+        if not entries:
+            out.append(("a", "%s resolved (%r, %r); not among ckptscan's imports" % (loader, m, n)))
+            outside.append((m, n))
+            continue
+        never = never_allowed(m, n)
+        if never and any(im.get("allowed") for im in entries):
+            out.append(("e", "(%r, %r) reported allowed; it can never be allowlisted" % (m, n)))
+        if never or not all(im.get("allowed") for im in entries):
+            outside.append((m, n))
+    if outside and verdict == "safe":
+        out.append(("b", "verdict safe although %s resolved %r, off the allowlist" % (loader, sorted(set(outside))[:4])))
+    if rec.get("persid") and not rep.get("pickles"):
+        out.append(("p", "%s called persistent_load %d times; ckptscan walked no pickle" % (loader, rec["persid"])))
+    if family.startswith(NONPICKLE) and not above_info(rep) and (rec["imports"] or rec.get("persid")):
+        out.append(("n", "no finding above info (format %s) although %s resolved %r / %d persistent ids"
+                    % (rep.get("format"), loader, [tuple(x) for x in rec["imports"]][:4], rec.get("persid", 0))))
+    return out
+
+
+def class_key(family, loader, letter):
+    parts = family.split("/")
+    return "%s %s %s" % (letter, loader, "/".join(parts[:2]))
+
+
+def load_known(path):
+    """[(pattern, note)]: `pattern` is 'CHECK LOADER FAMILY' with fnmatch
+    wildcards, the note names the issue and root cause."""
+    known = []
+    if not path or not os.path.exists(path):
+        return known
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            fields, _sep, note = line.partition("--")
+            pat = " ".join(fields.split()[:3])
+            if len(fields.split()) < 3 or not note.strip():
+                raise ValueError("known-divergences line needs CHECK LOADER FAMILY -- issue/root cause: %r" % line)
+            known.append((pat, note.strip()))
+    return known
+
+
+def is_known(known, key):
+    for pat, note in known:
+        if fnmatch.fnmatchcase(key, pat):
+            return note
+    return None
+
+
+# ---------------------------------------------------------------------------
+# shrinking
+
+
+class Shrinker:
+    def __init__(self, exe, workers, tmpdir, max_evals, max_seconds):
+        self.exe, self.workers, self.tmpdir = exe, workers, tmpdir
+        self.max_evals, self.max_seconds = max_evals, max_seconds
+        self.n = 0
+
+    def holds(self, data, family, loader, letter, ext):
+        self.n += 1
+        path = os.path.join(self.tmpdir, "shrink-%d%s" % (self.n, ext))
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            rec = self.workers[loader].load(path)
+            rep = scan(self.exe, [path], 1).get(path)
+            return any(c == letter for c, _d in check(family, rec, rep))
+        finally:
+            os.unlink(path)
+
+    def shrink(self, data, family, loader, letter, ext):
+        """Drops chunks of bytes (halves down to single bytes) while the
+        divergence holds, within the evaluation and time budgets."""
+        t0, evals = time.monotonic(), 0
+        chunk = max(1, len(data) // 2)
+        while chunk >= 1:
+            pos, progress = 0, False
+            while pos < len(data):
+                if evals >= self.max_evals or time.monotonic() - t0 > self.max_seconds:
+                    return data
+                cand = data[:pos] + data[pos + chunk:]
+                evals += 1
+                if cand and self.holds(cand, family, loader, letter, ext):
+                    data, progress = cand, True
+                else:
+                    pos += chunk
+            if not progress:
+                chunk //= 2
+        return data
+
+
+# ---------------------------------------------------------------------------
+
+
+def hexdump(data, limit=160):
+    lines = []
+    for off in range(0, min(len(data), limit), 16):
+        chunk = data[off:off + 16]
+        lines.append("      %04x  %-47s  %s" % (off, " ".join("%02x" % b for b in chunk),
+                                               "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in chunk)))
+    if len(data) > limit:
+        lines.append("      ... (%d bytes in all)" % len(data))
+    return "\n".join(lines)
+
+
+def slug(key):
+    return "".join(c if c.isalnum() else "_" for c in key).strip("_")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ckptscan", required=True)
+    ap.add_argument("--count", type=int, default=600, help="files to generate (default 600)")
+    ap.add_argument("--start", type=int, default=0, help="first sample index (default 0)")
+    ap.add_argument("--seed", default="1")
+    ap.add_argument("--jobs", type=int, default=2, help="loader workers and ckptscan threads at once")
+    ap.add_argument("--batch", type=int, default=200)
+    ap.add_argument("--workdir", help="keep files and results here (default: a temporary directory)")
+    ap.add_argument("--known", default=os.path.join(HERE, "known_divergences.txt"))
+    ap.add_argument("--repro-dir", help="where reproducers go (default WORKDIR/repro)")
+    ap.add_argument("--shrink-evals", type=int, default=120, help="per class; 0 turns shrinking off")
+    ap.add_argument("--shrink-seconds", type=float, default=60)
+    ap.add_argument("--shrink-known", action="store_true", help="also shrink known divergences")
+    ap.add_argument("--max-details", type=int, default=3, help="examples printed per class")
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--fork-share", type=float, default=FORK_SHARE[0],
+                    help="chance that a file open to every loader also goes to torch, numpy and joblib")
+    ap.add_argument("--progress", type=int, default=0, help="print a progress line every N batches")
+    args = ap.parse_args(argv)
+
+    exe = os.path.abspath(args.ckptscan)
+    if not os.access(exe, os.X_OK):
+        print("campaign: %s is not executable" % exe, file=sys.stderr)
+        return 2
+    known = load_known(args.known)
+    FORK_SHARE[0] = args.fork_share
+    workdir = os.path.abspath(args.workdir) if args.workdir else tempfile.mkdtemp(prefix="ckptscan-oracle-")
+    os.makedirs(workdir, exist_ok=True)
+    files_dir = os.path.join(workdir, "files")
+    os.makedirs(files_dir, exist_ok=True)
+    repro_dir = os.path.abspath(args.repro_dir or os.path.join(workdir, "repro"))
+    homes = os.path.join(workdir, "homes")
+    workers = {}
+    for ld in LOADERS:
+        os.makedirs(os.path.join(homes, ld), exist_ok=True)
+        workers[ld] = Worker(args.python, ld, os.path.join(homes, ld))
+
+    t0 = time.monotonic()
+    loads = collections.Counter()
+    outcomes = collections.Counter()
+    families = collections.Counter()
+    verdicts = collections.Counter()
+    n_imports = 0
+    classes = collections.OrderedDict()  # key -> {"count", "examples", "known"}
+    failed_files = set()
+    import concurrent.futures
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
+    try:
+        for bstart in range(args.start, args.start + args.count, args.batch):
+            idx = range(bstart, min(bstart + args.batch, args.start + args.count))
+            samples = []
+            for i in idx:
+                fam, data, ext, lds = make_sample(args.seed, i, files_dir)
+                path = os.path.join(files_dir, "%07d-%s%s" % (i, slug(fam)[:60], ext))
+                with open(path, "wb") as f:
+                    f.write(data)
+                samples.append({"i": i, "family": fam, "path": path, "loaders": lds, "ext": ext})
+                families[fam.split("/")[0] + "/" + fam.split("/")[1]] += 1
+            by_loader = collections.defaultdict(list)
+            for s in samples:
+                for ld in s["loaders"]:
+                    by_loader[ld].append(s)
+            recs = {}
+
+            def run(ld):
+                return ld, [(s["path"], workers[ld].load(s["path"])) for s in by_loader[ld]]
+            for ld, out in pool.map(run, sorted(by_loader)):
+                for path, rec in out:
+                    recs[(path, ld)] = rec
+            reports = scan(exe, [s["path"] for s in samples], args.jobs)
+            keep = set()
+            for s in samples:
+                rep = reports.get(s["path"])
+                verdicts[rep.get("verdict") if rep else "none"] += 1
+                for ld in s["loaders"]:
+                    rec = recs[(s["path"], ld)]
+                    loads[ld] += 1
+                    outcomes["%s %s" % (ld, rec["outcome"].split(":")[0])] += 1
+                    n_imports += len(rec["imports"])
+                    for letter, detail in check(s["family"], rec, rep):
+                        key = class_key(s["family"], ld, letter)
+                        c = classes.setdefault(key, {"count": 0, "examples": [], "known": is_known(known, key)})
+                        c["count"] += 1
+                        if len(c["examples"]) < args.max_details:
+                            c["examples"].append({"path": s["path"], "family": s["family"], "detail": detail,
+                                                  "loader": ld, "letter": letter, "ext": s["ext"],
+                                                  "outcome": rec["outcome"], "verdict": rep and rep.get("verdict"),
+                                                  "format": rep and rep.get("format")})
+                            keep.add(s["path"])
+                        if not c["known"]:
+                            failed_files.add(s["path"])
+            for s in samples:
+                if s["path"] not in keep:
+                    os.unlink(s["path"])
+            nb = (bstart - args.start) // args.batch + 1
+            if args.progress and nb % args.progress == 0:
+                print("progress: %d files, %d loads, %d divergence classes, %.0fs"
+                      % (bstart + len(idx) - args.start, sum(loads.values()), len(classes),
+                         time.monotonic() - t0), flush=True)
+        t_run = time.monotonic() - t0
+
+        # shrink one example per class and save the reproducers
+        shrinker = Shrinker(exe, workers, files_dir, args.shrink_evals, args.shrink_seconds)
+        if classes:
+            os.makedirs(repro_dir, exist_ok=True)
+        for key, c in classes.items():
+            if c["known"] and not args.shrink_known:
+                continue
+            ex = c["examples"][0]
+            with open(ex["path"], "rb") as f:
+                data = f.read()
+            small = data
+            if args.shrink_evals > 0 and len(data) <= 1 << 20:
+                small = shrinker.shrink(data, ex["family"], ex["loader"], ex["letter"], ex["ext"])
+            base = os.path.join(repro_dir, slug(key))
+            with open(base + ex["ext"], "wb") as f:
+                f.write(data)
+            with open(base + ".min" + ex["ext"], "wb") as f:
+                f.write(small)
+            c["repro"], c["min"], c["min_bytes"] = base + ex["ext"], base + ".min" + ex["ext"], small
+    finally:
+        pool.shutdown()
+        for w in workers.values():
+            w.stop()
+
+    unknown = 0
+    for key, c in classes.items():
+        print("%s %s: %d (file, loader) pairs%s" % ("KNOWN" if c["known"] else "DIVERGENCE", key, c["count"],
+                                                   " -- " + c["known"] if c["known"] else ""))
+        unknown += not c["known"]
+        for ex in c["examples"]:
+            print("  %s [%s] %s: %s" % (os.path.basename(ex["path"]), ex["family"], ex["loader"], ex["detail"]))
+            print("    loader outcome: %s; ckptscan verdict %s, format %s" % (ex["outcome"], ex["verdict"], ex["format"]))
+        if "repro" in c:
+            print("  reproducer %s; shrunk to %d bytes: %s" % (c["repro"], len(c["min_bytes"]), c["min"]))
+            print(hexdump(c["min_bytes"]))
+    summary = {"seed": args.seed, "start": args.start, "count": args.count, "seconds": round(t_run, 1),
+               "loads": dict(loads), "total_loads": sum(loads.values()), "families": dict(families),
+               "verdicts": dict(verdicts), "outcomes": dict(outcomes), "imports_recorded": n_imports,
+               "restarts": {ld: w.restarts for ld, w in workers.items()},
+               "classes": {k: {"count": c["count"], "known": c["known"], "repro": c.get("repro"),
+                               "min": c.get("min"), "examples": c["examples"]} for k, c in classes.items()}}
+    with open(os.path.join(workdir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print("loads per loader: %s; total %d; imports recorded %d; worker restarts %s"
+          % (", ".join("%s %d" % kv for kv in sorted(loads.items())), sum(loads.values()), n_imports,
+             summary["restarts"]))
+    print("verdicts: %s" % ", ".join("%s %d" % kv for kv in sorted(verdicts.items(), key=str)))
+    print("seed %s: %d files (%d..%d) in %.0fs; %d divergence classes (%d unknown); details in %s"
+          % (args.seed, args.count, args.start, args.start + args.count - 1, t_run, len(classes), unknown,
+             os.path.join(workdir, "summary.json")))
+    if not args.workdir and not classes:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("%d passed, %d failed" % (args.count - len(failed_files), len(failed_files)))
+    return 1 if unknown else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

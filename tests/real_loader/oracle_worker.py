@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""Persistent real-loader worker: records every name a real loader resolves.
+
+Usage: oracle_worker.py LOADER      (LOADER: pickle, pypickle, torch, numpy, joblib)
+
+Reads one JSON task per line on stdin, {"id": ..., "path": ...}, and writes one
+JSON line per task on stdout, in order:
+  {"id", "loader", "imports": [[module, name], ...], "persid": N,
+   "outcome": "ok" | "error: T: msg" | "died: ..." | "unpatched: ...", "ms": elapsed}
+
+The loader's modules (torch, numpy, joblib) are imported once, by the worker;
+each load runs in a forked child whose working directory, HOME and TMPDIR are
+a fresh temporary directory (removed afterwards), with an address-space limit
+and an alarm. The loaders parse the files themselves:
+
+  pickle    pickle.load (C _pickle) called again and again until EOF or error
+  pypickle  pickle._Unpickler (Lib/pickle.py, what joblib subclasses), likewise
+  torch     torch.load(path, weights_only=False) on the real path (so torch
+            tries the legacy tar format first), zip, legacy and tar
+  numpy     numpy.load(path, allow_pickle=True), every .npz member accessed
+  joblib    joblib.load(path)
+
+Ground truth: CPython raises the audit event `pickle.find_class` (module, name)
+inside the default find_class of both unpicklers, before anything is
+imported. An audit hook records it and then aborts that find_class with a
+private exception, so the module is never imported; the find_class methods
+of the unpicklers the loaders use (a C Unpickler subclass installed as
+pickle.Unpickler / pickle.load / pickle.loads, and pickle._Unpickler's) catch
+that exception and hand the loader a harmless stand-in (run_diff.py's) or,
+for a short list of plain-data constructors, the real object from an
+already-imported module (load_containers.py's REAL). An audit event outside
+those find_class methods (an unpickler this file does not know) is still
+recorded, and ends that load ("unpatched: ..."), so nothing is ever
+imported or called for real. persistent_load functions the loaders set on an
+unpickler (torch's) are wrapped and counted.
+"""
+
+import json
+import os
+import resource
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DIFF = os.path.join(os.path.dirname(HERE), "diff")
+sys.path.insert(0, DIFF)
+
+import load_containers  # noqa: E402 - the stand-ins and REAL constructors
+from run_diff import _AbsorbMeta, _StandInBase  # noqa: E402
+
+
+def resolve(module, name):
+    """What find_class hands the loader: a stand-in, or a plain-data
+    constructor from a module the loader has already imported."""
+    if module.split(".")[0] in ("torch", "numpy", "joblib") and module.split(".")[0] not in sys.modules:
+        return _AbsorbMeta("StandIn", (_StandInBase,), {})
+    return load_containers.resolve(module, name)
+
+TIMEOUT = 20             # seconds per load
+EXTRA_MEMORY = 2 << 30   # address space allowed above what the worker has mapped
+LOADERS = ("pickle", "pypickle", "torch", "numpy", "joblib")
+# Loaded in the worker itself with stand-ins only: nothing they can reach
+# changes the worker's state (numpy.load only parses the .npy header and hands
+# object data to pickle.load). torch and joblib need real constructors
+# (tensors, joblib's NumpyArrayWrapper reading array bytes) whose classes a
+# file could mutate, so they load in a forked child.
+INPROCESS = ("pickle", "pypickle", "numpy")
+
+
+class _Resolved(Exception):
+    """Raised by the audit hook inside a default find_class: stops the real
+    import; the find_class wrappers below turn it into a stand-in."""
+
+
+class Recorder:
+    """State of one load (in the child)."""
+
+    def __init__(self, emit):
+        self.emit = emit
+        self.depth = 0      # > 0 while a find_class wrapper is on the stack
+        self.persid = 0
+
+    def audit(self, event, args):
+        if event != "pickle.find_class":
+            return
+        module, name = args
+        self.emit({"imp": [module, name]})
+        if self.depth <= 0:
+            self.emit({"unpatched": [str(module)[:200], str(name)[:200]]})
+        raise _Resolved(module, name)
+
+
+def install(rec, standins_only=False):
+    """Puts the recording unpicklers in place (a forked child's, or with
+    standins_only the in-process worker's: no real object is handed out)."""
+    import pickle
+
+    c_base = pickle.Unpickler
+    py_find = pickle._Unpickler.find_class
+
+    def wrapped_find(default):
+        def find_class(self, module, name):
+            rec.depth += 1
+            try:
+                default(self, module, name)
+            except _Resolved:
+                if standins_only:
+                    return _AbsorbMeta("StandIn", (_StandInBase,), {})
+                return resolve(module, name)
+            finally:
+                rec.depth -= 1
+            raise RuntimeError("find_class returned without the audit event")
+        return find_class
+
+    def counted(pl):
+        def persistent_load(pid):
+            rec.persid += 1
+            rec.emit({"persid": 1})
+            return pl(pid)
+        return persistent_load
+
+    class CUnpickler(c_base):
+        find_class = wrapped_find(c_base.find_class)
+
+        def __setattr__(self, key, value):
+            if key == "persistent_load" and callable(value):
+                value = counted(value)
+            super().__setattr__(key, value)
+
+    def load(file, **kwargs):
+        return CUnpickler(file, **kwargs).load()
+
+    def loads(data, /, **kwargs):
+        import io
+        return CUnpickler(io.BytesIO(data), **kwargs).load()
+
+    pickle.Unpickler = CUnpickler
+    pickle.load = load
+    pickle.loads = loads
+    pickle._Unpickler.find_class = wrapped_find(py_find)
+    py_setattr = pickle._Unpickler.__setattr__
+
+    def py_set(self, key, value):
+        if key == "persistent_load" and callable(value):
+            value = counted(value)
+        py_setattr(self, key, value)
+    pickle._Unpickler.__setattr__ = py_set
+    if "torch" in sys.modules:
+        def no_torchscript(*args, **kwargs):
+            raise RuntimeError("TorchScript archive: torch.jit.load is not run")
+        sys.modules["torch"].jit.load = no_torchscript
+    sys.addaudithook(rec.audit)
+    return CUnpickler
+
+
+def load_all(cls, path):
+    """Every pickle of the file in turn until EOF or the first error."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        while f.tell() < size:
+            cls(f).load()
+
+
+def run_loader(loader, path, c_unpickler):
+    import pickle
+    if loader == "pickle":
+        load_all(c_unpickler, path)
+    elif loader == "pypickle":
+        load_all(pickle._Unpickler, path)
+    elif loader == "torch":
+        import torch
+        torch.load(path, weights_only=False)
+    elif loader == "numpy":
+        import numpy
+        r = numpy.load(path, allow_pickle=True)
+        errors = []
+        for k in getattr(r, "files", []):  # .npz members are read on access
+            try:
+                r[k]
+            except Exception as e:  # noqa: BLE001 - each member is a load of its own
+                errors.append("%s: %s: %s" % (k, type(e).__name__, e))
+        if errors:
+            raise RuntimeError("; ".join(errors)[:300])
+    elif loader == "joblib":
+        import joblib
+        joblib.load(path)
+    else:
+        raise ValueError(loader)
+
+
+def vm_size():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 1 << 30
+
+
+def child(loader, path, wfd, home):
+    """Runs in the forked child; never returns."""
+    try:
+        os.chdir(home)
+        os.environ.update({"HOME": home, "TMPDIR": home})
+        tempfile.tempdir = home
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        limit = vm_size() + EXTRA_MEMORY
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        signal.alarm(TIMEOUT)
+        warnings.simplefilter("ignore")
+        sys.unraisablehook = lambda unraisable: None
+
+        def emit(obj):
+            os.write(wfd, (json.dumps(obj) + "\n").encode("utf-8", "surrogatepass"))
+
+        rec = Recorder(emit)
+        c_unpickler = install(rec)
+        try:
+            run_loader(loader, path, c_unpickler)
+            emit({"end": "ok"})
+        except BaseException as e:  # noqa: BLE001 - the outcome is data
+            emit({"end": "error: %s: %s" % (type(e).__name__, str(e)[:200])})
+    finally:
+        os._exit(0)
+
+
+def run_one(loader, path, scratch):
+    home = tempfile.mkdtemp(prefix="load-", dir=scratch)
+    t0 = time.monotonic()
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        child(loader, path, wfd, home)
+    os.close(wfd)
+    chunks = []
+    with os.fdopen(rfd, "rb") as r:
+        for chunk in iter(lambda: r.read(65536), b""):
+            chunks.append(chunk)
+    _pid, status = os.waitpid(pid, 0)
+    shutil.rmtree(home, ignore_errors=True)
+    imports, outcome, persid, unpatched = [], None, 0, []
+    for line in b"".join(chunks).decode("utf-8", "surrogatepass").splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            break  # cut short by the child's death
+        if "imp" in msg:
+            imports.append(msg["imp"])
+        elif "persid" in msg:
+            persid += 1
+        elif "unpatched" in msg:
+            unpatched.append(msg["unpatched"])
+        else:
+            outcome = msg["end"]
+    if outcome is None:
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            outcome = "died: %s" % ("timeout" if sig == signal.SIGALRM else signal.Signals(sig).name)
+        else:
+            outcome = "died: exit %d" % os.WEXITSTATUS(status)
+    if unpatched:
+        outcome = "unpatched: find_class of %r outside the recorder" % (unpatched[0],)
+    return {"loader": loader, "imports": imports, "persid": persid, "outcome": outcome,
+            "ms": round((time.monotonic() - t0) * 1000, 1)}
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout("timed out after %ds" % TIMEOUT)
+
+
+def run_inprocess(loader, path, scratch, state):
+    """pickle, pypickle and numpy: loaded in the worker itself (much cheaper
+    than a fork). find_class hands out stand-ins only (no real object at all), so
+    nothing a file does can change the worker's state; each load still gets
+    its own working directory and an alarm."""
+    import pickle
+    home = tempfile.mkdtemp(prefix="load-", dir=scratch)
+    t0 = time.monotonic()
+    out = []
+    if "rec" not in state:
+        rec = Recorder(lambda msg: out.append(msg))
+        state["rec"] = rec
+        state["cls"] = install(rec, standins_only=True)
+        signal.signal(signal.SIGALRM, _alarm)
+    rec, cls = state["rec"], state["cls"]
+    rec.emit = out.append
+    rec.persid = 0
+    outcome = "ok"
+    cwd = os.getcwd()
+    try:
+        os.chdir(home)
+        signal.alarm(TIMEOUT)
+        if loader == "numpy":
+            run_loader(loader, path, cls)
+        else:
+            load_all(cls if loader == "pickle" else pickle._Unpickler, path)
+    except BaseException as e:  # noqa: BLE001 - the outcome is data
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        outcome = "error: %s: %s" % (type(e).__name__, str(e)[:200])
+    finally:
+        signal.alarm(0)
+        os.chdir(cwd)
+        shutil.rmtree(home, ignore_errors=True)
+    imports = [m["imp"] for m in out if "imp" in m]
+    unpatched = [m["unpatched"] for m in out if "unpatched" in m]
+    if unpatched:
+        outcome = "unpatched: find_class of %r outside the recorder" % (unpatched[0],)
+    return {"loader": loader, "imports": imports, "persid": 0, "outcome": outcome,
+            "ms": round((time.monotonic() - t0) * 1000, 1)}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in LOADERS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    loader = sys.argv[1]
+    inprocess = loader in INPROCESS
+    try:
+        if loader == "numpy":
+            import numpy  # noqa: F401
+        elif not inprocess:
+            import joblib  # noqa: F401
+            import joblib.numpy_pickle_compat  # noqa: F401
+            import numpy  # noqa: F401
+        if loader == "torch":
+            import torch
+            import torch.jit  # noqa: F401
+            torch.set_num_threads(1)  # no thread pool in the parent before fork
+    except ImportError as e:
+        print("oracle_worker: %s; run scripts/install-deps.sh" % e, file=sys.stderr)
+        return 2
+    if inprocess:
+        # A memo index or a length from the file makes CPython allocate it:
+        # MemoryError rather than swapping.
+        resource.setrlimit(resource.RLIMIT_AS, (vm_size() + EXTRA_MEMORY,) * 2)
+        warnings.simplefilter("ignore")
+        sys.unraisablehook = lambda unraisable: None
+    scratch = tempfile.mkdtemp(prefix="ckptscan-oracle-%s-" % loader)
+    state = {}
+    try:
+        for line in sys.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            task = json.loads(line)
+            if inprocess:
+                res = run_inprocess(loader, task["path"], scratch, state)
+            else:
+                res = run_one(loader, task["path"], scratch)
+            res["id"] = task.get("id")
+            sys.stdout.write(json.dumps(res) + "\n")
+            sys.stdout.flush()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
