@@ -138,6 +138,10 @@ def pick_loaders(rng, loaders):
 # loader workers
 
 
+LOAD_TIMEOUT = [5]   # seconds per load (the worker's alarm)
+RECYCLE = 5000       # loads before a worker is restarted
+
+
 class Worker:
     """One persistent oracle_worker.py process for one loader."""
 
@@ -145,11 +149,12 @@ class Worker:
         self.python, self.loader, self.home = python, loader, home
         self.proc = None
         self.restarts = 0
+        self.served = 0
 
     def start(self):
         env = {"HOME": self.home, "TMPDIR": self.home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "OMP_NUM_THREADS": "1",
-               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+               "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CKPT_ORACLE_TIMEOUT": str(LOAD_TIMEOUT[0])}
         self.proc = subprocess.Popen([self.python, os.path.join(HERE, "oracle_worker.py"), self.loader],
                                      cwd=self.home, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL)
@@ -175,18 +180,22 @@ class Worker:
             self.proc = None
             self.restarts += 1
 
-    def load(self, path, timeout=60):
+    def load(self, path, timeout=None):
         """The worker's record for one file; a dead or stuck worker gives a
         `died` record and is restarted."""
+        if self.proc is not None and self.served >= RECYCLE:
+            self.stop()  # in-process loads: start afresh now and then
         if self.proc is None:
             self.start()
+            self.served = 0
+        self.served += 1
         try:
             self.proc.stdin.write((json.dumps({"id": 0, "path": path}) + "\n").encode())
             self.proc.stdin.flush()
         except OSError:
             self.kill()
             return {"loader": self.loader, "imports": [], "persid": 0, "outcome": "died: worker"}
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (timeout or LOAD_TIMEOUT[0] * 2 + 10)
         fd = self.proc.stdout.fileno()
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
@@ -283,9 +292,15 @@ def check(family, rec, rep):
     return out
 
 
-def class_key(family, loader, letter):
+def class_key(family, loader, letter, detail=""):
+    """CHECK LOADER SOURCE/FAMILY; (a) misses of names no import can succeed
+    with (an empty module, as Lib/pickle.py makes from a GLOBAL cut by EOF)
+    are a class of their own: `... empty-name`."""
     parts = family.split("/")
-    return "%s %s %s" % (letter, loader, "/".join(parts[:2]))
+    key = "%s %s %s" % (letter, loader, "/".join(parts[:2]))
+    if letter == "a" and detail.startswith("%s resolved ('', " % loader):
+        key += " empty-name"
+    return key
 
 
 def load_known(path):
@@ -300,7 +315,7 @@ def load_known(path):
             if not line:
                 continue
             fields, _sep, note = line.partition("--")
-            pat = " ".join(fields.split()[:3])
+            pat = " ".join(fields.split())
             if len(fields.split()) < 3 or not note.strip():
                 raise ValueError("known-divergences line needs CHECK LOADER FAMILY -- issue/root cause: %r" % line)
             known.append((pat, note.strip()))
@@ -324,7 +339,7 @@ class Shrinker:
         self.max_evals, self.max_seconds = max_evals, max_seconds
         self.n = 0
 
-    def holds(self, data, family, loader, letter, ext):
+    def holds(self, data, family, loader, letter, ext, detail=None):
         self.n += 1
         path = os.path.join(self.tmpdir, "shrink-%d%s" % (self.n, ext))
         with open(path, "wb") as f:
@@ -332,11 +347,11 @@ class Shrinker:
         try:
             rec = self.workers[loader].load(path)
             rep = scan(self.exe, [path], 1).get(path)
-            return any(c == letter for c, _d in check(family, rec, rep))
+            return any(c == letter and (detail is None or d == detail) for c, d in check(family, rec, rep))
         finally:
             os.unlink(path)
 
-    def shrink(self, data, family, loader, letter, ext):
+    def shrink(self, data, family, loader, letter, ext, detail=None):
         """Drops chunks of bytes (halves down to single bytes) while the
         divergence holds, within the evaluation and time budgets."""
         t0, evals = time.monotonic(), 0
@@ -348,7 +363,7 @@ class Shrinker:
                     return data
                 cand = data[:pos] + data[pos + chunk:]
                 evals += 1
-                if cand and self.holds(cand, family, loader, letter, ext):
+                if cand and self.holds(cand, family, loader, letter, ext, detail):
                     data, progress = cand, True
                 else:
                     pos += chunk
@@ -393,6 +408,7 @@ def main(argv=None):
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--fork-share", type=float, default=FORK_SHARE[0],
                     help="chance that a file open to every loader also goes to torch, numpy and joblib")
+    ap.add_argument("--load-timeout", type=int, default=LOAD_TIMEOUT[0], help="seconds per load (default 5)")
     ap.add_argument("--progress", type=int, default=0, help="print a progress line every N batches")
     args = ap.parse_args(argv)
 
@@ -402,6 +418,7 @@ def main(argv=None):
         return 2
     known = load_known(args.known)
     FORK_SHARE[0] = args.fork_share
+    LOAD_TIMEOUT[0] = args.load_timeout
     workdir = os.path.abspath(args.workdir) if args.workdir else tempfile.mkdtemp(prefix="ckptscan-oracle-")
     os.makedirs(workdir, exist_ok=True)
     files_dir = os.path.join(workdir, "files")
@@ -419,6 +436,9 @@ def main(argv=None):
     families = collections.Counter()
     verdicts = collections.Counter()
     n_imports = 0
+    load_ms = collections.Counter()
+    slowest = []
+    phase = collections.Counter()
     classes = collections.OrderedDict()  # key -> {"count", "examples", "known"}
     failed_files = set()
     import concurrent.futures
@@ -426,6 +446,7 @@ def main(argv=None):
     try:
         for bstart in range(args.start, args.start + args.count, args.batch):
             idx = range(bstart, min(bstart + args.batch, args.start + args.count))
+            tb = time.monotonic()
             samples = []
             for i in idx:
                 fam, data, ext, lds = make_sample(args.seed, i, files_dir)
@@ -434,6 +455,8 @@ def main(argv=None):
                     f.write(data)
                 samples.append({"i": i, "family": fam, "path": path, "loaders": lds, "ext": ext})
                 families[fam.split("/")[0] + "/" + fam.split("/")[1]] += 1
+            tg = time.monotonic()
+            phase["generate"] += tg - tb
             by_loader = collections.defaultdict(list)
             for s in samples:
                 for ld in s["loaders"]:
@@ -445,7 +468,10 @@ def main(argv=None):
             for ld, out in pool.map(run, sorted(by_loader)):
                 for path, rec in out:
                     recs[(path, ld)] = rec
+            tl = time.monotonic()
+            phase["load"] += tl - tg
             reports = scan(exe, [s["path"] for s in samples], args.jobs)
+            phase["ckptscan"] += time.monotonic() - tl
             keep = set()
             for s in samples:
                 rep = reports.get(s["path"])
@@ -455,8 +481,12 @@ def main(argv=None):
                     loads[ld] += 1
                     outcomes["%s %s" % (ld, rec["outcome"].split(":")[0])] += 1
                     n_imports += len(rec["imports"])
+                    load_ms[ld] += rec.get("ms", 0)
+                    slowest.append((rec.get("ms", 0), ld, s["family"], rec["outcome"][:80]))
+                    slowest.sort(reverse=True)
+                    del slowest[10:]
                     for letter, detail in check(s["family"], rec, rep):
-                        key = class_key(s["family"], ld, letter)
+                        key = class_key(s["family"], ld, letter, detail)
                         c = classes.setdefault(key, {"count": 0, "examples": [], "known": is_known(known, key)})
                         c["count"] += 1
                         if len(c["examples"]) < args.max_details:
@@ -489,7 +519,9 @@ def main(argv=None):
                 data = f.read()
             small = data
             if args.shrink_evals > 0 and len(data) <= 1 << 20:
-                small = shrinker.shrink(data, ex["family"], ex["loader"], ex["letter"], ex["ext"])
+                # (a) and (e) keep the very name missed; the others their check
+                same = ex["detail"] if ex["letter"] in "ae" else None
+                small = shrinker.shrink(data, ex["family"], ex["loader"], ex["letter"], ex["ext"], same)
             base = os.path.join(repro_dir, slug(key))
             with open(base + ex["ext"], "wb") as f:
                 f.write(data)
@@ -516,6 +548,9 @@ def main(argv=None):
                "loads": dict(loads), "total_loads": sum(loads.values()), "families": dict(families),
                "verdicts": dict(verdicts), "outcomes": dict(outcomes), "imports_recorded": n_imports,
                "restarts": {ld: w.restarts for ld, w in workers.items()},
+               "phase_seconds": {k: round(v, 1) for k, v in phase.items()},
+               "slowest_loads": slowest,
+               "mean_load_ms": {ld: round(load_ms[ld] / loads[ld], 1) for ld in loads},
                "classes": {k: {"count": c["count"], "known": c["known"], "repro": c.get("repro"),
                                "min": c.get("min"), "examples": c["examples"]} for k, c in classes.items()}}
     with open(os.path.join(workdir, "summary.json"), "w") as f:
@@ -523,6 +558,7 @@ def main(argv=None):
     print("loads per loader: %s; total %d; imports recorded %d; worker restarts %s"
           % (", ".join("%s %d" % kv for kv in sorted(loads.items())), sum(loads.values()), n_imports,
              summary["restarts"]))
+    print("time: %s; mean ms per load: %s" % (summary["phase_seconds"], summary["mean_load_ms"]))
     print("verdicts: %s" % ", ".join("%s %d" % kv for kv in sorted(verdicts.items(), key=str)))
     print("seed %s: %d files (%d..%d) in %.0fs; %d divergence classes (%d unknown); details in %s"
           % (args.seed, args.count, args.start, args.start + args.count - 1, t_run, len(classes), unknown,

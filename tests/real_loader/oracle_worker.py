@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
 """Persistent real-loader worker: records every name a real loader resolves.
 
-Usage: oracle_worker.py LOADER      (LOADER: pickle, pypickle, torch, numpy, joblib)
+Usage: oracle_worker.py [--fork] LOADER   (LOADER: pickle, pypickle, torch, numpy, joblib)
 
 Reads one JSON task per line on stdin, {"id": ..., "path": ...}, and writes one
 JSON line per task on stdout, in order:
   {"id", "loader", "imports": [[module, name], ...], "persid": N,
    "outcome": "ok" | "error: T: msg" | "died: ..." | "unpatched: ...", "ms": elapsed}
 
-The loader's modules (torch, numpy, joblib) are imported once, by the worker;
-each load runs in a forked child whose working directory, HOME and TMPDIR are
-a fresh temporary directory (removed afterwards), with an address-space limit
-and an alarm. The loaders parse the files themselves:
+The loader's modules (torch, numpy, joblib) are imported once, by the worker.
+Each load gets a fresh temporary directory as working directory, HOME, TMPDIR
+and tempfile.tempdir (removed afterwards), an alarm (CKPT_ORACLE_TIMEOUT
+seconds, default 10) and an address-space limit. Loads run in the worker itself
+(a fork of a process that imported torch costs 100-200 ms on a busy machine);
+--fork runs each in a forked child instead (load_containers.py's real
+constructors, no isolation needed). The loaders parse the files themselves:
 
-  pickle    pickle.load (C _pickle) called again and again until EOF or error
+  pickle    pickle.Unpickler (C _pickle) .load() again and again until EOF or error
   pypickle  pickle._Unpickler (Lib/pickle.py, what joblib subclasses), likewise
   torch     torch.load(path, weights_only=False) on the real path (so torch
-            tries the legacy tar format first), zip, legacy and tar
+            tries the legacy tar format first): zip, legacy and tar
   numpy     numpy.load(path, allow_pickle=True), every .npz member accessed
   joblib    joblib.load(path)
 
@@ -27,12 +30,13 @@ private exception, so the module is never imported; the find_class methods
 of the unpicklers the loaders use (a C Unpickler subclass installed as
 pickle.Unpickler / pickle.load / pickle.loads, and pickle._Unpickler's) catch
 that exception and hand the loader a harmless stand-in (run_diff.py's) or,
-for a short list of plain-data constructors, the real object from an
-already-imported module (load_containers.py's REAL). An audit event outside
-those find_class methods (an unpickler this file does not know) is still
-recorded, and ends that load ("unpatched: ..."), so nothing is ever
-imported or called for real. persistent_load functions the loaders set on an
-unpickler (torch's) are wrapped and counted.
+for torch, numpy and joblib, one of a short list of plain-data constructors
+(load_containers.py's REAL) in a form no file can change for the next load
+(resolve_isolated). An audit event outside those find_class methods (an
+unpickler this file does not know) is still recorded, and ends that load
+("unpatched: ..."), so nothing is ever imported or called for real.
+persistent_load functions the loaders set on an unpickler (torch's) are
+wrapped and counted.
 """
 
 import json
@@ -54,21 +58,55 @@ from run_diff import _AbsorbMeta, _StandInBase  # noqa: E402
 
 
 def resolve(module, name):
-    """What find_class hands the loader: a stand-in, or a plain-data
+    """What find_class hands a forked load: a stand-in, or a plain-data
     constructor from a module the loader has already imported."""
     if module.split(".")[0] in ("torch", "numpy", "joblib") and module.split(".")[0] not in sys.modules:
-        return _AbsorbMeta("StandIn", (_StandInBase,), {})
+        return standin()
     return load_containers.resolve(module, name)
 
-TIMEOUT = 20             # seconds per load
+
+def standin():
+    return _AbsorbMeta("StandIn", (_StandInBase,), {})
+
+
+def resolve_isolated(module, name):
+    """What find_class hands an in-process load: load_containers' REAL
+    constructors, but never an object a file could change for the next load.
+    Python classes come as a fresh subclass (isinstance still holds: joblib's
+    NumpyArrayWrapper, torch.Tensor, Parameter), Python functions as a fresh
+    wrapper, numpy.dtype as a function that always copies (a pickle can ask
+    for a builtin dtype's singleton with copy=False and then __setstate__ it);
+    immutable C types and functions as they are."""
+    import types
+    obj = resolve(module, name)
+    if isinstance(obj, _AbsorbMeta):
+        return obj
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and obj is numpy.dtype:
+        def dtype(spec, align=False, copy=False):
+            return numpy.dtype(spec, align, True)
+        return dtype
+    if isinstance(obj, type):
+        if obj.__flags__ & (1 << 9):  # Py_TPFLAGS_HEAPTYPE: a Python class, mutable
+            try:
+                return type(obj.__name__, (obj,), {"__module__": obj.__module__})
+            except TypeError:
+                return standin()
+        return obj  # a static C type: immutable
+    if isinstance(obj, types.FunctionType):
+        real = obj
+
+        def wrapper(*args, **kwargs):
+            return real(*args, **kwargs)
+        return wrapper
+    if isinstance(obj, types.BuiltinFunctionType):
+        return obj
+    return obj  # torch dtypes, layouts, qschemes: C objects without a __dict__
+
+
+TIMEOUT = int(os.environ.get("CKPT_ORACLE_TIMEOUT", "10"))  # seconds per load
 EXTRA_MEMORY = 2 << 30   # address space allowed above what the worker has mapped
 LOADERS = ("pickle", "pypickle", "torch", "numpy", "joblib")
-# Loaded in the worker itself with stand-ins only: nothing they can reach
-# changes the worker's state (numpy.load only parses the .npy header and hands
-# object data to pickle.load). torch and joblib need real constructors
-# (tensors, joblib's NumpyArrayWrapper reading array bytes) whose classes a
-# file could mutate, so they load in a forked child.
-INPROCESS = ("pickle", "pypickle", "numpy")
 
 
 class _Resolved(Exception):
@@ -94,9 +132,10 @@ class Recorder:
         raise _Resolved(module, name)
 
 
-def install(rec, standins_only=False):
-    """Puts the recording unpicklers in place (a forked child's, or with
-    standins_only the in-process worker's: no real object is handed out)."""
+def install(rec, mode="fork"):
+    """Puts the recording unpicklers in place. mode: "fork" (a forked child:
+    load_containers' real constructors), "isolated" (in-process: the same
+    through resolve_isolated) or "standins" (in-process, stand-ins only)."""
     import pickle
 
     c_base = pickle.Unpickler
@@ -108,8 +147,10 @@ def install(rec, standins_only=False):
             try:
                 default(self, module, name)
             except _Resolved:
-                if standins_only:
-                    return _AbsorbMeta("StandIn", (_StandInBase,), {})
+                if mode == "standins":
+                    return standin()
+                if mode == "isolated":
+                    return resolve_isolated(module, name)
                 return resolve(module, name)
             finally:
                 rec.depth -= 1
@@ -183,6 +224,8 @@ def run_loader(loader, path, c_unpickler):
                 r[k]
             except Exception as e:  # noqa: BLE001 - each member is a load of its own
                 errors.append("%s: %s: %s" % (k, type(e).__name__, e))
+        if hasattr(r, "close"):
+            r.close()
         if errors:
             raise RuntimeError("; ".join(errors)[:300])
     elif loader == "joblib":
@@ -279,18 +322,18 @@ def _alarm(signum, frame):
 
 
 def run_inprocess(loader, path, scratch, state):
-    """pickle, pypickle and numpy: loaded in the worker itself (much cheaper
-    than a fork). find_class hands out stand-ins only (no real object at all), so
-    nothing a file does can change the worker's state; each load still gets
-    its own working directory and an alarm."""
-    import pickle
+    """A load in the worker itself (a fork of a process that imported torch
+    costs 100-200 ms, this a few ms). find_class hands out stand-ins (pickle,
+    pypickle) or resolve_isolated's objects (torch, numpy, joblib), so nothing a
+    file reaches can change what the next load sees; each load still gets its
+    own working directory (also TMPDIR and tempfile.tempdir) and an alarm."""
     home = tempfile.mkdtemp(prefix="load-", dir=scratch)
     t0 = time.monotonic()
     out = []
     if "rec" not in state:
         rec = Recorder(lambda msg: out.append(msg))
         state["rec"] = rec
-        state["cls"] = install(rec, standins_only=True)
+        state["cls"] = install(rec, "standins" if loader in ("pickle", "pypickle") else "isolated")
         signal.signal(signal.SIGALRM, _alarm)
     rec, cls = state["rec"], state["cls"]
     rec.emit = out.append
@@ -299,11 +342,10 @@ def run_inprocess(loader, path, scratch, state):
     cwd = os.getcwd()
     try:
         os.chdir(home)
+        os.environ.update({"HOME": home, "TMPDIR": home})
+        tempfile.tempdir = home
         signal.alarm(TIMEOUT)
-        if loader == "numpy":
-            run_loader(loader, path, cls)
-        else:
-            load_all(cls if loader == "pickle" else pickle._Unpickler, path)
+        run_loader(loader, path, cls)
     except BaseException as e:  # noqa: BLE001 - the outcome is data
         if isinstance(e, KeyboardInterrupt):
             raise
@@ -311,32 +353,35 @@ def run_inprocess(loader, path, scratch, state):
     finally:
         signal.alarm(0)
         os.chdir(cwd)
+        tempfile.tempdir = scratch
         shutil.rmtree(home, ignore_errors=True)
     imports = [m["imp"] for m in out if "imp" in m]
     unpatched = [m["unpatched"] for m in out if "unpatched" in m]
     if unpatched:
         outcome = "unpatched: find_class of %r outside the recorder" % (unpatched[0],)
-    return {"loader": loader, "imports": imports, "persid": 0, "outcome": outcome,
+    persid = sum(1 for m in out if "persid" in m)
+    return {"loader": loader, "imports": imports, "persid": persid, "outcome": outcome,
             "ms": round((time.monotonic() - t0) * 1000, 1)}
 
 
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in LOADERS:
+    args = sys.argv[1:]
+    fork = "--fork" in args
+    args = [a for a in args if a != "--fork"]
+    if len(args) != 1 or args[0] not in LOADERS:
         print(__doc__, file=sys.stderr)
         return 2
-    loader = sys.argv[1]
-    inprocess = loader in INPROCESS
+    loader = args[0]
+    inprocess = not fork
     try:
-        if loader == "numpy":
-            import numpy  # noqa: F401
-        elif not inprocess:
+        if loader in ("numpy", "joblib", "torch"):
             import joblib  # noqa: F401
             import joblib.numpy_pickle_compat  # noqa: F401
             import numpy  # noqa: F401
         if loader == "torch":
             import torch
             import torch.jit  # noqa: F401
-            torch.set_num_threads(1)  # no thread pool in the parent before fork
+            torch.set_num_threads(1)  # no thread pool (and none in the parent of a fork)
     except ImportError as e:
         print("oracle_worker: %s; run scripts/install-deps.sh" % e, file=sys.stderr)
         return 2
