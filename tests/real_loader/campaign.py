@@ -563,8 +563,8 @@ def main(argv=None):
     print("seed %s: %d files (%d..%d) in %.0fs; %d divergence classes (%d unknown); details in %s"
           % (args.seed, args.count, args.start, args.start + args.count - 1, t_run, len(classes), unknown,
              os.path.join(workdir, "summary.json")))
-    if not args.workdir and not classes:
-        shutil.rmtree(workdir, ignore_errors=True)
+    if not args.workdir and not unknown:
+        shutil.rmtree(workdir, ignore_errors=True)  # kept only with a new divergence to look at
     print("%d passed, %d failed" % (args.count - len(failed_files), len(failed_files)))
     return 1 if unknown else 0
 
