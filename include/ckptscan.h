@@ -161,8 +161,9 @@ CKPT_API const char *ckpt_severity_name(ckpt_severity severity);
     X(CKPT_F_EMBEDDED_PICKLE, "embedded-pickle", CKPT_SEV_SUSPICIOUS,                              \
       "a bytes or string constant holds a pickle; it was scanned too")                             \
     X(CKPT_F_EMPTY, "empty", CKPT_SEV_SUSPICIOUS, "the input is empty")                            \
-    X(CKPT_F_UNKNOWN_FORMAT, "unknown-format", CKPT_SEV_SUSPICIOUS,                                \
-      "the content is not a format ckptscan knows; not scanned")                                   \
+    X(CKPT_F_UNKNOWN_FORMAT, "unknown-format", CKPT_SEV_INFO,                                      \
+      "no format ckptscan knows, and nothing a loader could run: no import or persistent id "      \
+      "parses")                                                                                    \
     X(CKPT_F_UNSCANNED_MEMBER, "unscanned-member", CKPT_SEV_SUSPICIOUS,                            \
       "a member could not be read (encrypted, unsupported method, ...)")                           \
     X(CKPT_F_POLYGLOT, "polyglot", CKPT_SEV_SUSPICIOUS,                                            \
@@ -252,7 +253,17 @@ CKPT_API int ckpt_limit_from_name(const char *name);
     X(CKPT_FORMAT_COMPRESSED_PICKLE, "compressed-pickle")                                          \
     X(CKPT_FORMAT_SEVEN_ZIP, "7z")                                                                 \
     X(CKPT_FORMAT_SAFETENSORS, "safetensors")                                                      \
-    X(CKPT_FORMAT_TAR, "tar")
+    X(CKPT_FORMAT_TAR, "tar")                                                                      \
+    X(CKPT_FORMAT_TEXT, "text")                                                                    \
+    X(CKPT_FORMAT_JSON, "json")                                                                    \
+    X(CKPT_FORMAT_GGUF, "gguf")                                                                    \
+    X(CKPT_FORMAT_ONNX, "onnx")                                                                    \
+    X(CKPT_FORMAT_HDF5, "hdf5")                                                                    \
+    X(CKPT_FORMAT_TFLITE, "tflite")                                                                \
+    X(CKPT_FORMAT_PNG, "png")                                                                      \
+    X(CKPT_FORMAT_JPEG, "jpeg")                                                                    \
+    X(CKPT_FORMAT_GIF, "gif")                                                                      \
+    X(CKPT_FORMAT_WEBP, "webp")
 
 typedef enum ckpt_format {
 #define CKPT_X_ENUM(id, name) id,

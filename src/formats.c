@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "formats_data.h"
 #include "opcodes.h"
 #include "seen.h"
 #include "strbuf.h"
@@ -53,17 +54,6 @@ static int has_prefix(const uint8_t *buf, size_t len, const char *magic, size_t 
 static int is_seven_zip(const uint8_t *buf, size_t len)
 {
     return has_prefix(buf, len, "7z\xbc\xaf\x27\x1c", 6);
-}
-
-/* safetensors: 8-byte little-endian header length, then a JSON object. */
-static int is_safetensors(const uint8_t *buf, size_t len)
-{
-    if (len < 10 || buf[8] != '{')
-        return 0;
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = (n << 8) | buf[i];
-    return n >= 2 && n <= len - 8;
 }
 
 /* Pickle 1's end decides the legacy format; the fast path finds it while
@@ -119,41 +109,89 @@ static void try_containers(scan_ctx *ctx, const char *member, const uint8_t *buf
         ctx_finding(ctx, CKPT_F_UNSCANNED_MEMBER, member, 0,
                     "7z archive: ckptscan does not unpack 7z, so its content is unscanned");
     }
-    if (is_safetensors(buf, len))
+    if (safetensors_shape(buf, len)) {
         held(r, CKPT_FORMAT_SAFETENSORS);
+        const char *why = safetensors_check(buf, len);
+        if (why)
+            ctx_findingf(ctx, CKPT_F_MALFORMED, member, 0,
+                         "safetensors header: %s; the safetensors library refuses the file", why);
+    }
 }
 
-/* A pickle reading: the only one when nothing else holds, or alongside the
- * others when a complete pickle really starts at offset 0 (torch.load and
- * pickle.load run it whatever follows). */
-/* A pickle reading. When another reading holds, the pickle one is walked
- * into a scratch report and kept only if it did something: pickle.load
- * imports and calls before it fails, so a payload ahead of a parse error
- * counts, while a zip or tar whose first byte merely is an opcode (and
- * fails right there) adds no noise. */
+/* 1 when the pickle reading recorded in rep after its first nf findings,
+ * np pickles and ni imports cannot have run code under any loader. An
+ * unpickler reaches code only through find_class (an import),
+ * persistent_load, or calls on what they return, so a walk that fails
+ * before any of them (on a parse error, not a limit) ran nothing: the bytes
+ * are not a pickle. At the top level every loader reads offset 0 without a
+ * persistent_load (pickle.load, joblib, numpy.load, torch.load's legacy
+ * magic number; torch's zip path reads no pickle there), so a persistent
+ * id before any import raises: a zip whose first local header reads as
+ * `P...\n.` is not a pickle either. */
+static int reading_ran_nothing(const scan_ctx *ctx, const ckpt_report *rep, size_t nf, size_t np,
+                               size_t ni, const uint8_t *buf, size_t len)
+{
+    const ckpt_pickle *first = NULL;
+    for (size_t i = np; i < rep->npickles && !first; i++)
+        if (rep->pickles[i].offset == 0)
+            first = &rep->pickles[i];
+    if (!first)
+        return 0;
+    size_t at;
+    int effect = pickle_first_effect(buf, len, 0, first->end, &at);
+    if (ctx->depth == 0 && (effect == OP_PERSID || effect == OP_BINPERSID))
+        return 1;
+    return !effect && !first->complete && rep->nimports == ni && !rep->dropped_findings &&
+           report_only_parse_errors(rep, nf);
+}
+
+/* A pickle reading, kept when a loader could run something through it
+ * (reading_ran_nothing). When no other reading holds it is walked into the
+ * report and taken back if it ran nothing; alongside other readings it is
+ * walked into a scratch report and kept only if it did something a loader
+ * acts on, so a zip or tar whose first byte merely is an opcode adds no
+ * noise while a payload ahead of a parse error counts. */
 static void try_pickle(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                        readings *r)
 {
     if (!opcode_table[buf[0]].name)
         return;
     ckpt_format f;
+    ckpt_report *rep = ctx->rep;
     if (r->count == 0) {
+        size_t nf = rep->nfindings, np = rep->npickles, ni = rep->nimports;
         read_pickle_stream(ctx, member, buf, len, &f);
-        held(r, f);
+        if (reading_ran_nothing(ctx, rep, nf, np, ni, buf, len))
+            report_truncate(rep, nf, np);
+        else
+            held(r, f);
         return;
     }
-    ckpt_report *scratch = report_new("", ctx->rep->max_findings, ctx->rep->strict);
+    ckpt_report *scratch = report_new("", rep->max_findings, rep->strict);
     if (!scratch)
         return;
-    ckpt_report *main_report = ctx->rep;
     ctx->rep = scratch;
     read_pickle_stream(ctx, member, buf, len, &f);
-    ctx->rep = main_report;
-    if (report_did_anything(scratch)) {
-        report_merge(main_report, scratch);
+    ctx->rep = rep;
+    if (report_did_anything(scratch) && !reading_ran_nothing(ctx, scratch, 0, 0, 0, buf, len)) {
+        report_merge(rep, scratch);
         held(r, f);
     }
     ckpt_report_free(scratch);
+}
+
+/* Formats that carry no pickle (text, JSON, GGUF, ...), named when no
+ * reading a loader could run holds. */
+static void try_data(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, readings *r)
+{
+    ckpt_format f = data_format(buf, len);
+    if (f != CKPT_FORMAT_UNKNOWN) {
+        held(r, f);
+        return;
+    }
+    ctx_finding(ctx, CKPT_F_UNKNOWN_FORMAT, member, 0,
+                "not a pickle, zip, tar, npy, compressed stream or known data format, and no "
+                "loader can run it: nothing before its first import or persistent id parses");
 }
 
 void scan_buffer(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
@@ -168,10 +206,9 @@ void scan_buffer(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t l
     sb_init(&r.names, 256);
     try_containers(ctx, member, buf, len, &r);
     try_pickle(ctx, member, buf, len, &r);
-    *format = r.main;
     if (r.count == 0)
-        ctx_finding(ctx, CKPT_F_UNKNOWN_FORMAT, member, 0,
-                    "not a pickle, zip, tar, npy or compressed stream: content not scanned");
+        try_data(ctx, member, buf, len, &r);
+    *format = r.main;
     if (r.count > 1) {
         char msg[400];
         snprintf(msg, sizeof(msg), "the bytes are valid as %s; each reading was scanned",

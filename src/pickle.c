@@ -339,6 +339,32 @@ static int skims_to_stop(const uint8_t *buf, size_t len)
     return 0;
 }
 
+int pickle_first_effect(const uint8_t *buf, size_t len, size_t start, size_t end, size_t *at)
+{
+    if (end > len)
+        end = len;
+    for (size_t pos = start; pos < end;) {
+        size_t op_at = pos;
+        uint8_t op = buf[pos++];
+        if (!opcode_table[op].name || op == OP_STOP)
+            return 0;
+        switch (op) {
+        case OP_GLOBAL:
+        case OP_STACK_GLOBAL:
+        case OP_INST:
+        case OP_EXT1:
+        case OP_EXT2:
+        case OP_EXT4:
+        case OP_PERSID:
+        case OP_BINPERSID: *at = op_at; return op;
+        default: break;
+        }
+        if (!skip_argument(buf, len, &pos, opcode_table[op].arg))
+            return 0;
+    }
+    return 0;
+}
+
 /* Walks buf as a pickle into a throwaway report; returns where it ended,
  * or SIZE_MAX when it did not reach STOP cleanly. */
 static size_t probe_end(scan_ctx *ctx, const uint8_t *buf, size_t len)

@@ -49,6 +49,13 @@ int pickle_probe(scan_ctx *ctx, const uint8_t *buf, size_t len);
 /* 1 when a complete pickle starts at buf[0] (bytes may follow its STOP). */
 int pickle_probe_prefix(scan_ctx *ctx, const uint8_t *buf, size_t len);
 
+/* The first opcode of the pickle at buf[start] that an unpickler reaches
+ * code through (an import: GLOBAL, STACK_GLOBAL, INST, EXT*; or a
+ * persistent id: PERSID, BINPERSID), read by encoding alone and starting
+ * before `end`: its opcode byte (offset in *at), or 0 when there is none
+ * before STOP, `end` or an undecodable opcode. */
+int pickle_first_effect(const uint8_t *buf, size_t len, size_t start, size_t end, size_t *at);
+
 /* Walks the pickle at `start`, then every pickle after it to the end of the
  * buffer: a further pickle is an `extra-pickle` finding (when
  * flag_extra), bytes that are not one are `trailing-data`. Returns the

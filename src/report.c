@@ -263,6 +263,29 @@ int report_did_anything(const ckpt_report *r)
     return 0;
 }
 
+int report_only_parse_errors(const ckpt_report *r, size_t from)
+{
+    for (size_t i = from; i < r->nfindings; i++)
+        if (!is_parse_error(r->findings[i].code) && r->findings[i].severity != CKPT_SEV_INFO)
+            return 0;
+    return 1;
+}
+
+void report_truncate(ckpt_report *r, size_t nfindings, size_t npickles)
+{
+    if (nfindings < r->nfindings)
+        r->nfindings = nfindings;
+    if (npickles < r->npickles)
+        r->npickles = npickles;
+    r->has_findings = r->nfindings > 0 || r->dropped_findings > 0;
+    if (r->dropped_findings)
+        return; /* the dropped ones still grade the file */
+    r->worst = CKPT_SEV_INFO;
+    for (size_t i = 0; i < r->nfindings; i++)
+        if (r->findings[i].severity > r->worst)
+            r->worst = r->findings[i].severity;
+}
+
 static int same_finding(const ckpt_finding *a, const ckpt_finding *b)
 {
     return a->code == b->code && a->offset == b->offset && strcmp(a->member, b->member) == 0 &&

@@ -80,6 +80,13 @@ void report_merge_reading(ckpt_report *dst, const ckpt_report *src);
  * STOP or got at least two opcodes in, something was imported, or a
  * finding other than a parse error was made. */
 int report_did_anything(const ckpt_report *r);
+/* 1 when every finding from index `from` on is a parse error (truncated,
+ * bad-opcode, stack-error, memo-error, malformed) or info. */
+int report_only_parse_errors(const ckpt_report *r, size_t from);
+/* Forgets the findings and pickle records added after the first nfindings
+ * and npickles (a reading that turned out not to hold); the grade is
+ * recomputed from those left. */
+void report_truncate(ckpt_report *r, size_t nfindings, size_t npickles);
 /* Copies a string into the report (cut at 4096 bytes); never NULL. */
 const char *report_strdup(ckpt_report *r, const char *s);
 

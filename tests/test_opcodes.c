@@ -243,6 +243,8 @@ static const opcase cases[] = {
     /* stream-level */
     C("unknown opcode", "N\xff.", SUSP, CKPT_F_BAD_OPCODE, 1),
     C("no STOP", "N", SUSP, CKPT_F_TRUNCATED, 1),
+    C("data then unknown opcode after an import", "cfoo\nbar\n\xff.", SUSP, CKPT_F_BAD_OPCODE, 9),
+    C("no STOP after an import", "cfoo\nbar\n", SUSP, CKPT_F_TRUNCATED, 9),
     C("payload then truncation", "cos\nsystem\n(S'id'\ntR", DANG, CKPT_F_TRUNCATED, 20),
     C("payload then garbage", "cos\nsystem\n(S'id'\ntR\xff", DANG, CKPT_F_BAD_OPCODE, 20),
     C("second pickle", "N.cos\nsystem\n.", DANG, CKPT_F_EXTRA_PICKLE, 2),
@@ -252,7 +254,9 @@ static const opcase cases[] = {
 /* Runs one case; prints the details and returns 0 when it fails. */
 static int run_case(const opcase *c)
 {
-    ckpt_report *r = scan_bytes(NULL, c->bytes, c->len);
+    /* the pickle reading itself: as a whole file, a walk that fails before
+     * any import is not a pickle (test_not_pickle.c) */
+    ckpt_report *r = scan_pickle_bytes(NULL, c->bytes, c->len);
     int ok = ckpt_report_verdict(r) == c->verdict &&
              (c->code == NOCODE || find_code(r, (ckpt_code)c->code, c->offset) >= 0);
     if (c->code == NOCODE && c->verdict == SAFE)

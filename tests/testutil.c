@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats.h"
+
 ckpt_report *scan_bytes(const ckpt_scanner *s, const void *data, size_t len)
 {
     ckpt_scanner *own = NULL;
@@ -16,6 +18,26 @@ ckpt_report *scan_bytes(const ckpt_scanner *s, const void *data, size_t len)
     ckpt_report *r = NULL;
     if (ckpt_scan_mem(s, data, len, "test", &r) != CKPT_OK || !r)
         abort();
+    ckpt_scanner_free(own);
+    return r;
+}
+
+ckpt_report *scan_pickle_bytes(const ckpt_scanner *s, const void *data, size_t len)
+{
+    ckpt_scanner *own = NULL;
+    if (!s) {
+        if (ckpt_scanner_new(&own) != CKPT_OK)
+            abort();
+        s = own;
+    }
+    ckpt_report *r = report_new("test", s->limits[CKPT_LIMIT_FINDINGS], s->strict);
+    if (!r)
+        abort();
+    scan_ctx ctx = {.sc = s, .rep = r};
+    r->size = len;
+    if (len)
+        read_pickle_stream(&ctx, "", data, len, &r->format);
+    ctx_release(&ctx);
     ckpt_scanner_free(own);
     return r;
 }

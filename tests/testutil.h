@@ -9,6 +9,10 @@
 
 /* Scans bytes with a default scanner (or `s` when not NULL); never NULL. */
 ckpt_report *scan_bytes(const ckpt_scanner *s, const void *data, size_t len);
+/* Walks bytes as a pickle stream whatever they look like (as torch reads
+ * data.pkl): the pickle reading alone, without the rule that drops a
+ * reading that ran nothing. Never NULL. */
+ckpt_report *scan_pickle_bytes(const ckpt_scanner *s, const void *data, size_t len);
 /* Index of the first finding with `code` (and offset when offset >= 0), or -1. */
 long find_code(const ckpt_report *r, ckpt_code code, long long offset);
 /* 1 when some finding's call equals `call`. */
