@@ -189,6 +189,13 @@ static void try_data(scan_ctx *ctx, const char *member, const uint8_t *buf, size
         held(r, f);
         return;
     }
+    if (has_prefix(buf, len, "PK\x03\x04", 4)) {
+        /* nothing runs it, but a damaged or partial archive is no silent pass */
+        ctx_finding(ctx, CKPT_F_ARCHIVE_ANOMALY, member, 0,
+                    "starts as a zip archive but no zip reader can open it (no usable end "
+                    "record): a damaged or partial archive that no loader can run");
+        return;
+    }
     ctx_finding(ctx, CKPT_F_UNKNOWN_FORMAT, member, 0,
                 "not a pickle, zip, tar, npy, compressed stream or known data format, and no "
                 "loader can run it: nothing before its first import or persistent id parses");

@@ -228,7 +228,7 @@ CASES = [
          stdout_has=["safe.pkl: SAFE [pickle] 0 findings\n  sha256 "
                      + hashlib.sha256(SAFE_PICKLE).hexdigest() + "\n"]),
     Case("limit hit", ["--limit", "max-opcodes=3", "safe.pkl"], 1, stdout_has=["max-opcodes"]),
-    Case("dis", ["dis", "evil.pkl"], 1, golden="dis_evil.txt"),
+    Case("dis", ["dis", "evil.pkl"], 3, golden="dis_evil.txt"),
     Case("dis of a broken stream", ["dis", "one_none.bin"], 0, golden="dis_broken.txt",
          stdout_has=["!! "]),
     Case("dis of a member that has no pickle", ["dis", "--member", "nope", "safe.pkl"], 2,
