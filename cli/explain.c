@@ -67,8 +67,8 @@ static const struct {
                         "file carries one."},
     {"empty", "The file is empty: a failed download? " REFETCH},
     {"unknown-format",
-     "Not a format ckptscan reads, so unscanned. If no pickle, torch, numpy or joblib loader "
-     "reads it, leave it out (--exclude GLOB); otherwise do not load it unscanned."},
+     "Not a format ckptscan names, and no pickle, torch, numpy or joblib loader can run it: "
+     "nothing before its first import or persistent id parses. Nothing to do."},
     {"unscanned-member", "A member could not be read (encrypted, unsupported compression) and is "
                          "unscanned: ask for a plain archive."},
     {"polyglot", "The bytes are valid as several formats: crafted. Do not load it; ask the "
