@@ -149,6 +149,8 @@ void check_policy_files(const ckpt_scanner *s, const strlist *paths);
 void cli_signals_install(void);
 int cli_interrupted(void);
 
+/* convert.c: the `convert` command (argv[0] is "convert"); returns the exit status. */
+int run_convert(ckpt_scanner *s, int argc, char **argv);
 /* dis.c: the `dis` command; returns the exit status. */
 int run_dis(const ckpt_scanner *s, const cli_opts *o);
 /* inspect.c: the inspection sections of a report from ckpt_inspect_*. */

@@ -1,5 +1,6 @@
 /* ckptscan: scan checkpoints and pickles before loading them. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -48,6 +49,11 @@ int main(int argc, char **argv)
     if (ckpt_scanner_new(&s) != CKPT_OK) {
         fputs("ckptscan: out of memory\n", stderr);
         return 2;
+    }
+    if (argc > 1 && strcmp(argv[1], "convert") == 0) {
+        int crc = run_convert(s, argc - 1, argv + 1);
+        ckpt_scanner_free(s);
+        return crc;
     }
     cli_opts o;
     cli_signals_install();

@@ -12,6 +12,7 @@ static const char usage_text[] =
     "Usage: ckptscan [OPTIONS] FILE|DIR...\n"
     "       ckptscan inspect [OPTIONS] FILE...\n"
     "       ckptscan dis [--member NAME] [OPTIONS] FILE\n"
+    "       ckptscan convert [OPTIONS] INPUT OUTPUT.safetensors  (see convert --help)\n"
     "Scan PyTorch checkpoints and Python pickles for code that would run when\n"
     "they are loaded, without loading them. FILE may be - for standard input;\n"
     "directories are walked recursively (symlinks followed, each file once).\n"

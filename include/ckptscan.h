@@ -40,7 +40,8 @@
  * Reports are independent objects owned by the caller.
  *
  * The library never prints, never writes files and never executes anything
- * named by the input.
+ * named by the input (ckpt_convert_safetensors hands its output to a
+ * caller-supplied sink).
  */
 #ifndef CKPTSCAN_H
 #define CKPTSCAN_H
@@ -462,6 +463,10 @@ CKPT_API ckpt_status ckpt_inspect_file(const ckpt_scanner *scanner, const char *
                                        ckpt_report **out);
 CKPT_API ckpt_status ckpt_inspect_mem(const ckpt_scanner *scanner, const void *data, size_t len,
                                       const char *name, ckpt_report **out);
+/* The same on an open file descriptor (a regular file is mapped, anything
+ * else read to its end); the caller keeps and closes fd. */
+CKPT_API ckpt_status ckpt_inspect_fd(const ckpt_scanner *scanner, int fd, const char *name,
+                                     ckpt_report **out);
 /* 1 when the report comes from ckpt_inspect_*. */
 CKPT_API int ckpt_report_inspected(const ckpt_report *report);
 
@@ -564,6 +569,85 @@ CKPT_API ckpt_status ckpt_report_entry(const ckpt_report *report, size_t i, ckpt
 /* Where import i is first used in the loaded object (a key path), or ""
  * when the object does not hold it (e.g. a call made during loading). */
 CKPT_API const char *ckpt_report_import_usage(const ckpt_report *report, size_t i);
+
+/* ---- Conversion to safetensors ------------------------------------------
+ * Writes the weights of a checkpoint as a safetensors file without loading
+ * it: the file is inspected (same scan, same policy), and only when its
+ * verdict is SAFE are the inventory's tensors (those torch.load returns:
+ * the main pickle's) written, under their state_dict names, each as
+ * torch.load would return it: views made contiguous in row-major order,
+ * storages shared by several tensors written once per tensor, storages of a
+ * zip whose `byteorder` record says "big" byte-swapped (the legacy formats'
+ * raw regions are little-endian whatever the machine: torch writes them so).
+ * The header's __metadata__ holds format "pt", the source file's base name
+ * ("source") and its format ("source_format").
+ *
+ * Layouts: torch zip (stored or deflated storage records), the legacy
+ * stacked-pickle format, .npy and .npz (numeric arrays; C or Fortran
+ * order). Tensor bytes are streamed from the file (read with pread, or
+ * inflated in chunks); a non-contiguous view whose storage span passes
+ * max-decompressed is gathered row by row: memory never grows with tensor
+ * bytes. Nothing reaches the sink unless the whole conversion was decided
+ * possible first; a sink or read error midway leaves a partial output,
+ * which the caller discards (the CLI writes to a temporary file). */
+typedef enum ckpt_convert_outcome {
+    CKPT_CONVERT_WRITTEN = 0,     /* the safetensors file went to the sink */
+    CKPT_CONVERT_NOT_SAFE = 1,    /* verdict not SAFE: nothing written (findings in the report) */
+    CKPT_CONVERT_UNSUPPORTED = 2, /* tensors safetensors cannot express (quantized, sparse,
+                                     complex, nested, ...) and no CKPT_CONVERT_SKIP_UNSUPPORTED:
+                                     nothing written; they are listed */
+    CKPT_CONVERT_REFUSED = 3      /* anything else that cannot be converted honestly (a view
+                                     past its storage record, an incomplete inventory, a layout
+                                     or compression not supported, ...): nothing written */
+} ckpt_convert_outcome;
+
+/* "written", "not-safe", "unsupported", "refused". */
+CKPT_API const char *ckpt_convert_outcome_name(ckpt_convert_outcome outcome);
+
+/* Flags of ckpt_convert_safetensors. */
+#define CKPT_CONVERT_SKIP_UNSUPPORTED 1u /* leave unsupported tensors out (listed as skipped) */
+
+typedef struct ckpt_conversion ckpt_conversion;
+
+/* Converts the file at `path`, writing the safetensors bytes to write(ctx).
+ * Returns CKPT_OK when the conversion reached an outcome (written or
+ * refused: see ckpt_conversion_outcome); CKPT_ERR_IO when the sink failed,
+ * the input could not be read midway or changed while it was read (the
+ * output is then partial: discard it); CKPT_ERR_NOT_FOUND / IS_DIR when the
+ * input cannot be opened. *out receives the conversion in every case but
+ * CKPT_ERR_NOMEM and CKPT_ERR_ARG; the caller owns it
+ * (ckpt_conversion_free). */
+CKPT_API ckpt_status ckpt_convert_safetensors(const ckpt_scanner *scanner, const char *path,
+                                              unsigned flags, ckpt_write_fn write, void *ctx,
+                                              ckpt_conversion **out);
+CKPT_API void ckpt_conversion_free(ckpt_conversion *conversion);
+
+CKPT_API ckpt_convert_outcome ckpt_conversion_outcome(const ckpt_conversion *conversion);
+/* One line for people: what was written, or why not. Owned by the
+ * conversion. */
+CKPT_API const char *ckpt_conversion_message(const ckpt_conversion *conversion);
+/* The inspection report of the input (findings, verdict, inventory), or
+ * NULL when the input could not be opened. Owned by the conversion. */
+CKPT_API const ckpt_report *ckpt_conversion_report(const ckpt_conversion *conversion);
+/* Bytes written to the sink (header and data). */
+CKPT_API uint64_t ckpt_conversion_bytes(const ckpt_conversion *conversion);
+
+/* One tensor of the conversion, in the order of the output's data (or,
+ * when nothing was written, of the inventory). Strings and shape are owned
+ * by the conversion. */
+typedef struct ckpt_converted {
+    const char *name;  /* state_dict name (the output's key) */
+    const char *dtype; /* safetensors dtype ("F32", ...), or the torch dtype when skipped */
+    size_t ndim;
+    const int64_t *shape;
+    uint64_t begin, end; /* data_offsets in the output (0, 0 when not written) */
+    int written;         /* 1 when in the output */
+    const char *reason;  /* why not ("" when written) */
+} ckpt_converted;
+
+CKPT_API size_t ckpt_conversion_tensor_count(const ckpt_conversion *conversion);
+CKPT_API ckpt_status ckpt_conversion_tensor(const ckpt_conversion *conversion, size_t i,
+                                            ckpt_converted *out);
 
 #ifdef __cplusplus
 }

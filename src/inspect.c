@@ -177,7 +177,8 @@ void insp_set_record_text(scan_ctx *ctx, const char *which, const uint8_t *p, si
         in->torch.byteorder = s;
 }
 
-void insp_add_storage_record(scan_ctx *ctx, const char *key, size_t key_len, uint64_t bytes)
+void insp_add_storage_record(scan_ctx *ctx, const char *key, size_t key_len, uint64_t bytes,
+                             const insp_where *where)
 {
     if (!insp_active(ctx))
         return;
@@ -188,6 +189,10 @@ void insp_add_storage_record(scan_ctx *ctx, const char *key, size_t key_len, uin
     r->key = insp_text(in->rep, key, key_len);
     r->key_len = strlen(r->key);
     r->bytes = bytes;
+    if (where) {
+        r->where = *where;
+        r->located = 1;
+    }
 }
 
 static int main_priority(const struct insp *in, const char *member, uint64_t offset)

@@ -23,10 +23,20 @@ typedef struct insp_tensor {
     int extent_bad;       /* the view does not fit its storage */
 } insp_tensor;
 
+/* Where a storage record's bytes lie in the input file itself (for
+ * ckpt_convert_*; records of nested archives have none). */
+typedef struct insp_where {
+    uint64_t at;     /* offset of the record's (compressed) bytes in the file */
+    uint64_t comp;   /* their length in the file (the record's size when stored) */
+    unsigned method; /* zip method: 0 stored, 8 deflate */
+} insp_where;
+
 typedef struct insp_record {
     const char *key; /* storage key (report arena) */
     size_t key_len;
     uint64_t bytes;
+    insp_where where;
+    int located; /* where is known */
 } insp_record;
 
 struct insp {
@@ -78,7 +88,9 @@ void insp_expect_main(scan_ctx *ctx, uint64_t offset);
 void insp_main_member(scan_ctx *ctx, int on);
 void insp_add_member(scan_ctx *ctx, const ckpt_member *m);
 void insp_set_record_text(scan_ctx *ctx, const char *which, const uint8_t *p, size_t n);
-void insp_add_storage_record(scan_ctx *ctx, const char *key, size_t key_len, uint64_t bytes);
+/* where: NULL when the bytes are not in the file itself. */
+void insp_add_storage_record(scan_ctx *ctx, const char *key, size_t key_len, uint64_t bytes,
+                             const insp_where *where);
 /* The value a pickle's STOP returned (pickle.c). */
 void insp_pickle_result(scan_ctx *ctx, const char *member, uint64_t offset, int protocol,
                         const value *root);
@@ -90,6 +102,8 @@ void insp_walk_incomplete(scan_ctx *ctx);
 /* Matches tensors with storage records, computes totals and adds the
  * extent and size findings. */
 void insp_finish(ckpt_report *r);
+/* The storage record of tensor t (after insp_finish), or NULL. */
+const insp_record *insp_find_record(const struct insp *in, const ckpt_tensor *t);
 
 struct jw;
 /* Writes the "inspection" key and object (inspect_json.c). */

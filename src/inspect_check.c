@@ -19,7 +19,7 @@ static int record_cmp(const void *a, const void *b)
 
 /* A zip's storages live in <prefix>/data/<key>, TorchScript constants in
  * <prefix>/constants/<key>; the legacy format names them by key alone. */
-static const insp_record *find_record(const struct insp *in, const ckpt_tensor *t)
+const insp_record *insp_find_record(const struct insp *in, const ckpt_tensor *t)
 {
     char key[512];
     size_t n = strlen(t->member);
@@ -29,7 +29,7 @@ static const insp_record *find_record(const struct insp *in, const ckpt_tensor *
         dir = "";
     if ((size_t)snprintf(key, sizeof(key), "%s%s", dir, t->storage_key) >= sizeof(key))
         return NULL;
-    insp_record probe = {key, strlen(key), 0};
+    insp_record probe = {key, strlen(key), 0, {0, 0, 0}, 0};
     return bsearch(&probe, in->records, in->nrecords, sizeof(*in->records), record_cmp);
 }
 
@@ -84,7 +84,7 @@ static int64_t declared_bytes(const insp_tensor *t)
 static void check_storage(struct insp *in, const tref *ord, size_t from, size_t to)
 {
     insp_tensor *first = ord[from].t;
-    const insp_record *rec = in->nrecords ? find_record(in, &first->pub) : NULL;
+    const insp_record *rec = in->nrecords ? insp_find_record(in, &first->pub) : NULL;
     int64_t want = declared_bytes(first);
     char msg[300];
     msg[0] = 0;

@@ -563,7 +563,8 @@ static int walk_one(legacy *L, const uint8_t *buf, size_t len, size_t *pos, cons
         return 0;
     }
     *pos += 8;
-    insp_add_storage_record(L->ctx, k->p, k->n, nbytes);
+    insp_where w = {*pos, nbytes, 0}; /* at the top level, buf is the file */
+    insp_add_storage_record(L->ctx, k->p, k->n, nbytes, *L->member ? NULL : &w);
     if (!range_fits(*pos, nbytes, len)) {
         note(L, CKPT_F_TRUNCATED, *pos,
              "storage '%.*s' runs past the end of the file (%llu bytes, %zu left)", kn, kt,

@@ -357,6 +357,12 @@ ckpt_status ckpt_inspect_file(const ckpt_scanner *s, const char *path, ckpt_repo
     return scan_file_sink(s, path, &o, out);
 }
 
+ckpt_status ckpt_inspect_fd(const ckpt_scanner *s, int fd, const char *name, ckpt_report **out)
+{
+    scan_opts o = {NULL, 1};
+    return scan_fd_sink(s, fd, 0, name, &o, out);
+}
+
 ckpt_status ckpt_inspect_mem(const ckpt_scanner *s, const void *data, size_t len, const char *name,
                              ckpt_report **out)
 {

@@ -83,8 +83,10 @@ static void add_entry(zarchive *za, const zentry *e)
     ckpt_member m = {(const char *)e->name,  e->name_len, e->uncomp,  e->comp, e->method,
                      method_name(e->method), e->local,    role_of(&z)};
     insp_add_member(za->ctx, &m);
+    insp_where w = {e->data, e->comp, e->method}; /* za->buf is the file (zinspect_members) */
     if (m.role == CKPT_ROLE_TENSOR_DATA) /* "data/<key>" or "constants/<key>" */
-        insp_add_storage_record(za->ctx, z.p[1], z.n[1] + 1 + z.n[2], e->uncomp);
+        insp_add_storage_record(za->ctx, z.p[1], z.n[1] + 1 + z.n[2], e->uncomp,
+                                e->has_local ? &w : NULL);
     else if (z.count == 2 && part_is(&z, 1, "byteorder"))
         read_record_text(za, e, "byteorder");
     else if ((z.count == 2 && part_is(&z, 1, "version")) ||
