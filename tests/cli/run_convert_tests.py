@@ -176,7 +176,7 @@ def compare_torch(rel, out, ref_path):
 
 def test_fixtures(exe, fixtures, tmp):
     seen_written = set()
-    for sub in ("torch", "legacy", "examples", "convert", "zip", "numpy", "joblib"):
+    for sub in ("torch", "legacy", "examples", "convert", "zip", "numpy", "joblib", "attacks"):
         d = os.path.join(fixtures, sub)
         for f in sorted(os.listdir(d)):
             rel = f"{sub}/{f}"
