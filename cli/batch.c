@@ -30,6 +30,7 @@ typedef struct batch {
     cli_summary *sum;
     scanned **done;      /* slot i: input i once scanned */
     unsigned char *fifo; /* slot i: input i is a named pipe */
+    char **aliases;      /* slot i: input i's other names (packed), or NULL */
     size_t done_cap;
     size_t next;    /* next input to hand out */
     size_t written; /* reports written so far */
@@ -122,8 +123,10 @@ static void *worker(void *arg)
     while ((i = take(b)) != SIZE_MAX) {
         const char *path = b->inputs.v[i]; /* the array moves as the walk grows it */
         int fifo = b->fifo[i];
+        const char *aliases = b->aliases[i];
         pthread_mutex_unlock(&b->lock);
         scanned *r = scan_one(b->s, b->o, path, fifo);
+        r->x.aliases = aliases;
         pthread_mutex_lock(&b->lock);
         b->done[i] = r;
         if (!b->writing)
@@ -134,7 +137,7 @@ static void *worker(void *arg)
 }
 
 /* The walk's sink: a new input for the workers. */
-static int add_input(void *ctx, const char *path, int fifo)
+static int add_input(void *ctx, const char *path, int fifo, char *aliases)
 {
     batch *b = ctx;
     pthread_mutex_lock(&b->lock);
@@ -147,16 +150,24 @@ static int add_input(void *ctx, const char *path, int fifo)
             b->done = d;
         }
         unsigned char *ff = d ? realloc(b->fifo, cap) : NULL;
-        if (ff) {
+        if (ff)
             b->fifo = ff;
+        char **al = ff ? realloc(b->aliases, cap * sizeof(*al)) : NULL;
+        if (al) {
+            b->aliases = al;
             b->done_cap = cap;
         }
-        rc = ff ? 0 : -1;
+        rc = al ? 0 : -1;
     }
     if (rc == 0) {
         b->fifo[b->inputs.n] = (unsigned char)fifo;
+        b->aliases[b->inputs.n] = aliases;
         rc = strlist_add(&b->inputs, path);
+        if (rc < 0)
+            b->aliases[b->inputs.n] = NULL;
     }
+    if (rc < 0)
+        free(aliases);
     if (b->waiting)
         pthread_cond_broadcast(&b->moved);
     pthread_mutex_unlock(&b->lock);
@@ -286,6 +297,9 @@ int run_batch(const ckpt_scanner *s, const cli_opts *o, cli_summary *sum, size_t
     free(t);
     free(b.done);
     free(b.fifo);
+    for (size_t i = 0; i < b.inputs.n; i++)
+        free(b.aliases[i]);
+    free(b.aliases);
     strlist_free(&b.inputs);
     sum->seconds = now() - b.t0;
     return rc;

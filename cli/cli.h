@@ -53,17 +53,19 @@ void cli_opts_free(cli_opts *o);
  * memory (the walk then stops). */
 typedef struct input_sink {
     /* fifo: the input is a named pipe (scanned once a writer opens it) */
-    int (*add)(void *ctx, const char *path, int fifo);
+    /* aliases: its other names, packed "a\0b\0\0" (taken over), or NULL */
+    int (*add)(void *ctx, const char *path, int fifo, char *aliases);
     void *ctx;
 } input_sink;
 
 /* What a walk left out, by reason, and the directories it could not read. */
 typedef struct walk_counts {
-    unsigned long long other_name; /* a file already taken under another name */
-    unsigned long long special;    /* FIFO, device or socket found in a directory */
-    unsigned long long dir_again;  /* a directory already walked (symlink loop) */
-    unsigned long long too_deep;   /* nesting past the depth limit */
-    strlist unlisted;              /* directories that could not be read */
+    unsigned long long other_name;   /* a file already taken under another name */
+    unsigned long long special;      /* FIFO, device or socket found in a directory */
+    unsigned long long dir_again;    /* a directory already walked (symlink loop) */
+    unsigned long long too_deep;     /* nesting past the depth limit */
+    unsigned long long hub_metadata; /* a Hugging Face cache's refs/, .no_exist/, .locks/ */
+    strlist unlisted;                /* directories that could not be read */
 } walk_counts;
 
 /* walk.c: expands arguments and --files-from into the inputs: directories
@@ -83,6 +85,7 @@ typedef struct report_extra {
     char error_buf[160]; /* (storage for error) */
     int truncated_zip;   /* starts as a zip archive whose end is missing */
     char sha256[65];     /* hex digest with --hash, else "" */
+    const char *aliases; /* other names, packed "a\0b\0\0", or NULL */
 } report_extra;
 
 /* diagnose.c: fills *x for report r. */

@@ -91,6 +91,11 @@ static void text_verdict_line(FILE *f, const ckpt_report *r, const report_extra 
         fputs("  " TRUNCATED_ZIP_TEXT "\n", f);
     if (*x->sha256)
         fprintf(f, "  sha256 %s\n", x->sha256);
+    for (const char *a = x->aliases; a && *a && v != CKPT_VERDICT_SAFE; a += strlen(a) + 1) {
+        fputs("  also named ", f);
+        out_safe_text(f, a);
+        fputc('\n', f);
+    }
 }
 
 static void text_finding(FILE *f, const ckpt_finding *x, const cli_opts *o)
@@ -177,6 +182,15 @@ static void json_report(FILE *f, const ckpt_report *r, const report_extra *x)
         json_string_field(f, "note", TRUNCATED_ZIP_TEXT);
     if (*x->sha256)
         json_string_field(f, "sha256", x->sha256);
+    if (x->aliases && *x->aliases) {
+        fputs(",\"aliases\":[", f);
+        for (const char *a = x->aliases; *a; a += strlen(a) + 1) {
+            if (a != x->aliases)
+                fputc(',', f);
+            ckpt_write_json_string(write_file, f, a, strlen(a));
+        }
+        fputc(']', f);
+    }
     if (h.have)
         fputc(h.last, f);
 }
@@ -228,7 +242,7 @@ void out_report(FILE *f, const ckpt_report *r, const report_extra *x, const cli_
 
 static unsigned long long skipped_total(const walk_counts *w)
 {
-    return w->other_name + w->special + w->dir_again + w->too_deep;
+    return w->other_name + w->special + w->dir_again + w->too_deep + w->hub_metadata;
 }
 
 static void json_strings(FILE *f, const strlist *l)
@@ -249,10 +263,11 @@ static void json_summary(FILE *f, const cli_summary *s)
             "{\"files\":%llu,\"safe\":%llu,\"suspicious\":%llu,\"dangerous\":%llu,"
             "\"error\":%llu,\"findings\":%llu,\"bytes\":%llu,\"skipped\":%llu,"
             "\"skipped_by\":{\"other_name\":%llu,\"special\":%llu,\"dir_again\":%llu,"
-            "\"too_deep\":%llu},\"formats\":{",
+            "\"too_deep\":%llu,\"hub_metadata\":%llu},\"formats\":{",
             s->files, s->by_verdict[CKPT_VERDICT_SAFE], s->by_verdict[CKPT_VERDICT_SUSPICIOUS],
             s->by_verdict[CKPT_VERDICT_DANGEROUS], s->by_verdict[CKPT_VERDICT_ERROR], s->findings,
-            s->bytes, skipped_total(w), w->other_name, w->special, w->dir_again, w->too_deep);
+            s->bytes, skipped_total(w), w->other_name, w->special, w->dir_again, w->too_deep,
+            w->hub_metadata);
     int first = 1;
     for (int i = 0; i < CKPT_FORMAT_COUNT_; i++)
         if (s->by_format[i]) {
@@ -277,7 +292,8 @@ static void text_skipped(FILE *f, const walk_counts *w)
     } parts[] = {{w->other_name, "already scanned under another name"},
                  {w->special, "not a regular file"},
                  {w->dir_again, "directory already walked"},
-                 {w->too_deep, "nested too deep"}};
+                 {w->too_deep, "nested too deep"},
+                 {w->hub_metadata, "Hugging Face cache metadata"}};
     if (!skipped_total(w))
         return;
     fprintf(f, ", %llu skipped (", skipped_total(w));

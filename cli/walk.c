@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,16 +116,88 @@ static void note(const walker *w, const char *path, const char *why)
     funlockfile(stderr);
 }
 
-/* Hands on an input that --include, --exclude and --shard select. */
-static void add_input(walker *w, const char *path, int fifo)
+/* Hands on an input that --include, --exclude and --shard select; the
+ * sink takes `aliases` (else it is freed here). */
+static void add_input(walker *w, const char *path, int fifo, char *aliases)
 {
-    if (selected(w->o, path) && w->sink->add(w->sink->ctx, path, fifo) < 0)
+    if (!selected(w->o, path)) {
+        free(aliases);
+        return;
+    }
+    if (w->sink->add(w->sink->ctx, path, fifo, aliases) < 0)
         w->failed = 1;
 }
 
 static void add_path(walker *w, const char *path)
 {
-    add_input(w, path, 0);
+    add_input(w, path, 0, NULL);
+}
+
+/* a/b/../c/./d -> a/c/d, in place; a leading '/' and leading ".." stay. */
+static void normalize(char *p)
+{
+    int abs = p[0] == '/';
+    char *out = p + abs, *src = p + abs, *start = out;
+    while (*src) {
+        char *end = strchr(src, '/');
+        size_t n = end ? (size_t)(end - src) : strlen(src);
+        if (n == 0 || (n == 1 && src[0] == '.')) {
+            /* nothing */
+        } else if (n == 2 && src[0] == '.' && src[1] == '.' && out > start &&
+                   !(out - start >= 2 && out[-1] == '.' && out[-2] == '.' &&
+                     (out - start == 2 || out[-3] == '/'))) {
+            while (out > start && out[-1] != '/')
+                out--;
+            if (out > start)
+                out--; /* the '/' before the removed component */
+        } else {
+            if (out > start)
+                *out++ = '/';
+            memmove(out, src, n);
+            out += n;
+        }
+        src += n + (end != NULL);
+    }
+    *out = '\0';
+}
+
+/* The names a chain of symlinks at `path` passes through to reach the file
+ * (as the walk would spell them: `.` and `..` resolved by name, kept only
+ * when they reach the same inode), packed as "a\0b\0\0"; NULL if none.
+ * In a Hugging Face cache: snapshots/<rev>/<file> -> blobs/<sha>. */
+static char *link_aliases(int at, const char *name, const char *path, const struct stat *st)
+{
+    char cur[PATH_MAX], target[PATH_MAX], cand[2 * PATH_MAX];
+    char *packed = NULL;
+    size_t plen = 0;
+    snprintf(cur, sizeof(cur), "%s", path);
+    for (int hop = 0; hop < 8; hop++) {
+        ssize_t n = hop ? readlink(cur, target, sizeof(target) - 1)
+                        : readlinkat(at, name, target, sizeof(target) - 1);
+        if (n <= 0)
+            break;
+        target[n] = '\0';
+        const char *slash = strrchr(cur, '/');
+        if (target[0] == '/' || !slash)
+            snprintf(cand, sizeof(cand), "%s", target);
+        else
+            snprintf(cand, sizeof(cand), "%.*s/%s", (int)(slash - cur), cur, target);
+        normalize(cand);
+        struct stat as;
+        if (strlen(cand) >= sizeof(cur) || stat(cand, &as) != 0 || as.st_dev != st->st_dev ||
+            as.st_ino != st->st_ino)
+            break;
+        size_t len = strlen(cand) + 1;
+        char *grown = realloc(packed, plen + len + 1);
+        if (!grown)
+            break;
+        packed = grown;
+        memcpy(packed + plen, cand, len);
+        plen += len;
+        packed[plen] = '\0';
+        memcpy(cur, cand, len);
+    }
+    return packed;
 }
 
 static void walk_dir(walker *w, const char *dir, int depth);
@@ -166,7 +239,8 @@ static void visit_at(walker *w, int at, const char *name, const char *path, int 
         w->wc->other_name++; /* the same inode under another name: scanned once */
         return;
     }
-    add_input(w, path, S_ISFIFO(st.st_mode));
+    add_input(w, path, S_ISFIFO(st.st_mode),
+              S_ISREG(st.st_mode) ? link_aliases(at, name, path, &st) : NULL);
 }
 
 static void visit(walker *w, const char *path, int depth, int explicit_arg)
@@ -176,6 +250,61 @@ static void visit(walker *w, const char *path, int depth, int explicit_arg)
 
 /* Sorted entries of a directory, for a deterministic walk; *fd keeps the
  * directory open for fstatat (-1 when it could not: full paths then). */
+/* In a Hugging Face cache repo (blobs/ and snapshots/ side by side), walk
+ * blobs/ last: each file is then scanned under the snapshots/<rev>/<file>
+ * name people know, and the blob name is one of its aliases. */
+static int prefer_snapshots(strlist *names)
+{
+    size_t blobs = names->n;
+    int snapshots = 0;
+    for (size_t i = 0; i < names->n; i++) {
+        if (strcmp(names->v[i], "blobs") == 0)
+            blobs = i;
+        snapshots |= strcmp(names->v[i], "snapshots") == 0;
+    }
+    if (!snapshots || blobs == names->n)
+        return 0;
+    char *b = names->v[blobs];
+    memmove(names->v + blobs, names->v + blobs + 1, (names->n - blobs - 1) * sizeof(char *));
+    names->v[names->n - 1] = b;
+    return 1;
+}
+
+static int hub_repo_name(const char *name)
+{
+    return strncmp(name, "models--", 8) == 0 || strncmp(name, "datasets--", 10) == 0 ||
+           strncmp(name, "spaces--", 8) == 0;
+}
+
+/* A cache root holds models--org--name (datasets--, spaces--) repos. */
+static int hub_root(const strlist *names)
+{
+    for (size_t i = 0; i < names->n; i++)
+        if (hub_repo_name(names->v[i]))
+            return 1;
+    return 0;
+}
+
+/* A cache repo: named models--org--name (...), blobs/ and snapshots/ inside. */
+static int hub_repo(const char *dir, int layout)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    const char *base = dir + n;
+    while (base > dir && base[-1] != '/')
+        base--;
+    return layout && hub_repo_name(base);
+}
+
+/* Hugging Face cache bookkeeping no loader ever reads as a model: a repo's
+ * refs/ (revision names) and .no_exist/ (empty markers), the root's .locks/. */
+static int hub_metadata(const char *name, int repo, int root)
+{
+    return (repo && (strcmp(name, "refs") == 0 || strcmp(name, ".no_exist") == 0)) ||
+           (root && strcmp(name, ".locks") == 0);
+}
+
 static int read_names(const char *dir, strlist *names, int *fd)
 {
     DIR *d = opendir(dir);
@@ -212,7 +341,12 @@ static void walk_dir(walker *w, const char *dir, int depth)
         return;
     }
     size_t dlen = strlen(dir);
+    int repo = hub_repo(dir, prefer_snapshots(&names)), root = hub_root(&names);
     for (size_t i = 0; i < names.n && !w->failed && !cli_interrupted(); i++) {
+        if (hub_metadata(names.v[i], repo, root)) {
+            w->wc->hub_metadata++;
+            continue;
+        }
         size_t len = dlen + 1 + strlen(names.v[i]) + 1;
         char *p = malloc(len);
         if (!p) {

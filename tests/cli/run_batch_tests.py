@@ -164,7 +164,7 @@ def exclude_does_not_use_up_an_inode(exe, root):
     assert [f["path"] for f in doc["files"]] == [d + "/a_blob", d + "/b_ok.bin"], doc
     assert rc == 3 and doc["summary"]["skipped"] == 1, (rc, doc["summary"])
     assert doc["summary"]["skipped_by"] == {"other_name": 1, "special": 0, "dir_again": 0,
-                                            "too_deep": 0}, doc["summary"]
+                                            "too_deep": 0, "hub_metadata": 0}, doc["summary"]
     rc, out, _ = run(exe, ["--color", "never", d], root)
     assert out.splitlines()[-3] == ("2 files: 1 safe, 0 suspicious, 1 dangerous, 0 unreadable, "
                                     "1 skipped (1 already scanned under another name)"), out
@@ -437,6 +437,52 @@ def empty_batch_is_a_valid_document(exe, root):
     assert "no input files" in err, err
     rc, out, _ = run(exe, ["--format", "jsonl", "--exclude", "*", "models"], root)
     assert rc == 2 and json.loads(out)["summary"]["files"] == 0, out
+
+
+def hub_cache(base, repo):
+    """A Hugging Face cache: blobs/, snapshots/<rev>/ links, refs/, .no_exist/, .locks/."""
+    r = os.path.join(base, repo)
+    for d in ("blobs", "snapshots/abc123", "refs", ".no_exist/abc123"):
+        os.makedirs(os.path.join(r, d), exist_ok=True)
+    os.makedirs(os.path.join(base, ".locks", repo), exist_ok=True)
+    for rel, data in (("blobs/1111", EVIL), ("blobs/2222", SAFE), ("refs/main", b"abc123"),
+                      (".no_exist/abc123/config.json", b"")):
+        with open(os.path.join(r, rel), "wb") as f:
+            f.write(data)
+    open(os.path.join(base, ".locks", repo, "1111.lock"), "wb").close()
+    os.symlink("../../blobs/1111", os.path.join(r, "snapshots/abc123/pytorch_model.bin"))
+    os.symlink("../../blobs/2222", os.path.join(r, "snapshots/abc123/training_args.bin"))
+
+
+@check
+def hub_cache_names_people_know(exe, root):
+    hub_cache(os.path.join(root, "hf"), "models--org--name")
+    rc, out, _ = run(exe, ["--format", "json", "hf"], root)
+    d = docs(out)
+    got = [(f["path"], f["verdict"], f.get("aliases")) for f in d["files"]]
+    assert got == [
+        ("hf/models--org--name/snapshots/abc123/pytorch_model.bin", "dangerous",
+         ["hf/models--org--name/blobs/1111"]),
+        ("hf/models--org--name/snapshots/abc123/training_args.bin", "safe",
+         ["hf/models--org--name/blobs/2222"])], got
+    assert d["summary"]["skipped_by"] == {"other_name": 2, "special": 0, "dir_again": 0,
+                                          "too_deep": 0, "hub_metadata": 3}, d["summary"]
+    assert rc == 3
+    rc, out, _ = run(exe, ["-i", "--color", "never", "hf"], root)
+    lines = out.splitlines()
+    assert lines[0] == "hf/models--org--name/snapshots/abc123/pytorch_model.bin: DANGEROUS " \
+        "[pickle] 2 findings" and lines[1] == "  also named hf/models--org--name/blobs/1111", out
+    assert lines[-3] == ("2 files: 1 safe, 0 suspicious, 1 dangerous, 0 unreadable, 5 skipped "
+                         "(2 already scanned under another name, 3 Hugging Face cache "
+                         "metadata)"), out
+    # the same layout under a name that is not a cache repo: refs/ is scanned
+    os.makedirs(os.path.join(root, "plain"))
+    os.symlink(os.path.join(root, "hf", "models--org--name", "refs"),
+               os.path.join(root, "plain", "refs"))
+    os.makedirs(os.path.join(root, "plain", "blobs"))
+    os.makedirs(os.path.join(root, "plain", "snapshots"))
+    rc, out, _ = run(exe, ["--format", "json", "plain"], root)
+    assert [f["path"] for f in docs(out)["files"]] == ["plain/refs/main"], out
 
 
 @check
