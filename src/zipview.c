@@ -112,12 +112,16 @@ static int za_readable(const zarchive *za)
 
 /* One entry of one view; entries whose data is the same bytes read the same
  * way are scanned once, under the first name. */
-typedef struct zitem {
+typedef struct zitem zitem;
+struct zitem {
     const zentry *e;
     int forced;   /* some name for these bytes is a pickle record */
     int dup;      /* an earlier item reads the same bytes */
     int first_cd; /* the first item with this central header */
-} zitem;
+    /* a pickle record whose compressed data starts where a longer one's
+     * does: its reading is a prefix of that one's (prefix_of) */
+    const zitem *prefix_of;
+};
 
 static int item_key_cmp(const void *a, const void *b)
 {
@@ -158,7 +162,7 @@ static zitem *gather(zarchive *za, size_t *count, size_t *views_gathered)
     for (size_t v = 0; v < nv; v++)
         for (size_t i = 0; i < views[v]->n; i++)
             if (views[v]->ent[i].has_local)
-                it[n++] = (zitem){&views[v]->ent[i], pickle_record(&views[v]->ent[i]), 0, 0};
+                it[n++] = (zitem){&views[v]->ent[i], pickle_record(&views[v]->ent[i]), 0, 0, NULL};
     *count = n;
     *views_gathered = nv;
     return it;
@@ -206,6 +210,43 @@ static int dedup(zitem *it, size_t n, size_t views)
         }
         ord[i]->forced = forced;
         i = j;
+    }
+    free(ord);
+    return 1;
+}
+
+static int item_stream_cmp(const void *a, const void *b)
+{
+    const zitem *x = *(const zitem *const *)a, *y = *(const zitem *const *)b;
+    if (x->e->data != y->e->data)
+        return x->e->data < y->e->data ? -1 : 1;
+    if (x->e->method != y->e->method)
+        return x->e->method < y->e->method ? -1 : 1;
+    if (x->e->comp != y->e->comp) /* the longest input first */
+        return x->e->comp > y->e->comp ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* Pickle records over one compressed stream (same data offset and method)
+ * with other sizes: a decoder given a prefix of a stream gives a prefix of
+ * its output (and every cap is lower for less input), so each reading is a
+ * prefix of the one with the most input, and its walk a prefix of that
+ * walk. Only that one is decompressed and walked: n entries over one
+ * stream cost the stream once, not n times. */
+static int share_streams(zitem *it, size_t n)
+{
+    zitem **ord = calloc(n ? n : 1, sizeof(*ord));
+    if (!ord)
+        return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!it[i].dup && it[i].forced && it[i].e->method != ZMETHOD_STORED)
+            ord[k++] = &it[i];
+    runsort(ord, k, sizeof(*ord), item_stream_cmp);
+    for (size_t i = 1; i < k; i++) {
+        const zitem *lead = ord[i - 1]->prefix_of ? ord[i - 1]->prefix_of : ord[i - 1];
+        if (ord[i]->e->data == lead->e->data && ord[i]->e->method == lead->e->method)
+            ord[i]->prefix_of = lead;
     }
     free(ord);
     return 1;
@@ -319,7 +360,7 @@ static void scan_items(zarchive *za)
 {
     size_t n = 0, views = 0;
     zitem *it = gather(za, &n, &views);
-    if (!it || !dedup(it, n, views)) {
+    if (!it || !dedup(it, n, views) || !share_streams(it, n)) {
         zfinding(za, CKPT_F_UNSCANNED_MEMBER, NULL, 0,
                  "out of memory while listing the archive's members: they were not scanned");
         free(it);
@@ -331,6 +372,15 @@ static void scan_items(zarchive *za)
             zcheck_entry(za, it[i].e);
         if (it[i].dup)
             continue;
+        if (it[i].prefix_of) {
+            const zentry *e = it[i].e;
+            zfinding(za, CKPT_F_ARCHIVE_ANOMALY, zshown_name(za, e), e->local,
+                     "its compressed data (%llu bytes) starts where that of '%s' (%llu bytes) "
+                     "does: it reads a prefix of that member, scanned once under that name",
+                     (unsigned long long)e->comp, zshown_name(za, it[i].prefix_of->e),
+                     (unsigned long long)it[i].prefix_of->e->comp);
+            continue;
+        }
         int is_main = main >= 0 && it[i].e->data == za->torch.ent[main].data &&
                       it[i].e->method == za->torch.ent[main].method;
         insp_main_member(za->ctx, is_main);

@@ -347,7 +347,7 @@ BOMBS = {
     "deflate_bomb_1g_data_pkl": (deflate_bomb_data_pkl, 10, 128, "limit"),
     "binbytes8_1g_data_pkl": (binbytes8_data_pkl, 10, 128, "limit"),
     "nested_1k_to_10g": (nested_10g, 30, 128, "limit"),
-    "overlapping_1000x1g": (overlapping_members, 30, 128, "limit"),
+    "overlapping_1000x1g": (overlapping_members, 5, 128, "limit"),
     "npz_plain_1g": (npz_plain_bomb, 10, 128, "verdict:safe"),
     "npz_object_1g": (npz_object_bomb, 10, 128, "limit"),
     "joblib_zlib_1g": (joblib_zlib_bomb, 10, 128, "limit"),
@@ -364,6 +364,8 @@ for n in (10_000, 100_000, 1_000_000):
     BOMBS[f"legacy_sniff_{n}"] = (lambda n=n: legacy_sniff(n), (2, 2), 128, "extra-pickle")
 for d in (4, 8, 12):
     BOMBS[f"zip_chain_{d}"] = (lambda d=d: zip_chain(d), (2, 20), 128, "command")
+for n in (10, 70, 300):
+    BOMBS[f"shared_stream_{n}"] = (lambda n=n: shared_stream(n), 5, 128, "archive-anomaly")
 BOMBS["memo_40m"] = (lambda: nested_memo(1), 5, 64, "verdict:safe")
 # two levels fit (the fast path holds a byte per memo slot); from four on,
 # the levels' shared budget runs out: a limit, never 4 x 640 MB
