@@ -1,7 +1,8 @@
 /* Reading a member's bytes: stored members in place (no copy, so tensor
  * data costs nothing); deflate (zlib, raw), bzip2 (libbz2) and LZMA
  * (liblzma, zipfile's layout) decompressed by ourselves so that a wrong CRC
- * or size never stops the scan; other methods through libzip when it can.
+ * or size never stops the scan; other methods through libzip when it can
+ * (built with CKPT_HAVE_LIBZIP only when the libzip found decodes one).
  * Every output is bounded by max-ratio and by max-decompressed, which counts
  * what the enclosing members hold too: memory never grows with a bomb's
  * inflated size, and what was cut is a `limit` finding. */
@@ -10,8 +11,10 @@
 #include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zip.h>
 #include <zlib.h>
+#ifdef CKPT_HAVE_LIBZIP
+#include <zip.h>
+#endif
 
 #include "pickle.h"
 #include "zip_internal.h"
@@ -271,6 +274,8 @@ static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, ui
 
 /* ---- other methods through libzip ------------------------------------------ */
 
+#ifdef CKPT_HAVE_LIBZIP
+
 /* libzip's index of the entry with e's raw name, sizes, CRC and method. */
 static zip_int64_t libzip_find(zip_t *za, const zentry *e)
 {
@@ -336,6 +341,16 @@ static void libzip_member(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const
     zip_discard(za);
     zip_error_fini(&err);
 }
+#else
+/* No libzip that decodes another method: such members are unsupported, as
+ * they would be through a libzip that cannot decode them. */
+static void libzip_member(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e,
+                          uint64_t want, zbytes *out)
+{
+    (void)ctx, (void)buf, (void)len, (void)e, (void)want;
+    out->unsupported = 1;
+}
+#endif
 
 void zextract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, uint64_t want,
               zbytes *out)
