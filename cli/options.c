@@ -46,8 +46,9 @@ static const char usage_text[] =
     "      --fail-on LEVEL  fail (exit 1, or 3 for dangerous) when a file is at\n"
     "                       least LEVEL: suspicious (default) or dangerous\n"
     "      --strict         every import that is not allowlisted counts as dangerous\n"
-    "      --profile NAME   add a built-in policy profile: ml (stock torch.nn layers,\n"
-    "                       optimizers and schedulers); repeatable\n"
+    "      --profile NAME   add a built-in policy profile; repeatable: ml (stock torch.nn\n"
+    "                       layers, optimizers, schedulers), torchvision, transformers,\n"
+    "                       lightning, sklearn, pandas, dill\n"
     "      --policy FILE    add allow/deny entries from a policy file; repeatable\n"
     "                       (an allow line that a deny rule overrides is a warning)\n"
     "      --limit NAME=N   change a limit (see --list-limits); repeatable\n"
@@ -282,7 +283,9 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
     case OPT_STRICT: ckpt_scanner_set_strict(s, 1); return -1;
     case OPT_PROFILE:
         if (ckpt_scanner_use_profile(s, arg) != CKPT_OK)
-            return usage_error("unknown profile '%s' (ml)", arg);
+            return usage_error("unknown profile '%s' (ml, torchvision, transformers, lightning, "
+                               "sklearn, pandas, dill)",
+                               arg);
         return -1;
     case OPT_POLICY:
         if (strlist_add(&o->policies, arg) < 0)

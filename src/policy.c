@@ -539,7 +539,10 @@ void policy_classify(const policy *p, const char *module, const char *qualname, 
     module = module ? module : "";
     qualname = qualname ? qualname : "";
     deny_search(p, module, qualname, &best);
-    if (best.r && !best.r->user && policy_table_exempt(module, qualname))
+    /* an exempt name is allowed only where an allow entry names it (dill's
+     * _load_type needs the dill profile) */
+    if (best.r && !best.r->user && policy_table_exempt(module, qualname) && !has_dunder(qualname) &&
+        allow_search(p, module, qualname))
         best.r = NULL;
     if (best.r) {
         out->code = best.r->code;

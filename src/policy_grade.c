@@ -21,6 +21,7 @@ static const struct {
     {"numpy.random._pickle.__generator_ctor", GK_RANDOM_CTOR},
     {"numpy.random._pickle.__bit_generator_ctor", GK_BITGEN_CTOR},
     {"torch._tensor._rebuild_from_type_v2", GK_FROM_TYPE},
+    {"dill._dill._load_type", GK_DILL_TYPE},
     {"torch.Tensor", GK_TENSOR_CTOR},
     {"torch.nn.parameter.Parameter", GK_TENSOR_CTOR},
     {"torch.storage.UntypedStorage", GK_TENSOR_CTOR},
@@ -75,6 +76,19 @@ int policy_bit_generator_name(const char *name, size_t len)
 {
     for (size_t i = 0; i < ARRAY_LEN(bit_generators); i++)
         if (strlen(bit_generators[i]) == len && memcmp(name, bit_generators[i], len) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const dill_data_types[] = {
+    "bool",      "bytearray", "bytes",  "complex",  "dict",         "float",
+    "frozenset", "int",       "list",   "range",    "set",          "slice",
+    "str",       "tuple",     "object", "NoneType", "EllipsisType", "NotImplementedType"};
+
+int policy_dill_data_type(const char *name, size_t len)
+{
+    for (size_t i = 0; i < ARRAY_LEN(dill_data_types); i++)
+        if (strlen(dill_data_types[i]) == len && memcmp(name, dill_data_types[i], len) == 0)
             return 1;
     return 0;
 }

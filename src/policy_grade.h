@@ -20,6 +20,7 @@ typedef enum grade_kind {
     GK_BITGEN_CTOR, /* numpy.random._pickle.__bit_generator_ctor */
     GK_TENSOR_CTOR, /* torch tensor and storage classes: raw pointers as ints */
     GK_FROM_TYPE,   /* torch._tensor._rebuild_from_type_v2: calls func(*args) */
+    GK_DILL_TYPE,   /* dill._dill._load_type(name): CodeType, FunctionType, ... */
 } grade_kind;
 
 /* The grading of module.qualname (after _compat_pickle mapping). */
@@ -32,6 +33,8 @@ static inline int grade_is_call_through(grade_kind k)
 
 /* 1 when `resolved` names one of numpy's bit generator classes. */
 int policy_bit_generator_class(const char *resolved);
+/* 1 when dill's _load_type(name) returns a plain data type for `name`. */
+int policy_dill_data_type(const char *name, size_t len);
 /* 1 when `name` is a bit generator name numpy's ctors accept. */
 int policy_bit_generator_name(const char *name, size_t len);
 

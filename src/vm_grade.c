@@ -355,9 +355,20 @@ static const char *check_from_type(const value *args)
     return NULL;
 }
 
+/* dill._dill._load_type(name): only names of plain data types. */
+static const char *check_dill_type(const value *args)
+{
+    size_t n;
+    const value *a = tuple_of(args, 1, 1, &n);
+    if (!a || a[0].kind != V_STR || a[0].flags || !policy_dill_data_type(a[0].u.s, a[0].len))
+        return "a type that is not plain data (CodeType, FunctionType, ...)";
+    return NULL;
+}
+
 static const char *check_allowed(const gref *g, const value *args, const value *kw)
 {
     switch ((grade_kind)g->grade) {
+    case GK_DILL_TYPE: return no_kwargs(kw) ? check_dill_type(args) : "keyword arguments";
     case GK_RANDOM_CTOR:
     case GK_BITGEN_CTOR: return no_kwargs(kw) ? check_random(g, args) : "keyword arguments";
     case GK_TENSOR_CTOR: return check_tensor(args, kw);

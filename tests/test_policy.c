@@ -288,7 +288,11 @@ static void test_default_allowlist(void **state)
 static void test_every_builtin_allow_entry_is_allowed(void **state)
 {
     policy *p = *state;
-    assert_int_equal(policy_use_profile(p, "ml"), 0);
+    static const char *const names[] = {"ml",      "torchvision", "transformers", "lightning",
+                                        "sklearn", "pandas",      "dill"};
+    for (size_t i = 0; i < N(names); i++)
+        assert_int_equal(policy_use_profile(p, names[i]), 0);
+    assert_int_equal(policy_table_profile_count(), N(names) + 1);
     for (int prof = 0; prof < (int)policy_table_profile_count(); prof++) {
         size_t n;
         const policy_entry *e = policy_table_profile(prof, &n);

@@ -179,6 +179,79 @@ def scan(exe, path, profile):
     return rep["verdict"], codes, rep
 
 
+def profile_cases(d):
+    """Real saved objects with and without their library's profile."""
+    import pathlib
+    import numpy as np
+    import pandas as pd
+    import torch
+    import torchvision
+    import dill
+    from sklearn import ensemble, linear_model, pipeline, preprocessing
+    rows = []
+
+    def saved(obj, **kw):
+        b = io.BytesIO()
+        torch.save(obj, b, **kw)
+        return b.getvalue()
+
+    vit = torchvision.models.vit_b_32(weights=None, image_size=64)
+    rn = torchvision.models.resnet34(weights=None)
+    tf = torchvision.transforms.Compose([torchvision.transforms.Resize(32),
+                                         torchvision.transforms.ToTensor()])
+    for name, obj in (("tv-vit", vit), ("tv-resnet34", rn), ("tv-transforms", tf)):
+        data = saved(obj)
+        rows.append((name, data, None, "suspicious", ["unknown-import"]))
+        rows.append((name + "-profile", data, "torchvision", "safe", []))
+    X = np.random.RandomState(1).rand(30, 3)
+    y = (X[:, 0] > 0.5).astype(int)
+    gb = ensemble.GradientBoostingClassifier(n_estimators=2).fit(X, y)
+    pipe = pipeline.make_pipeline(preprocessing.StandardScaler(),
+                                  linear_model.LogisticRegression()).fit(X, y)
+    import joblib
+    for name, obj in (("sk-gb", gb), ("sk-pipe", pipe)):
+        data = pickle.dumps(obj, 4)
+        rows.append((name, data, None, "suspicious", ["unknown-import"]))
+        rows.append((name + "-profile", data, "sklearn", "safe", []))
+        path = os.path.join(d, name + ".joblib")
+        joblib.dump(obj, path, compress=3)
+        with open(path, "rb") as f:
+            rows.append((name + "-joblib", f.read(), "sklearn", "safe", []))
+    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"], "c": pd.Categorical(["p", "q"]),
+                       "t": pd.to_datetime(["2021-01-01", "2021-02-01"])})
+    rows.append(("pd-frame", pickle.dumps(df, 4), None, "suspicious", ["unknown-import"]))
+    rows.append(("pd-frame-profile", pickle.dumps(df, 4), "pandas", "safe", []))
+    rows.append(("dill-data", dill.dumps({"x": np.ones(4), "y": [1, 2]}), None, "safe", []))
+    rows.append(("dill-type-code", P2 + G("dill._dill", "_load_type") + U("CodeType") + b"\x85R.",
+                 "dill", "dangerous", ["unsafe-arguments"]))
+    rows.append(("dill-type-code-default", P2 + G("dill._dill", "_load_type") + U("CodeType")
+                 + b"\x85R.", None, "dangerous", ["nested-deserialisation"]))
+    rows.append(("dill-type-list", P2 + G("dill._dill", "_load_type") + U("list") + b"\x85R.",
+                 "dill", "safe", []))
+    hp = {"hyper_parameters": argparse.Namespace(lr=0.1, root=pathlib.PosixPath("/data")),
+          "state_dict": torch.nn.Linear(2, 2).state_dict(), "epoch": 3}
+    rows.append(("lightning-hparams", saved(hp), None, "suspicious", ["unknown-import"]))
+    rows.append(("lightning-hparams-profile", saved(hp), "lightning", "safe", []))
+    # training_args.bin's shape: a dataclass built by NEWOBJ, its __dict__ by
+    # BUILD, enum members as getattr(Enum, 'NAME') (transformers is not installed)
+    targs = (b"\x80\x02" + G("transformers.training_args", "TrainingArguments") + b")\x81}("
+             + U("output_dir") + U("out") + U("eval_strategy") + G("builtins", "getattr")
+             + G("transformers.trainer_utils", "IntervalStrategy") + U("STEPS") + b"\x86R"
+             + U("optim") + G("builtins", "getattr") + G("transformers.training_args",
+                                                          "OptimizerNames")
+             + U("ADAMW_TORCH") + b"\x86R" + U("device") + G("torch", "device") + U("cpu")
+             + b"\x85Rub.")
+    rows.append(("hf-training-args", targs, None, "suspicious", ["unknown-import"]))
+    rows.append(("hf-training-args-profile", targs, "transformers", "safe", []))
+    bad = targs.replace(b"STEPS", b"__new")  # not a dunder: a member name that is no member
+    rows.append(("hf-enum-unknown-member", bad, "transformers", "safe", []))
+    dunder = (b"\x80\x02" + G("builtins", "getattr") + G("transformers.trainer_utils",
+                                                        "IntervalStrategy")
+              + U("__init__") + b"\x86R.")
+    rows.append(("hf-enum-dunder", dunder, "transformers", "dangerous", ["import-trampoline"]))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckptscan", required=True)
@@ -192,6 +265,7 @@ def main():
             ("joblib-p0", joblib_p(0, d), None, "safe", []),
             ("joblib-p1", joblib_p(1, d), None, "safe", []),
         ]
+        cases += profile_cases(d)
         for name, data, profile, verdict, codes in cases:
             path = os.path.join(d, name + ".pkl")
             with open(path, "wb") as f:

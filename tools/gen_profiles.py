@@ -1,0 +1,208 @@
+#!/usr/bin/python3
+"""Builds the `torchvision`, `sklearn`, `pandas` and `dill` policy profiles from
+real saved objects: each object is pickled (protocols 2 and 4, as torch.save,
+joblib.dump and pickle.dumps write them) by a recording pickler that notes
+every global it writes, and every dotted name a getattr reduce reaches (3.11
+pickles enum members and bound methods that way). Nothing is ever loaded.
+Writes the C tables to stdout; run with /usr/bin/python3 (Debian's torch,
+torchvision, sklearn, pandas, dill):
+
+    /usr/bin/python3 tools/gen_profiles.py > src/policy_profiles.inc
+"""
+import io
+import pickle
+import pickletools
+import sys
+import warnings
+
+warnings.filterwarnings("ignore")
+
+
+def globals_of(data):
+    """(module.name) of every GLOBAL / STACK_GLOBAL in a pickle, by opcode."""
+    out, strs, memo = set(), [], {}
+    for op, arg, _ in pickletools.genops(data):
+        if op.name == "GLOBAL":
+            out.add(arg.replace(" ", "."))
+        elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
+            strs.append(arg)
+            continue
+        elif op.name == "MEMOIZE" and strs:
+            memo[len(memo)] = strs[-1]
+            continue
+        elif op.name == "MEMOIZE":
+            memo[len(memo)] = None
+        elif op.name in ("BINGET", "LONG_BINGET", "GET") and memo.get(arg) is not None:
+            strs.append(memo[arg])
+            continue
+        elif op.name == "STACK_GLOBAL" and len(strs) >= 2:
+            out.add("%s.%s" % (strs[-2], strs[-1]))
+        strs = []
+    return out
+
+
+class Recorder(pickle._Pickler):
+    """Pure-Python pickler that notes the dotted names getattr reduces reach."""
+
+    def __init__(self, f, proto, seen, persist=False):
+        super().__init__(f, proto)
+        self.seen = seen
+        self.persist = persist
+
+    def persistent_id(self, obj):
+        import torch
+        if self.persist and isinstance(obj, (torch.storage.TypedStorage, torch.UntypedStorage)):
+            return ("storage", 0)  # torch.save writes storages as persistent ids
+        return None
+
+    def save_reduce(self, func, args, *rest, **kw):
+        if func is getattr and len(args) == 2 and isinstance(args[1], str):
+            owner = args[0] if isinstance(args[0], type) else type(args[0])
+            mod = pickle.whichmodule(owner, owner.__qualname__)
+            self.seen.add("%s.%s.%s" % (mod, owner.__qualname__, args[1]))
+        return super().save_reduce(func, args, *rest, **kw)
+
+
+def record(objs, persist=False, dill_mode=False):
+    seen = set()
+    for o in objs:
+        for proto in (2, 4):
+            if dill_mode:
+                import dill
+                data = dill.dumps(o, protocol=proto)
+            else:
+                f = io.BytesIO()
+                Recorder(f, proto, seen, persist).dump(o)
+                data = f.getvalue()
+            seen |= globals_of(data)
+    return seen
+
+
+def torchvision_objects():
+    import torch
+    import torchvision.models as m
+    import torchvision.transforms as T
+    builders = ["alexnet", "vgg11_bn", "resnet18", "resnext50_32x4d", "wide_resnet50_2",
+                "densenet121", "squeezenet1_1", "mobilenet_v2", "mobilenet_v3_small",
+                "shufflenet_v2_x0_5", "mnasnet0_5", "efficientnet_b0", "efficientnet_v2_s",
+                "regnet_y_400mf", "convnext_tiny", "vit_b_16", "swin_t", "maxvit_t",
+                "googlenet", "inception_v3"]
+    objs = []
+    for b in builders:
+        if hasattr(m, b):
+            kw = {"aux_logits": False, "init_weights": False} if b in ("googlenet", "inception_v3") else {}
+            objs.append(getattr(m, b)(weights=None, **kw))
+    import torchvision.models.detection as det
+    import torchvision.models.segmentation as seg
+    objs.append(det.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None))
+    objs.append(det.retinanet_resnet50_fpn(weights=None, weights_backbone=None))
+    objs.append(seg.deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None))
+    objs.append(seg.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None))
+    objs.append(T.Compose([T.Resize(224), T.CenterCrop(224), T.ToTensor(),
+                           T.Normalize([0.5] * 3, [0.5] * 3)]))
+    return objs
+
+
+def sklearn_objects():
+    import numpy as np
+    from sklearn import (cluster, compose, decomposition, ensemble, feature_extraction,
+                         impute, linear_model, naive_bayes, neighbors, neural_network,
+                         pipeline, preprocessing, svm, tree)
+    X = np.random.RandomState(0).rand(40, 4)
+    y = (X[:, 0] > 0.5).astype(int)
+    yr = X[:, 1]
+    est = [linear_model.LogisticRegression(), linear_model.LinearRegression(),
+           linear_model.Ridge(), linear_model.SGDClassifier(), svm.SVC(), svm.LinearSVC(),
+           tree.DecisionTreeClassifier(), ensemble.RandomForestClassifier(n_estimators=3),
+           ensemble.GradientBoostingClassifier(n_estimators=3),
+           ensemble.HistGradientBoostingClassifier(max_iter=3),
+           ensemble.IsolationForest(n_estimators=3), ensemble.ExtraTreesRegressor(n_estimators=3),
+           neighbors.KNeighborsClassifier(), naive_bayes.GaussianNB(),
+           neural_network.MLPClassifier(max_iter=5), cluster.KMeans(n_clusters=2, n_init=1)]
+    objs = []
+    for e in est:
+        n = type(e).__name__
+        if n in ("KMeans", "IsolationForest"):
+            e.fit(X)
+        else:
+            regressor = n in ("LinearRegression", "Ridge", "ExtraTreesRegressor")
+            e.fit(X, yr if regressor else y)
+        objs.append(e)
+    objs.append(ensemble.GradientBoostingRegressor(n_estimators=3).fit(X, yr))
+    objs.append(decomposition.PCA(2).fit(X))
+    objs.append(preprocessing.StandardScaler().fit(X))
+    objs.append(preprocessing.MinMaxScaler().fit(X))
+    objs.append(preprocessing.OneHotEncoder().fit([["a"], ["b"]]))
+    objs.append(preprocessing.LabelEncoder().fit(["a", "b"]))
+    objs.append(impute.SimpleImputer().fit(X))
+    objs.append(pipeline.make_pipeline(preprocessing.StandardScaler(),
+                                       linear_model.LogisticRegression()).fit(X, y))
+    objs.append(feature_extraction.text.TfidfVectorizer().fit(["alpha beta gamma", "beta gamma delta"]))
+    objs.append(feature_extraction.text.CountVectorizer().fit(["alpha beta gamma", "beta gamma delta"]))
+    ct = compose.ColumnTransformer([("s", preprocessing.StandardScaler(), [0, 1])])
+    objs.append(ct.fit(X))
+    return objs
+
+
+def pandas_objects():
+    import numpy as np
+    import pandas as pd
+    df = pd.DataFrame({"i": [1, 2], "f": [0.5, 1.5], "s": ["a", "b"],
+                       "c": pd.Categorical(["x", "y"]), "b": [True, False],
+                       "t": pd.to_datetime(["2020-01-01", "2020-01-02"]),
+                       "tz": pd.to_datetime(["2020-01-01", "2020-01-02"]).tz_localize("UTC"),
+                       "d": pd.to_timedelta([1, 2], unit="s"),
+                       "n": pd.array([1, None], dtype="Int64"),
+                       "st": pd.array(["a", None], dtype="string"),
+                       "bo": pd.array([True, None], dtype="boolean"),
+                       "p": pd.period_range("2020-01", periods=2, freq="M"),
+                       "iv": pd.interval_range(0, 2)})
+    objs = [df, df.set_index(["i", "s"]), df["f"], pd.Series([1, 2], index=pd.RangeIndex(2)),
+            pd.date_range("2020", periods=3, freq="D"), pd.CategoricalIndex(["a", "b"]),
+            pd.Series(pd.arrays.SparseArray([0, 1, 0])), pd.Timestamp("2020-01-01"),
+            pd.Timedelta(1, "s"), pd.Series([1.0], dtype="Float64"),
+            df.groupby("s").sum(numeric_only=True)]
+    return objs
+
+
+def dill_objects():
+    import collections
+    import numpy as np
+    return [np.arange(3), {"a": [1, 2.0, "x"]}, {1, 2}, np.float32(1.5),
+            collections.OrderedDict(a=1), np.zeros((2, 2), dtype=np.float16)]
+
+
+# Names the default profile already holds, and call-throughs, which are
+# graded by what they reach and never allowed (doc/policy.md).
+SKIP_PREFIXES = ("__builtin__.", "builtins.", "_codecs.", "collections.", "functools.",
+                 "copyreg.", "copy_reg.", "numpy.core.multiarray.", "numpy.random._pickle.",
+                 "torch._utils.", "dill._dill._create_array")
+SKIP_EXACT = {"numpy.dtype", "numpy.ndarray"}
+
+HEADER = """/* GENERATED by tools/gen_profiles.py from real saved objects (torchvision
+ * models and transforms, fitted sklearn estimators, pandas frames and arrays,
+ * dill data): every name their pickles import or reach, exactly. Do not
+ * edit; rerun the generator. Included by policy_tables.c. */
+"""
+
+
+def main():
+    profiles = {
+        "torchvision": record(torchvision_objects(), persist=True),
+        "sklearn": record(sklearn_objects()),
+        "pandas": record(pandas_objects()),
+        "dill": record(dill_objects(), dill_mode=True),
+    }
+    out = [HEADER]
+    for name, seen in profiles.items():
+        keep = sorted(n for n in seen if not n.startswith(SKIP_PREFIXES) and n not in SKIP_EXACT)
+        out.append("static const policy_entry %s_allow[] = {" % name)
+        out += ['    A("%s"),' % n for n in keep]
+        if name == "dill" and "dill._dill._load_type" not in keep:
+            out.append('    A("dill._dill._load_type"), /* its argument is checked */')
+        out.append("};\n")
+    sys.stdout.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
