@@ -361,11 +361,19 @@ def compress_one(raw, method, rng):
 def fam_compress(rng):
     method = rng.choice(["zlib", "gzip", "bz2", "xz", "lzma", "lz4", "zf"])
     split = rng.random() < 0.5
+    if method in ("zlib", "gzip") and rng.random() < 0.8:
+        # joblib 1.2's BinaryZlibFile loops forever once a first zlib/gzip
+        # stream is followed by more data (it never reads past it): such files
+        # only cost the oracle a time-out each, keep a few
+        split = False
     pay = payload(rng, rng.choice([2, 3, 4, 5]))
     variant = method
     if not split:
         raw = (benign(rng)[:-1] + b"0" + pay) if rng.random() < 0.3 else pay
         out = compress_one(raw, method, rng)
+        if method in ("zlib", "gzip") and rng.random() < 0.1:
+            out += compress_one(payload(rng), method, rng)  # never reached by joblib: it hangs
+            variant += "-second"
     else:
         # the pickle split over two concatenated streams: a decompressor that
         # continues hands over both halves
