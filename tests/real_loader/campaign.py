@@ -84,11 +84,14 @@ def containers():
     return _containers
 
 
+ONLY = []  # --family: restrict to these gen_surfaces families
+
+
 def make_sample(seed, i, tmpdir):
     """(family label, bytes, extension, loaders) of sample i: depends only on
     (seed, i)."""
     rng = random.Random("ckptscan-oracle/%s/%d" % (seed, i))
-    r = rng.random()
+    r = 1.0 if ONLY else rng.random()
     if r < 0.30:
         name, blob = gen_pickles.make_one("o12-%s" % seed, i)
         kind = name.split("-", 2)[1]
@@ -107,9 +110,10 @@ def make_sample(seed, i, tmpdir):
         if fam == "raw":
             loaders = list(loaders) + list(FAST)
         return "cont/%s/%s" % (fam, mutate or "plain"), data, ext, list(loaders)
-    total = sum(w for _f, w, _m, _l in gen_surfaces.FAMILIES)
+    fams = [f for f in gen_surfaces.FAMILIES if not ONLY or f[0] in ONLY]
+    total = sum(w for _f, w, _m, _l in fams)
     k = rng.randrange(total)
-    for fam, w, maker, loaders in gen_surfaces.FAMILIES:
+    for fam, w, maker, loaders in fams:
         if k < w:
             break
         k -= w
@@ -409,6 +413,8 @@ def main(argv=None):
     ap.add_argument("--fork-share", type=float, default=FORK_SHARE[0],
                     help="chance that a file open to every loader also goes to torch, numpy and joblib")
     ap.add_argument("--load-timeout", type=int, default=LOAD_TIMEOUT[0], help="seconds per load (default 5)")
+    ap.add_argument("--family", action="append", default=[],
+                    help="only this gen_surfaces family (repeatable; for exploring)")
     ap.add_argument("--progress", type=int, default=0, help="print a progress line every N batches")
     args = ap.parse_args(argv)
 
@@ -419,6 +425,7 @@ def main(argv=None):
     known = load_known(args.known)
     FORK_SHARE[0] = args.fork_share
     LOAD_TIMEOUT[0] = args.load_timeout
+    ONLY[:] = args.family
     workdir = os.path.abspath(args.workdir) if args.workdir else tempfile.mkdtemp(prefix="ckptscan-oracle-")
     os.makedirs(workdir, exist_ok=True)
     files_dir = os.path.join(workdir, "files")

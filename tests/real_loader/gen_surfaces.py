@@ -454,6 +454,111 @@ def fam_wrapper(rng):
 
 
 # ---------------------------------------------------------------------------
+# torch zip as miniz reads it (zips written by hand: every field under control)
+
+def deflate(data, level):
+    c = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def build_zip(entries, comment=b"", eocd_count=None):
+    """entries: dicts with name, data, method (0/8), and optional local_name,
+    local_extra, flags, crc, level. Returns the archive bytes."""
+    out = bytearray()
+    central = bytearray()
+    for e in entries:
+        data = e["data"]
+        comp = deflate(data, e.get("level", 6)) if e.get("method", 0) == 8 else data
+        crc = e.get("crc", zlib.crc32(data))
+        name = e["name"].encode()
+        lname = e.get("local_name", e["name"]).encode()
+        lextra = e.get("local_extra", b"")
+        flags = e.get("flags", 0)
+        off = len(out)
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, e.get("method", 0), 0, 0x21, crc,
+                           len(comp), len(data), len(lname), len(lextra)) + lname + lextra + comp
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, flags, e.get("method", 0), 0, 0x21,
+                               crc, len(comp), len(data), len(name), 0, 0, 0, 0, 0, off) + name
+    cd_off = len(out)
+    n = len(entries) if eocd_count is None else eocd_count
+    out += central + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(central), cd_off, len(comment)) + comment
+    return bytes(out)
+
+
+def fam_tzip(rng):
+    proto = rng.choice([2, 2, 3, 4, 5])
+    pay = payload(rng, proto)
+    prefix = rng.choice(["archive/", "archive/", "model/", "x/"])
+    ver = {"name": prefix + "version", "data": b"3\n"}
+    main = {"name": prefix + "data.pkl", "data": pay, "method": rng.choice([0, 0, 8])}
+    entries = [main, ver]
+    trick = rng.choice(["plain", "crc", "local_name", "local_extra", "case", "dup_first", "dup_last",
+                        "entry0_prefix", "flag_dd", "flag_utf8", "level0", "eocd_in_comment",
+                        "trailing", "count_short", "order", "constants"])
+    if trick == "crc":
+        main["crc"] = rng.getrandbits(32)  # miniz (torch) never checks CRCs; zipfile does
+    elif trick == "local_name":
+        main["local_name"] = prefix + rng.choice(["xxxx.pkl", "data.pk_", "DATA.PKL"])
+    elif trick == "local_extra":
+        main["local_extra"] = struct.pack("<HH", 0xCAFE, 4) + b"\x00" * 4 if rng.random() < 0.5 else b"\x01\x02\x03"
+    elif trick == "case":
+        main["name"] = prefix + rng.choice(["DATA.PKL", "Data.pkl", "data.PKL"])
+    elif trick in ("dup_first", "dup_last"):
+        other = {"name": main["name"], "data": benign(rng, proto), "method": main["method"]}
+        entries = [other, main, ver] if trick == "dup_last" else [main, other, ver]
+    elif trick == "entry0_prefix":
+        # the archive prefix is entry 0's name up to its first '/'
+        entries = [{"name": "decoy/version", "data": b"3\n"}, {"name": "decoy/data.pkl", "data": pay},
+                   {"name": prefix + "data.pkl", "data": benign(rng, proto)}, ver]
+    elif trick == "flag_dd":
+        main["flags"] = 0x08
+    elif trick == "flag_utf8":
+        main["flags"] = 0x800
+    elif trick == "level0":
+        main["method"], main["level"] = 8, 0  # deflate with stored blocks
+    elif trick == "order":
+        entries = [ver, main]
+    elif trick == "constants":
+        entries.append({"name": prefix + "constants.pkl", "data": payload(rng, proto)})
+    comment = b""
+    if trick == "eocd_in_comment":
+        comment = b"c PK\x05\x06" + b"\x00" * rng.choice([4, 18, 30])
+    out = build_zip(entries, comment, eocd_count=len(entries) - 1 if trick == "count_short" else None)
+    if trick == "trailing":
+        out += rng.choice([b"\x00" * 10, b"junk", payload(rng)])
+    return out, ".pt", trick
+
+
+# ---------------------------------------------------------------------------
+# torch legacy stacked-pickle files written by hand
+
+def fam_legacy(rng):
+    """magic, protocol version, sys_info, main object, storage keys: the
+    payload in one of them, a frame trick (a pickle whose frame hides the start
+    of the next one from a reader that goes on at STOP+1) in another."""
+    import pickle
+    proto = rng.choice([2, 2, 4, 5])
+    parts = [pickle.dumps(0x1950A86A20F9469CFC6C, protocol=proto), pickle.dumps(1001, protocol=proto),
+             pickle.dumps({"protocol_version": 1001, "little_endian": True,
+                           "type_sizes": {"short": 2, "int": 4, "long": 4}}, protocol=proto),
+             benign(rng, proto), pickle.dumps([], protocol=proto)]
+    at = rng.randrange(5)
+    parts[at] = payload(rng, proto)
+    variant = "pay%d" % at
+    if at > 0 and rng.random() < 0.5:
+        # the pickle before the payload ends inside a big frame whose rest
+        # a STOP+1 reader takes for BINBYTES over the payload
+        size = rng.choice([4096, 9000, 65536, 131072, 140000])
+        pay = parts[at]
+        first = b"\x80\x04N."
+        pad = max(0, size - len(first) - 5)
+        content = first + b"B" + struct.pack("<I", pad + len(pay)) + b"\x00" * pad
+        parts[at - 1] = frame(content)
+        variant += "-frame%d" % size
+    return b"".join(parts) + b"\x00" * rng.choice([0, 8]), ".pt", variant
+
+
+# ---------------------------------------------------------------------------
 # non-pickle files (and files that parse partly as pickles)
 
 WORDS = ["the", "model", "config", "cos", "system", "import", "tokenizer", "hidden_size", "vocab",
@@ -531,7 +636,7 @@ def mutate(rng, blob):
 
 def fam_mutant(rng):
     fam = rng.choice([fam_frames, fam_multi, fam_tar, fam_npy, fam_npz, fam_compress, fam_wrapper,
-                      fam_nonpickle])
+                      fam_nonpickle, fam_tzip, fam_legacy])
     data, ext, variant = fam(rng)
     data, ops = mutate(rng, data)
     return data, ext, "%s-%s-%s" % (fam.__name__[4:], variant, ops)
@@ -543,6 +648,8 @@ FAMILIES = [
     ("frames", 4, fam_frames, ALL),
     ("multi", 2, fam_multi, ALL),
     ("tar", 3, fam_tar, ["torch", "pickle"]),
+    ("tzip", 3, fam_tzip, ["torch", "numpy"]),
+    ("legacy", 2, fam_legacy, ["torch", "pickle", "pypickle"]),
     ("npy", 4, fam_npy, ["numpy", "pickle"]),
     ("npz", 2, fam_npz, ["numpy"]),
     ("compress", 3, fam_compress, ["joblib", "pickle"]),
