@@ -16,42 +16,13 @@
 #include "scan.h"
 #include "util.h"
 
-typedef struct conv_item {
-    ckpt_converted pub;
-    conv_view view;
-    const insp_record *rec;
-} conv_item;
-
-struct ckpt_conversion {
-    ckpt_report *rep;
-    ckpt_convert_outcome outcome;
-    char message[1024];
-    uint64_t bytes;
-    conv_item *items;
-    size_t n;
-};
-
-/* What planning needs besides the conversion. */
-typedef struct planner {
-    ckpt_conversion *c;
-    int fd;
-    uint64_t file_size;
-    uint64_t gather_max;
-    unsigned flags;
-    int swap;
-    size_t unsupported;
-    uint64_t total;      /* output data bytes so far */
-    uint64_t max_output; /* max-file-size: a stride-0 view may expand without bound */
-} planner;
-
 const char *ckpt_convert_outcome_name(ckpt_convert_outcome o)
 {
     static const char *const names[] = {"written", "not-safe", "unsupported", "refused"};
     return (unsigned)o < ARRAY_LEN(names) ? names[o] : "refused";
 }
 
-__attribute__((format(printf, 3, 4))) static ckpt_convert_outcome
-decide(ckpt_conversion *c, ckpt_convert_outcome o, const char *fmt, ...)
+ckpt_convert_outcome conv_decide(ckpt_conversion *c, ckpt_convert_outcome o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -107,7 +78,7 @@ static ckpt_convert_outcome check_names(planner *p, conv_item *items, size_t n)
 {
     conv_item *sorted = malloc((n ? n : 1) * sizeof(*sorted));
     if (!sorted)
-        return decide(p->c, CKPT_CONVERT_REFUSED, "out of memory");
+        return conv_decide(p->c, CKPT_CONVERT_REFUSED, "out of memory");
     memcpy(sorted, items, n * sizeof(*sorted));
     qsort(sorted, n, sizeof(*sorted), item_cmp_name);
     const char *dup = NULL;
@@ -116,8 +87,8 @@ static ckpt_convert_outcome check_names(planner *p, conv_item *items, size_t n)
             dup = sorted[i].pub.name;
     ckpt_convert_outcome o = CKPT_CONVERT_WRITTEN;
     if (dup)
-        o = decide(p->c, CKPT_CONVERT_REFUSED,
-                   "two tensors have the name '%.200s': safetensors keys must be unique", dup);
+        o = conv_decide(p->c, CKPT_CONVERT_REFUSED,
+                        "two tensors have the name '%.200s': safetensors keys must be unique", dup);
     free(sorted);
     return o;
 }
@@ -128,33 +99,54 @@ static ckpt_convert_outcome check_record(planner *p, conv_item *it, const ckpt_t
     const insp_record *r = it->rec;
     const char *name = t->path, *key = t->storage_key;
     if (!r)
-        return decide(p->c, CKPT_CONVERT_REFUSED,
-                      "tensor '%.200s': no record for its storage '%.60s'", name, key);
+        return conv_decide(p->c, CKPT_CONVERT_REFUSED,
+                           "tensor '%.200s': no record for its storage '%.60s'", name, key);
     if (!r->located)
-        return decide(p->c, CKPT_CONVERT_REFUSED,
-                      "tensor '%.200s': its storage '%.60s' is not in the file itself", name, key);
+        return conv_decide(p->c, CKPT_CONVERT_REFUSED,
+                           "tensor '%.200s': its storage '%.60s' is not in the file itself", name,
+                           key);
     if (r->where.method != 0 && r->where.method != 8)
-        return decide(p->c, CKPT_CONVERT_REFUSED,
-                      "tensor '%.200s': storage record '%.60s' is compressed with zip method %u "
-                      "(torch reads stored and deflate only)",
-                      name, key, r->where.method);
+        return conv_decide(
+            p->c, CKPT_CONVERT_REFUSED,
+            "tensor '%.200s': storage record '%.60s' is compressed with zip method %u "
+            "(torch reads stored and deflate only)",
+            name, key, r->where.method);
     uint64_t in_file = r->where.method == 0 ? r->bytes : r->where.comp;
     if (!range_fits(r->where.at, in_file, p->file_size))
-        return decide(p->c, CKPT_CONVERT_REFUSED,
-                      "tensor '%.200s': storage record '%.60s' runs past the end of the file", name,
-                      key);
+        return conv_decide(p->c, CKPT_CONVERT_REFUSED,
+                           "tensor '%.200s': storage record '%.60s' runs past the end of the file",
+                           name, key);
+    char what[300];
+    snprintf(what, sizeof(what), "tensor '%.200s' (storage '%.60s')", name, key);
+    return conv_check_view(p, it, what);
+}
+
+ckpt_convert_outcome conv_check_view(planner *p, const conv_item *it, const char *what)
+{
     uint64_t span;
-    if (!conv_span(&it->view, &span) || (it->view.numel && span > r->bytes))
-        return decide(p->c, CKPT_CONVERT_REFUSED,
-                      "tensor '%.200s': anomaly: its view needs %llu bytes of storage '%.60s' but "
-                      "the storage record holds %llu",
-                      name, (unsigned long long)span, key, (unsigned long long)r->bytes);
-    if (r->where.method == 8 && it->view.numel && !conv_contiguous(&it->view) &&
-        span - it->view.offset * it->view.elsize > p->gather_max)
-        return decide(p->c, CKPT_CONVERT_REFUSED,
-                      "tensor '%.200s': a non-contiguous view of a deflated storage larger than "
-                      "max-decompressed (%llu bytes)",
-                      name, (unsigned long long)p->gather_max);
+    const conv_view *v = &it->view;
+    if (!conv_span(v, &span) || (v->numel && span > v->src.bytes))
+        return conv_decide(p->c, CKPT_CONVERT_REFUSED,
+                           "%s: anomaly: its view needs %llu bytes of storage but the storage "
+                           "record holds %llu",
+                           what, (unsigned long long)span, (unsigned long long)v->src.bytes);
+    if (v->src.method == 8 && v->numel && !conv_contiguous(v) &&
+        span - v->offset * v->elsize > p->gather_max)
+        return conv_decide(p->c, CKPT_CONVERT_REFUSED,
+                           "%s: a non-contiguous view of a deflated storage larger than "
+                           "max-decompressed (%llu bytes)",
+                           what, (unsigned long long)p->gather_max);
+    return CKPT_CONVERT_WRITTEN;
+}
+
+ckpt_convert_outcome conv_charge(planner *p, const conv_item *it)
+{
+    uint64_t nbytes;
+    if (mul_overflows(it->view.numel, it->view.elsize, &nbytes) ||
+        add_overflows(p->total, nbytes, &p->total) || p->total > p->max_output)
+        return conv_decide(p->c, CKPT_CONVERT_REFUSED,
+                           "'%.200s': the output would pass max-file-size (%llu bytes)",
+                           it->pub.name, (unsigned long long)p->max_output);
     return CKPT_CONVERT_WRITTEN;
 }
 
@@ -164,29 +156,25 @@ static ckpt_convert_outcome plan_tensor(planner *p, conv_item *it, const insp_te
 {
     const ckpt_tensor *t = &x->pub;
     if (*t->problem)
-        return decide(p->c, CKPT_CONVERT_REFUSED, "tensor '%.200s': anomaly: %.300s", t->path,
-                      t->problem);
+        return conv_decide(p->c, CKPT_CONVERT_REFUSED, "tensor '%.200s': anomaly: %.300s", t->path,
+                           t->problem);
     if (!*t->dtype || !t->has_stride || !*t->storage_key || t->storage_offset < 0 ||
         (x->elsize && x->elsize != elsize))
-        return decide(p->c, CKPT_CONVERT_REFUSED,
-                      "tensor '%.200s': its dtype, strides or storage are not known", t->path);
+        return conv_decide(p->c, CKPT_CONVERT_REFUSED,
+                           "tensor '%.200s': its dtype, strides or storage are not known", t->path);
     if (!st_utf8_ok(t->path))
-        return decide(p->c, CKPT_CONVERT_REFUSED, "tensor '%.200s': its name is not valid UTF-8",
-                      t->path);
+        return conv_decide(p->c, CKPT_CONVERT_REFUSED,
+                           "tensor '%.200s': its name is not valid UTF-8", t->path);
     it->pub.dtype = st;
     it->view =
-        (conv_view){{p->fd, 0, 0, 0, 0},         elsize,  p->swap, t->ndim, t->shape, t->stride,
+        (conv_view){{p->fd, 0, 0, 0, 0, 0},      elsize,  p->swap, t->ndim, t->shape, t->stride,
                     (uint64_t)t->storage_offset, t->numel};
-    uint64_t nbytes;
-    if (mul_overflows(t->numel, elsize, &nbytes) || add_overflows(p->total, nbytes, &p->total) ||
-        p->total > p->max_output)
-        return decide(p->c, CKPT_CONVERT_REFUSED,
-                      "tensor '%.200s': the output would pass max-file-size (%llu bytes)", t->path,
-                      (unsigned long long)p->max_output);
+    if (conv_charge(p, it) != CKPT_CONVERT_WRITTEN)
+        return CKPT_CONVERT_REFUSED;
     it->rec = insp_find_record(p->c->rep->insp, t);
     if (it->rec)
-        it->view.src = (conv_source){p->fd, it->rec->where.at, it->rec->where.comp, it->rec->bytes,
-                                     it->rec->where.method};
+        it->view.src = (conv_source){p->fd,          it->rec->where.at,     it->rec->where.comp,
+                                     it->rec->bytes, it->rec->where.method, 0};
     return check_record(p, it, t);
 }
 
@@ -197,7 +185,7 @@ static ckpt_convert_outcome plan_tensors(planner *p)
     const struct insp *in = c->rep->insp;
     c->items = calloc(in->ntensors ? in->ntensors : 1, sizeof(*c->items));
     if (!c->items)
-        return decide(c, CKPT_CONVERT_REFUSED, "out of memory");
+        return conv_decide(c, CKPT_CONVERT_REFUSED, "out of memory");
     for (size_t i = 0; i < in->ntensors; i++) {
         const insp_tensor *x = &in->tensors[i];
         if (x->pickle_seq != in->entries_seq)
@@ -232,10 +220,10 @@ static ckpt_convert_outcome refuse_unsupported(planner *p)
             used += (size_t)snprintf(list + used, sizeof(list) - used, "%s'%.60s' (%s)",
                                      shown > 1 ? ", " : "", c->items[i].pub.name,
                                      c->items[i].pub.reason);
-    return decide(c, CKPT_CONVERT_UNSUPPORTED,
-                  "%zu tensor(s) safetensors cannot express: %s%s; nothing written "
-                  "(--skip-unsupported leaves them out)",
-                  p->unsupported, list, p->unsupported > shown ? ", ..." : "");
+    return conv_decide(c, CKPT_CONVERT_UNSUPPORTED,
+                       "%zu tensor(s) safetensors cannot express: %s%s; nothing written "
+                       "(--skip-unsupported leaves them out)",
+                       p->unsupported, list, p->unsupported > shown ? ", ..." : "");
 }
 
 /* Deflated records are inflated once before anything is written: one that
@@ -244,16 +232,17 @@ static ckpt_convert_outcome check_deflated(planner *p)
 {
     for (size_t i = 0; i < p->c->n; i++) {
         const conv_item *it = &p->c->items[i];
-        if (!it->pub.written || it->rec->where.method != 8)
+        if (!it->pub.written || it->view.src.method != 8)
             continue;
         int first = 1; /* deflated records are rare: a quadratic search is fine */
         for (size_t j = 0; j < i && first; j++)
-            first = p->c->items[j].rec != it->rec;
+            first = p->c->items[j].view.src.at != it->view.src.at;
         if (first && !conv_check_deflated(&it->view.src))
-            return decide(p->c, CKPT_CONVERT_REFUSED,
-                          "tensor '%.200s': anomaly: its deflated storage record does not inflate "
-                          "to the %llu bytes it declares",
-                          it->pub.name, (unsigned long long)it->rec->bytes);
+            return conv_decide(p->c, CKPT_CONVERT_REFUSED,
+                               "'%.200s': anomaly: its deflated record does not inflate to the "
+                               "%llu bytes it declares",
+                               it->pub.name,
+                               (unsigned long long)(it->view.src.bytes + it->view.src.skip));
     }
     return CKPT_CONVERT_WRITTEN;
 }
@@ -264,25 +253,28 @@ static ckpt_convert_outcome check_file(planner *p)
     ckpt_verdict v = ckpt_report_verdict(c->rep);
     ckpt_format f = ckpt_report_format(c->rep);
     if (v != CKPT_VERDICT_SAFE)
-        return decide(c, CKPT_CONVERT_NOT_SAFE, "verdict is %s, not safe: nothing written",
-                      ckpt_verdict_name(v));
+        return conv_decide(c, CKPT_CONVERT_NOT_SAFE, "verdict is %s, not safe: nothing written",
+                           ckpt_verdict_name(v));
     if (f == CKPT_FORMAT_TORCH_TAR)
-        return decide(c, CKPT_CONVERT_REFUSED,
-                      "torch's tar layout (torch 0.1) is not supported: nothing written");
+        return conv_decide(c, CKPT_CONVERT_REFUSED,
+                           "torch's tar layout (torch 0.1) is not supported: nothing written");
+    if (f == CKPT_FORMAT_NPY || f == CKPT_FORMAT_NPZ)
+        return CKPT_CONVERT_WRITTEN;
     if (f != CKPT_FORMAT_TORCH_ZIP && f != CKPT_FORMAT_TORCH_LEGACY)
-        return decide(c, CKPT_CONVERT_REFUSED,
-                      "a %s file holds no torch tensors to convert: nothing written",
-                      ckpt_format_name(f));
+        return conv_decide(c, CKPT_CONVERT_REFUSED,
+                           "a %s file holds no torch tensors to convert: nothing written",
+                           ckpt_format_name(f));
     const ckpt_torch_info *t = &c->rep->insp->torch;
     if (t->walk_incomplete)
-        return decide(c, CKPT_CONVERT_REFUSED,
-                      "part of the object could not be inventoried: nothing written");
+        return conv_decide(c, CKPT_CONVERT_REFUSED,
+                           "part of the object could not be inventoried: nothing written");
     int zip = strcmp(t->layout, "zip") == 0;
     if (zip && *t->byteorder && strcmp(t->byteorder, "little") != 0 &&
         strcmp(t->byteorder, "big") != 0)
-        return decide(c, CKPT_CONVERT_REFUSED,
-                      "byteorder record '%.40s' is neither little nor big: torch.load refuses it",
-                      t->byteorder);
+        return conv_decide(
+            c, CKPT_CONVERT_REFUSED,
+            "byteorder record '%.40s' is neither little nor big: torch.load refuses it",
+            t->byteorder);
     p->swap = zip && strcmp(t->byteorder, "big") == 0;
     return CKPT_CONVERT_WRITTEN;
 }
@@ -290,8 +282,9 @@ static ckpt_convert_outcome check_file(planner *p)
 static ckpt_convert_outcome plan(planner *p)
 {
     ckpt_convert_outcome o = check_file(p);
+    ckpt_format f = ckpt_report_format(p->c->rep);
     if (o == CKPT_CONVERT_WRITTEN)
-        o = plan_tensors(p);
+        o = f == CKPT_FORMAT_NPY || f == CKPT_FORMAT_NPZ ? conv_plan_numpy(p) : plan_tensors(p);
     if (o == CKPT_CONVERT_WRITTEN)
         o = check_names(p, p->c->items, p->c->n);
     if (o == CKPT_CONVERT_WRITTEN && p->unsupported && !(p->flags & CKPT_CONVERT_SKIP_UNSUPPORTED))
@@ -361,7 +354,7 @@ static ckpt_status write_all(ckpt_conversion *c, const char *path, ckpt_write_fn
     if (!e || !order_items(c, e, &ne) || !st_header(&sb, e, ne, meta, 3)) {
         free(e);
         sb_free(&sb);
-        decide(c, CKPT_CONVERT_REFUSED, "the safetensors header cannot be built (too large?)");
+        conv_decide(c, CKPT_CONVERT_REFUSED, "the safetensors header cannot be built (too large?)");
         return CKPT_OK;
     }
     conv_out o = {write, ctx, malloc(CONV_CHUNK), 0, 0, 0, 0};
@@ -373,12 +366,12 @@ static ckpt_status write_all(ckpt_conversion *c, const char *path, ckpt_write_fn
     free(e);
     sb_free(&sb);
     if (ok) {
-        decide(c, CKPT_CONVERT_WRITTEN, "%zu tensor(s) written, %llu bytes", ne,
-               (unsigned long long)c->bytes);
+        conv_decide(c, CKPT_CONVERT_WRITTEN, "%zu tensor(s) written, %llu bytes", ne,
+                    (unsigned long long)c->bytes);
         return CKPT_OK;
     }
-    decide(c, CKPT_CONVERT_REFUSED, "%s",
-           o.failed ? "the output could not be written" : "the input could not be read");
+    conv_decide(c, CKPT_CONVERT_REFUSED, "%s",
+                o.failed ? "the output could not be written" : "the input could not be read");
     return CKPT_ERR_IO;
 }
 
@@ -407,7 +400,7 @@ static ckpt_status convert_fd(const ckpt_scanner *s, int fd, const char *path, u
     if (S_ISDIR(before.st_mode))
         return CKPT_ERR_IS_DIR;
     if (!S_ISREG(before.st_mode)) {
-        decide(c, CKPT_CONVERT_REFUSED, "not a regular file: nothing written");
+        conv_decide(c, CKPT_CONVERT_REFUSED, "not a regular file: nothing written");
         return CKPT_OK;
     }
     ckpt_status st = ckpt_inspect_fd(s, fd, path, &c->rep);
@@ -415,6 +408,7 @@ static ckpt_status convert_fd(const ckpt_scanner *s, int fd, const char *path, u
         return st;
     planner p = {c,
                  fd,
+                 path,
                  (uint64_t)before.st_size,
                  ckpt_scanner_limit(s, CKPT_LIMIT_DECOMPRESSED),
                  flags,
@@ -426,7 +420,7 @@ static ckpt_status convert_fd(const ckpt_scanner *s, int fd, const char *path, u
         return CKPT_OK;
     st = write_all(c, path, write, ctx, p.gather_max);
     if (st == CKPT_OK && (fstat(fd, &after) != 0 || !same_file(&before, &after))) {
-        decide(c, CKPT_CONVERT_REFUSED, "the input changed while it was converted");
+        conv_decide(c, CKPT_CONVERT_REFUSED, "the input changed while it was converted");
         return CKPT_ERR_IO;
     }
     return st;
@@ -453,7 +447,7 @@ ckpt_status ckpt_convert_safetensors(const ckpt_scanner *s, const char *path, un
         return st;
     }
     if (st != CKPT_OK && !c->message[0])
-        decide(c, CKPT_CONVERT_REFUSED, "%s: nothing written", ckpt_strerror(st));
+        conv_decide(c, CKPT_CONVERT_REFUSED, "%s: nothing written", ckpt_strerror(st));
     *out = c;
     return st;
 }

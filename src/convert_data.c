@@ -106,7 +106,7 @@ int conv_check_deflated(const conv_source *src)
     int64_t got;
     while ((got = infl_read(&f, scratch, CONV_CHUNK)) > 0)
         total += (uint64_t)got;
-    int ok = got == 0 && f.ended && total == src->bytes;
+    int ok = got == 0 && f.ended && total - src->skip == src->bytes && total >= src->skip;
     infl_close(&f);
     free(scratch);
     return ok;
@@ -190,7 +190,8 @@ static int stream_range(conv_out *o, const conv_view *v, uint64_t from, uint64_t
         o->read_fail = 1;
         return 0;
     }
-    int ok = infl_skip(&f, from, o->buf + o->n); /* the free part of the buffer as scratch */
+    /* o->n is 0 here (flushed per tensor): the whole buffer serves as scratch */
+    int ok = infl_skip(&f, v->src.skip + from, o->buf + o->n);
     while (ok && n) {
         size_t room = CONV_CHUNK - o->n, step = n < room ? (size_t)n : room;
         ok = infl_read(&f, o->buf + o->n, step) == (int64_t)step;
@@ -205,16 +206,16 @@ static int stream_range(conv_out *o, const conv_view *v, uint64_t from, uint64_t
     return ok;
 }
 
-/* Reads bytes [from, from + n) of a source into p. */
-static int read_range(const conv_view *v, uint64_t from, uint8_t *p, size_t n)
+int conv_read(const conv_source *src, uint64_t from, uint8_t *p, size_t n)
 {
-    if (v->src.method == 0)
-        return pread_all(v->src.fd, v->src.at + from, p, n);
+    if (src->method == 0)
+        return pread_all(src->fd, src->at + from, p, n);
     inflater f;
-    if (!infl_open(&f, &v->src))
+    if (!infl_open(&f, src))
         return 0;
     uint8_t *scratch = malloc(CONV_CHUNK);
-    int ok = scratch && infl_skip(&f, from, scratch) && infl_read(&f, p, n) == (int64_t)n;
+    int ok =
+        scratch && infl_skip(&f, src->skip + from, scratch) && infl_read(&f, p, n) == (int64_t)n;
     free(scratch);
     infl_close(&f);
     return ok;
@@ -287,7 +288,7 @@ static int fetcher_open(fetcher *f, const conv_view *v, uint64_t span, uint64_t 
         return 1;
     f->base = from;
     f->len = (size_t)n;
-    return read_range(v, from, f->buf, (size_t)n);
+    return conv_read(&v->src, from, f->buf, (size_t)n);
 }
 
 /* Row-major walk over every element: an odometer over the outer dims, the

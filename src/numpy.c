@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "formats.h"
+#include "npy_header.h"
 #include "pytext.h"
 #include "util.h"
 
@@ -617,4 +618,51 @@ int npy_header_suffices(scan_ctx *ctx, const uint8_t *buf, size_t len)
     int object = 1;
     return range_fits(8 + width, hlen, len) &&
            !parse_header(ctx, buf + 8 + width, hlen, buf[6] == 3, &object) && !object;
+}
+
+/* ---- for ckpt_convert (npy_header.h) ---- */
+
+static int shape_of(const lit *shape, npy_info *out)
+{
+    if (shape->n > NPY_MAX_DIMS)
+        return 0;
+    out->ndim = shape->n;
+    for (uint32_t i = 0; i < shape->n; i++) {
+        const lit *d = shape->items[i];
+        if (d->big || d->i < 0)
+            return 0;
+        out->shape[i] = d->i;
+    }
+    return 1;
+}
+
+int npy_describe(const uint8_t *buf, size_t len, uint64_t memcap, npy_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (len < 12 || memcmp(buf, "\x93NUMPY", 6) != 0 || buf[7] != 0 || buf[6] < 1 || buf[6] > 3)
+        return 0;
+    size_t width = buf[6] == 1 ? 2 : 4;
+    size_t hlen = width == 2 ? load_le16(buf + 8) : load_le32(buf + 8);
+    if (!range_fits(8 + width, hlen, len))
+        return 0;
+    const uint8_t *h = buf + 8 + width;
+    if (memchr(h, 0, hlen) || (buf[6] == 3 && !py_utf8_valid(h, hlen, 0)))
+        return 0;
+    arena mem;
+    arena_init(&mem, memcap);
+    parser ps = {(const char *)h, (const char *)h + hlen, &mem, 0, NULL};
+    const lit *d = value_of(&ps);
+    skip_space(&ps);
+    int ok = !ps.err && ps.p == ps.end && !check_header(d);
+    if (ok) {
+        const lit *descr = get(d, "descr");
+        out->object = has_object(descr, 0);
+        if (descr->kind == L_STR && descr->n < sizeof(out->descr) && !descr->uncertain)
+            memcpy(out->descr, descr->s, descr->n);
+        out->fortran = get(d, "fortran_order")->i != 0;
+        out->data = 8 + width + hlen;
+        ok = shape_of(get(d, "shape"), out);
+    }
+    arena_release(&mem);
+    return ok;
 }

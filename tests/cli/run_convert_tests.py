@@ -51,11 +51,17 @@ WRITTEN = {
     "convert/pytorch_model-00001-of-00002.bin": None,
     "convert/pytorch_model-00002-of-00002.bin": None,
     "zip/benign_torch.zip": None, "zip/benign_torch_layout.zip": None,
+    # numpy: compared with numpy.load(allow_pickle=False)
+    "convert/array_be.npy": None, "convert/array_bool.npy": None, "convert/array_c.npy": None,
+    "convert/array_f.npy": None, "convert/arrays.npz": None, "convert/arrays_deflated.npz": None,
+    "numpy/arrays.npz": None, "numpy/float.npy": None, "zip/benign.npz": None,
 }
 # Files with tensors safetensors cannot express (complex, quantized): exit 1 without
 # --skip-unsupported.
 UNSUPPORTED = {"torch/dtypes.pt", "torch/legacy_dtypes.pt", "legacy/state_dict.pt",
-               "convert/unsupported.pt"}
+               "convert/unsupported.pt", "convert/array_complex.npy", "convert/array_object.npy",
+               "numpy/object.npy", "numpy/structured.npy", "numpy/structured_object.npy",
+               "numpy/unicode_v3.npy"}
 # Inputs that carry code or anomalies: must be refused as not safe.
 MALICIOUS_PREFIXES = ("torch/malicious_", "legacy/payload_", "legacy/tar_payload_",
                       "legacy/magic_eval", "legacy/trailing_pickle", "legacy/bad_count",
@@ -174,6 +180,36 @@ def compare_torch(rel, out, ref_path):
         check(data == torch_bytes(t), f"{rel}: {name}: bytes differ from torch.load's")
 
 
+NP_ST = {("f", 8): "F64", ("f", 4): "F32", ("f", 2): "F16", ("i", 8): "I64", ("i", 4): "I32",
+         ("i", 2): "I16", ("i", 1): "I8", ("u", 1): "U8", ("u", 2): "U16", ("u", 4): "U32",
+         ("u", 8): "U64", ("b", 1): "BOOL"}
+
+
+def compare_numpy(rel, out, src):
+    try:
+        meta, got = read_safetensors(out)
+    except ValueError as e:
+        check(False, f"{rel}: output breaks the safetensors specification: {e}")
+        return
+    kind = "npz" if rel.endswith(".npz") else "npy"
+    check(meta == {"format": "pt", "source": os.path.basename(rel), "source_format": kind},
+          f"{rel}: metadata {meta}")
+    if kind == "npy":
+        want = {os.path.basename(rel)[:-4]: np.load(src, allow_pickle=False)}
+    else:
+        with np.load(src, allow_pickle=False) as z:
+            want = {k: z[k] for k in z.files}
+    check(set(got) == set(want), f"{rel}: names {sorted(got)} != {sorted(want)}")
+    for name, a in want.items():
+        if name not in got:
+            continue
+        dtype, shape, data = got[name]
+        check(dtype == NP_ST[(a.dtype.kind, a.dtype.itemsize)], f"{rel}: {name}: dtype {dtype}")
+        check(shape == list(a.shape), f"{rel}: {name}: shape {shape} != {list(a.shape)}")
+        le = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"))
+        check(data == le.tobytes(), f"{rel}: {name}: bytes differ from numpy.load's")
+
+
 def test_fixtures(exe, fixtures, tmp):
     seen_written = set()
     for sub in ("torch", "legacy", "examples", "convert", "zip", "numpy", "joblib", "attacks"):
@@ -187,7 +223,10 @@ def test_fixtures(exe, fixtures, tmp):
             check(not leftovers(tmp), f"{rel}: temporary files left: {leftovers(tmp)}")
             if rel in WRITTEN:
                 seen_written.add(rel)
-                if check(rc == 0 and exists, f"{rel}: not converted (exit {rc}): {stdout}{stderr}"):
+                ok = check(rc == 0 and exists, f"{rel}: not converted (exit {rc}): {stdout}{stderr}")
+                if ok and rel.endswith((".npy", ".npz")):
+                    compare_numpy(rel, out, src)
+                elif ok:
                     compare_torch(rel, out, os.path.join(fixtures, WRITTEN[rel] or rel))
             elif rel in UNSUPPORTED:
                 check(rc == 1 and not exists and ": unsupported: " in stdout,
