@@ -56,25 +56,158 @@ static int is_seven_zip(const uint8_t *buf, size_t len)
     return has_prefix(buf, len, "7z\xbc\xaf\x27\x1c", 6);
 }
 
-/* Pickle 1's end decides the legacy format; the fast path finds it while
- * walking pickle 1, so a plain pickle is walked once, not skimmed first. */
-void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
-                        ckpt_format *format)
+/* The C unpickler's reading (pickle.load, numpy.load, torch.load's legacy
+ * format): no reader hooks. Pickle 1's end decides the legacy format; the
+ * fast path finds it while walking pickle 1, so a plain pickle is walked
+ * once, not skimmed first. */
+static void read_c_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                          ckpt_format *format)
 {
     lite_result first;
-    int ahead = pickle_walk_ahead(ctx, buf, len, 0, joblib_hooks(), &first);
+    int ahead = pickle_walk_ahead(ctx, buf, len, 0, NULL, &first);
     assert(!ahead || first.end == pickle_skim_stop(buf, len, 0));
     if (read_torch_legacy_at(ctx, member, buf, len, ahead ? first.end : SIZE_MAX)) {
         *format = CKPT_FORMAT_TORCH_LEGACY;
     } else {
         *format = CKPT_FORMAT_PICKLE;
         if (ahead)
-            pickle_scan_all_ahead(ctx, member, buf, len, 0, 1, joblib_hooks(), &first);
+            pickle_scan_all_ahead(ctx, member, buf, len, 0, 1, NULL, &first);
         else
-            pickle_scan_all_hooked(ctx, member, buf, len, 0, 1, joblib_hooks());
+            pickle_scan_all_hooked(ctx, member, buf, len, 0, 1, NULL);
     }
     if (ahead)
         lite_result_release(&first);
+}
+
+/* The record of the pickle at offset 0 of member, or NULL. */
+static const ckpt_pickle *first_pickle(const ckpt_report *r, const char *member)
+{
+    for (size_t i = 0; i < r->npickles; i++)
+        if (r->pickles[i].offset == 0 && strcmp(r->pickles[i].member, member ? member : "") == 0)
+            return &r->pickles[i];
+    return NULL;
+}
+
+static int first_complete(const ckpt_report *r, const char *member)
+{
+    const ckpt_pickle *p = first_pickle(r, member);
+    return p && p->complete;
+}
+
+/* The bytes name joblib or its wrapper: joblib.load's reading may differ. */
+static int names_joblib(const uint8_t *buf, size_t len)
+{
+    return memmem(buf, len, "joblib", 6) || memmem(buf, len, "ArrayWrapper", 12);
+}
+
+/* After a C reading of a stream that names no joblib wrapper, joblib's
+ * reading (Lib/pickle.py) can only differ where the C one failed or a
+ * frame was crossed, or through a callable that builds a name at run time
+ * (anything off the allowlist). Tested by test_readers (the equivalence). */
+static int python_may_differ(const ckpt_report *r, const char *member)
+{
+    if (!first_complete(r, member))
+        return 1;
+    for (size_t i = 0; i < r->nfindings; i++)
+        if (r->findings[i].code == CKPT_F_FRAME_STRADDLE)
+            return 1;
+    for (size_t i = 0; i < r->nimports; i++)
+        if (!r->imports[i].pub.allowed)
+            return 1;
+    return 0;
+}
+
+/* joblib.load's reading of pickle 1 (Lib/pickle.py, and the array step
+ * after each wrapper BUILD) into a report of its own. */
+static ckpt_report *read_joblib(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len)
+{
+    ckpt_report *r = report_new(ctx->rep->path, ctx->rep->max_findings, ctx->rep->strict);
+    if (!r)
+        return NULL;
+    ckpt_report *main_report = ctx->rep;
+    dis_sink *dis = ctx->dis; /* a listing shows the C reading */
+    ctx->rep = r;
+    ctx->dis = NULL;
+    pickle_result res;
+    pickle_scan_one_hooked(ctx, member, buf, len, 0,
+                           ctx->joblib == JOBLIB_ZF ? joblib_zf_hooks() : joblib_hooks(), &res);
+    ctx->rep = main_report;
+    ctx->dis = dis;
+    return r;
+}
+
+/* 1 when a has an import b lacks. */
+static int imports_beyond(const ckpt_report *a, const ckpt_report *b)
+{
+    for (size_t i = 0; i < a->nimports; i++) {
+        const ckpt_import *x = &a->imports[i].pub;
+        int found = 0;
+        for (size_t j = 0; j < b->nimports && !found; j++) {
+            const ckpt_import *y = &b->imports[j].pub;
+            found = x->resolved_len == y->resolved_len &&
+                    memcmp(x->resolved, y->resolved, x->resolved_len) == 0;
+        }
+        if (!found)
+            return 1;
+    }
+    return 0;
+}
+
+/* The union of the C reading (rc) and joblib's (rj) of a stream that names
+ * joblib: when joblib's reading holds, the C one keeps what it imported and
+ * called but not how it parsed (array bytes are no opcodes to pickle.load:
+ * its errors, a nested pickle's PROTO, an early STOP); when only the C one
+ * holds, joblib's keeps its imports and calls. Readings that import
+ * different things are a loader-disagreement. */
+static void unite(scan_ctx *ctx, const char *member, ckpt_report *rc, ckpt_report *rj)
+{
+    int c_ok = first_complete(rc, member), j_ok = first_complete(rj, member);
+    report_merge_filtered(ctx->rep, rc, j_ok ? 2 : 0, !j_ok);
+    report_merge_filtered(ctx->rep, rj, c_ok && !j_ok, j_ok);
+    if (imports_beyond(rc, rj) || (c_ok && imports_beyond(rj, rc)))
+        ctx_finding(ctx, CKPT_F_LOADER_DISAGREEMENT, member, 0,
+                    "pickle.load (C unpickler) and joblib.load (Lib/pickle.py with its array "
+                    "step) import different things from this stream; both readings were scanned");
+}
+
+/* The readings of a raw pickle stream: the C unpickler's, and joblib's
+ * when joblib.load could open it (ctx->joblib). */
+void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                        ckpt_format *format)
+{
+    if (!ctx->joblib || !names_joblib(buf, len)) {
+        read_c_stream(ctx, member, buf, len, format);
+        if (ctx->joblib && (ctx->sc->all_readings || python_may_differ(ctx->rep, member))) {
+            ckpt_report *rj = read_joblib(ctx, member, buf, len);
+            if (rj) {
+                int differ = imports_beyond(rj, ctx->rep);
+                /* no wrapper here: what joblib's reading adds is what it ran */
+                report_merge_reading_filtered(ctx->rep, rj,
+                                              first_complete(ctx->rep, member) ? 2 : 0);
+                if (differ)
+                    ctx_finding(ctx, CKPT_F_LOADER_DISAGREEMENT, member, 0,
+                                "joblib.load (Lib/pickle.py) imports what pickle.load (C "
+                                "unpickler) does not from this stream; both readings were scanned");
+                ckpt_report_free(rj);
+            }
+        }
+        return;
+    }
+    ckpt_report *rc = report_new(ctx->rep->path, ctx->rep->max_findings, ctx->rep->strict);
+    if (!rc)
+        return;
+    ckpt_report *main_report = ctx->rep;
+    ctx->rep = rc;
+    read_c_stream(ctx, member, buf, len, format);
+    ctx->rep = main_report;
+    ckpt_report *rj = read_joblib(ctx, member, buf, len);
+    if (rj) {
+        unite(ctx, member, rc, rj);
+        ckpt_report_free(rj);
+    } else {
+        report_merge(ctx->rep, rc);
+    }
+    ckpt_report_free(rc);
 }
 
 /* The readings of one image, in the order loaders try them. */
@@ -294,6 +427,9 @@ int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t le
         return 1;
     ckpt_format f;
     int scanned = 1;
+    int joblib = ctx->joblib;
+    ctx->joblib = ctx->joblib_next;
+    ctx->joblib_next = JOBLIB_NO;
     ctx->depth++;
     if (kind == 1)
         read_pickle_stream(ctx, member, buf, len, &f);
@@ -302,5 +438,6 @@ int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t le
     else
         scanned = scan_sniffed(ctx, member, buf, len);
     ctx->depth--;
+    ctx->joblib = joblib;
     return scanned;
 }

@@ -85,5 +85,7 @@ uint32_t legacy_storage_elsize(const struct value *type);
 
 /* joblib.c: hooks that skip NumpyArrayWrapper data inside a pickle stream. */
 const pickle_hooks *joblib_hooks(void);
+/* joblib.c: joblib's old ZF reader (NDArrayWrapper only). */
+const pickle_hooks *joblib_zf_hooks(void);
 
 #endif

@@ -341,16 +341,18 @@ static void companion(scan_ctx *ctx, const char *member, size_t pos, wkind k, co
             f->u.s, out ? " (outside the dump's directory)" : "");
 }
 
+/* hctx: NULL for joblib.load's reader, non-NULL for its old ZF reader
+ * (numpy_pickle_compat.ZipNumpyUnpickler), which acts on NDArrayWrapper
+ * (and its subclass ZNDArrayWrapper) only. */
 static size_t after_build(void *hctx, scan_ctx *ctx, const char *member, const value *obj,
                           const uint8_t *buf, size_t len, size_t pos)
 {
-    (void)hctx;
     if (obj->kind != V_CALL)
         return 0;
     const callsite *c = &obj->u.n->u.c;
     int inited;
     wkind k = wrapper_kind(c, &inited);
-    if (k == W_NONE)
+    if (k == W_NONE || (hctx && k == W_ARRAY))
         return 0;
     if (obj->flags & VF_JOBLIB_READ) {
         ctx_findingf(ctx, CKPT_F_ANOMALY, member, pos,
@@ -393,6 +395,17 @@ static int build_wanted(const char *callee)
 
 const pickle_hooks *joblib_hooks(void)
 {
-    static const pickle_hooks hooks = {.after_build = after_build, .build_wanted = build_wanted};
+    static const pickle_hooks hooks = {
+        .after_build = after_build, .build_wanted = build_wanted, .python = 1};
+    return &hooks;
+}
+
+const pickle_hooks *joblib_zf_hooks(void)
+{
+    static const char compat = 1;
+    static const pickle_hooks hooks = {.after_build = after_build,
+                                       .build_wanted = build_wanted,
+                                       .hctx = (void *)&compat,
+                                       .python = 1};
     return &hooks;
 }

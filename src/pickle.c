@@ -55,6 +55,7 @@ static void vm_release(vm *v)
     free(v->stack);
     free(v->marks);
     big_zfree(v->memo, v->memo_cap * sizeof(value));
+    free(v->memo_sparse);
     sb_free(&v->scratch);
     sb_free(&v->note);
 }
@@ -194,7 +195,7 @@ static void record(vm *v, size_t start)
 static int fast_path_allowed(const scan_ctx *ctx, const pickle_hooks *hooks)
 {
     return !ctx->dis && !ctx->sc->no_fast_path && !insp_active(ctx) &&
-           (!hooks || (!hooks->on_stop && !hooks->on_persid));
+           (!hooks || (!hooks->on_stop && !hooks->on_persid && !hooks->python));
 }
 
 /* Records a pickle the fast path walked clean: its imports, then itself. */
@@ -266,6 +267,7 @@ void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *bu
     vm v;
     vm_init(&v, ctx, member, buf, len, start);
     v.hooks = hooks;
+    v.py = hooks && hooks->python;
     run(&v, start);
     record(&v, start);
     out->end = v.pos;
@@ -275,7 +277,7 @@ void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *bu
     vm_release(&v);
     /* probes only need the end; embedded pickles are read by pickle.loads
      * (a buffer, no file), and rewalking each level would multiply */
-    if (straddled && !ctx->probing && !ctx->embedded) {
+    if (straddled && !ctx->probing && !ctx->embedded && !(hooks && hooks->python)) {
         walk_without_peek(ctx, member, buf, len, start, hooks);
         insp_walk_incomplete(ctx); /* the inventory shows the peek() reading */
     }

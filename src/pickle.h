@@ -32,6 +32,8 @@ typedef struct pickle_hooks {
      * (a resolved name); NULL: on any. Lets the fast path walk BUILDs the
      * hook ignores. */
     int (*build_wanted)(const char *callee);
+    /* The reader is Lib/pickle.py's unpickler (joblib), not _pickle.c. */
+    int python;
 } pickle_hooks;
 /* Values passed to hooks live only during the call: copy what you keep. */
 

@@ -286,6 +286,14 @@ void report_truncate(ckpt_report *r, size_t nfindings, size_t npickles)
             r->worst = r->findings[i].severity;
 }
 
+/* A note on how a walk parsed (an error, an anomaly), not on what it
+ * imported or called, and not dangerous. */
+static int structural(const ckpt_finding *f)
+{
+    return is_parse_error(f->code) || (f->severity != CKPT_SEV_DANGEROUS &&
+                                       (!f->global || !*f->global) && (!f->call || !*f->call));
+}
+
 static int same_finding(const ckpt_finding *a, const ckpt_finding *b)
 {
     return a->code == b->code && a->offset == b->offset && strcmp(a->member, b->member) == 0 &&
@@ -303,18 +311,23 @@ static int has_finding(const ckpt_report *dst, size_t n, const ckpt_finding *f)
 
 /* Adds src's findings (those dst does not have among its first `dedupe`,
  * with dedupe 0 meaning all) and its dropped count to dst. */
-static void merge_findings(ckpt_report *dst, const ckpt_report *src, size_t dedupe)
+static void merge_findings(ckpt_report *dst, const ckpt_report *src, size_t dedupe, int drop_errors)
 {
     for (size_t i = 0; i < src->nfindings; i++) {
         const ckpt_finding *f = &src->findings[i];
-        if (dedupe && has_finding(dst, dedupe, f))
+        if ((dedupe && has_finding(dst, dedupe, f)) || (drop_errors && is_parse_error(f->code)) ||
+            (drop_errors > 1 && structural(f)))
             continue;
         finding_in in = {f->code,   (int)f->severity, f->member, f->offset,
                          f->opcode, f->global,        f->call,   f->message};
         report_add(dst, &in);
     }
     if (src->dropped_findings) {
-        dst->dropped_findings += src->dropped_findings;
+        /* another reading of the same bytes drops what this one did */
+        if (!dedupe)
+            dst->dropped_findings += src->dropped_findings;
+        else if (src->dropped_findings > dst->dropped_findings)
+            dst->dropped_findings = src->dropped_findings;
         if (!dst->has_findings || src->worst > dst->worst)
             dst->worst = src->worst;
         dst->has_findings = 1;
@@ -340,7 +353,13 @@ static ckpt_import *merged_import(ckpt_report *dst, const ckpt_report *src, size
 
 void report_merge(ckpt_report *dst, const ckpt_report *src)
 {
-    merge_findings(dst, src, 0);
+    report_merge_filtered(dst, src, 0, 1);
+}
+
+void report_merge_filtered(ckpt_report *dst, const ckpt_report *src, int drop_errors,
+                           int with_pickles)
+{
+    merge_findings(dst, src, 0, drop_errors);
     for (size_t i = 0; i < src->nimports; i++) {
         ckpt_import *out = merged_import(dst, src, i);
         if (out) {
@@ -348,7 +367,7 @@ void report_merge(ckpt_report *dst, const ckpt_report *src)
             out->calls += src->imports[i].pub.calls;
         }
     }
-    for (size_t i = 0; i < src->npickles; i++)
+    for (size_t i = 0; with_pickles && i < src->npickles; i++)
         report_add_pickle(dst, &src->pickles[i]);
 }
 
@@ -356,7 +375,12 @@ void report_merge(ckpt_report *dst, const ckpt_report *src)
  * often as the reading that saw it most. */
 void report_merge_reading(ckpt_report *dst, const ckpt_report *src)
 {
-    merge_findings(dst, src, dst->nfindings);
+    report_merge_reading_filtered(dst, src, 0);
+}
+
+void report_merge_reading_filtered(ckpt_report *dst, const ckpt_report *src, int drop_errors)
+{
+    merge_findings(dst, src, dst->nfindings, drop_errors);
     for (size_t i = 0; i < src->nimports; i++) {
         const ckpt_import *im = &src->imports[i].pub;
         ckpt_import *out = merged_import(dst, src, i);

@@ -76,6 +76,14 @@ void report_merge(ckpt_report *dst, const ckpt_report *src);
  * hold yet: findings not already in dst, imports not in dst (counts and
  * calls of the others become the larger of the two); no pickle records. */
 void report_merge_reading(ckpt_report *dst, const ckpt_report *src);
+/* The same, leaving out src's parse errors when drop_errors is 1, and all
+ * its structural findings (parse errors and anomalies that name no import
+ * or call and are not dangerous) when it is 2: a reading that went astray where another reading of
+ * the same bytes went on (joblib's array bytes are no opcodes to pickle.load); report_merge also
+ * leaves out src's pickle records unless with_pickles. */
+void report_merge_filtered(ckpt_report *dst, const ckpt_report *src, int drop_errors,
+                           int with_pickles);
+void report_merge_reading_filtered(ckpt_report *dst, const ckpt_report *src, int drop_errors);
 /* 1 when a walk did something a loader would act on: a pickle reached
  * STOP or got at least two opcodes in, something was imported, or a
  * finding other than a parse error was made. */

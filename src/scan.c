@@ -114,7 +114,9 @@ static void scan_image(const ckpt_scanner *s, ckpt_report *r, const uint8_t *dat
                     .map_len = mapped ? len : 0,
                     .image = data,
                     .image_len = len,
-                    .seen = seen_new()};
+                    .seen = seen_new(),
+
+                    .joblib = JOBLIB_LOAD};
     r->size = len;
     scan_buffer(&ctx, "", data, len, &r->format);
     insp_finish(r);

@@ -14,6 +14,7 @@ struct ckpt_scanner {
     uint64_t limits[CKPT_LIMIT_COUNT_];
     int strict;
     int no_fast_path; /* tests: always run the full interpreter */
+    int all_readings; /* tests: walk joblib's reading even where it cannot differ */
     policy *pol;
 };
 
@@ -32,6 +33,9 @@ typedef struct dis_sink {
     const char *member; /* NULL: every pickle */
     int stopped;        /* fn asked to stop */
 } dis_sink;
+
+/* Whether joblib.load could open the stream being read (scan_ctx.joblib). */
+enum { JOBLIB_NO, JOBLIB_LOAD, JOBLIB_ZF };
 
 typedef struct scan_ctx {
     const ckpt_scanner *sc;
@@ -63,6 +67,12 @@ typedef struct scan_ctx {
     const uint8_t *image;
     size_t image_len;
     struct seen_set *seen;
+    /* joblib.load could open the stream at this level (JOBLIB_LOAD: the
+     * file itself or what its compressor gives; JOBLIB_ZF: the old ZF
+     * reader): a raw pickle there gets joblib's reading too. joblib_next:
+     * what scan_member hands the next level (members of zips and tars are
+     * read by torch, JOBLIB_NO). */
+    int joblib, joblib_next;
 } scan_ctx;
 
 /* Lets the kernel drop the mapped pages of [from, to) if they belong to the

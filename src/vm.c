@@ -80,20 +80,28 @@ void vm_out_of_memory(vm *v)
 
 /* Protocol-4 frames: the C unpickler lets an opcode cross a frame's end,
  * the Python one (joblib) refuses; crossing is a deliberate desync. */
-static void check_frame(vm *v, size_t n)
+static int check_frame(vm *v, size_t n)
 {
     if (!v->in_frame || v->pos + n <= v->frame_end)
-        return;
+        return 1;
     v->in_frame = 0;
     if (v->pos == v->frame_end)
-        return; /* pickle.py drops an exhausted frame and reads on from the file */
+        return 1; /* pickle.py drops an exhausted frame and reads on from the file */
     v->straddled = 1;
+    if (v->py) {
+        vm_fail(v, CKPT_F_FRAME_STRADDLE,
+                "%s argument runs past the frame ending at offset %zu: Lib/pickle.py (joblib) "
+                "raises 'pickle exhausted before end of frame'",
+                op_name(v->op), v->frame_end);
+        return 0;
+    }
     if (!v->straddle_reported) {
         v->straddle_reported = 1;
         vm_note(v, CKPT_F_FRAME_STRADDLE, -1, NULL, NULL,
                 "%s argument runs past the frame ending at offset %zu", op_name(v->op),
                 v->frame_end);
     }
+    return 1;
 }
 
 /* Without peek(), _pickle.c holds exactly the frame in its buffer; a read
@@ -126,7 +134,8 @@ static const uint8_t *take(vm *v, size_t n, int into)
                 v->len - v->pos);
         return NULL;
     }
-    check_frame(v, n);
+    if (!check_frame(v, n))
+        return NULL;
     const uint8_t *p = v->buf + v->pos;
     v->pos += n;
     return p;
@@ -153,7 +162,8 @@ const char *vm_line(vm *v, size_t *len)
         return NULL;
     }
     *len = (size_t)(nl - start);
-    check_frame(v, *len + 1);
+    if (!check_frame(v, *len + 1))
+        return NULL;
     v->pos += *len + 1;
     return (const char *)start;
 }
@@ -249,9 +259,57 @@ int vm_pop_mark(vm *v, size_t *base)
     return 1;
 }
 
+#define SPARSE_MAX 65536 /* memo keys Lib/pickle.py's dict holds off the array */
+
+/* Lib/pickle.py: a key beyond what the array could reasonably hold. */
+static int sparse_key(const vm *v, uint64_t index)
+{
+    return v->py && index >= v->memo_cap && index / 2 > v->memo_count + 1024;
+}
+
+static memo_entry *sparse_find(vm *v, uint64_t index)
+{
+    for (size_t i = 0; i < v->nsparse; i++)
+        if (v->memo_sparse[i].key == index)
+            return &v->memo_sparse[i];
+    return NULL;
+}
+
+static int sparse_put(vm *v, uint64_t index, value x)
+{
+    memo_entry *e = sparse_find(v, index);
+    if (!e) {
+        if (v->nsparse >= SPARSE_MAX) {
+            vm_fail(v, CKPT_F_LIMIT, "max-memo: more than %d sparse memo keys", SPARSE_MAX);
+            return 0;
+        }
+        if (!grow_array(v, (void **)&v->memo_sparse, &v->sparse_cap, v->nsparse + 1,
+                        sizeof(memo_entry), 0))
+            return 0;
+        e = &v->memo_sparse[v->nsparse++];
+        e->key = index;
+        v->memo_count++;
+    }
+    e->val = x;
+    vm_trace(v, "memo[%llu]", (unsigned long long)index);
+    return 1;
+}
+
+/* A dense slot now holds the key: its sparse entry (older) goes. */
+static void sparse_drop(vm *v, uint64_t index)
+{
+    memo_entry *e = v->nsparse ? sparse_find(v, index) : NULL;
+    if (e) {
+        *e = v->memo_sparse[--v->nsparse];
+        v->memo_count--;
+    }
+}
+
 int vm_memo_put_checked(vm *v, uint64_t index, value x)
 {
-    if (index >= v->lim_memo) {
+    if (sparse_key(v, index))
+        return sparse_put(v, index, x);
+    if (index >= v->lim_memo && !v->py) {
         vm_fail(v, CKPT_F_LIMIT, "max-memo: memo index %llu is above the limit %llu",
                 (unsigned long long)index, (unsigned long long)v->lim_memo);
         return 0;
@@ -260,8 +318,10 @@ int vm_memo_put_checked(vm *v, uint64_t index, value x)
     if (index >= v->memo_cap &&
         !grow_array(v, (void **)&v->memo, &v->memo_cap, (size_t)index + 1, sizeof(value), 1))
         return 0;
-    if (v->memo[index].kind == V_EMPTY)
+    if (v->memo[index].kind == V_EMPTY) {
         v->memo_count++;
+        sparse_drop(v, index);
+    }
     v->memo[index] = x;
     vm_trace(v, "memo[%llu]", (unsigned long long)index);
     return 1;
@@ -269,6 +329,12 @@ int vm_memo_put_checked(vm *v, uint64_t index, value x)
 
 int vm_memo_get_checked(vm *v, uint64_t index, value *out)
 {
+    memo_entry *e = v->nsparse ? sparse_find(v, index) : NULL;
+    if (e && (index >= v->memo_cap || v->memo[index].kind == V_EMPTY)) {
+        *out = e->val;
+        vm_trace(v, "memo[%llu]", (unsigned long long)index);
+        return 1;
+    }
     if (index >= v->memo_cap || v->memo[index].kind == V_EMPTY) {
         vm_fail(v, CKPT_F_MEMO_ERROR, "%s: memo slot %llu is empty", op_name(v->op),
                 (unsigned long long)index);

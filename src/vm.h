@@ -12,6 +12,12 @@
 #include "strbuf.h"
 #include "value.h"
 
+/* A memo key far beyond the dense array (Lib/pickle.py's memo is a dict). */
+typedef struct memo_entry {
+    uint64_t key;
+    value val;
+} memo_entry;
+
 typedef struct vm {
     scan_ctx *ctx;
     const char *member;
@@ -47,6 +53,13 @@ typedef struct vm {
      * which torch.load uses for zip members): an argument that runs past the
      * frame's end drops the rest of the frame and is read from its end. */
     int no_peek;
+    /* Read as Lib/pickle.py's unpickler (joblib) reads: frames enforced (an
+     * argument cannot cross a frame's end), a FRAME longer than the data
+     * left reads what is there, NEWOBJ takes any iterable, and the memo is
+     * a dict (sparse keys go to memo_sparse, never to a giant array). */
+    int py;
+    struct memo_entry *memo_sparse;
+    size_t nsparse, sparse_cap;
 
     size_t prefetched;    /* the input is being read ahead up to here */
     size_t prefetch_step; /* grows from 64 KiB: a stream that fails at once
@@ -143,7 +156,7 @@ int vm_push_mark(vm *v);
 int vm_memo_put_checked(vm *v, uint64_t index, value x);
 static inline int vm_memo_put(vm *v, uint64_t index, value x)
 {
-    if (index < v->memo_cap && index < v->lim_memo && !v->dis) {
+    if (index < v->memo_cap && index < v->lim_memo && !v->dis && !v->nsparse) {
         v->memo_count += v->memo[index].kind == V_EMPTY;
         v->memo[index] = x;
         return 1;

@@ -306,12 +306,20 @@ static void op_reduce(vm *v)
     push_call(v, callee, args, v_make(V_EMPTY));
 }
 
+/* Lib/pickle.py calls cls.__new__(cls, *args): any iterable will do (a
+ * call's result may be one); _pickle.c wants a tuple. */
+static int py_iterable(const value *x)
+{
+    return x->kind != V_NONE && x->kind != V_INT && x->kind != V_BOOL && x->kind != V_FLOAT;
+}
+
 static void op_newobj(vm *v, int ex)
 {
     value kw = v_make(V_EMPTY), args, cls;
     if ((ex && !vm_pop(v, &kw)) || !vm_pop(v, &args) || !vm_pop(v, &cls))
         return;
-    if (args.kind != V_TUPLE || (ex && kw.kind != V_DICT)) {
+    if (v->py ? !py_iterable(&args) || (ex && kw.kind != V_DICT && kw.kind != V_CALL)
+              : args.kind != V_TUPLE || (ex && kw.kind != V_DICT)) {
         vm_fail(v, CKPT_F_MALFORMED, "%s expects an argument tuple%s", ex ? "NEWOBJ_EX" : "NEWOBJ",
                 ex ? " and a keyword dict" : "");
         return;

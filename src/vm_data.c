@@ -321,6 +321,14 @@ static void op_frame(vm *v)
     uint64_t n = load_le64(p);
     size_t outer_end = v->frame_end;
     int nested = v->in_frame && v->pos < v->frame_end;
+    if (nested && v->py) {
+        v->straddled = 1;
+        vm_fail(v, CKPT_F_FRAME_STRADDLE,
+                "a new frame begins before the current one ends at offset %zu: Lib/pickle.py "
+                "(joblib) raises",
+                v->frame_end);
+        return;
+    }
     if (nested) {
         v->straddled = 1;
         vm_note(v, CKPT_F_FRAME_STRADDLE, -1, NULL, NULL,
@@ -332,7 +340,12 @@ static void op_frame(vm *v)
     int fits = nested && n <= outer_end - v->pos;
     if (v->no_peek && nested && !fits)
         vm_drop_frame_rest(v);
-    if (n > v->len - v->pos) {
+    if (n > v->len - v->pos && v->py) {
+        vm_note(v, CKPT_F_TRUNCATED, -1, NULL, NULL,
+                "FRAME of %llu bytes, only %zu remain: Lib/pickle.py (joblib) reads what is there",
+                (unsigned long long)n, v->len - v->pos);
+        n = v->len - v->pos;
+    } else if (n > v->len - v->pos) {
         vm_fail(v, CKPT_F_TRUNCATED, "FRAME of %llu bytes, only %zu remain", (unsigned long long)n,
                 v->len - v->pos);
         return;

@@ -1,0 +1,216 @@
+/* Issue 12's reader root causes, one case each: every file in
+ * fixtures/readers (fixtures/gen_readers.py) runs its payload under the real
+ * loader its name selects (tests/real_loader/check_real_loaders.py checks
+ * that), and ckptscan must give exactly the verdict and finding codes below.
+ * Also: skipping joblib's reading where it cannot differ changes no report. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "scan.h"
+#include "testutil.h"
+
+#ifndef CKPT_FIXTURES_DIR
+#define CKPT_FIXTURES_DIR "fixtures"
+#endif
+
+#define END (-1)
+
+static const char *fixtures_dir = CKPT_FIXTURES_DIR;
+
+static ckpt_report *scan_path(const char *path, int all_readings)
+{
+    ckpt_scanner *s;
+    assert_int_equal(ckpt_scanner_new(&s), CKPT_OK);
+    s->all_readings = all_readings;
+    ckpt_report *r = NULL;
+    assert_int_equal(ckpt_scan_file(s, path, &r), CKPT_OK);
+    ckpt_scanner_free(s);
+    return r;
+}
+
+/* The report's distinct finding codes are exactly `codes` (END-terminated). */
+static void expect(const char *file, ckpt_verdict verdict, const int *codes)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/readers/%s", fixtures_dir, file);
+    ckpt_report *r = scan_path(path, 0);
+    int ok = ckpt_report_verdict(r) == verdict;
+    size_t want = 0;
+    for (; codes[want] != END; want++)
+        ok &= find_code(r, (ckpt_code)codes[want], -1) >= 0;
+    for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
+        ckpt_finding f;
+        assert_int_equal(ckpt_report_finding(r, i, &f), CKPT_OK);
+        int listed = 0;
+        for (size_t j = 0; j < want; j++)
+            listed |= codes[j] == (int)f.code;
+        ok &= listed;
+    }
+    if (!ok) {
+        fprintf(stderr, "%s: expected %s\n", file, ckpt_verdict_name(verdict));
+        dump_report(r);
+    }
+    ckpt_report_free(r);
+    assert_true(ok);
+}
+
+/* 1: the joblib array step is joblib's alone. pickle.load reads the bytes
+ * joblib takes for an array as opcodes, and runs them. */
+static void rc1_array_step_only_in_joblib_reading(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_COMMAND, CKPT_F_LOADER_DISAGREEMENT, END};
+    expect("malicious_rc1_array_step.pkl", CKPT_VERDICT_DANGEROUS, codes);
+}
+
+/* 5: joblib's reading follows Lib/pickle.py. A FRAME longer than the data
+ * left is read as far as it goes (_pickle.c: truncated). */
+static void rc5_frame_longer_than_data(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_TRUNCATED, CKPT_F_COMMAND, CKPT_F_LOADER_DISAGREEMENT, END};
+    expect("malicious_rc5_long_frame.joblib", CKPT_VERDICT_DANGEROUS, codes);
+}
+
+/* 5: NEWOBJ with a list of arguments (_pickle.c: malformed). */
+static void rc5_newobj_any_iterable(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_UNKNOWN_IMPORT, CKPT_F_MALFORMED, CKPT_F_COMMAND,
+                                CKPT_F_LOADER_DISAGREEMENT, END};
+    expect("malicious_rc5_newobj_list.joblib", CKPT_VERDICT_DANGEROUS, codes);
+}
+
+/* 5: the memo is a dict: index 2**32-1 costs nothing (_pickle.c:
+ * MemoryError, ckptscan's C reading: max-memo). */
+static void rc5_memo_is_a_dict(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_LIMIT, CKPT_F_COMMAND, CKPT_F_LOADER_DISAGREEMENT, END};
+    expect("malicious_rc5_sparse_memo.joblib", CKPT_VERDICT_DANGEROUS, codes);
+}
+
+/* ---- the joblib reading may be skipped: same JSON with and without ---- */
+
+typedef struct outbuf {
+    char *p;
+    size_t n;
+} outbuf;
+
+static int append(void *ctx, const char *bytes, size_t len)
+{
+    outbuf *b = ctx;
+    char *q = realloc(b->p, b->n + len + 1);
+    if (!q)
+        return 1;
+    memcpy(q + b->n, bytes, len);
+    b->p = q;
+    b->n += len;
+    b->p[b->n] = '\0';
+    return 0;
+}
+
+static outbuf json_of(ckpt_report *r)
+{
+    outbuf b = {NULL, 0};
+    assert_int_equal(ckpt_report_write_json(r, append, &b), CKPT_OK);
+    ckpt_report_free(r);
+    return b;
+}
+
+static int same_either_way(const char *path)
+{
+    outbuf a = json_of(scan_path(path, 0)), b = json_of(scan_path(path, 1));
+    int same = a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
+    if (!same)
+        fprintf(stderr, "%s:\nskipped: %s\nwalked:  %s\n", path, a.p, b.p);
+    free(a.p);
+    free(b.p);
+    return same;
+}
+
+/* Every regular file under dir (recursively); returns the number compared. */
+static int compare_dir(const char *dir, int *differ)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[8192];
+        struct stat st;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            n += compare_dir(path, differ);
+        } else if (S_ISREG(st.st_mode) && st.st_size < (4 << 20)) {
+            n++;
+            *differ += !same_either_way(path);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static void skipping_joblib_reading_changes_nothing(void **state)
+{
+    (void)state;
+    int differ = 0;
+    int n = compare_dir(fixtures_dir, &differ);
+    fprintf(stderr, "readers: %d files, %d differ\n", n, differ);
+    assert_true(n >= 50);
+    assert_int_equal(differ, 0);
+}
+
+static const char sd_linear_p2[] =
+    "\200\002ccollections\012OrderedDict\012q\000)Rq\001X\001\000\000\000wq\002K\001s.";
+
+/* A plain pickle that names no joblib class: the same with joblib's reading. */
+static void plain_pickle_same_both_ways(void **state)
+{
+    (void)state;
+    ckpt_scanner *s[2];
+    outbuf o[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ckpt_scanner_new(&s[i]), CKPT_OK);
+        s[i]->all_readings = i;
+        ckpt_report *r = NULL;
+        assert_int_equal(ckpt_scan_mem(s[i], sd_linear_p2, sizeof(sd_linear_p2) - 1, "x", &r),
+                         CKPT_OK);
+        assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_SAFE);
+        o[i] = json_of(r);
+        ckpt_scanner_free(s[i]);
+    }
+    assert_int_equal(o[0].n, o[1].n);
+    assert_memory_equal(o[0].p, o[1].p, o[0].n);
+    free(o[0].p);
+    free(o[1].p);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        fixtures_dir = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rc1_array_step_only_in_joblib_reading),
+        cmocka_unit_test(rc5_frame_longer_than_data),
+        cmocka_unit_test(rc5_newobj_any_iterable),
+        cmocka_unit_test(rc5_memo_is_a_dict),
+        cmocka_unit_test(plain_pickle_same_both_ways),
+        cmocka_unit_test(skipping_joblib_reading_changes_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
