@@ -410,6 +410,8 @@ static int already_scanned(scan_ctx *ctx, const uint8_t *buf, size_t len, unsign
 
 int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, int force_pickle)
 {
+    int joblib_here = ctx->joblib_next; /* for this member only */
+    ctx->joblib_next = JOBLIB_NO;
     if (ctx->depth + 1 >= ctx_limit(ctx, CKPT_LIMIT_DEPTH)) {
         char msg[160];
         snprintf(msg, sizeof(msg), "max-depth: nesting deeper than %llu; member not scanned",
@@ -428,8 +430,7 @@ int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t le
     ckpt_format f;
     int scanned = 1;
     int joblib = ctx->joblib;
-    ctx->joblib = ctx->joblib_next;
-    ctx->joblib_next = JOBLIB_NO;
+    ctx->joblib = joblib_here;
     ctx->depth++;
     if (kind == 1)
         read_pickle_stream(ctx, member, buf, len, &f);
