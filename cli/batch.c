@@ -85,10 +85,14 @@ static scanned *scan_one(const ckpt_scanner *s, const cli_opts *o, const char *p
     }
     d->r = r;
     diagnose(r, &d->x);
-    int digest = o->hash || (o->format == OUT_SARIF && ckpt_report_finding_count(r) > 0);
+    ckpt_verdict v = ckpt_report_verdict(r);
+    int flagged = v == CKPT_VERDICT_SUSPICIOUS || v == CKPT_VERDICT_DANGEROUS;
+    int digest = o->hash || (o->format == OUT_SARIF && ckpt_report_finding_count(r) > 0) ||
+                 ((o->accepted || o->format == OUT_BASELINE) && flagged);
     if (digest && !fifo && strcmp(path, "-") != 0 && ckpt_report_verdict(r) != CKPT_VERDICT_ERROR &&
         sha256_file(path, d->x.sha256) < 0)
         d->x.sha256[0] = '\0';
+    d->x.accepted = baseline_accepts(o->accepted, d->x.sha256, v);
     return d;
 }
 
@@ -179,6 +183,10 @@ static void count(cli_summary *sum, const ckpt_report *r, const report_extra *x)
     ckpt_verdict v = ckpt_report_verdict(r);
     sum->files++;
     sum->by_verdict[v]++;
+    if (x->accepted)
+        sum->accepted++;
+    else
+        sum->gate[v]++;
     sum->bytes += ckpt_report_size(r);
     sum->findings += ckpt_report_finding_count(r);
     if (v == CKPT_VERDICT_ERROR) {

@@ -8,7 +8,16 @@
 
 #include "ckptscan.h"
 
-enum out_format { OUT_TEXT, OUT_JSON, OUT_JSONL, OUT_SARIF };
+enum out_format { OUT_TEXT, OUT_JSON, OUT_JSONL, OUT_SARIF, OUT_BASELINE };
+
+/* baseline.c: accepted files by SHA-256 (--baseline), and the lines of
+ * --format baseline. */
+typedef struct baseline baseline;
+/* NULL when the file cannot be read (errno) or *bad_line is a bad line. */
+baseline *baseline_load(const char *path, size_t *bad_line);
+void baseline_free(baseline *b);
+/* 1 when the content with this digest was accepted at verdict v or worse. */
+int baseline_accepts(const baseline *b, const char *sha256, ckpt_verdict v);
 
 /* A growable list of owned strings. */
 typedef struct strlist {
@@ -33,6 +42,7 @@ typedef struct cli_opts {
     int unsafe_only;      /* list only files that are not SAFE; always the summary */
     int hash;             /* --hash: sha256 of each file */
     const char *label;    /* --label: the name standard input is reported under */
+    baseline *accepted;   /* --baseline, or NULL */
     int progress;         /* resolved: 1 to draw a progress line on stderr */
     int jobs;             /* worker threads, >= 1 */
     int null_sep;         /* --files-from entries end with NUL */
@@ -86,6 +96,7 @@ typedef struct report_extra {
     int truncated_zip;   /* starts as a zip archive whose end is missing */
     char sha256[65];     /* hex digest with --hash, else "" */
     const char *aliases; /* other names, packed "a\0b\0\0", or NULL */
+    int accepted;        /* --baseline accepts this content at this verdict */
 } report_extra;
 
 /* diagnose.c: fills *x for report r. */
@@ -98,6 +109,8 @@ void diagnose(const ckpt_report *r, report_extra *x);
 typedef struct cli_summary {
     unsigned long long files, by_verdict[4], by_format[CKPT_FORMAT_COUNT_];
     unsigned long long bytes, findings;
+    unsigned long long gate[4]; /* by_verdict without the files the baseline accepts */
+    unsigned long long accepted;
     walk_counts walk;
     int interrupted; /* SIGINT or SIGTERM stopped the batch */
     strlist unreadable;
@@ -143,6 +156,8 @@ typedef struct cli_sarif cli_sarif;
 cli_sarif *sarif_begin(FILE *f);
 void sarif_add(cli_sarif *s, const ckpt_report *r, const report_extra *x);
 void sarif_end(cli_sarif *s, int interrupted);
+
+void baseline_line(FILE *f, const ckpt_report *r, const report_extra *x);
 
 /* policy_check.c: warns on stderr about each `allow` line of these policy
  * files that can never take effect with scanner s (deny beats allow). */

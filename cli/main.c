@@ -40,7 +40,7 @@ static int run(const ckpt_scanner *s, const cli_opts *o)
     }
     if (sum.interrupted)
         return EXIT_INTERRUPTED;
-    return exit_status(sum.by_verdict, o->fail_on, rc);
+    return exit_status(sum.gate, o->fail_on, rc);
 }
 
 int main(int argc, char **argv)

@@ -42,7 +42,8 @@ static const char usage_text[] =
     "                       per file as it finishes, then a summary line) or sarif\n"
     "                       (SARIF 2.1.0 for GitHub code scanning: rule ids are the\n"
     "                       finding codes; files with findings are hashed for the\n"
-    "                       fingerprints)\n"
+    "                       fingerprints) or baseline (a --baseline file: the SHA-256,\n"
+    "                       verdict and path of each file that is not safe)\n"
     "      --fail-on LEVEL  fail (exit 1, or 3 for dangerous) when a file is at\n"
     "                       least LEVEL: suspicious (default) or dangerous\n"
     "      --strict         every import that is not allowlisted counts as dangerous\n"
@@ -78,6 +79,11 @@ static const char usage_text[] =
     "      --max-file-size N  same as --limit max-file-size=N\n"
     "      --list-codes     print the finding codes as a Markdown table and exit\n"
     "      --explain CODE   print what finding CODE means and what to do, and exit\n"
+    "      --baseline FILE  files already reviewed: lines SHA256 VERDICT [PATH] (as\n"
+    "                       --format baseline writes them); a file whose content is\n"
+    "                       listed at its verdict or worse does not fail the run (it is\n"
+    "                       still reported, marked accepted); files that are not safe\n"
+    "                       are hashed for this\n"
     "      --list-limits    print the limits with defaults and reasons and exit\n"
     "  -h, --help           print this help and exit\n"
     "  -V, --version        print the version and exit\n"
@@ -110,7 +116,8 @@ enum {
     OPT_NO_PROGRESS,
     OPT_LABEL,
     OPT_HASH,
-    OPT_EXPLAIN
+    OPT_EXPLAIN,
+    OPT_BASELINE
 };
 
 static const struct option long_opts[] = {
@@ -128,6 +135,7 @@ static const struct option long_opts[] = {
     {"label", required_argument, NULL, OPT_LABEL},
     {"hash", no_argument, NULL, OPT_HASH},
     {"explain", required_argument, NULL, OPT_EXPLAIN},
+    {"baseline", required_argument, NULL, OPT_BASELINE},
     {"jobs", required_argument, NULL, 'j'},
     {"files-from", required_argument, NULL, OPT_FILES_FROM},
     {"null", no_argument, NULL, '0'},
@@ -246,6 +254,21 @@ static int add_policy(ckpt_scanner *s, const char *path)
     return 2;
 }
 
+static int load_baseline(cli_opts *o, const char *path)
+{
+    size_t bad = 0;
+    baseline_free(o->accepted);
+    o->accepted = baseline_load(path, &bad);
+    if (o->accepted)
+        return -1;
+    if (bad)
+        fprintf(stderr, "ckptscan: %s:%zu: not a baseline line (SHA256 VERDICT [PATH])\n", path,
+                bad);
+    else
+        fprintf(stderr, "ckptscan: --baseline %s: %s\n", path, strerror(errno));
+    return 2;
+}
+
 static int want_color(const char *when)
 {
     if (strcmp(when, "always") == 0)
@@ -269,8 +292,10 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
             o->format = OUT_JSONL;
         else if (strcmp(arg, "sarif") == 0)
             o->format = OUT_SARIF;
+        else if (strcmp(arg, "baseline") == 0)
+            o->format = OUT_BASELINE;
         else
-            return usage_error("unknown format '%s' (text, json, jsonl, sarif)", arg);
+            return usage_error("unknown format '%s' (text, json, jsonl, sarif, baseline)", arg);
         return -1;
     case OPT_FAIL_ON:
         if (strcmp(arg, "suspicious") == 0)
@@ -317,6 +342,7 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
         return -1;
     case OPT_LIST_CODES: list_codes(); return 0;
     case OPT_EXPLAIN: return explain(arg);
+    case OPT_BASELINE: return load_baseline(o, arg);
     case OPT_LIST_LIMITS: list_limits(); return 0;
     case 'h': fputs(usage_text, stdout); return 0;
     case 'V': printf("ckptscan %s\n", ckpt_version()); return 0;
@@ -329,6 +355,7 @@ void cli_opts_free(cli_opts *o)
     strlist_free(&o->include);
     strlist_free(&o->exclude);
     strlist_free(&o->policies);
+    baseline_free(o->accepted);
 }
 
 static int default_jobs(void)

@@ -85,8 +85,9 @@ static void text_verdict_line(FILE *f, const ckpt_report *r, const report_extra 
     if (v == CKPT_VERDICT_ERROR)
         fprintf(f, " (%s)\n", x->error ? x->error : ckpt_strerror(ckpt_report_status(r)));
     else
-        fprintf(f, " [%s] %zu finding%s\n", ckpt_format_name(ckpt_report_format(r)),
-                ckpt_report_finding_count(r), ckpt_report_finding_count(r) == 1 ? "" : "s");
+        fprintf(f, " [%s] %zu finding%s%s\n", ckpt_format_name(ckpt_report_format(r)),
+                ckpt_report_finding_count(r), ckpt_report_finding_count(r) == 1 ? "" : "s",
+                x->accepted ? " (accepted in the baseline)" : "");
     if (x->truncated_zip)
         fputs("  " TRUNCATED_ZIP_TEXT "\n", f);
     if (*x->sha256)
@@ -182,6 +183,8 @@ static void json_report(FILE *f, const ckpt_report *r, const report_extra *x)
         json_string_field(f, "note", TRUNCATED_ZIP_TEXT);
     if (*x->sha256)
         json_string_field(f, "sha256", x->sha256);
+    if (x->accepted)
+        json_string_field(f, "baseline", "accepted");
     if (x->aliases && *x->aliases) {
         fputs(",\"aliases\":[", f);
         for (const char *a = x->aliases; *a; a += strlen(a) + 1) {
@@ -208,6 +211,10 @@ void out_begin(FILE *f, const cli_opts *o)
     json_items = 0;
     if (o->format == OUT_JSON)
         fprintf(f, "{\"ckptscan\":\"%s\",\"files\":[", ckpt_version());
+    if (o->format == OUT_BASELINE)
+        fputs("# ckptscan baseline: SHA256 VERDICT PATH of each file that is not safe; keep only "
+              "the lines you reviewed and accept\n",
+              f);
     if (o->format == OUT_SARIF && (sarif = sarif_begin(f)) == NULL) {
         fputs("ckptscan: cannot start the SARIF log\n", stderr);
         exit(2);
@@ -237,6 +244,7 @@ void out_report(FILE *f, const ckpt_report *r, const report_extra *x, const cli_
         fflush(f); /* a line per finished file, for pipelines */
         break;
     case OUT_SARIF: sarif_add(sarif, r, x); break;
+    case OUT_BASELINE: baseline_line(f, r, x); break;
     }
 }
 
@@ -279,8 +287,8 @@ static void json_summary(FILE *f, const cli_summary *s)
     json_strings(f, &s->unreadable);
     fputs(",\"unreadable_dirs\":", f);
     json_strings(f, &w->unlisted);
-    fprintf(f, ",\"interrupted\":%s,\"seconds\":%.3f}", s->interrupted ? "true" : "false",
-            s->seconds);
+    fprintf(f, ",\"accepted\":%llu,\"interrupted\":%s,\"seconds\":%.3f}", s->accepted,
+            s->interrupted ? "true" : "false", s->seconds);
 }
 
 /* ", N skipped (why, ...)" */
@@ -312,6 +320,8 @@ static void text_summary(FILE *f, const cli_summary *s)
             s->by_verdict[CKPT_VERDICT_SAFE], s->by_verdict[CKPT_VERDICT_SUSPICIOUS],
             s->by_verdict[CKPT_VERDICT_DANGEROUS], s->by_verdict[CKPT_VERDICT_ERROR]);
     text_skipped(f, &s->walk);
+    if (s->accepted)
+        fprintf(f, ", %llu accepted in the baseline", s->accepted);
     if (s->walk.unlisted.n)
         fprintf(f, "; %zu director%s could not be read", s->walk.unlisted.n,
                 s->walk.unlisted.n == 1 ? "y" : "ies");
@@ -344,6 +354,10 @@ void out_end(FILE *f, const cli_summary *sum, const cli_opts *o, size_t nfiles)
     case OUT_SARIF:
         sarif_end(sarif, sum->interrupted);
         sarif = NULL;
+        break;
+    case OUT_BASELINE:
+        if (sum->interrupted)
+            fputs("# interrupted: the files not listed were not scanned\n", f);
         break;
     }
 }

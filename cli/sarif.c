@@ -187,7 +187,8 @@ static void write_message(FILE *f, const ckpt_finding *x)
     free(text);
 }
 
-static void write_result(cli_sarif *s, size_t art, const char *path, const ckpt_finding *x)
+static void write_result(cli_sarif *s, size_t art, const char *path, const ckpt_finding *x,
+                         int accepted)
 {
     FILE *f = s->f;
     fputs(s->nresults++ ? ",{" : "{", f);
@@ -215,6 +216,10 @@ static void write_result(cli_sarif *s, size_t art, const char *path, const ckpt_
     char fp[65];
     fingerprint(&s->arts[art], x, fp);
     fprintf(f, ",\"partialFingerprints\":{\"ckptscanFinding/v1\":\"%s\"}", fp);
+    if (accepted)
+        fputs(",\"suppressions\":[{\"kind\":\"external\",\"status\":\"accepted\","
+              "\"justification\":\"accepted in the ckptscan --baseline file\"}]",
+              f);
     fputs(",\"properties\":{", f);
     kstr(f, "severity", ckpt_severity_name(x->severity), 1);
     kstr(f, "member", x->member, 0);
@@ -262,7 +267,7 @@ void sarif_add(cli_sarif *s, const ckpt_report *r, const report_extra *x)
     for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
         ckpt_finding fx;
         if (ckpt_report_finding(r, i, &fx) == CKPT_OK)
-            write_result(s, (size_t)art, ckpt_report_path(r), &fx);
+            write_result(s, (size_t)art, ckpt_report_path(r), &fx, x->accepted);
     }
 }
 

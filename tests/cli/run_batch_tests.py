@@ -486,6 +486,46 @@ def hub_cache_names_people_know(exe, root):
 
 
 @check
+def baseline_accepts_reviewed_files(exe, root):
+    import hashlib
+    evil = hashlib.sha256(EVIL).hexdigest()
+    unknown = hashlib.sha256(UNKNOWN).hexdigest()
+    files = ["models/a/b/c/unknown.ckpt", "models/a/evil1.pkl", "models/a/safe1.pt",
+             "models/a/b/c/safe2.bin"]
+    rc, out, _ = run(exe, ["--format", "baseline"] + files, root)
+    assert rc == 3 and out.splitlines()[1:] == [
+        f"{unknown} suspicious models/a/b/c/unknown.ckpt",
+        f"{evil} dangerous models/a/evil1.pkl"], out
+    bl = os.path.join(root, "baseline.txt")
+    with open(bl, "w") as f:
+        f.write(out)
+    rc, out, _ = run(exe, ["--format", "json", "--baseline", bl] + files, root)
+    d = docs(out)
+    acc = {f["path"]: f.get("baseline") for f in d["files"]}
+    assert rc == 0 and acc == {"models/a/evil1.pkl": "accepted", "models/a/safe1.pt": None,
+                               "models/a/b/c/safe2.bin": None,
+                               "models/a/b/c/unknown.ckpt": "accepted"}, (rc, acc)
+    assert d["summary"]["accepted"] == 2 and d["summary"]["dangerous"] == 1, d["summary"]
+    # accepted as suspicious, but it is dangerous: still fails
+    with open(bl, "w") as f:
+        f.write(f"# reviewed\n{evil} suspicious models/a/evil1.pkl\n")
+    rc, out, _ = run(exe, ["--color", "never", "--baseline", bl, "models/a/evil1.pkl",
+                           "models/a/b/c/unknown.ckpt"], root)
+    assert rc == 3 and "(accepted in the baseline)" not in out, (rc, out)
+    # the same content under another name is accepted too; SARIF suppresses its results
+    with open(bl, "w") as f:
+        f.write(f"{evil} dangerous elsewhere/model.pkl\n")
+    rc, out, _ = run(exe, ["--format", "sarif", "--baseline", bl, "hub/models--x/snapshots"],
+                     root)
+    res = json.loads(out)["runs"][0]["results"]
+    assert rc == 0 and res and all(r["suppressions"][0]["kind"] == "external" for r in res), out
+    with open(bl, "w") as f:
+        f.write("not-a-digest dangerous x\n")
+    rc, _, err = run(exe, ["--baseline", bl, "models/a/safe1.pt"], root)
+    assert rc == 2 and "baseline.txt:1: not a baseline line" in err, (rc, err)
+
+
+@check
 def bad_batch_options(exe, root):
     for args in (["--shard", "0/3", "models"], ["--shard", "4/3", "models"],
                  ["--shard", "x", "models"], ["-j", "0", "models"], ["-j", "many", "models"]):
