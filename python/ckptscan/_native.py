@@ -47,6 +47,11 @@ def _declare(lib):
         "ckpt_inspect_mem": (ctypes.c_int, [vp, vp, sz, cp, pvp]),
         "ckpt_report_free": (None, [vp]),
         "ckpt_report_write_json": (ctypes.c_int, [vp, _WRITE_FN, vp]),
+        "ckpt_convert_safetensors": (ctypes.c_int, [vp, cp, ctypes.c_uint, _WRITE_FN, vp, pvp]),
+        "ckpt_conversion_free": (None, [vp]),
+        "ckpt_conversion_outcome": (ctypes.c_int, [vp]),
+        "ckpt_conversion_message": (cp, [vp]),
+        "ckpt_conversion_report": (vp, [vp]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -149,6 +154,34 @@ class Scanner:
             return _report_json(out)
         finally:
             lib().ckpt_report_free(out)
+
+
+def convert_safetensors(scanner, path):
+    """(outcome name, message, report dict, safetensors bytes or None) of
+    converting `path` in memory with the library's converter."""
+    L = lib()
+    chunks = []
+
+    def sink(_ctx, data, n):
+        chunks.append(ctypes.string_at(data, n))
+        return 0
+
+    conv = ctypes.c_void_p()
+    st = L.ckpt_convert_safetensors(scanner._h, os.fsencode(path), 0, _WRITE_FN(sink), None,
+                                    ctypes.byref(conv))
+    if not conv.value:
+        _check(st, "convert")
+    try:
+        outcome = ("written", "not-safe", "unsupported", "refused")[
+            L.ckpt_conversion_outcome(conv)]
+        message = (L.ckpt_conversion_message(conv) or b"").decode("utf-8", "replace")
+        rep = L.ckpt_conversion_report(conv)
+        report = json.loads(_report_json(rep)) if rep else None
+        if st != _OK:
+            outcome, message = "refused", f"{message} ({L.ckpt_strerror(st).decode()})"
+        return outcome, message, report, b"".join(chunks) if outcome == "written" else None
+    finally:
+        L.ckpt_conversion_free(conv)
 
 
 def _pointer(data):

@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """load_state_dict(): the tensors of a SAFE checkpoint, read through the
 inventory (dtype, shape, strides, storage, offset) without unpickling.
-Storages stored uncompressed in a torch zip are memory-mapped in place
-(copy-on-write: writing to a tensor never touches the file)."""
+Storages stored uncompressed in a little-endian torch zip are memory-mapped
+in place (copy-on-write: writing to a tensor never touches the file); other
+layouts (legacy, deflated records, big-endian, .npy/.npz) go through the
+library's safetensors converter in memory, which costs one copy."""
+import json
 import os
 import struct
 
-from . import _api
+from . import _api, _native
 from ._guard import UnsafeFileError
+from ._report import Inspection
 
 _DTYPES = {  # inventory dtype -> (numpy dtype, item size)
     "float64": ("<f8", 8), "float32": ("<f4", 4), "float16": ("<f2", 2),
@@ -60,6 +64,56 @@ def _check_supported(insp):
             raise UnsupportedCheckpointError(f"{t['path']}: {t['dtype']} tensor not supported")
 
 
+def _mappable(insp):
+    """True when every tensor can be mapped from the file as it is."""
+    try:
+        _check_supported(insp)
+        _storage_members(insp)
+        return True
+    except UnsupportedCheckpointError:
+        return False
+
+
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2", "I64": "<i8",
+              "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}
+
+
+def _from_safetensors(np, blob):
+    """{name: (numpy array, safetensors dtype)} of an in-memory safetensors file."""
+    n = struct.unpack_from("<Q", blob, 0)[0]
+    header = json.loads(blob[8:8 + n])
+    data = memoryview(blob)[8 + n:]
+    out = {}
+    for name, d in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = d["data_offsets"]
+        arr = np.frombuffer(data[begin:end], dtype=_ST_DTYPES[d["dtype"]]).copy()
+        out[name] = (arr.reshape(d["shape"]), d["dtype"])
+    return out
+
+
+def _converted(np, path, framework, profiles, policy):
+    scanner = _api._get(profiles, policy, None, False)
+    outcome, message, report, blob = _native.convert_safetensors(scanner, path)
+    if outcome == "not-safe":
+        raise UnsafeFileError(Inspection(report), path)
+    if outcome != "written":
+        raise UnsupportedCheckpointError(f"{path}: {message}")
+    tensors = _from_safetensors(np, blob)
+    order = [t["path"] for t in (report or {}).get("inspection", {}).get("tensors", [])]
+    names = [n for n in dict.fromkeys(order) if n in tensors]
+    names += [n for n in tensors if n not in set(names)]
+    out = {}
+    for name in names:
+        arr, dtype = tensors[name]
+        out[name] = _as_torch(arr, {"dtype": "bfloat16" if dtype == "BF16" else "",
+                                    "shape": list(arr.shape),
+                                    "stride": [s // max(arr.itemsize, 1) for s in arr.strides]}) \
+            if framework == "torch" else arr
+    return out
+
+
 def _view(np, f, path, tensor, member):
     """A numpy view of one tensor over the mapped storage record."""
     code, size = _DTYPES[tensor["dtype"]]
@@ -96,7 +150,8 @@ def load_state_dict(path, *, framework="torch", profiles=(), policy=None):
     insp = _api.inspect(path, profiles=profiles, policy=policy)
     if insp.verdict != "safe":
         raise UnsafeFileError(insp, path)
-    _check_supported(insp)
+    if not _mappable(insp):
+        return _converted(np, path, framework, profiles, policy)
     members = _storage_members(insp)
     out = {}
     with open(path, "rb") as f:

@@ -89,8 +89,20 @@ def test_refuses_what_is_not_safe_and_never_unpickles(tmp_path):
     with pytest.raises(ckptscan.UnsafeFileError):
         ckptscan.load_state_dict(module)
     assert ckptscan.load_state_dict(module, profiles=("ml",))  # SAFE with its profile
-    legacy = os.path.join(REPO, "fixtures", "torch", "legacy_sd_linear.pt")
-    with pytest.raises(ckptscan.UnsupportedCheckpointError, match="layout 'legacy'"):
-        ckptscan.load_state_dict(legacy)
+    legacy = os.path.join(REPO, "fixtures", "torch", "legacy_dtypes.pt")
+    with pytest.raises(ckptscan.UnsupportedCheckpointError, match="complex64"):
+        ckptscan.load_state_dict(legacy)  # safetensors has no complex dtype
     with pytest.raises(ValueError):
         ckptscan.load_state_dict(legacy, framework="jax")
+
+
+def test_legacy_checkpoints_through_the_converter():
+    """Legacy stacked-pickle checkpoints are read by the library's converter
+    (in memory) and still equal torch.load, in the same key order."""
+    for name in ("legacy_sd_linear.pt", "legacy_sd_batchnorm2d.pt"):
+        path = os.path.join(REPO, "fixtures", "torch", name)
+        ours = ckptscan.load_state_dict(path)
+        ref = reference(path)
+        assert list(ours) == list(ref), name
+        for key, t in ours.items():
+            assert t.dtype == ref[key].dtype and torch.equal(t, ref[key]), (name, key)
