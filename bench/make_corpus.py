@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Generates the benchmark corpus (not committed: about 2.3 GB).
 
   big_zip.pt        1 GiB torch zip checkpoint of a few large tensors

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Benchmark: ckptscan side by side with CPython's own pickle.load (the
 loader) and pickletools.genops (the core of Python scanners) on the same
 files, in one run. Reports medians of several runs (this machine is noisy),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parallel batch scanning. The main thread walks the inputs while the
  * other workers scan what the walk has found so far; then it scans too.
  * Whichever worker finishes the report that is next in line writes it,

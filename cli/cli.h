@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ckptscan command line: options, input collection, parallel batch
  * scanning and output writers. Uses only the public header. */
 #ifndef CKPTSCAN_CLI_H

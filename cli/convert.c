@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ckptscan convert INPUT OUTPUT.safetensors` (or INPUT... DIR/): writes
  * the weights of SAFE checkpoints as safetensors without loading them.
  * The output goes to a temporary file in the target directory, is synced

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Second looks at a finished report, for people: the system's own words
  * for an input that could not be read, and a zip archive cut short. */
 #include <errno.h>

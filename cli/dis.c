@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ckptscan dis FILE [--member NAME]`: an annotated opcode listing. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What to do about each finding code: the one-line advice under a report
  * in text output, --explain CODE, and the SARIF rules' help text. */
 #include <string.h>

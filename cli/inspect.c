@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ckptscan inspect FILE`: what a checkpoint holds, laid out for a terminal
  * (or the report's JSON with its "inspection" object). */
 #include <inttypes.h>

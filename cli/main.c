@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ckptscan: scan checkpoints and pickles before loading them. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Command-line parsing and --help. */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Text, JSON and JSON Lines output of reports and of the batch summary. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Warnings for policy lines that can never take effect: an `allow` of a
  * name the denylist grades anyway (deny beats allow). Each allow line is
  * tried on the configured scanner as a one-import pickle. */

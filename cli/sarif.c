@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* --format sarif: one SARIF 2.1.0 log shaped for GitHub code scanning.
  * Each result points at the scanned file itself (a URI relative to the
  * %SRCROOT% base, the current directory), names the archive member in its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SHA-256 (FIPS 180-4) of a file, for --hash and SARIF fingerprints. */
 #include <errno.h>
 #include <fcntl.h>

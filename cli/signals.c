@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SIGINT and SIGTERM: a flag the batch polls, so that it stops scheduling
  * and still writes a complete, valid document of what was done. */
 #include <signal.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Input collection: arguments, --files-from lists, recursive directory
  * walks that follow symlinks (a Hugging Face cache links snapshots/ into
  * blobs/) without loops or scanning one inode twice, then the include /

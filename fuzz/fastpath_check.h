@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fast path against the full interpreter (fuzz_pickle, fuzz_fastpath):
  * their reports must be byte-identical JSON. One divergence is by design:
  * the interpreter's max-memory counts the values it builds and the fast

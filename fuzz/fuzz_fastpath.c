@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the whole scan of a buffer (zip, joblib, legacy, bare
  * pickle, ...) with and without the fast path. Where the pickle fuzzer
  * walks pickles alone, this one reaches the fast path through the readers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: inspection of an in-memory buffer. Invariants: the
  * inspection succeeds and is never milder than the plain scan of the same
  * bytes; every tensor, member and entry is well formed (strings set, shape

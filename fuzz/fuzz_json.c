@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the report writer on hostile strings. The input is cut
  * into a module and a name for a GLOBAL line and into a string argument, so
  * every byte value reaches the JSON escaper through a real report. The JSON

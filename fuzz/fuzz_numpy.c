@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the .npy reader, the compressed-stream reader and the
  * legacy torch / tar readers, each on the same raw bytes (joblib arrays are
  * reached through the pickle streams they scan). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the pickle interpreter alone on raw bytes (white-box),
  * with tight limits so every path including limit hits is reached.
  * Invariants: every pickle record is consistent (end within the input, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the policy-file parser. Invariants: a text is applied
  * whole or not at all (a rejected text leaves classification unchanged),
  * and deny always beats allow for a denylisted name, which stays dangerous. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared harness for the per-reader fuzz targets: runs one reader on the
  * input with small limits and checks the report's invariants (an error
  * finding is never SAFE; every pickle record lies inside what was read). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the whole scan of an in-memory buffer. Invariants:
  * the scan succeeds, the verdict is a real one, an error finding is never
  * SAFE, and the JSON writer produces balanced, printable ASCII. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the zip view (torch/miniz and Python zipfile readings)
  * on raw bytes. */
 #include "fuzz_reader.h"

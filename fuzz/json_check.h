@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Checks, in a writer's sink, that JSON output is printable ASCII with
  * balanced brackets and closed strings (shared by the fuzz targets). */
 #ifndef CKPT_FUZZ_JSON_CHECK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Replay driver: runs a fuzz target's entry point over every file named on
  * the command line (directories are walked one level), so each target's
  * corpus of seeds and past crashes runs as an ordinary test without

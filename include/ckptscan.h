@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ckptscan.h - scan model checkpoints for code execution before loading them.
  *

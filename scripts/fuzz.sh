@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every libFuzzer target for a fixed budget (default 60 s each) when
 # clang is available. New crashes stop the run with a non-zero status; add
 # the crashing input to fuzz/corpus/<target>/ so every CI run replays it.

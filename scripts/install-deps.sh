@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs everything ckptscan needs to build, test and fuzz on Debian 12
 # (run as root). Idempotent; used by the README's first command and by CI.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The README's first command: install, build, and scan the shipped examples
 # (one safe checkpoint, one malicious one). Exits 0 when both verdicts are
 # the expected ones.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The README's second command: the whole test suite. A plain build runs every
 # meson suite (unit, corpus, cli, CPython and container differentials,
 # fuzz-corpus replays); an ASan+UBSan build runs them again; valgrind runs the
@@ -15,6 +16,8 @@ run_suite() { # build-dir, extra meson options...
   meson test -C "$dir" --print-errorlogs --num-processes 2
 }
 
+echo "== every source file has its SPDX license line"
+bash scripts/spdx.sh --check
 echo "== plain build: all suites"
 run_suite build
 echo "== ASan + UBSan build: all suites"

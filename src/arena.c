@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Arena allocator: bump allocation in chunks, a byte cap, release in one go. */
 #include "arena.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Arena allocator with a hard byte cap: one per scanned stream, freed at once. */
 #ifndef CKPT_ARENA_H
 #define CKPT_ARENA_H

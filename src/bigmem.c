@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Huge-page-friendly allocation for big arrays (see bigmem.h). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mremap */

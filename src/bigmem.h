@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Big arrays (millions of entries, values or memo slots) backed by huge
  * pages where the system allows it: touching a 2 MiB page costs one fault
  * instead of 512, which on a 60,000-member checkpoint is most of the time

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compressed pickles as joblib (and pandas, by extension) open them: zlib,
  * gzip, bz2, xz, lzma-alone, joblib's legacy ZF, and lz4 / zstd when built
  * with them. Decompression is bounded by max-ratio and by max-decompressed

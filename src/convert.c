@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ckpt_convert_safetensors: inspect the file, decide whether every tensor
  * torch.load would return can be written honestly (verdict SAFE, dtypes
  * safetensors has, views inside their storage records), then write the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ckpt_convert_safetensors' internals: the plan of one conversion (which
  * tensor comes from where) and the streaming of tensor bytes from the file
  * into the sink with bounded buffers (convert_data.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Streams tensor bytes from the input file to the safetensors sink: stored
  * bytes read with pread, deflated ones inflated in chunks, strided views
  * gathered in row-major order through bounded buffers. Memory never grows

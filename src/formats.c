@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Format identification from content (never the file name) and dispatch:
  * every reading a real loader could take is scanned, and more than one
  * reading is itself a finding (polyglot). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Format identification and the readers of each format. Every reader is
  * given the whole image of one file or member and returns 1 when the bytes
  * hold as its format (it then scanned every pickle in it and reported its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Data formats that no pickle-based loader runs (text, JSON, safetensors,
  * GGUF, ONNX, HDF5, TFLite, images): recognised by content so that a model
  * repository's other files are named, each check O(size) at most. */

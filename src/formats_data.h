@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Data formats no pickle-based loader runs, recognised by content. */
 #ifndef CKPT_FORMATS_DATA_H
 #define CKPT_FORMATS_DATA_H

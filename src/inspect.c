@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The inspection collector: what the readers hand over during the scan of
  * an inspected file, and the checks made once the whole file is read. */
 #include "inspect.h"

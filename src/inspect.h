@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Inspection: what a checkpoint holds, gathered during a normal scan when
  * the report asks for it (ckpt_inspect_*). The readers hand over what they
  * see (members, storage records, each pickle's result); the walker turns

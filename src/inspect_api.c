@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The inspection's public accessors (ckptscan.h, "Inspection"). */
 #include "inspect.h"
 

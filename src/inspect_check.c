@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Once the whole file is read: each tensor meets its storage record (its
  * size must be what the persistent id declares: LOADERS.md section 6), views
  * of one storage are counted, and the totals are made. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The "inspection" object of a report's JSON (doc/report.schema.json). */
 #include "inspect.h"
 #include "json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* torch's tensor rebuild helpers (torch/_utils.py) and storage classes, as
  * far as the inventory needs them: which argument is the storage, the
  * shape, the strides; the dtype and element size of each storage class. */

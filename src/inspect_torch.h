@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What torch's rebuild helpers and storages mean, for the inventory. */
 #ifndef CKPT_INSPECT_TORCH_H
 #define CKPT_INSPECT_TORCH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The tensor inventory: walks what a pickle's STOP returned and finds every
  * tensor rebuild call, with its key path in the object (nn.Module's
  * _parameters/_buffers/_modules levels left out, as state_dict() does).

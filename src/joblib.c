@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* joblib arrays inside pickle streams: after a BUILD that makes a
  * NumpyArrayWrapper, joblib reads the array's bytes from the file in the
  * middle of the pickle stream (joblib/numpy_pickle.py, read_array). This hook

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Buffered JSON writer with safe escaping of arbitrary bytes. */
 #include "json.h"
 

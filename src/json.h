@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small buffered JSON writer over a ckpt_write_fn sink; output is pure
  * ASCII whatever the input bytes (invalid UTF-8 becomes \udcXX escapes, as
  * Python's surrogateescape). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* torch's legacy stacked-pickle format: five pickles, then raw storage bytes.
  *
  * Which streams are legacy. torch.load unpickles pickle 1 whatever it is and

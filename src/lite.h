@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fast path's walk state, shared by pickle_lite.c (data opcodes and
  * the loop) and lite_objects.c (imports, calls, persistent ids). */
 #ifndef CKPT_LITE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fast path's object opcodes, for the pickles torch writes: GLOBAL of
  * allowlisted names, REDUCE / NEWOBJ / NEWOBJ_EX on them, BUILD and the
  * container opcodes on the objects they make, and torch storage

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A mapped file that shrinks while it is scanned (a mirror being synced, a
  * download in progress) makes reads of its pages past the new end raise
  * SIGBUS, which would kill the whole batch. A process-wide handler looks the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Survives a mapped input that shrinks while it is scanned (see mapguard.c). */
 #ifndef CKPT_MAPGUARD_H
 #define CKPT_MAPGUARD_H

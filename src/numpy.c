@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* numpy .npy files: magic, version, header length, then a header that is a
  * Python dict literal (descr, fortran_order, shape). If the dtype holds an
  * object anywhere, np.load(allow_pickle=True) unpickles the data.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The opcode table, indexed by byte, and the argument-only skim. */
 #include "opcodes.h"
 

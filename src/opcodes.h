@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pickle opcode table (protocols 0-5): one X-macro drives decoding,
  * names, the weights_only subset and the disassembly. */
 #ifndef CKPT_OPCODES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Drives the interpreter over one pickle or a run of pickles, and records
  * each pickle in the report. */
 #include "pickle.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Walking pickle streams: one pickle, or every pickle to the end of a buffer. */
 #ifndef CKPT_PICKLE_H
 #define CKPT_PICKLE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A value-free fast path: only kinds are tracked (plus a tag where it
  * matters, lite.h), so memory stays flat and the loop is tight. It can
  * conclude exactly one thing: "a clean, complete pickle whose only reports

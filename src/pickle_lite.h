@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The value-free fast path (pickle_lite.c, lite_objects.c). */
 #ifndef CKPT_PICKLE_LITE_H
 #define CKPT_PICKLE_LITE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The import policy object: built-in and user rules, profiles, and the
  * classification of a global as allowed, denied (with a category) or unknown. */
 #include "policy.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The import policy: allowlist (what SAFE means), denylist (how bad the rest
  * is), Python-2 name mapping, and torch's weights_only allowlist. */
 #ifndef CKPT_POLICY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Policy text parser: `allow`, `deny` and `profile` lines into a list. */
 #include "policy_internal.h"
 

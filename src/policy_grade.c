@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The names whose calls are graded with their arguments (policy_grade.h). */
 #include "policy_grade.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Names whose calls are judged with their arguments: call-throughs graded
  * by what they reach, and allowlisted callables with argument checks. */
 #ifndef CKPT_POLICY_GRADE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Between the policy text parser and the policy object: parsed entries. */
 #ifndef CKPT_POLICY_INTERNAL_H
 #define CKPT_POLICY_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Static policy data: allowlists, denylist with categories, aliases,
  * CPython's _compat_pickle tables and torch's weights_only allowlist. */
 #include "policy_tables.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Built-in policy data: allowlists per profile, the denylist, module aliases. */
 #ifndef CKPT_POLICY_TABLES_H
 #define CKPT_POLICY_TABLES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Decoding of text opcode arguments with CPython's exact rules. The C
  * unpickler copies each line and NUL-terminates it, so functions here stop
  * at the first NUL the way strtol and PyLong_FromString do. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Text arguments decoded exactly as CPython's _pickle.c decodes them:
  * INT/LONG (base 0), GET/PUT indices (base 10), FLOAT, STRING escapes,
  * raw-unicode-escape and UTF-8 validity. */

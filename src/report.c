@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Report storage and its public accessors. */
 #include "report.h"
 #include "inspect.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The report under construction: findings, imports and pickles of one file. */
 #ifndef CKPT_REPORT_H
 #define CKPT_REPORT_H

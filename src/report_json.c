@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The report as JSON (schema: doc/report.schema.json). */
 #include "inspect.h"
 #include "json.h"

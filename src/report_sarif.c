@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SARIF 2.1.0 output: one run, rules from the finding-code list, one
  * result per finding, files and archive members as (nested) artifacts. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Natural merge sort (see runsort.h). */
 #include "runsort.h"
 

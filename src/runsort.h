@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A stable merge sort that merges the ascending runs already in its input:
  * k sorted runs cost O(n log k), so lists gathered view by view in
  * directory order sort in linear time where qsort takes O(n log n). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Writes the safetensors header (format: safetensors' README, "Format"). */
 #include "safetensors_write.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The safetensors container as its public specification lays it out: an
  * 8-byte little-endian header length, a JSON header (dtype, shape and
  * data_offsets per tensor, string-valued __metadata__) padded with spaces

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scanning entry points: read the input, pick the format readers, return
  * the report. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scanner configuration and the per-file scan context shared by the
  * format readers and the pickle interpreter. */
 #ifndef CKPT_SCAN_H

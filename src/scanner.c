@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The scanner object: limits, strictness and policy. */
 #include <stdio.h>
 #include <stdlib.h>

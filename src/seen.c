@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A set of (offset, length, kind) triples: the byte ranges of the input
  * file that were already scanned as a nested member, whatever archive or
  * nesting level reached them, so that members pointing at the same bytes

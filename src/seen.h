@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The readings of a file already scanned, by byte range (see seen.c). */
 #ifndef CKPT_SEEN_H
 #define CKPT_SEEN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bounded string builder used for rendering calls, messages and reports. */
 #include "strbuf.h"
 

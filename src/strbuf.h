@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A bounded, growable string builder: output past `max` is cut and marked. */
 #ifndef CKPT_STRBUF_H
 #define CKPT_STRBUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Names and descriptions of statuses, codes, limits and formats, from the
  * X-macro lists in the public header. */
 #include "ckptscan.h"

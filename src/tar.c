@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tar archives as Python's tarfile lists them (torch's legacy tar format is
  * read with tarfile.open(mode='r:')): header checksums, number fields, GNU
  * long names, pax records, and the member list; tar_torch.c reads torch's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the tar reader (tar.c: headers as Python's tarfile lists them)
  * and torch's legacy tar members (tar_torch.c). */
 #ifndef CKPT_TAR_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* torch's legacy tar format (torch 0.1.x; torch 1.13's legacy_load still
  * reads it): members sys_info, storages, tensors and pickle, each a run of
  * pickles with raw bytes between them, read here exactly as legacy_load

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small helpers shared by the library: overflow-checked arithmetic. */
 #ifndef CKPT_UTIL_H
 #define CKPT_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Value nodes, bounded container growth and Python-like rendering. */
 #include "value.h"
 

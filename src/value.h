@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Symbolic values of the restricted interpreter: what a pickle would build,
  * with nothing imported or called. Values are 16 bytes and copied freely;
  * containers, globals and call results live in nodes in the stream's arena. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The interpreter loop and its primitives: bounded reads, stack, marks and
  * memo with _pickle.c's semantics, errors that keep what was found. */
 #include "vm.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The restricted pickle interpreter's state, shared by vm*.c. Nothing here
  * imports or calls anything: values are symbolic (value.h). */
 #ifndef CKPT_VM_H

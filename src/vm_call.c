@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Object opcodes: name resolution (GLOBAL, STACK_GLOBAL, INST, EXT), every
  * call-capable opcode, BUILD, container mutation and persistent ids. Each
  * call site is judged by what it would call; nothing is called. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Data opcodes: constants, strings, containers, stack and memo handling,
  * PROTO and FRAME. Semantics follow CPython's Modules/_pickle.c. */
 #include <math.h>

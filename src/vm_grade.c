@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Calls judged with their arguments. Call-throughs (getattr, partial,
  * copyreg._reconstructor, dill's _create_array, typing subscripts, nested
  * torch checkpoints) are graded by what they reach: their import's finding

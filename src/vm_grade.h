@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Calls judged with their arguments (vm_grade.c). */
 #ifndef CKPT_VM_GRADE_H
 #define CKPT_VM_GRADE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Constants that hold a torch checkpoint: the bytes pickle.dumps(tensor)
  * hands to torch.storage._load_from_bytes, i.e. to torch.load. They are
  * scanned as a file is, and the call is graded by what they hold. Under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Why torch's weights_only unpickler refuses a pickle: the reasons both
  * interpreters give (the fast path must give the same first reason). */
 #ifndef CKPT_WEIGHTS_ONLY_H

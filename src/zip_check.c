@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Findings about a zip's structure: records no writer produces, and every
  * place where torch.load (miniz) and Python's zipfile read the archive
  * differently. Every reading is scanned elsewhere; this file only reports. */

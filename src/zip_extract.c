@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading a member's bytes: stored members in place (no copy, so tensor
  * data costs nothing); deflate (zlib, raw), bzip2 (libbz2) and LZMA
  * (liblzma, zipfile's layout) decompressed by ourselves so that a wrong CRC

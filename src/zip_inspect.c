@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The archive's members for an inspection, as torch.load sees them (the
  * zipfile view when torch refuses the archive): name, sizes, method, role;
  * the version and byteorder records; the size of each storage record. */
@@ -84,7 +85,7 @@ static void add_entry(zarchive *za, const zentry *e)
                      method_name(e->method), e->local,    role_of(&z)};
     insp_add_member(za->ctx, &m);
     insp_where w = {e->data, e->comp, e->method}; /* za->buf is the file (zinspect_members) */
-    if (m.role == CKPT_ROLE_TENSOR_DATA) /* "data/<key>" or "constants/<key>" */
+    if (m.role == CKPT_ROLE_TENSOR_DATA)          /* "data/<key>" or "constants/<key>" */
         insp_add_storage_record(za->ctx, z.p[1], z.n[1] + 1 + z.n[2], e->uncomp,
                                 e->has_local ? &w : NULL);
     else if (z.count == 2 && part_is(&z, 1, "byteorder"))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The zip reader's internals: a bounds-checked cursor, the records of one
  * archive as one loader reads them (a "view"), and the helpers shared by the
  * torch (miniz) view, the Python zipfile view, member extraction and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* torch.load's view of a zip: miniz 2.1.0 as built into torch
  * (caffe2/serialize/inline_container.cc, MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS)
  * and PyTorchStreamReader's own rules on top of it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Python's zipfile view of a zip (CPython 3.11 Lib/zipfile.py), used by
  * numpy for .npz and by Python scanners: offsets corrected for prepended
  * data, the zip64 record right before its locator, entries read until the

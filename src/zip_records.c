@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Zip records shared by every view: end-record searches, central and local
  * headers, data descriptors and name comparisons, all bounds-checked. */
 #include <stdlib.h>

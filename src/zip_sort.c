@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sorting a view's entry names: a stable radix sort over 8-byte chunks of
  * the names (most significant chunk first, ASCII-lowercased for miniz), so
  * 60,000 names cost a few passes over integer keys instead of O(n log n)

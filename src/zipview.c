@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Zip archives as torch (miniz) and Python's zipfile read them: both views
  * (and readers of any other plausible end record) are built, every distinct
  * member reading is scanned once, and each anomaly is reported. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The public API's contract: arguments, statuses, limits, reports, the
  * JSON writer (escaping, determinism, sink errors) and the findings cap. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every file of fixtures/attacks (fixtures/gen_attacks.py: one per attack
  * class of the optional peer corpus, ../shared/corpus) gets its expected
  * verdict, format and findings (code and resolved global). Every file of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Decompression budgets (max-decompressed counted along the nesting chain,
  * max-decompressed-total per input, header-only .npy members): archives
  * built here with zlib, scanned through the public API. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* .npy headers (src/numpy.c), compressed streams (src/compress.c) and joblib
  * arrays inside pickle streams (src/joblib.c): fixtures written by numpy and
  * joblib, hand-built attacks, and inline byte strings. */

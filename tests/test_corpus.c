@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every sample of ../shared/corpus/labels.tsv, raw pickles and containers
  * alike, gets its expected verdict. The corpus directory is argv[1] (meson
  * passes it); every listed file must exist and be checked. The peer corpus is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fast path (pickle_lite.c, lite_objects.c) against the full
  * interpreter. It may only ever save time: on every input, the report with
  * the fast path is byte for byte the report without it (JSON compared).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Real checkpoints written by torch 1.13 (fixtures/generate.py) get their
  * expected verdicts: every file under fixtures/torch and fixtures/examples is
  * in the table below, and every table entry exists. The fixtures directory is

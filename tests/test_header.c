@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The public header compiles on its own and its basic contract holds. */
 #include "ckptscan.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The inspection API on hand-made pickles: key paths, dtype, shape, strides,
  * storage, Parameters, shared storages, nn.Module levels, tied weights, the
  * top-level summary, import usage, and the bounds of the walk (depth,

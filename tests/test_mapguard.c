@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A mapped input truncated while it is scanned: the scan reads zeros past
  * the new end instead of dying of SIGBUS, and its report is an error; the
  * next scans are unaffected. The truncation is done from the listing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One case (or more) per pickle opcode and per interpreter edge case:
  * inline bytes, the exact verdict, and the finding code and offset that
  * must be reported. */

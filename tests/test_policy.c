@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of the import policy: tables, matching rules, policy text, compat map. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* White-box tests of the text-argument decoders against CPython's rules. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of the zip reader (src/zipview.c, src/zip_*.c): the adversarial
  * archives of fixtures/gen_zip_attacks.py (one per zip line of ATTACKS.md
  * section A), torch's and zipfile's views, the cursor and end-record

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of the name sorts (src/zip_sort.c, zmz_sort, src/runsort.c): on random names with
  * duplicates, case variants, shared prefixes longer than a chunk, NUL and
  * non-ASCII bytes, the radix sorts must give exactly what the reference

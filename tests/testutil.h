@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the test executables (public API only). */
 #ifndef CKPT_TESTUTIL_H
 #define CKPT_TESTUTIL_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Resource bombs: each input is built here, scanned by ckptscan in a child
 process, and must finish under an asserted wall time and peak RSS with an
 asserted finding (or verdict). Standard library only; nothing is unpickled.

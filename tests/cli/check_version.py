@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The version is written once, in meson.build's project(); everything else
 follows it: `ckptscan --version`, the JSON report's "ckptscan" field, and the
 public header's CKPT_VERSION_STRING (generated, checked by test_header).

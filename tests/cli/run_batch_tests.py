@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Batch scanning tests: a tree with nested folders, symlinks (a Hugging Face
 cache layout and a loop), a dangling link, a FIFO, empty files, malicious
 files mixed with safe ones; --files-from (lines and NUL), --include and

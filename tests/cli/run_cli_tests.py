@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """CLI tests for ckptscan: exit codes, messages on bad input, golden text and
 JSON output, and the JSON shape. Standard library only; nothing is unpickled.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """`ckptscan convert`: every benign fixture converts and each tensor of the output is bit for bit
 what torch.load(weights_only=True) (or numpy.load) returns; every file that is not SAFE is refused
 and leaves no output; unsupported tensors, an existing output, a short storage record, shards and

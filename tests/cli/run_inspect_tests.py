@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """`ckptscan inspect`: the tensor inventory equals what torch reports for the
 same files (fixtures/inventory.json, written by torch itself through
 fixtures/gen_inventory.py), the JSON validates against doc/report.schema.json,

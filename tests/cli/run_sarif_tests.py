@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """SARIF output is valid against the official SARIF 2.1.0 JSON schema and
 says what the JSON report says (rule ids = finding codes, one result per
 finding, file / member locations and byte offsets).

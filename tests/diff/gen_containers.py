@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Container samples for the container differential test (run_containers.py).
 
 Usage: gen_containers.py OUTDIR [--count N] [--seed S]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Deterministic generator of pickles for the CPython differential test.
 
 Usage: gen_pickles.py OUTDIR [--count N] [--seed S]

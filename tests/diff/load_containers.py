@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Records the (module, name) pairs the real loaders resolve, importing nothing.
 
 Usage: load_containers.py TASKS.json

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Differential test on containers: ckptscan against torch.load, numpy.load
 and joblib.load.
 

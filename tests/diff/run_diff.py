@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Differential test: ckptscan against CPython's own (C) unpickler.
 
 Usage: run_diff.py --ckptscan PATH [--count N] [--seed S] [--workdir DIR] [--keep]

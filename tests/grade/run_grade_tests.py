@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Call-throughs graded by what they reach (issue 13 item 2) and allowlisted
 callables judged with their arguments (issue 12 root cause 9): real files
 written by the libraries, and attacks through each relaxed trampoline. Each

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Real-loader differential campaign (issue 12): ckptscan against the loaders.
 
 Usage: campaign.py --ckptscan PATH [--count N] [--seed S] [--jobs J] [--workdir DIR]

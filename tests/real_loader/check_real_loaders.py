@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Ground truth: do the real loaders run our malicious samples' payloads, and
 does ckptscan flag every sample whose payload ran?
 

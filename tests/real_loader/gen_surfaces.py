@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Generators for the real-loader campaign: every format and header surface.
 
 Each maker is (rng) -> (bytes, extension, variant). The payload pickles only

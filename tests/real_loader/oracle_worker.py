@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Persistent real-loader worker: records every name a real loader resolves.
 
 Usage: oracle_worker.py [--fork] LOADER   (LOADER: pickle, pypickle, torch, numpy, joblib)
