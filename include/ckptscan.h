@@ -212,7 +212,7 @@ CKPT_API int ckpt_code_from_name(const char *name);
     X(CKPT_LIMIT_ITEMS, "max-items", UINT64_C(64),                                                 \
       "items kept per container for rendering; all are still parsed")                              \
     X(CKPT_LIMIT_MEMORY, "max-memory", UINT64_C(1) << 30,                                          \
-      "bytes of interpreter memory per pickle")                                                    \
+      "bytes of interpreter memory per pickle and those it is nested in")                          \
     X(CKPT_LIMIT_FINDINGS, "max-findings", UINT64_C(1000), "findings kept per file")               \
     X(CKPT_LIMIT_DEPTH, "max-depth", UINT64_C(16), "nesting of archives and embedded pickles")     \
     X(CKPT_LIMIT_FILE_SIZE, "max-file-size", UINT64_C(1) << 40,                                    \
@@ -223,7 +223,9 @@ CKPT_API int ckpt_code_from_name(const char *name);
       "decompressed/compressed ratio (deflate's own maximum is ~1032)")                            \
     X(CKPT_LIMIT_MEMBERS, "max-members", UINT64_C(1000000), "archive members per archive")         \
     X(CKPT_LIMIT_DECOMPRESSED_TOTAL, "max-decompressed-total", UINT64_C(4) << 30,                  \
-      "decompressed bytes per input, all members and streams together; bounds time")
+      "decompressed bytes per input, all members and streams together; bounds time")               \
+    X(CKPT_LIMIT_MEMORY_PROCESS, "max-memory-process", UINT64_C(1) << 30,                          \
+      "bytes of interpreter memory held by all scans of one scanner at once (-j workers)")
 
 typedef enum ckpt_limit {
 #define CKPT_X_ENUM(id, name, def, why) id,

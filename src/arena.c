@@ -52,8 +52,15 @@ static arena_chunk *new_chunk(arena *a, size_t need)
         a->over_cap = 1;
         return NULL;
     }
+    if (a->live && atomic_fetch_add(a->live, total) + total > a->live_cap) {
+        atomic_fetch_sub(a->live, total);
+        a->over_cap = a->over_live = 1;
+        return NULL;
+    }
     arena_chunk *c = big_malloc(total); /* huge pages from 2 MiB */
     if (!c) {
+        if (a->live)
+            atomic_fetch_sub(a->live, total);
         a->no_mem = 1;
         return NULL;
     }
@@ -118,7 +125,10 @@ void arena_release(arena *a)
         c = next;
     }
     a->head = NULL;
+    if (a->live)
+        atomic_fetch_sub(a->live, a->used);
     a->used = 0;
     a->over_cap = 0;
+    a->over_live = 0;
     a->no_mem = 0;
 }

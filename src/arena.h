@@ -3,6 +3,7 @@
 #ifndef CKPT_ARENA_H
 #define CKPT_ARENA_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,11 @@ typedef struct arena {
     uint64_t cap;  /* arena_alloc fails past this */
     int over_cap;  /* sticky: an allocation was refused for the cap */
     int no_mem;    /* sticky: malloc itself failed */
+    /* When set: a counter shared with other arenas (other threads) that
+     * every chunk is charged to, and its cap (over_live when refused). */
+    _Atomic uint64_t *live;
+    uint64_t live_cap;
+    int over_live;
 } arena;
 
 void arena_init(arena *a, uint64_t cap);

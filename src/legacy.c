@@ -129,13 +129,32 @@ static int text_int(const uint8_t *p, size_t n, int long_op, int_const *c)
     return 1;
 }
 
+/* The first newline at or after `from` (NULL: none to the end): queries
+ * at rising offsets reuse it, so a scan that asks at every candidate of a
+ * buffer (find_protocol) reads it once, not once per candidate. */
+typedef struct nl_cache {
+    size_t from;
+    const uint8_t *found;
+    int valid;
+} nl_cache;
+
+static const uint8_t *next_newline(const uint8_t *b, size_t len, size_t p, nl_cache *nc)
+{
+    if (nc && nc->valid && p >= nc->from && (!nc->found || nc->found >= b + p))
+        return nc->found;
+    const uint8_t *nl = memchr(b + p, '\n', len - p);
+    if (nc)
+        *nc = (nl_cache){p, nl, 1};
+    return nl;
+}
+
 /* Reads the integer opcode at *pos; 0 when it is not one. */
-static int int_opcode(const uint8_t *b, size_t len, size_t *pos, int_const *c)
+static int int_opcode(const uint8_t *b, size_t len, size_t *pos, int_const *c, nl_cache *nc)
 {
     uint8_t op = b[(*pos)++];
     size_t p = *pos;
     if (op == OP_INT || op == OP_LONG) {
-        const uint8_t *nl = memchr(b + p, '\n', len - p);
+        const uint8_t *nl = next_newline(b, len, p, nc);
         if (!nl || !text_int(b + p, (size_t)(nl - b) - p, op == OP_LONG, c))
             return 0;
         *pos = (size_t)(nl - b) + 1;
@@ -166,14 +185,14 @@ static int int_opcode(const uint8_t *b, size_t len, size_t *pos, int_const *c)
 
 /* End of a pickle at `pos` that is exactly one integer constant
  * (PROTO? FRAME? int memo-put? STOP), or 0. */
-static size_t plain_int(const uint8_t *b, size_t len, size_t pos, int_const *c)
+static size_t plain_int(const uint8_t *b, size_t len, size_t pos, int_const *c, nl_cache *nc)
 {
     memset(c, 0, sizeof(*c));
     if (pos < len && b[pos] == OP_PROTO)
         pos += 2;
     if (pos < len && b[pos] == OP_FRAME)
         pos += 9;
-    if (pos >= len || !int_opcode(b, len, &pos, c) || pos >= len)
+    if (pos >= len || !int_opcode(b, len, &pos, c, nc) || pos >= len)
         return 0;
     if (b[pos] == OP_MEMOIZE)
         pos += 1;
@@ -185,21 +204,22 @@ static size_t plain_int(const uint8_t *b, size_t len, size_t pos, int_const *c)
 }
 
 /* 1 when the pickle at `end` is the integer constant 1001. */
-static int protocol_follows(const uint8_t *buf, size_t len, size_t end)
+static int protocol_follows(const uint8_t *buf, size_t len, size_t end, nl_cache *nc)
 {
     int_const c;
-    return end != SIZE_MAX && plain_int(buf, len, end, &c) && c.fits && c.val == LEGACY_PROTOCOL;
+    return end != SIZE_MAX && plain_int(buf, len, end, &c, nc) && c.fits &&
+           c.val == LEGACY_PROTOCOL;
 }
 
 /* 1 when the integer opcode at q is that of a pickle 2 that is the
  * protocol constant: one starting right after a STOP, at q or before the
  * PROTO and FRAME that plain_int() skips. */
-static int protocol_pickle_at(const uint8_t *b, size_t len, size_t q)
+static int protocol_pickle_at(const uint8_t *b, size_t len, size_t q, nl_cache *nc)
 {
     static const size_t back[] = {0, 2, 9, 11};
     for (size_t i = 0; i < sizeof(back) / sizeof(back[0]); i++) {
         size_t s = q - back[i];
-        if (q > back[i] && b[s - 1] == OP_STOP && protocol_follows(b, len, s))
+        if (q > back[i] && b[s - 1] == OP_STOP && protocol_follows(b, len, s, nc))
             return 1;
     }
     return 0;
@@ -209,10 +229,11 @@ static int protocol_pickle_at(const uint8_t *b, size_t len, size_t q)
  * every d in deltas (0-terminated after the first). */
 static int find_protocol(const uint8_t *b, size_t len, int byte, const uint8_t deltas[3])
 {
+    nl_cache nc = {0, NULL, 0};
     for (const uint8_t *p = b; (p = memchr(p, byte, len - (size_t)(p - b))); p++) {
         size_t at = (size_t)(p - b);
         for (size_t i = 0; i < 3 && (i == 0 || deltas[i]); i++)
-            if (deltas[i] <= at && protocol_pickle_at(b, len, at - deltas[i]))
+            if (deltas[i] <= at && protocol_pickle_at(b, len, at - deltas[i], &nc))
                 return 1;
     }
     return 0;
@@ -238,11 +259,11 @@ static int may_hold_protocol(const uint8_t *b, size_t len)
 static int looks_legacy(const uint8_t *buf, size_t len, size_t end1, int *plain_magic)
 {
     int_const c;
-    *plain_magic = plain_int(buf, len, 0, &c) != 0 && c.magic;
+    *plain_magic = plain_int(buf, len, 0, &c, NULL) != 0 && c.magic;
     if (*plain_magic)
         return 1;
     if (end1 != SIZE_MAX)
-        return protocol_follows(buf, len, end1);
+        return protocol_follows(buf, len, end1, NULL);
     /* A skim of the first bytes settles most inputs (a zip's 'P' is soon
      * followed by a byte that is no opcode) without touching the rest of
      * a big file; only a long run of opcodes pays for the scan below. */
@@ -250,12 +271,12 @@ static int looks_legacy(const uint8_t *buf, size_t len, size_t end1, int *plain_
     size_t window = len < LEGACY_SKIM_WINDOW ? len : LEGACY_SKIM_WINDOW;
     end1 = pickle_skim_stop_ex(buf, window, 0, &ran_out);
     if (end1 != SIZE_MAX || !ran_out || window == len)
-        return protocol_follows(buf, len, end1);
+        return protocol_follows(buf, len, end1, NULL);
     if (!may_hold_protocol(buf, len)) {
-        assert(!protocol_follows(buf, len, skim_end(buf, len, 0)));
+        assert(!protocol_follows(buf, len, skim_end(buf, len, 0), NULL));
         return 0;
     }
-    return protocol_follows(buf, len, skim_end(buf, len, 0));
+    return protocol_follows(buf, len, skim_end(buf, len, 0), NULL);
 }
 
 /* ---- storage table, filled from the main pickle's persistent ids ---- */

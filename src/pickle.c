@@ -43,6 +43,8 @@ static void vm_init(vm *v, scan_ctx *ctx, const char *member, const uint8_t *buf
         v->lim_items = INSPECT_ITEMS; /* the inventory needs every item */
     v->lim_memory = ctx_memory_room(ctx);
     arena_init(&v->mem, v->lim_memory);
+    v->mem.live = (_Atomic uint64_t *)&ctx->sc->mem_live;
+    v->mem.live_cap = ctx_limit(ctx, CKPT_LIMIT_MEMORY_PROCESS);
     sb_init(&v->scratch, SCRATCH_MAX);
     dis_sink *d = ctx->dis;
     if (d && !d->stopped && (!d->member || strcmp(d->member, v->member) == 0))
@@ -52,6 +54,7 @@ static void vm_init(vm *v, scan_ctx *ctx, const char *member, const uint8_t *buf
 
 static void vm_release(vm *v)
 {
+    ctx_mem_give(v->ctx, vm_array_bytes(v));
     arena_release(&v->mem);
     free(v->stack);
     free(v->marks);
@@ -418,8 +421,7 @@ void vm_check_embedded(vm *v, const uint8_t *p, size_t n)
     vm_note(v, CKPT_F_EMBEDDED_PICKLE, -1, NULL, NULL,
             "a %zu-byte constant is a complete pickle; scanned as member '%s'", n, where);
     /* the nested walk gets what this one leaves of the file's budget */
-    uint64_t hold =
-        v->mem.used + (v->stack_cap + v->memo_cap) * sizeof(value) + v->marks_cap * sizeof(size_t);
+    uint64_t hold = v->mem.used + vm_array_bytes(v);
     ctx->depth++;
     ctx->embedded++;
     ctx->mem_held += hold;

@@ -36,9 +36,14 @@ int lite_grow(lite *l, void **p, size_t *cap, size_t need, size_t elem)
         if (l->memory + bytes > ctx_memory_room(l->ctx))
             return 0;
     }
-    void *q = realloc(*p, (size_t)bytes);
-    if (!q)
+    uint64_t grown = bytes - (uint64_t)*cap * elem;
+    if (!ctx_mem_take(l->ctx, grown))
         return 0;
+    void *q = realloc(*p, (size_t)bytes);
+    if (!q) {
+        ctx_mem_give(l->ctx, grown);
+        return 0;
+    }
     l->memory += bytes - (uint64_t)*cap * elem;
     *p = q;
     *cap = ncap;
@@ -267,11 +272,14 @@ static int add_many(lite *l, vkind k)
 static int grow_tags(lite *l, size_t old_cap)
 {
     size_t add = l->memo_cap - (l->memo_tags ? old_cap : 0);
-    if (l->memory + (uint64_t)add * sizeof(cell) > ctx_memory_room(l->ctx))
+    if (l->memory + (uint64_t)add * sizeof(cell) > ctx_memory_room(l->ctx) ||
+        !ctx_mem_take(l->ctx, (uint64_t)add * sizeof(cell)))
         return 0;
     cell *t = realloc(l->memo_tags, l->memo_cap * sizeof(cell));
-    if (!t)
+    if (!t) {
+        ctx_mem_give(l->ctx, (uint64_t)add * sizeof(cell));
         return 0;
+    }
     memset(t + (l->memo_cap - add), 0, add * sizeof(cell));
     l->memo_tags = t;
     l->memory += (uint64_t)add * sizeof(cell);
@@ -718,6 +726,7 @@ int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t star
     free(l.marks);
     free(l.memo);
     free(l.memo_tags);
+    ctx_mem_give(ctx, l.memory); /* the imports it keeps are small */
     arena_release(&l.scratch);
     if (rc != DONE) {
         free(l.imports);

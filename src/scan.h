@@ -4,6 +4,7 @@
 #ifndef CKPT_SCAN_H
 #define CKPT_SCAN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,9 @@
 
 struct ckpt_scanner {
     uint64_t limits[CKPT_LIMIT_COUNT_];
+    /* interpreter memory held now by every scan using this scanner
+     * (max-memory-process; the CLI's workers share one scanner) */
+    _Atomic uint64_t mem_live;
     int strict;
     int no_fast_path; /* tests: always run the full interpreter */
     int all_readings; /* tests: walk joblib's reading even where it cannot differ */
@@ -109,6 +113,23 @@ static inline uint64_t ctx_memory_room(const scan_ctx *ctx)
     uint64_t cap = ctx_limit(ctx, CKPT_LIMIT_MEMORY);
     uint64_t used = ctx->mem_held + ctx->held;
     return used < cap ? cap - used : 0;
+}
+
+/* Charges `bytes` of interpreter memory to the scanner's max-memory-process
+ * (0, nothing charged, when that would pass it) and gives them back. */
+static inline int ctx_mem_take(const scan_ctx *ctx, uint64_t bytes)
+{
+    _Atomic uint64_t *live = (_Atomic uint64_t *)&ctx->sc->mem_live;
+    uint64_t now = atomic_fetch_add(live, bytes) + bytes;
+    if (now <= ctx_limit(ctx, CKPT_LIMIT_MEMORY_PROCESS) || bytes == 0)
+        return 1;
+    atomic_fetch_sub(live, bytes);
+    return 0;
+}
+
+static inline void ctx_mem_give(const scan_ctx *ctx, uint64_t bytes)
+{
+    atomic_fetch_sub((_Atomic uint64_t *)&ctx->sc->mem_live, bytes);
 }
 
 /* Adds a finding with the code's default severity. */

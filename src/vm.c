@@ -75,8 +75,14 @@ void vm_weights_only_fail(vm *v, const char *reason)
 
 void vm_out_of_memory(vm *v)
 {
-    vm_fail(v, CKPT_F_LIMIT, "max-memory: interpreter memory limit (%llu bytes) reached",
-            (unsigned long long)v->lim_memory);
+    if (v->mem.over_live)
+        vm_fail(v, CKPT_F_LIMIT,
+                "max-memory-process: the scans running at once reached the limit of interpreter "
+                "memory (%llu bytes)",
+                (unsigned long long)ctx_limit(v->ctx, CKPT_LIMIT_MEMORY_PROCESS));
+    else
+        vm_fail(v, CKPT_F_LIMIT, "max-memory: interpreter memory limit (%llu bytes) reached",
+                (unsigned long long)v->lim_memory);
 }
 
 /* Protocol-4 frames: the C unpickler lets an opcode cross a frame's end,
@@ -187,9 +193,16 @@ static int grow_array(vm *v, void **p, size_t *cap, size_t need, size_t elem, in
             return 0;
         }
     }
+    uint64_t grown = bytes - (uint64_t)*cap * elem;
+    if (!ctx_mem_take(v->ctx, grown)) {
+        v->mem.over_live = 1;
+        vm_out_of_memory(v);
+        return 0;
+    }
     void *q = zeroed ? big_zrealloc(*p, *cap * elem, (size_t)bytes)
                      : big_realloc(*p, *cap * elem, (size_t)bytes);
     if (!q) {
+        ctx_mem_give(v->ctx, grown);
         vm_out_of_memory(v);
         return 0;
     }

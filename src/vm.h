@@ -89,6 +89,12 @@ void vm_note(vm *v, ckpt_code code, int severity, const char *global, const char
              const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void vm_weights_only_fail(vm *v, const char *reason);
 void vm_out_of_memory(vm *v);
+/* Bytes of the stack, mark and memo arrays (charged to max-memory-process). */
+static inline uint64_t vm_array_bytes(const vm *v)
+{
+    return (uint64_t)(v->stack_cap + v->memo_cap) * sizeof(value) +
+           (uint64_t)v->marks_cap * sizeof(size_t);
+}
 
 /* Adds an annotation to the current opcode's listing line (no-op unless
  * listing: a macro, so the arguments cost nothing then). */

@@ -281,9 +281,11 @@ def nested_memo(depth, index=40_000_000):
 
 
 def legacy_sniff(n):
-    """`(` + n `N` + n `.I`: every STOP is a candidate end of the legacy
-    format's first pickle; none may rescan to the end of the file."""
-    return b"(" + b"N" * n + b".I" * n
+    """A pickle 1 longer than the legacy check's 1 MiB skim (an unknown
+    GLOBAL keeps the fast path from walking it first), then n `.I`: every
+    STOP + INT is a candidate protocol constant, whose line no candidate
+    may read to the end of the file again (40 s at n = 1M before)."""
+    return b"cmymod\nf\n0(" + b"N" * 1_100_000 + b".I" * n
 
 
 def shared_stream(n, mib=64):
@@ -362,7 +364,7 @@ for d in (5, 10, 15):
     BOMBS[f"nested_pickles_{d}"] = (lambda d=d: nested_pickles(d), (2, 20), 64,
                                     "embedded-pickle")
 for n in (10_000, 100_000, 1_000_000):
-    BOMBS[f"legacy_sniff_{n}"] = (lambda n=n: legacy_sniff(n), (2, 2), 128, "extra-pickle")
+    BOMBS[f"legacy_sniff_{n}"] = (lambda n=n: legacy_sniff(n), (2, 2), 128, "unknown-import")
 for d in (4, 8, 12):
     BOMBS[f"zip_chain_{d}"] = (lambda d=d: zip_chain(d), (2, 20), 128, "command")
 for n in (10, 70, 300):
@@ -448,6 +450,26 @@ def truncated_while_scanned(exe, work, tries=40):
     return ok
 
 
+def workers_share_memory(exe, work):
+    """Two walks that each build ~320 MB of values, under -j 2 with
+    max-memory-process at 256 MiB: together they stay under it (each
+    gets a limit finding where it could not get more), not 2 x 320 MB."""
+    paths = []
+    for n in "ab":
+        paths.append(os.path.join(work, f"lists_{n}.pkl"))
+        with open(paths[-1], "wb") as f:  # an unknown import: the full interpreter walks it
+            f.write(b"\x80\x02cmymod\nf\n0]" + b"]a" * 10_000_000 + b".")
+    m = measure(exe, paths[0], ["-j", "2", "--limit", "max-memory-process=256M", paths[1]])
+    files = json.loads(m["out"])["files"]
+    rss_mib = m["rss_kb"] / 1024
+    limited = sum(any(x["code"] == "limit" and "max-memory-process" in x["message"]
+                      for x in r["findings"]) for r in files)
+    ok = len(files) == 2 and limited >= 1 and rss_mib <= 360 and m["secs"] <= 10
+    print(f"{'ok  ' if ok else 'FAIL'} workers_share_memory: {m['secs']:.2f}s (<= 10), "
+          f"{rss_mib:.0f} MiB (<= 360), {limited} file(s) with a max-memory-process limit")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckptscan", required=True)
@@ -474,6 +496,10 @@ def main():
             status = "ok  " if ok else "FAIL"
             print(f"{status} {name} ({len(data)} bytes): {m['secs']:.2f}s (<= {max_s}), {rss_mib:.0f} MiB "
                   f"(<= {max_mib}), verdict {rep['verdict']}, want {want}, codes {sorted(codes)}")
+            passed += ok
+            failed += not ok
+        if not a.only or a.only == "workers_share_memory":
+            ok = workers_share_memory(exe, work)
             passed += ok
             failed += not ok
         if not a.only or a.only == "truncated_while_scanned":
