@@ -692,6 +692,9 @@ int read_torch_legacy_at(scan_ctx *ctx, const char *member, const uint8_t *buf, 
         if (i == 0)
             check_magic(&L, plain_magic);
         check_result(&L, i, pos);
+        /* torch reads from a buffered file: the next load() starts at STOP
+         * + 1 when peek() served the frame, at the frame's end otherwise */
+        pickle_scan_frame_chain(ctx, member, buf, len, &res, 1, NULL);
         pos = res.end;
     }
     walk_region(&L, buf, len, pos);

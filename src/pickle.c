@@ -212,6 +212,7 @@ static void record_fast(scan_ctx *ctx, const char *member, size_t start, const l
         lr->weights_only_reason};
     report_add_pickle(ctx->rep, &p);
     out->end = lr->end;
+    out->frame_end = lr->frame_end;
     out->complete = 1;
     out->started = 1;
 }
@@ -275,6 +276,7 @@ void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *bu
     run(&v, start);
     record(&v, start);
     out->end = v.pos;
+    out->frame_end = v.in_frame && v.frame_end > v.pos ? v.frame_end : v.pos;
     out->complete = v.stopped && !v.failed;
     out->started = v.nops > 1 || out->complete;
     int straddled = v.straddled;
@@ -443,6 +445,37 @@ size_t pickle_scan_all(scan_ctx *ctx, const char *member, const uint8_t *buf, si
     return pickle_scan_all_hooked(ctx, member, buf, len, start, flag_extra, NULL);
 }
 
+#define FRAME_CHAINS_MAX 16
+
+static size_t scan_rest(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                        int flag_extra, const pickle_hooks *hooks, pickle_result res);
+
+/* A pickle that stops inside its frame: a load() reading the frame whole
+ * (no peek()) consumes the frame's rest, so the next load() starts at its
+ * end. Walks that chain too (the peek() chain goes on from STOP). */
+void pickle_scan_frame_chain(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                             const pickle_result *res, int flag_extra, const pickle_hooks *hooks)
+{
+    if (!res->complete || res->frame_end <= res->end || res->frame_end >= len || ctx->probing)
+        return;
+    if (ctx->frame_chains >= FRAME_CHAINS_MAX) {
+        ctx_findingf(ctx, CKPT_F_LIMIT, member, res->frame_end,
+                     "more than %d pickles stop inside a frame: the pickles after this frame's "
+                     "end were not walked",
+                     FRAME_CHAINS_MAX);
+        return;
+    }
+    ctx->frame_chains++;
+    ctx_findingf(ctx, CKPT_F_FRAME_STRADDLE, member, res->end,
+                 "the pickle stops %zu bytes before its frame ends: _pickle.c reading the frame "
+                 "whole (unbuffered files, frames beyond a file's buffer) starts the next load() "
+                 "at offset %zu; scanned from there too",
+                 res->frame_end - res->end, res->frame_end);
+    pickle_result alt;
+    pickle_scan_one_hooked(ctx, member, buf, len, res->frame_end, hooks, &alt);
+    scan_rest(ctx, member, buf, len, flag_extra, hooks, alt);
+}
+
 /* Every pickle after the one that gave `res`. */
 static size_t scan_rest(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                         int flag_extra, const pickle_hooks *hooks, pickle_result res)
@@ -450,6 +483,7 @@ static size_t scan_rest(scan_ctx *ctx, const char *member, const uint8_t *buf, s
     size_t done = 0;
     while (res.complete) {
         done++;
+        pickle_scan_frame_chain(ctx, member, buf, len, &res, flag_extra, hooks);
         size_t next = res.end;
         if (next >= len)
             break;

@@ -13,6 +13,11 @@ typedef struct pickle_result {
     size_t end;   /* offset after STOP, or where parsing stopped */
     int complete; /* reached STOP without an error */
     int started;  /* at least one opcode was valid */
+    /* Where a reader without peek() goes on: _pickle.c reads a frame whole
+     * with read(n) when peek() cannot serve it (unbuffered files, frames
+     * beyond a buffered file's buffer), so bytes left in the frame STOP was
+     * read in are consumed. Equals end when STOP ends its frame. */
+    size_t frame_end;
 } pickle_result;
 
 struct value;
@@ -58,6 +63,12 @@ int pickle_probe_prefix(scan_ctx *ctx, const uint8_t *buf, size_t len);
  * before `end`: its opcode byte (offset in *at), or 0 when there is none
  * before STOP, `end` or an undecodable opcode. */
 int pickle_first_effect(const uint8_t *buf, size_t len, size_t start, size_t end, size_t *at);
+
+/* When the pickle that gave *res stops inside its frame: a finding, and
+ * every pickle from the frame's end (where a reader without peek() goes
+ * on), as pickle_scan_all_hooked walks them. */
+void pickle_scan_frame_chain(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                             const pickle_result *res, int flag_extra, const pickle_hooks *hooks);
 
 /* Walks the pickle at `start`, then every pickle after it to the end of the
  * buffer: a further pickle is an `extra-pickle` finding (when

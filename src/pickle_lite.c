@@ -718,6 +718,7 @@ int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t star
     int rc = run(&l);
     memset(out, 0, sizeof(*out));
     out->end = l.pos;
+    out->frame_end = l.in_frame && l.frame_end > l.pos ? l.frame_end : l.pos;
     out->protocol = l.max_proto;
     out->opcodes = l.nops;
     out->weights_only_ok = l.weights_only_ok;

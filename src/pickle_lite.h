@@ -23,6 +23,7 @@ typedef struct lite_import {
 
 typedef struct lite_result {
     size_t end;
+    size_t frame_end; /* pickle_result.frame_end */
     int protocol;
     uint64_t opcodes;
     int weights_only_ok;

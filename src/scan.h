@@ -78,6 +78,9 @@ typedef struct scan_ctx {
      * what scan_member hands the next level (members of zips and tars are
      * read by torch, JOBLIB_NO). */
     int joblib, joblib_next;
+    /* Pickle chains walked from a frame's end (pickle.c: frames read
+     * without peek()), bounded per input. */
+    unsigned frame_chains;
 } scan_ctx;
 
 /* Lets the kernel drop the mapped pages of [from, to) if they belong to the

@@ -40,7 +40,10 @@ static void rw_stop(void *hctx, const value *v)
     r->elsize = r->tuple3 ? legacy_storage_elsize(&v->u.n->u.s.items[2]) : 0;
 }
 
-/* torch loads each of these with a plain pickle.load: one pickle. */
+/* torch loads each of these with a plain pickle.load: one pickle. It
+ * opens `storages` and `tensors` unbuffered (open(..., 'rb', 0)): without
+ * peek(), _pickle.c reads a frame whole, so what follows starts at the end
+ * of the frame STOP was read in (a finding when that is not STOP + 1). */
 static int rw_pickle(rwalk *r)
 {
     const pickle_hooks h = {.on_stop = rw_stop, .hctx = r};
@@ -49,6 +52,13 @@ static int rw_pickle(rwalk *r)
     r->tuple3 = 0;
     pickle_scan_one_hooked(r->ctx, r->label, r->d, r->n, r->pos, &h, &res);
     r->pos = res.end;
+    if (res.complete && res.frame_end > res.end) {
+        tar_note(r->ctx, CKPT_F_FRAME_STRADDLE, r->label, res.end,
+                 "the pickle stops %zu bytes before its frame ends: torch reads this member "
+                 "unbuffered, so what follows is read from offset %zu",
+                 res.frame_end - res.end, res.frame_end);
+        r->pos = res.frame_end;
+    }
     return res.complete;
 }
 

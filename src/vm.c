@@ -164,6 +164,18 @@ const char *vm_line(vm *v, size_t *len)
         vm_drop_frame_rest(v);
     const uint8_t *start = v->buf + v->pos;
     const uint8_t *nl = memchr(start, '\n', v->len - v->pos);
+    if (!nl && v->py && !frame_rest(v)) {
+        /* Lib/pickle.py: readline() at EOF gives what is left, and the
+         * opcode cuts its last byte as if it were the newline */
+        vm_note(v, CKPT_F_TRUNCATED, -1, NULL, NULL,
+                "%s: no newline before the end of the data; Lib/pickle.py (joblib) reads the "
+                "line without its last byte",
+                op_name(v->op));
+        *len = v->len > v->pos ? v->len - v->pos - 1 : 0;
+        v->in_frame = 0;
+        v->pos = v->len;
+        return (const char *)start;
+    }
     if (!nl) {
         vm_fail(v, CKPT_F_TRUNCATED, "%s: no newline before the end of the data", op_name(v->op));
         return NULL;

@@ -98,6 +98,40 @@ static void rc5_memo_is_a_dict(void **state)
     expect("malicious_rc5_sparse_memo.joblib", CKPT_VERDICT_DANGEROUS, codes);
 }
 
+/* 4: _pickle.c reads a frame of 128 KiB or more whole (no peek()); torch's
+ * legacy reader's next load() starts at the frame's end, where the
+ * payload is (STOP + 1 holds zeros: bad-opcode, legacy pickle 2 fails). */
+static void rc4_frame_read_whole(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_FRAME_STRADDLE, CKPT_F_COMMAND, CKPT_F_BAD_OPCODE,
+                                CKPT_F_ARCHIVE_ANOMALY, END};
+    expect("malicious_rc4_frame_read_whole.pt", CKPT_VERDICT_DANGEROUS, codes);
+}
+
+/* 5: Lib/pickle.py's readline() at EOF gives the partial line, cut by one
+ * byte: GLOBAL 'posix\nsyst' at EOF resolves posix.sys (importing posix). */
+static void rc5_line_cut_by_eof(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_TRUNCATED, CKPT_F_COMMAND, CKPT_F_LOADER_DISAGREEMENT, END};
+    ckpt_report *r = SCAN_LIT(NULL, "cposix\nsyst");
+    assert_true(has_import(r, "posix", "sys", NULL));
+    ckpt_report_free(r);
+    (void)codes;
+    r = SCAN_LIT(NULL, "cposix\nsyst");
+    for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
+        ckpt_finding f;
+        assert_int_equal(ckpt_report_finding(r, i, &f), CKPT_OK);
+        int listed = 0;
+        for (size_t j = 0; codes[j] != END; j++)
+            listed |= codes[j] == (int)f.code;
+        assert_true(listed);
+    }
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_DANGEROUS);
+    ckpt_report_free(r);
+}
+
 /* ---- the joblib reading may be skipped: same JSON with and without ---- */
 
 typedef struct outbuf {
@@ -208,6 +242,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(rc5_frame_longer_than_data),
         cmocka_unit_test(rc5_newobj_any_iterable),
         cmocka_unit_test(rc5_memo_is_a_dict),
+        cmocka_unit_test(rc4_frame_read_whole),
+        cmocka_unit_test(rc5_line_cut_by_eof),
         cmocka_unit_test(plain_pickle_same_both_ways),
         cmocka_unit_test(skipping_joblib_reading_changes_nothing),
     };
