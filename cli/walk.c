@@ -203,16 +203,22 @@ static char *link_aliases(int at, const char *name, const char *path, const stru
 
 static void walk_dir(walker *w, const char *dir, int depth);
 
+/* Directory entries are kept as "<d_type + 1><name>": the type says which
+ * entries may be symlinks (only those are asked for a link target). */
+#define ENTRY_NAME(e) ((e) + 1)
+#define ENTRY_MAYBE_LINK(e)                                                                        \
+    ((unsigned char)(e)[0] - 1 == DT_LNK || (unsigned char)(e)[0] - 1 == DT_UNKNOWN)
+
 static int cmp_names(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(ENTRY_NAME(*(char *const *)a), ENTRY_NAME(*(char *const *)b));
 }
 
 /* One path found in a directory (or named on the command line); `at` and
  * `name` say the same as `path` relative to the open directory (or
  * AT_FDCWD and path): the kernel then looks up one name, not the path. */
 static void visit_at(walker *w, int at, const char *name, const char *path, int depth,
-                     int explicit_arg)
+                     int explicit_arg, int maybe_link)
 {
     struct stat st;
     if (fstatat(at, name, &st, 0) != 0) {
@@ -241,12 +247,12 @@ static void visit_at(walker *w, int at, const char *name, const char *path, int 
         return;
     }
     add_input(w, path, S_ISFIFO(st.st_mode),
-              S_ISREG(st.st_mode) ? link_aliases(at, name, path, &st) : NULL);
+              S_ISREG(st.st_mode) && maybe_link ? link_aliases(at, name, path, &st) : NULL);
 }
 
 static void visit(walker *w, const char *path, int depth, int explicit_arg)
 {
-    visit_at(w, AT_FDCWD, path, path, depth, explicit_arg);
+    visit_at(w, AT_FDCWD, path, path, depth, explicit_arg, 1);
 }
 
 /* Sorted entries of a directory, for a deterministic walk; *fd keeps the
@@ -259,9 +265,9 @@ static int prefer_snapshots(strlist *names)
     size_t blobs = names->n;
     int snapshots = 0;
     for (size_t i = 0; i < names->n; i++) {
-        if (strcmp(names->v[i], "blobs") == 0)
+        if (strcmp(ENTRY_NAME(names->v[i]), "blobs") == 0)
             blobs = i;
-        snapshots |= strcmp(names->v[i], "snapshots") == 0;
+        snapshots |= strcmp(ENTRY_NAME(names->v[i]), "snapshots") == 0;
     }
     if (!snapshots || blobs == names->n)
         return 0;
@@ -281,7 +287,7 @@ static int hub_repo_name(const char *name)
 static int hub_root(const strlist *names)
 {
     for (size_t i = 0; i < names->n; i++)
-        if (hub_repo_name(names->v[i]))
+        if (hub_repo_name(ENTRY_NAME(names->v[i])))
             return 1;
     return 0;
 }
@@ -316,7 +322,10 @@ static int read_names(const char *dir, strlist *names, int *fd)
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (strlist_add(names, e->d_name) < 0)
+        char entry[sizeof(e->d_name) + 1];
+        entry[0] = (char)(e->d_type + 1);
+        snprintf(entry + 1, sizeof(entry) - 1, "%s", e->d_name);
+        if (strlist_add(names, entry) < 0)
             break;
     }
     closedir(d);
@@ -344,19 +353,20 @@ static void walk_dir(walker *w, const char *dir, int depth)
     size_t dlen = strlen(dir);
     int repo = hub_repo(dir, prefer_snapshots(&names)), root = hub_root(&names);
     for (size_t i = 0; i < names.n && !w->failed && !cli_interrupted(); i++) {
-        if (hub_metadata(names.v[i], repo, root)) {
+        const char *name = ENTRY_NAME(names.v[i]);
+        if (hub_metadata(name, repo, root)) {
             w->wc->hub_metadata++;
             continue;
         }
-        size_t len = dlen + 1 + strlen(names.v[i]) + 1;
+        size_t len = dlen + 1 + strlen(name) + 1;
         char *p = malloc(len);
         if (!p) {
             w->failed = 1;
             break;
         }
-        snprintf(p, len, "%s%s%s", dir, dlen && dir[dlen - 1] == '/' ? "" : "/", names.v[i]);
+        snprintf(p, len, "%s%s%s", dir, dlen && dir[dlen - 1] == '/' ? "" : "/", name);
         if (fd >= 0)
-            visit_at(w, fd, names.v[i], p, depth, 0);
+            visit_at(w, fd, name, p, depth, 0, ENTRY_MAYBE_LINK(names.v[i]));
         else
             visit(w, p, depth, 0);
         free(p);
