@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "runsort.h"
+#include "report.h"
 #include "strbuf.h"
 #include "zip_internal.h"
 
@@ -470,9 +471,22 @@ static void check_code_archive(zarchive *za)
     if (k & K_PT2)
         sb_printf(&sb, "%s.pt2 (archive_format): torch.export archives carry code and pickles",
                   sb.len ? "; " : "");
-    if (sb.len)
-        zfinding(za, CKPT_F_CODE_ARCHIVE, NULL, 0, "%s; every pickle in it was scanned",
-                 sb_cstr(&sb));
+    /* TorchScript alone: its code is TorchScript, compiled by torch.jit, not
+     * Python that imports modules; never SAFE, not DANGEROUS for that alone
+     * (issue 13). torch.package, .mar and .pt2 run Python: dangerous. */
+    int script_only = !(k & (K_EXTERN | K_MAR | K_PT2)) && !((k & K_DATA_DIR) && (k & K_PY));
+    if (sb.len) {
+        sb_puts(&sb, "; every pickle in it was scanned");
+        finding_in f = {CKPT_F_CODE_ARCHIVE,
+                        script_only ? CKPT_SEV_SUSPICIOUS : -1,
+                        za->member,
+                        0,
+                        NULL,
+                        NULL,
+                        NULL,
+                        sb_cstr(&sb)};
+        report_add(za->ctx->rep, &f);
+    }
     sb_free(&sb);
 }
 

@@ -65,8 +65,9 @@ static const expectation table[] = {
     /* a whole nn.Module: stock layer classes are only allowed by "ml" */
     {"torch/module_sequential.pt", NULL, SUSPICIOUS, ZIP, {CKPT_F_UNKNOWN_IMPORT, NONE}},
     {"torch/module_sequential.pt", "ml", SAFE, ZIP, {NONE, NONE}},
-    /* TorchScript carries code that torch.jit.load compiles */
-    {"torch/torchscript_mlp.pt", NULL, DANGEROUS, ZIP, {CKPT_F_CODE_ARCHIVE, NONE}},
+    /* TorchScript carries code that torch.jit.load compiles: never SAFE, but
+     * not DANGEROUS for that alone (issue 13); a payload in it still is */
+    {"torch/torchscript_mlp.pt", NULL, SUSPICIOUS, ZIP, {CKPT_F_CODE_ARCHIVE, NONE}},
     /* the legacy stacked-pickle format */
     {"torch/legacy_sd_linear.pt", NULL, SAFE, LEGACY, {NONE, NONE}},
     {"torch/legacy_sd_batchnorm2d.pt", NULL, SAFE, LEGACY, {NONE, NONE}},
