@@ -202,18 +202,29 @@ class Worker:
             return {"loader": self.loader, "imports": [], "persid": 0, "outcome": "died: worker"}
         deadline = time.monotonic() + (timeout or LOAD_TIMEOUT[0] * 2 + 10)
         fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                self.kill()
-                return {"loader": self.loader, "imports": [], "persid": 0, "outcome": "died: worker timeout"}
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                self.kill()
-                return {"loader": self.loader, "imports": [], "persid": 0, "outcome": "died: worker exited"}
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line.decode("utf-8", "surrogatepass"))
+        imports, persid = [], 0
+        while True:
+            while b"\n" not in self.buf:
+                left = deadline - time.monotonic()
+                why = None
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    why = "died: worker timeout"
+                else:
+                    chunk = os.read(fd, 1 << 20)
+                    if not chunk:
+                        why = "died: worker exited"
+                    self.buf += chunk
+                if why:
+                    self.kill()
+                    return {"loader": self.loader, "imports": imports, "persid": persid, "outcome": why}
+            line, self.buf = self.buf.split(b"\n", 1)
+            msg = json.loads(line.decode("utf-8", "surrogatepass"))
+            if "event" not in msg:
+                return msg
+            if "imp" in msg["event"]:
+                imports.append(msg["event"]["imp"])
+            else:
+                persid += 1
 
 
 # ---------------------------------------------------------------------------
@@ -297,12 +308,34 @@ def check(family, rec, rep):
     return out
 
 
+def family_class(family):
+    """SOURCE/FAMILY, plus for some families the variant's feature that
+    tells root causes apart (surf/frames/toolong, surf/wrapper/rebuilt...)."""
+    parts = family.split("/")
+    base = "/".join(parts[:2])
+    variant = parts[2] if len(parts) > 2 else ""
+    if base == "surf/frames":
+        return base + "/" + variant.split("-")[0]
+    if base == "surf/compress":
+        return base + "/" + variant.split("-")[0]
+    if base == "surf/legacy":
+        return base + ("/frame" if "-frame" in variant else "/plain")
+    if base == "surf/tar":
+        return base + "/" + variant.split("-")[0]
+    if base == "surf/wrapper":
+        if "-pass" in variant:
+            return base + "/passthrough"
+        if "-rebuilt" in variant:
+            return base + "/rebuilt"
+        return base + ("/plain" if "-b0-" in variant else "/state")
+    return base
+
+
 def class_key(family, loader, letter, detail=""):
     """CHECK LOADER SOURCE/FAMILY; (a) misses of names no import can succeed
     with (an empty module, as Lib/pickle.py makes from a GLOBAL cut by EOF)
     are a class of their own: `... empty-name`."""
-    parts = family.split("/")
-    key = "%s %s %s" % (letter, loader, "/".join(parts[:2]))
+    key = "%s %s %s" % (letter, loader, family_class(family))
     if letter == "a" and detail.startswith("%s resolved ('', " % loader):
         key += " empty-name"
     return key
@@ -510,8 +543,11 @@ def main(argv=None):
                     os.unlink(s["path"])
             nb = (bstart - args.start) // args.batch + 1
             if args.progress and nb % args.progress == 0:
-                print("progress: %d files, %d loads, %d divergence classes, %.0fs"
-                      % (bstart + len(idx) - args.start, sum(loads.values()), len(classes),
+                print("progress: %d files, %d loads (%s), %d divergence classes (%d known): %s; %.0fs"
+                      % (bstart + len(idx) - args.start, sum(loads.values()),
+                         ", ".join("%s %d" % kv for kv in sorted(loads.items())), len(classes),
+                         sum(1 for c in classes.values() if c["known"]),
+                         "; ".join("%s %d" % (k, c["count"]) for k, c in classes.items()),
                          time.monotonic() - t0), flush=True)
         t_run = time.monotonic() - t0
 

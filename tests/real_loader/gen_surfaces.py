@@ -403,44 +403,124 @@ def fam_compress(rng):
 # ---------------------------------------------------------------------------
 # joblib NumpyArrayWrapper by hand
 
+def dtype_state(rng):
+    """A dtype __setstate__ tuple: byte order, element size (flexible types
+    take it), flags (0x3f: NPY_OBJECT's, so hasobject)."""
+    return (3, rng.choice(["|", "<"]), None, None, None, rng.choice([-1, 1, 4, 8, 16, 24]), 1,
+            rng.choice([0, 0, 0x3f]))
+
+
+def final_dtype(base, states):
+    """(itemsize, hasobject) numpy gives dtype(base) after these BUILDs, or
+    None when numpy refuses them (the real numpy, in the generator only)."""
+    try:
+        import numpy
+        dt = numpy.dtype(base, False, True)
+        for st in states:
+            dt.__setstate__(st)
+        return dt.itemsize, bool(dt.hasobject)
+    except Exception:  # noqa: BLE001 - numpy refusing the state is a case too
+        return None
+
+
+def state_ops(st, rng, proto):
+    out = b"(K\x03" + s_op(st[1], rng, proto) + b"NNN"
+    out += struct.pack("<Bi", ord("J"), st[5]) + b"K\x01" + bytes([ord("K"), st[7]]) + b"t"
+    return out
+
+
+class WrapperStream:
+    """Assembles joblib streams: NumpyArrayWrapper objects, their array data
+    (raw bytes, or a nested pickle for object dtypes) and what follows."""
+
+    def __init__(self, rng, proto):
+        self.rng, self.proto = rng, proto
+        self.p = b"\x80" + bytes([proto])
+        self.memo = 0
+
+    def put(self):
+        self.memo += 1
+        self.p += b"r" + struct.pack("<I", self.memo)
+        return self.memo
+
+    def dtype(self, base, states):
+        rng, proto = self.rng, self.proto
+        self.p += b"cnumpy\ndtype\n(" + s_op(base, rng, proto) + b"\x89" + rng.choice([b"\x88", b"\x89"]) + b"tR"
+        for st in states:
+            self.p += state_ops(st, rng, proto) + b"b"
+
+    def wrapper(self, shape, dtype_ops, align, passthrough):
+        rng, proto = self.rng, self.proto
+        obj = b"cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81"
+        if passthrough == "scalar":
+            # numpy.core.multiarray.scalar(dtype('O'), x) returns x
+            obj = b"cnumpy.core.multiarray\nscalar\n(cnumpy\ndtype\n(" + s_op("O8", rng, proto) + \
+                b"\x89\x88tR" + obj + b"tR"
+        self.p += obj + b"}("
+        self.p += s_op("subclass", rng, proto) + b"cnumpy\nndarray\n"
+        self.p += s_op("shape", rng, proto) + b"(" + b"".join(b"K" + bytes([d]) for d in shape) + b"t"
+        self.p += s_op("order", rng, proto) + s_op("C", rng, proto)
+        self.p += s_op("dtype", rng, proto) + dtype_ops
+        self.p += s_op("allow_mmap", rng, proto) + b"\x89"
+        if align:
+            self.p += s_op("numpy_array_alignment_bytes", rng, proto) + b"K\x10"
+        self.p += b"ub"
+
+    def data(self, shape, size, align):
+        n = 1
+        for d in shape:
+            n *= d
+        if align:
+            k = self.rng.randrange(0, 16)
+            self.p += bytes([k]) + b"\xff" * k
+        if size is None:  # object dtype: a nested pickle
+            self.p += payload(self.rng, self.proto)
+        else:
+            self.p += b"\x00" * (n * size)
+
+
 def wrapper_pickle(rng):
     """joblib's stream: NumpyArrayWrapper BUILT with a state dict, then the
-    array's bytes (or a nested pickle for object dtypes), then the rest."""
+    array's bytes (or a nested pickle for object dtypes), then the rest.
+    Dtypes: object, 'c' (S1: flexible, its size comes from a BUILD state),
+    fixed ones; BUILD states that change the size or set NPY_OBJECT's flags;
+    a dtype memoised, used, re-BUILT and used again; the wrapper reached
+    through numpy.core.multiarray.scalar(dtype('O'), x), which returns x."""
     proto = rng.choice([2, 3, 4])
-    dt_kind = rng.choice(["O", "c", "f8", "u1", "S1", "V4", "rebuild"])
+    w = WrapperStream(rng, proto)
+    w.p += b"]"  # a list holding everything
+    base = rng.choice(["O", "c", "f8", "u1", "S1", "V4", "S1", "c"])
+    states = [dtype_state(rng) for _ in range(rng.choice([0, 0, 1, 2]))]
+    fin = final_dtype(base, states)
+    if fin is None:
+        states, fin = [], final_dtype(base, [])
     shape = rng.choice([(1,), (2,), (3,), ()])
-    p = b"\x80" + bytes([proto])
-    p += b"cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81}("
-    p += s_op("subclass", rng, proto) + b"cnumpy\nndarray\n"
-    p += s_op("shape", rng, proto) + b"(" + b"".join(b"K" + bytes([d]) for d in shape) + b"t"
-    p += s_op("order", rng, proto) + s_op("C", rng, proto)
-    p += s_op("dtype", rng, proto)
-    base = {"rebuild": "f8"}.get(dt_kind, dt_kind)
-    p += b"cnumpy\ndtype\n(" + s_op(base, rng, proto) + b"\x89\x88tR"
-    if dt_kind == "rebuild" or rng.random() < 0.3:
-        # dtype BUILD: the state may turn it into an object dtype
-        code = rng.choice(["|", "<"])
-        p += b"(K\x03" + s_op(code, rng, proto) + b"NNN" + rng.choice([b"J\xff\xff\xff\xff", b"K\x08"]) \
-            + b"K\x01" + rng.choice([b"K\x3f", b"K\x00"]) + b"tb"
-    p += s_op("allow_mmap", rng, proto) + b"\x89"
+    align = rng.random() < 0.5
+    passthrough = "scalar" if rng.random() < 0.2 else None
+    variant = "%s-b%d-%s%s" % (base, len(states), "x".join(map(str, shape)) or "scalar",
+                               "-pass" if passthrough else "")
+    w.dtype(base, states)
+    slot = w.put()
+    w.p += b"0"  # popped: the wrappers refer to it through the memo
+    dt_ops = b"j" + struct.pack("<I", slot)
+    w.wrapper(shape, dt_ops, align, passthrough)
+    size, hasobj = fin
+    w.data(shape, None if hasobj else size, align)
+    w.p += b"a"
     if rng.random() < 0.5:
-        p += s_op("numpy_array_alignment_bytes", rng, proto) + b"K\x10"
-    p += b"ub"
-    n = 1
-    for d in shape:
-        n *= d
-    itemsize = {"O": 8, "c": 1, "f8": 8, "u1": 1, "S1": 1, "V4": 4, "rebuild": 8}[dt_kind]
-    pay = payload(rng, proto)
-    if dt_kind == "O":
-        arr = pay  # object arrays: joblib calls pickle.load here
-    else:
-        arr = b"\x00" * (n * itemsize)
-    pad = b""
-    if b"alignment" in p:
-        k = rng.randrange(0, 16)
-        pad = bytes([k]) + b"\xff" * k
-    after = payload_body(rng, proto) + b"0" if rng.random() < 0.7 else b""
-    return p + pad + arr + after + b"N.", "%s-%s" % (dt_kind, "x".join(map(str, shape)) or "scalar")
+        # re-BUILD the memoised dtype, then a second array with it
+        more = [dtype_state(rng)]
+        fin2 = final_dtype(base, states + more)
+        if fin2 is not None:
+            w.p += b"j" + struct.pack("<I", slot) + state_ops(more[0], rng, proto) + b"b0"
+            w.wrapper(shape, dt_ops, align, None)
+            size2, hasobj2 = fin2
+            w.data(shape, None if hasobj2 else size2, align)
+            w.p += b"a"
+            variant += "-rebuilt"
+    if rng.random() < 0.7:
+        w.p += payload_body(rng, proto) + b"a"  # after the arrays
+    return w.p + b".", variant
 
 
 def fam_wrapper(rng):

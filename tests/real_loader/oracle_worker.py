@@ -5,7 +5,9 @@
 Usage: oracle_worker.py [--fork] LOADER   (LOADER: pickle, pypickle, torch, numpy, joblib)
 
 Reads one JSON task per line on stdin, {"id": ..., "path": ...}, and writes one
-JSON line per task on stdout, in order:
+JSON line per task on stdout, in order (in-process loads first stream each
+import and persistent_load call as {"event": {"imp": [m, n]}} / {"event":
+{"persid": 1}} lines, so that a load that kills the worker keeps them):
   {"id", "loader", "imports": [[module, name], ...], "persid": N,
    "outcome": "ok" | "error: T: msg" | "died: ..." | "unpatched: ...", "ms": elapsed}
 
@@ -75,18 +77,17 @@ def resolve_isolated(module, name):
     constructors, but never an object a file could change for the next load.
     Python classes come as a fresh subclass (isinstance still holds: joblib's
     NumpyArrayWrapper, torch.Tensor, Parameter), Python functions as a fresh
-    wrapper, numpy.dtype as a function that always copies (a pickle can ask
-    for a builtin dtype's singleton with copy=False and then __setstate__ it);
-    immutable C types and functions as they are."""
+    wrapper; numpy.dtype, immutable C types and C functions as they are
+    (numpy ignores __setstate__ on its builtin dtype singletons)."""
     import types
     obj = resolve(module, name)
     if isinstance(obj, _AbsorbMeta):
         return obj
     numpy = sys.modules.get("numpy")
     if numpy is not None and obj is numpy.dtype:
-        def dtype(spec, align=False, copy=False):
-            return numpy.dtype(spec, align, True)
-        return dtype
+        # as it is: numpy ignores __setstate__ on its builtin singletons
+        # (dtype('f8', False, False) and the like), every other dtype is new
+        return obj
     if isinstance(obj, type):
         if obj.__flags__ & (1 << 9):  # Py_TPFLAGS_HEAPTYPE: a Python class, mutable
             try:
@@ -337,7 +338,14 @@ def run_inprocess(loader, path, scratch, state):
         state["cls"] = install(rec, "standins" if loader in ("pickle", "pypickle") else "isolated")
         signal.signal(signal.SIGALRM, _alarm)
     rec, cls = state["rec"], state["cls"]
-    rec.emit = out.append
+    def emit(msg):
+        # streamed as it happens: a load that kills the worker (numpy reading
+        # object pointers from raw bytes can) keeps what it recorded
+        out.append(msg)
+        if "imp" in msg or "persid" in msg:
+            sys.stdout.write(json.dumps({"event": msg}) + "\n")
+            sys.stdout.flush()
+    rec.emit = emit
     rec.persid = 0
     outcome = "ok"
     cwd = os.getcwd()
