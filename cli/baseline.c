@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* --baseline FILE: files already reviewed, by SHA-256, with the verdict that
  * was accepted for them; such a file no longer fails the gate unless its
  * verdict got worse. --format baseline writes such a file. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The arrays of a .npy or .npz for ckpt_convert_safetensors: each .npy
  * header read with the scan's own parser (numpy.c), numeric dtypes mapped
  * to safetensors', Fortran order walked as column-major strides and

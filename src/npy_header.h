@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What a .npy header says about its array, for ckpt_convert (numpy.c reads
  * the header with the same parser the scan uses). */
 #ifndef CKPT_NPY_HEADER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* max-memory-process: the interpreter memory of every scan of one scanner
  * is charged to one counter; a walk that cannot get memory under it is a
  * `limit` finding, and every scan gives back what it took. Also: nested

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Issue 12's reader root causes, one case each: every file in
  * fixtures/readers (fixtures/gen_readers.py) runs its payload under the real
  * loader its name selects (tests/real_loader/check_real_loaders.py checks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The safetensors writer (src/safetensors_write.c) and the strided-view
  * streaming (src/convert_data.c) on hand-made inputs: header JSON, padding,
  * data_offsets, dtype names, alignment order, escaping, UTF-8 checks,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Builds the `torchvision`, `sklearn`, `pandas` and `dill` policy profiles from
 real saved objects: each object is pickled (protocols 2 and 4, as torch.save,
 joblib.dump and pickle.dumps write them) by a recording pickler that notes

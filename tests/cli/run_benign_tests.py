@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The realistic benign suite (issue 13): every file of fixtures/benign/
 (written by fixtures/gen_benign.py from the real libraries) gets exactly the
 verdict fixtures/benign.tsv gives it, with the default policy and with its
