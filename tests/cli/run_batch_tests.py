@@ -267,6 +267,19 @@ def permission_denied_is_said(exe, root):
         os.chmod(locked_dir, 0o755)
 
 
+@check
+def system_reason_for_other_errors(exe, root):
+    os.symlink("selfloop", os.path.join(root, "selfloop"))
+    rc, out, err = run(exe, ["--color", "never", "selfloop"], root)
+    want = "could not read the input: Too many levels of symbolic links"
+    assert rc == 2 and out == f"selfloop: ERROR ({want})\n", (rc, out)
+    assert f"selfloop: {want}" in err, err
+    rc, out, _ = run(exe, ["--format", "json", "selfloop"], root)
+    f = docs(out)["files"][0]
+    assert f["error"] == "could not read the input" and f["error_detail"] == want, f
+    os.unlink(os.path.join(root, "selfloop"))
+
+
 def torch_zip_bytes():
     import io
     import zipfile
