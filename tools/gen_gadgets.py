@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Generates denylist entries (src/policy_gadgets.inc) for callables of the
 standard library, torch, numpy and joblib whose source reaches code
 execution, commands, native code, file writes, file reads, deserialisers or
