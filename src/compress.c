@@ -56,7 +56,7 @@ static codec detect(const uint8_t *b, size_t len)
                   {"\xfd"
                    "7zXZ\x00",
                    6, C_XZ},
-                  {"\x5d\x00\x00", 3, C_LZMA},
+                  {"\x5d\x00", 2, C_LZMA}, /* joblib's _LZMA_PREFIX */
                   {"\x04\x22\x4d\x18", 4, C_LZ4},
                   {"\x28\xb5\x2f\xfd", 4, C_ZSTD}};
     for (size_t i = 0; i < ARRAY_LEN(magics); i++)
@@ -192,13 +192,16 @@ static dstatus lzma_status(lzma_ret r)
     }
 }
 
-/* xz (one stream) or lzma-alone; the decoder's memory (dictionary) is
- * capped by max-memory. */
+/* xz (one stream), lzma-alone, or either (auto: what follows a stream in
+ * LZMAFile(FORMAT_AUTO)); the decoder's memory (dictionary) is capped by
+ * max-memory. */
 static dstatus run_lzma(const uint8_t *in, size_t len, int alone, uint64_t memlimit, sink *o,
                         size_t *used)
 {
     lzma_stream z = LZMA_STREAM_INIT;
-    lzma_ret r = alone ? lzma_alone_decoder(&z, memlimit) : lzma_stream_decoder(&z, memlimit, 0);
+    lzma_ret r = alone == 2 ? lzma_auto_decoder(&z, memlimit, 0)
+                 : alone    ? lzma_alone_decoder(&z, memlimit)
+                            : lzma_stream_decoder(&z, memlimit, 0);
     if (r != LZMA_OK)
         return lzma_status(r);
     size_t avail;
@@ -336,17 +339,42 @@ typedef struct outcome {
     size_t trailing; /* bytes after the last stream that are not another */
 } outcome;
 
-/* Streams in a row, as Python's readers take concatenated members; lzma-
- * alone has no such thing. Bytes after the last stream that do not start
- * another one are trailing data (the readers ignore or reject them). */
+/* 1 when the bytes at `in` start a stream the reader of codec c goes on
+ * into after a stream: the same codec (gzip members, bz2 streams, zlib
+ * for pandas), for LZMAFile(FORMAT_AUTO) any .xz or .lzma stream whatever
+ * the first was (the auto decoder tries any bytes as .lzma), for LZ4
+ * frame readers another frame or a skippable frame. */
+static int continues(codec c, const uint8_t *in, size_t len)
+{
+    if (c == C_XZ || c == C_LZMA)
+        return 1;
+    if (c == C_LZ4 && len >= 4 && (in[0] & 0xf0) == 0x50 && in[1] == 0x2a && in[2] == 0x4d &&
+        in[3] == 0x18)
+        return 1;
+    return detect(in, len) == c;
+}
+
+/* Streams in a row, as Python's readers take concatenated members. Bytes
+ * after the last stream that do not start another one are trailing data
+ * (the readers ignore or reject them). */
 static outcome decompress(scan_ctx *ctx, codec c, const uint8_t *in, size_t len, sink *o)
 {
     outcome r = {ST_END, 0, 0};
+    int first = 1;
     do {
-        size_t used = 0;
-        r.st = run_one(ctx, c, in + r.at, len - r.at, o, &used);
+        size_t used = 0, before = o->n;
+        if (!first && (c == C_XZ || c == C_LZMA)) {
+            r.st = run_lzma(in + r.at, len - r.at, 2, ctx_limit(ctx, CKPT_LIMIT_MEMORY), o, &used);
+            if (r.st == ST_CORRUPT && o->n == before) {
+                r.st = ST_END; /* not a stream: LZMAFile ignores trailing data */
+                break;
+            }
+        } else {
+            r.st = run_one(ctx, c, in + r.at, len - r.at, o, &used);
+        }
         r.at += used;
-    } while (r.st == ST_END && r.at < len && c != C_LZMA && detect(in + r.at, len - r.at) == c);
+        first = 0;
+    } while (r.st == ST_END && r.at < len && continues(c, in + r.at, len - r.at));
     if (r.st == ST_END && r.at < len)
         r.trailing = len - r.at;
     return r;

@@ -133,6 +133,40 @@ static void rc5_line_cut_by_eof(void **state)
     ckpt_report_free(r);
 }
 
+/* 6: LZMAFile(FORMAT_AUTO) goes on into an .lzma stream after an .xz one. */
+static void rc6_xz_then_lzma(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_COMMAND, END};
+    expect("malicious_rc6_xz_then_lzma.joblib", CKPT_VERDICT_DANGEROUS, codes);
+}
+
+/* 6: LZ4 frame readers skip a skippable frame and read the next frame
+ * (a build without lz4 reports the stream unscanned). */
+static void rc6_lz4_skippable_frame(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_COMMAND, END};
+    static const int unscanned[] = {CKPT_F_UNSCANNED_MEMBER, END};
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/readers/malicious_rc6_lz4_skippable.joblib", fixtures_dir);
+    ckpt_report *r = scan_path(path, 0);
+    int without_lz4 = find_code(r, CKPT_F_UNSCANNED_MEMBER, -1) >= 0;
+    ckpt_report_free(r);
+    if (without_lz4)
+        expect("malicious_rc6_lz4_skippable.joblib", CKPT_VERDICT_SUSPICIOUS, unscanned);
+    else
+        expect("malicious_rc6_lz4_skippable.joblib", CKPT_VERDICT_DANGEROUS, codes);
+}
+
+/* 10: joblib's lzma magic is 5d 00: a 4 KiB dictionary (5d 00 10 00 00). */
+static void rc10_lzma_magic_as_joblib_reads_it(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_COMMAND, END};
+    expect("malicious_rc10_lzma_small_dict.joblib", CKPT_VERDICT_DANGEROUS, codes);
+}
+
 /* ---- the joblib reading may be skipped: same JSON with and without ---- */
 
 typedef struct outbuf {
@@ -245,6 +279,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(rc5_memo_is_a_dict),
         cmocka_unit_test(rc4_frame_read_whole),
         cmocka_unit_test(rc5_line_cut_by_eof),
+        cmocka_unit_test(rc6_xz_then_lzma),
+        cmocka_unit_test(rc6_lz4_skippable_frame),
+        cmocka_unit_test(rc10_lzma_magic_as_joblib_reads_it),
         cmocka_unit_test(plain_pickle_same_both_ways),
         cmocka_unit_test(skipping_joblib_reading_changes_nothing),
     };

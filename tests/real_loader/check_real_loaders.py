@@ -76,6 +76,12 @@ MAX_WALK_OPS = 200000  # opcodes per walk
 
 # ---- vetting -----------------------------------------------------------------
 
+def lz4_all(data):
+    import lz4.frame  # optional: without it lz4 samples are refused
+    with lz4.frame.open(io.BytesIO(data)) as f:
+        return f.read(MAX_TEXT)
+
+
 def decompress_all(data):
     """Whole-stream codecs joblib and pandas use, tried on the first bytes."""
     tries = []
@@ -87,6 +93,8 @@ def decompress_all(data):
         tries.append(lambda d: bz2.decompress(d))
     if data[:6] == b"\xfd7zXZ\x00" or data[:2] == b"\x5d\x00":
         tries.append(lambda d: lzma.decompress(d))
+    if data[:4] == b"\x04\x22\x4d\x18":  # lz4 frames, as joblib's LZ4FrameFile reads them
+        tries.append(lz4_all)
     if data[:2] == b"ZF":  # joblib's legacy zfile: ZF + 19-char hex length + zlib
         tries.append(lambda d: zlib.decompress(d[21:]))
     out = []
