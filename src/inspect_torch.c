@@ -34,7 +34,7 @@ static int resolved_in(const value *g, const char *const *names, size_t count)
 }
 
 /* How a rebuild helper lays out its arguments. */
-enum layout { L_STORAGE, L_STORAGE_DTYPE, L_META, L_OTHER };
+enum layout { L_STORAGE, L_STORAGE_DTYPE, L_META, L_SPARSE, L_OTHER };
 
 static const struct rebuild {
     const char *name;
@@ -45,7 +45,8 @@ static const struct rebuild {
     {"torch._utils._rebuild_tensor_v3", L_STORAGE_DTYPE},
     {"torch._utils._rebuild_qtensor", L_STORAGE},
     {"torch._utils._rebuild_meta_tensor_no_storage", L_META},
-    {"torch._utils._rebuild_sparse_tensor", L_OTHER},
+    {"torch._utils._rebuild_sparse_tensor", L_SPARSE},
+    {"torch._utils._rebuild_sparse_csr_tensor", L_SPARSE},
     {"torch._utils._rebuild_nested_tensor", L_OTHER},
     {"torch._utils._rebuild_wrapper_subclass", L_OTHER},
     {"torch._utils._rebuild_device_tensor_from_numpy", L_OTHER},
@@ -335,6 +336,51 @@ static void check_extent(ckpt_report *rep, insp_tensor *t)
     t->extent_bad = 1;
 }
 
+/* 1 when a layout argument is _get_layout('torch.sparse_coo'). */
+static int is_coo_layout(const value *layout)
+{
+    if (!layout || layout->kind != V_CALL ||
+        !resolved_is(&layout->u.n->u.c.callee, "torch.serialization._get_layout"))
+        return 0;
+    const value *name = arg(&layout->u.n->u.c.args, 0);
+    return name && name->kind == V_STR && name->len == 16 &&
+           memcmp(name->u.s, "torch.sparse_coo", 16) == 0;
+}
+
+/* _rebuild_sparse_tensor(layout, data) (and 1.13's _rebuild_sparse_csr_tensor):
+ * data is (indices, values, size[, is_coalesced]) for COO, (compressed
+ * indices, plain indices, values, size) for CSR, CSC, BSR and BSC. Listed as
+ * torch lists it: the values' dtype, the dense size, no strides; its bytes
+ * are those of its parts. */
+static uint64_t read_sparse(ckpt_report *rep, const value *args, insp_tensor *t)
+{
+    ckpt_tensor *p = &t->pub;
+    const value *data = arg(args, 1);
+    uint32_t n = data && data->kind == V_TUPLE ? data->u.n->u.s.kept : 0;
+    uint32_t values = is_coo_layout(arg(args, 0)) ? 1 : 2;
+    if (n < values + 2)
+        return 0;
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i <= values; i++) {
+        const value *part = arg(data, i);
+        const struct rebuild *rb =
+            part && part->kind == V_CALL ? find_rebuild(&part->u.n->u.c.callee) : NULL;
+        if (!rb || rb->layout == L_SPARSE || rb->layout == L_OTHER)
+            return 0;
+        insp_tensor pt;
+        memset(&pt, 0, sizeof(pt));
+        torch_read_rebuild(rep, &part->u.n->u.c.callee, &part->u.n->u.c.args, &pt);
+        if (add_overflows(bytes, pt.pub.nbytes, &bytes))
+            return 0;
+        if (i == values) {
+            p->dtype = pt.pub.dtype;
+            t->elsize = pt.elsize;
+        }
+    }
+    read_dims(rep, arg(data, values + 1), &p->ndim, &p->shape);
+    return bytes;
+}
+
 void torch_read_rebuild(ckpt_report *rep, const value *callee, const value *args, insp_tensor *t)
 {
     const struct rebuild *rb = find_rebuild(callee);
@@ -345,6 +391,13 @@ void torch_read_rebuild(ckpt_report *rep, const value *callee, const value *args
     p->storage_users = 1;
     if (!rb || rb->layout == L_OTHER)
         return;
+    if (rb->layout == L_SPARSE) {
+        uint64_t bytes = read_sparse(rep, args, t);
+        p->stride = NULL;
+        p->numel = numel_of(p);
+        p->nbytes = bytes;
+        return;
+    }
     if (rb->layout == L_META) {
         const struct dtype *d = dtype_of_global(arg(args, 0));
         if (d) {

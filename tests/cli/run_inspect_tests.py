@@ -11,6 +11,7 @@ Usage: run_inspect_tests.py --ckptscan PATH --repo DIR
 import argparse
 import io
 import json
+import math
 import os
 import struct
 import subprocess
@@ -53,7 +54,9 @@ def compare_inventory(rel, report, expected):
         for d in want["shape"]:
             numel *= d
         check(t["numel"] == numel, f"{rel}: {path}: numel {t['numel']} != {numel}")
-        check(t["nbytes"] == numel * ELSIZE[want["dtype"]], f"{rel}: {path}: nbytes {t['nbytes']}")
+        # a sparse tensor's bytes are its index and value tensors' (gen_inventory.py)
+        nbytes = want.get("nbytes", numel * ELSIZE[want["dtype"]])
+        check(t["nbytes"] == nbytes, f"{rel}: {path}: nbytes {t['nbytes']} != {nbytes}")
         check(t["problem"] == "", f"{rel}: {path}: unexpected problem {t['problem']!r}")
         if report["inspection"]["torch"]["layout"] in ("zip", "legacy"):
             check(t["record_bytes"] >= t["storage_numel"] * ELSIZE[want["dtype"]],
@@ -189,6 +192,66 @@ def test_archive_reading(exe, tmp):
             check("archive-anomaly" not in codes, f"{name}: findings {codes}")
 
 
+def part_pickle(key, cls, numel, shape):
+    """_rebuild_tensor_v2 of a contiguous tensor on storage `key` of class `cls`."""
+    def tup(xs):
+        return b"(" + b"".join(b"J" + struct.pack("<i", x) for x in xs) + b"t"
+    stride, acc = [], 1
+    for d in reversed(shape):
+        stride.insert(0, acc)
+        acc *= d
+    pid = (b"(" + binunicode("storage") + b"ctorch\n" + cls.encode() + b"\n" + binunicode(key) +
+           binunicode("cpu") + b"J" + struct.pack("<i", numel) + b"tQ")
+    return (b"ctorch._utils\n_rebuild_tensor_v2\n(" + pid + b"J\0\0\0\0" + tup(shape) +
+            tup(stride) + b"\x89ccollections\nOrderedDict\n)RtR")
+
+
+# name, layout, (storage class, shape) of each part, dense size, expected bytes.
+# Newer torch writes every sparse layout as _rebuild_sparse_tensor(layout,
+# data); torch 1.13 (the fixtures) only saves COO and CSR.
+SPARSE_CASES = [
+    ("coo", "torch.sparse_coo", [("LongStorage", (2, 3)), ("FloatStorage", (3,))], (2, 3), 60),
+    # torch 2 adds is_coalesced after the size
+    ("coo_coalesced", "torch.sparse_coo", [("LongStorage", (2, 3)), ("FloatStorage", (3,))],
+     (2, 3), 60),
+    ("csc", "torch.sparse_csc", [("LongStorage", (5,)), ("LongStorage", (3,)),
+                                 ("FloatStorage", (3,))], (2, 4), 76),
+    ("bsr", "torch.sparse_bsr", [("LongStorage", (3,)), ("LongStorage", (3,)),
+                                 ("DoubleStorage", (3, 1, 2))], (2, 4), 96),
+    ("bsc", "torch.sparse_bsc", [("IntStorage", (3,)), ("IntStorage", (3,)),
+                                 ("HalfStorage", (3, 2, 1))], (4, 3), 36),
+]
+DTYPE = {"FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16"}
+
+
+def test_sparse_layouts(exe, tmp):
+    """Every sparse layout is one tensor: the values' dtype, the dense size,
+    no strides, the bytes of its parts (as gen_inventory.py describes torch's)."""
+    for name, layout, parts, size, nbytes in SPARSE_CASES:
+        data = b"(" + b"".join(part_pickle(str(i), cls, math.prod(shape), shape)
+                               for i, (cls, shape) in enumerate(parts))
+        data += b"ctorch\nSize\n(" + b"".join(b"J" + struct.pack("<i", d) for d in size)
+        data += b"t\x85R" + (b"\x88" if name == "coo_coalesced" else b"") + b"t"
+        pkl = (b"\x80\x02}" + binunicode(name) + b"ctorch._utils\n_rebuild_sparse_tensor\n(" +
+               b"ctorch.serialization\n_get_layout\n(" + binunicode(layout) + b"tR" + data +
+               b"tRs.")
+        members = [("s/data.pkl", pkl), ("s/version", b"3\n")]
+        for i, (cls, shape) in enumerate(parts):
+            members.append(("s/data/%d" % i, b"\0" * (math.prod(shape) * 8)))
+        path = os.path.join(tmp, "sparse_%s.pt" % name)
+        with open(path, "wb") as f:
+            f.write(zip_of(members))
+        rc, doc = inspect_json(exe, path)
+        report = doc["files"][0]
+        tensors = report["inspection"]["tensors"]
+        want = {"path": name, "dtype": DTYPE.get(parts[-1][0], "?"), "shape": list(size),
+                "stride": None, "numel": math.prod(size), "nbytes": nbytes, "problem": ""}
+        got = {k: tensors[0][k] for k in want} if len(tensors) == 1 else tensors
+        check(got == want, f"sparse {name}: {got} != {want}")
+        check(report["verdict"] == "safe", f"sparse {name}: {report['verdict']}")
+    return len(SPARSE_CASES)
+
+
 def test_text(exe, repo):
     path = os.path.join(repo, "fixtures", "torch", "train_adam.pt")
     p = subprocess.run([exe, "inspect", path], capture_output=True, text=True)
@@ -231,12 +294,13 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         m = test_bounds(a.ckptscan, tmp)
         test_archive_reading(a.ckptscan, tmp)
+        k = test_sparse_layouts(a.ckptscan, tmp)
     test_text(a.ckptscan, a.repo)
     test_deterministic(a.ckptscan, a.repo)
     for f in failures:
         print("FAIL", f)
     print(f"inspect: {n} fixtures against torch's inventory, {m} bounds cases, "
-          f"{len(failures)} failures")
+          f"{k} sparse layouts, {len(failures)} failures")
     return 1 if failures else 0
 
 
