@@ -23,7 +23,9 @@ resolved come from CPython's `pickle.find_class` audit event), scans it with
   (p) if the loader called persistent_load, the report walked a pickle;
   (n) for non-pickle families (text, JSON, GGUF, safetensors...): when the
       report has no finding above info, the loaders resolved nothing and
-      called no persistent_load;
+      called no persistent_load; and in every family, a file reported as no
+      pickle (format unknown, text, json, ...) is one the loaders resolved
+      nothing in and called no persistent_load for;
   (h) harness: no find_class ran outside the recorder (`unpatched`).
 
 Every divergence is printed with its class (check, loader, family), shrunk by
@@ -59,6 +61,9 @@ LOADERS = ("pickle", "pypickle", "torch", "numpy", "joblib")
 FAST = ("pickle", "pypickle")  # in-process loaders, cheap enough to run on every file
 FAKE_PREFIX = "ckpt_diff_"
 NONPICKLE = "surf/nonpickle/"
+# formats ckptscan names when no pickle reading holds (src/formats_data.c)
+DATA_FORMATS = {"unknown", "text", "json", "gguf", "onnx", "hdf5", "tflite", "png", "jpeg", "gif",
+                "webp"}
 TORCH_MODULE_MAPPING = {"torch._tensor": "torch.tensor"}  # torch.load's load_module_mapping, reversed
 
 
@@ -302,7 +307,12 @@ def check(family, rec, rep):
         out.append(("b", "verdict safe although %s resolved %r, off the allowlist" % (loader, sorted(set(outside))[:4])))
     if rec.get("persid") and not rep.get("pickles"):
         out.append(("p", "%s called persistent_load %d times; ckptscan walked no pickle" % (loader, rec["persid"])))
-    if family.startswith(NONPICKLE) and not above_info(rep) and (rec["imports"] or rec.get("persid")):
+    # a file reported as no pickle (issue 13: its pickle reading fails before
+    # any import or persistent id, or meets a persistent id first at offset 0)
+    # must be one that no loader resolved anything in, whatever its family
+    not_a_pickle = rep.get("format") in DATA_FORMATS
+    if ((family.startswith(NONPICKLE) and not above_info(rep)) or not_a_pickle) and \
+            (rec["imports"] or rec.get("persid")):
         out.append(("n", "no finding above info (format %s) although %s resolved %r / %d persistent ids"
                     % (rep.get("format"), loader, [tuple(x) for x in rec["imports"]][:4], rec.get("persid", 0))))
     return out
