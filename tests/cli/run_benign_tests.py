@@ -4,9 +4,9 @@
 (written by fixtures/gen_benign.py from the real libraries) gets exactly the
 verdict fixtures/benign.tsv gives it, with the default policy and with its
 library's profiles; the table and the directory list the same files; the
-Hugging Face style repository folder, scanned as a folder, exits 0 once its
-training_args.bin (an object file, graded by the transformers profile) is
-left out, and each sharded or training-state folder of pure data exits 0.
+Hugging Face style repository folder, scanned as a folder, exits 0 with the
+transformers profile (its training_args.bin is an object file; every other
+file is SAFE by default), and each sharded or training-state folder exits 0.
 
 Standard library only.
 
@@ -84,9 +84,12 @@ def check_folders(exe, root):
     failures = []
     cases = [
         (["--exclude", "training_args.bin", "hf_repo"], "hf_repo without training_args.bin"),
+        (["--profile", "transformers", "hf_repo"], "hf_repo --profile transformers"),
         (["hf_sharded"], "hf_sharded"),
         (["--exclude", "training_args.bin", "hf_checkpoint-500"],
          "hf_checkpoint-500 without training_args.bin"),
+        (["--profile", "transformers", "hf_checkpoint-500"],
+         "hf_checkpoint-500 --profile transformers"),
         (["accelerate_checkpoint_0"], "accelerate_checkpoint_0"),
     ]
     for argv, what in cases:
