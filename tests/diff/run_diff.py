@@ -13,7 +13,10 @@ pickle.Unpickler whose find_class never imports anything, scans them with
   (b) if any of those imports is not `allowed` in the report, the verdict is
       not safe;
   (c) if CPython's load stopped with a stream error before the end of the
-      data, the verdict is not safe;
+      data, the verdict is not safe, unless it failed in the first pickle
+      before any import and ckptscan reads the file as something else than a
+      pickle (a data format, a tar, ...; issue 13: a reading that fails
+      before any import ran nothing);
   (d) the exit status matches the verdicts (the highest of: 0 safe,
       1 suspicious, 2 error, 3 dangerous);
   plus (e) a name that can never be on an allowlist (os.*, subprocess.*,
@@ -165,6 +168,17 @@ class _StandInBase(metaclass=_AbsorbMeta):
 Result = _AbsorbMeta("Result", (_StandInBase,), {})
 
 
+def top_level_persid(u):
+    """A persistent id in the file's first pickle before any import: every
+    loader that reads offset 0 of a file (pickle.load, joblib, numpy.load,
+    torch.load's legacy magic number) has no persistent_load and raises
+    there; elsewhere (torch's data.pkl) persistent_load answers."""
+    if u.start == 0 and not u.seen:
+        raise pickle.UnpicklingError("persistent id before any import at offset 0: "
+                                     "no top-level loader has persistent_load")
+    return Result
+
+
 def _make_recorders():
     def standin(u, module, name):
         u.calls.append(0)
@@ -180,7 +194,7 @@ def _make_recorders():
             return standin(self, module, name)
 
         def persistent_load(self, pid):
-            return Result
+            return top_level_persid(self)
 
     class PyRecorder(pickle._Unpickler):
         """The pure-Python unpickler, used only to learn the protocol in
@@ -192,7 +206,7 @@ def _make_recorders():
             return standin(self, module, name)
 
         def persistent_load(self, pid):
-            return Result
+            return top_level_persid(self)
 
     return CRecorder, PyRecorder
 
@@ -564,12 +578,21 @@ def check(truth, rep, problem, rc):
     if not_allowed and verdict == "safe":
         fails.append("(b) verdict safe although %r not allowed" % (not_allowed,))
     err = truth.get("error")
-    if err and err.get("stream") and verdict == "safe":
+    # issue 13: a first pickle that fails before any import ran nothing under
+    # any loader; ckptscan may then say the file is no pickle (a data format,
+    # or another format that holds, such as a tar) and SAFE
+    ran_nothing = (not truth["imports"] and not truth.get("loaded")
+                   and rep.get("format") not in PICKLE_FORMATS)
+    if err and err.get("stream") and verdict == "safe" and not ran_nothing:
         fails.append("(c) verdict safe although CPython failed: %s: %s at offset %s"
                      % (err["type"], err["msg"], err["offset"]))
     if rc is not None and rc != expected_status({verdict}):
         fails.append("(d) exit status %d for verdict %s" % (rc, verdict))
     return fails
+
+
+# formats whose main reading is the pickle at offset 0
+PICKLE_FORMATS = {"pickle", "torch-legacy"}
 
 
 def hexdump(data, limit=200):
