@@ -405,9 +405,44 @@ static void remember_bad_type(legacy *L, const value *t)
 
 /* ('storage', storage_type, root_key, location, numel, view_metadata):
  * the first reference to a root key decides its type and size. */
+/* 1 when the report holds a global-mutation finding. */
+static int mutated_globals(const ckpt_report *r)
+{
+    for (size_t i = 0; i < r->nfindings; i++)
+        if (r->findings[i].code == CKPT_F_GLOBAL_MUTATION)
+            return 1;
+    return 0;
+}
+
+/* ('module', container_type, source_file, source): with both source
+ * fields set, torch's _check_container_source compares the source and,
+ * when the class's dump_patches is set, appends a diff to
+ * '<class __name__>.patch' (a name and content the stream can choose once
+ * it has mutated the class). */
+static void module_pid(legacy *L, const value *pid)
+{
+    const seq *s = &pid->u.n->u.s;
+    if (s->count != 4 || s->kept < 4)
+        return;
+    const value *file = &s->items[2], *src = &s->items[3];
+    int truthy = (file->kind == V_STR || file->kind == V_BYTES) && file->len > 0 &&
+                 (src->kind == V_STR || src->kind == V_BYTES) && src->len > 0;
+    if (!truthy || !mutated_globals(L->ctx->rep))
+        return;
+    ctx_finding(L->ctx, CKPT_F_FILE_ACCESS, L->member, 0,
+                "a legacy 'module' persistent id with source after a global-state mutation: "
+                "torch's source check writes '<class name>.patch' when the class's dump_patches "
+                "is set");
+}
+
 static void on_persid(void *hctx, const value *pid)
 {
     legacy *L = hctx;
+    if (pid->kind == V_TUPLE && pid->u.n->u.s.kept >= 1 &&
+        is_tag(&pid->u.n->u.s.items[0], "module")) {
+        module_pid(L, pid);
+        return;
+    }
     if (pid->kind != V_TUPLE || pid->u.n->u.s.kept < 1 ||
         !is_tag(&pid->u.n->u.s.items[0], "storage"))
         return;

@@ -115,6 +115,14 @@ static int global(lite *l)
     return lite_push(l, CELL(V_GLOBAL, (cell)i));
 }
 
+/* Callables that return (or call) an argument: what they give back may be
+ * a class a BUILD or their state mutates (vm_call.c passed_through). */
+static int passes_through(const lite_import *e)
+{
+    return strcmp(e->resolved, "numpy.core.multiarray.scalar") == 0 ||
+           strcmp(e->resolved, "torch._tensor._rebuild_from_type_v2") == 0;
+}
+
 /* Pops `args` items (the argument tuple and, for NEWOBJ_EX, the keyword
  * dict) and the callee below them; pushes the call. */
 static int call(lite *l, size_t args)
@@ -124,8 +132,9 @@ static int call(lite *l, size_t args)
     cell callee = l->stack[l->sp - args - 1];
     if (CELL_KIND(l->stack[l->sp - args]) != V_TUPLE || CELL_KIND(callee) != V_GLOBAL)
         return GIVE_UP; /* not a tuple: a finding; not a name: an indirect call */
-    if (args == 2 || l->imports[CELL_TAG(callee)].graded)
-        return GIVE_UP; /* keywords or argument checks: the full VM judges them */
+    if (args == 2 || l->imports[CELL_TAG(callee)].graded ||
+        strcmp(l->imports[CELL_TAG(callee)].resolved, "torch._tensor._rebuild_from_type_v2") == 0)
+        return GIVE_UP; /* keywords, argument checks, state set on func(*args): the full VM */
     l->imports[CELL_TAG(callee)].calls++;
     l->sp -= args + 1;
     return lite_push(l, CELL(V_CALL, CELL_TAG(callee)));
@@ -147,7 +156,7 @@ static int build(lite *l)
     if (CELL_KIND(target) != V_CALL)
         return GIVE_UP; /* BUILD on a name mutates it; on anything else, an anomaly */
     const lite_import *e = &l->imports[CELL_TAG(target)];
-    if (hook_wants(l, e))
+    if (hook_wants(l, e) || passes_through(e))
         return GIVE_UP;
     if (!e->weights_only)
         lite_weights_only_fail(l, WO_BUILD);

@@ -274,8 +274,71 @@ static void judge_call(vm *v, const value *callee, const value *args, const valu
     vm_note(v, g->cls, -1, g->resolved, sb_cstr(&v->scratch), "calls %s", g->resolved);
 }
 
+/* ---- values that pass through allowlisted callables ---- */
+
+static int global_named(const value *x, const char *name)
+{
+    if (x->kind != V_GLOBAL)
+        return 0;
+    const gref *g = &x->u.n->u.g;
+    return g->resolved_len == strlen(name) && memcmp(g->resolved, name, g->resolved_len) == 0;
+}
+
+static const value *arg_at(const value *args, uint32_t i)
+{
+    if (!v_is_container(args) || args->u.n->u.s.kept <= i)
+        return NULL;
+    return &args->u.n->u.s.items[i];
+}
+
+/* What a call really returns when that is a value the stream gave it:
+ * numpy.core.multiarray.scalar(dtype('O'), x) returns x, and
+ * torch._tensor._rebuild_from_type_v2(func, new_type, args, state) returns
+ * func(*args). x itself otherwise (bounded: a chain of pass-throughs). */
+static const value *passed_through(const value *x)
+{
+    for (int depth = 0; depth < 16 && x->kind == V_CALL; depth++) {
+        const callsite *c = &x->u.n->u.c;
+        const value *func = &c->callee, *args = &c->args;
+        if (global_named(func, "torch._tensor._rebuild_from_type_v2")) {
+            func = arg_at(&c->args, 0);
+            args = arg_at(&c->args, 2);
+            if (!func || !args)
+                return x;
+        }
+        const value *y =
+            global_named(func, "numpy.core.multiarray.scalar") ? arg_at(args, 1) : NULL;
+        if (!y)
+            return x;
+        x = y;
+    }
+    return x;
+}
+
+static void mutation_of_global(vm *v, const value *target, const char *what);
+
+/* torch._tensor._rebuild_from_type_v2 sets its state's items on what
+ * func(*args) returns (torch._utils._set_obj_state): on a class, that is
+ * a global-state mutation (dump_patches, __name__, ...). */
+static void check_rebuild_state(vm *v, const value *callee, const value *args)
+{
+    if (!global_named(callee, "torch._tensor._rebuild_from_type_v2"))
+        return;
+    const value *func = arg_at(args, 0), *fargs = arg_at(args, 2), *state = arg_at(args, 3);
+    if (!func || !fargs || !state || state->kind == V_NONE)
+        return;
+    if (!global_named(func, "numpy.core.multiarray.scalar"))
+        return;
+    const value *x = arg_at(fargs, 1);
+    if (x)
+        x = passed_through(x);
+    if (x && x->kind == V_GLOBAL)
+        mutation_of_global(v, x, "torch._tensor._rebuild_from_type_v2's state");
+}
+
 static void push_call(vm *v, value callee, value args, value kw)
 {
+    check_rebuild_state(v, &callee, &args);
     judge_call(v, &callee, &args, &kw);
     if (vm_tracing(v)) {
         render_to_scratch(v, &callee, &args, &kw);
@@ -420,8 +483,12 @@ static void op_build(vm *v)
         sb_putc(&v->scratch, ')');
         vm_trace(v, "calls %s", sb_cstr(&v->scratch));
     }
+    const value *really = passed_through(target);
     if (target->kind == V_GLOBAL) {
         mutation_of_global(v, target, "BUILD");
+    } else if (really->kind == V_GLOBAL) {
+        /* a class that came through a pass-through callable */
+        mutation_of_global(v, really, "BUILD");
     } else if (target->kind == V_CALL) {
         if (target->u.n->u.c.state.kind == V_EMPTY)
             target->u.n->u.c.state = state;

@@ -99,6 +99,29 @@ static void rc5_memo_is_a_dict(void **state)
     expect("malicious_rc5_sparse_memo.joblib", CKPT_VERDICT_DANGEROUS, codes);
 }
 
+/* 3 and 7: a class through pass-throughs (numpy scalar, then
+ * _rebuild_from_type_v2 setting its state) is mutated (dump_patches,
+ * __name__); a legacy 'module' persistent id with source then makes torch
+ * write '<__name__>.patch': global-mutation and file-access. */
+static void rc3_rc7_class_through_passthrough_and_dump_patches(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/readers/malicious_rc7_dump_patches.pt", fixtures_dir);
+    ckpt_report *r = scan_path(path, 0);
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_DANGEROUS);
+    assert_true(find_code(r, CKPT_F_GLOBAL_MUTATION, -1) >= 0);
+    assert_true(find_code(r, CKPT_F_FILE_ACCESS, -1) >= 0);
+    ckpt_report_free(r);
+    /* BUILD on a class that came through numpy's scalar: global-mutation */
+    r = SCAN_LIT(NULL, "\x80\x02"
+                       "cnumpy.core.multiarray\nscalar\n(cnumpy\ndtype\n(S'O'\ntR"
+                       "ccollections\nOrderedDict\ntR}(S'x'\nI1\nub.");
+    assert_true(find_code(r, CKPT_F_GLOBAL_MUTATION, -1) >= 0);
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_DANGEROUS);
+    ckpt_report_free(r);
+}
+
 /* 4: _pickle.c reads a frame of 128 KiB or more whole (no peek()); torch's
  * legacy reader's next load() starts at the frame's end, where the
  * payload is (STOP + 1 holds zeros: bad-opcode, legacy pickle 2 fails). */
@@ -277,6 +300,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(rc5_frame_longer_than_data),
         cmocka_unit_test(rc5_newobj_any_iterable),
         cmocka_unit_test(rc5_memo_is_a_dict),
+        cmocka_unit_test(rc3_rc7_class_through_passthrough_and_dump_patches),
         cmocka_unit_test(rc4_frame_read_whole),
         cmocka_unit_test(rc5_line_cut_by_eof),
         cmocka_unit_test(rc6_xz_then_lzma),

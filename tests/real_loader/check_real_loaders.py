@@ -353,6 +353,8 @@ def run_loader(python, kind, path, markers, timeout):
         outcome = "timed out"
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    # torch's legacy source check writes '<class __name__>.patch'
+    markers = markers + [m + ".patch" for m in markers]
     ran = [m for m in markers if os.path.exists(m)]
     remove_markers(markers)
     return bool(ran), outcome
