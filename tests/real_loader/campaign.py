@@ -223,9 +223,16 @@ class Worker:
                     self.kill()
                     return {"loader": self.loader, "imports": imports, "persid": persid, "outcome": why}
             line, self.buf = self.buf.split(b"\n", 1)
-            msg = json.loads(line.decode("utf-8", "surrogatepass"))
-            if "event" not in msg:
+            try:
+                msg = json.loads(line.decode("utf-8", "surrogatepass"))
+            except ValueError:
+                continue  # not the worker's (it keeps its protocol on its own descriptor)
+            if not isinstance(msg, dict):
+                continue
+            if "outcome" in msg:
                 return msg
+            if "event" not in msg or not isinstance(msg["event"], dict):
+                continue
             if "imp" in msg["event"]:
                 imports.append(msg["event"]["imp"])
             else:

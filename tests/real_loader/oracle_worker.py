@@ -109,6 +109,7 @@ def resolve_isolated(module, name):
 TIMEOUT = int(os.environ.get("CKPT_ORACLE_TIMEOUT", "10"))  # seconds per load
 EXTRA_MEMORY = 2 << 30   # address space allowed above what the worker has mapped
 LOADERS = ("pickle", "pypickle", "torch", "numpy", "joblib")
+PROTO = sys.stdout  # the result channel (main() gives it a descriptor of its own)
 
 
 class _Resolved(Exception):
@@ -343,8 +344,8 @@ def run_inprocess(loader, path, scratch, state):
         # object pointers from raw bytes can) keeps what it recorded
         out.append(msg)
         if "imp" in msg or "persid" in msg:
-            sys.stdout.write(json.dumps({"event": msg}) + "\n")
-            sys.stdout.flush()
+            PROTO.write(json.dumps({"event": msg}) + "\n")
+            PROTO.flush()
     rec.emit = emit
     rec.persid = 0
     outcome = "ok"
@@ -400,6 +401,12 @@ def main():
         resource.setrlimit(resource.RLIMIT_AS, (vm_size() + EXTRA_MEMORY,) * 2)
         warnings.simplefilter("ignore")
         sys.unraisablehook = lambda unraisable: None
+    # The protocol gets a descriptor of its own; whatever a loader prints goes
+    # to stderr (a line on stdout would be taken for a result).
+    global PROTO
+    PROTO = os.fdopen(os.dup(1), "w", encoding="utf-8", errors="surrogatepass")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     scratch = tempfile.mkdtemp(prefix="ckptscan-oracle-%s-" % loader)
     state = {}
     try:
@@ -413,8 +420,8 @@ def main():
             else:
                 res = run_one(loader, task["path"], scratch)
             res["id"] = task.get("id")
-            sys.stdout.write(json.dumps(res) + "\n")
-            sys.stdout.flush()
+            PROTO.write(json.dumps(res) + "\n")
+            PROTO.flush()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
