@@ -321,6 +321,142 @@ static int gather(conv_out *o, const conv_view *v, fetcher *f)
     }
 }
 
+/* ---- large strided views: blocks of output rows, read in source order ---- */
+
+/* One dimension of a block walk, in elements. */
+typedef struct bdim {
+    uint64_t len;
+    uint64_t src; /* stride in the storage */
+    uint64_t out; /* stride in the output block */
+} bdim;
+
+/* Largest source stride first: the innermost loop then walks the storage
+ * forward, in contiguous runs when its stride is 1. */
+static int bdim_cmp(const void *a, const void *b)
+{
+    const bdim *x = a, *y = b;
+    if (x->src != y->src)
+        return x->src > y->src ? -1 : 1;
+    return (x->out < y->out) - (x->out > y->out);
+}
+
+typedef struct blockwalk {
+    const conv_view *v;
+    fetcher *f;     /* a CONV_CHUNK window for strided elements */
+    uint8_t *block; /* the output rows being filled */
+    uint8_t *run;   /* CONV_CHUNK of one contiguous run */
+} blockwalk;
+
+/* A contiguous run of the storage, scattered to out, out + ostride, ... */
+static int copy_run(blockwalk *w, uint64_t src, uint64_t len, uint64_t out, uint64_t ostride)
+{
+    uint32_t el = w->v->elsize;
+    for (uint64_t done = 0; done < len;) {
+        uint64_t m = len - done < CONV_CHUNK / el ? len - done : CONV_CHUNK / el;
+        if (!pread_all(w->v->src.fd, w->v->src.at + (src + done) * el, w->run, (size_t)(m * el)))
+            return 0;
+        for (uint64_t i = 0; i < m; i++)
+            memcpy(w->block + (out + (done + i) * ostride) * el, w->run + i * el, el);
+        done += m;
+    }
+    return 1;
+}
+
+/* Fills the block: d[0..n) in source order, base = the storage element of
+ * the block's first element. */
+static int fill_block(blockwalk *w, const bdim *d, size_t n, uint64_t base)
+{
+    uint64_t idx[64] = {0};
+    const bdim *in = &d[n - 1];
+    uint32_t el = w->v->elsize;
+    for (;;) {
+        uint64_t src = base, out = 0;
+        for (size_t k = 0; k + 1 < n; k++) {
+            src += idx[k] * d[k].src;
+            out += idx[k] * d[k].out;
+        }
+        if (in->src == 1) {
+            if (!copy_run(w, src, in->len, out, in->out))
+                return 0;
+        } else {
+            for (uint64_t i = 0; i < in->len; i++) {
+                const uint8_t *p = fetch(w->f, (src + i * in->src) * el);
+                if (!p)
+                    return 0;
+                memcpy(w->block + (out + i * in->out) * el, p, el);
+            }
+        }
+        size_t k = n - 1;
+        while (k > 0 && ++idx[k - 1] == d[k - 1].len)
+            idx[--k] = 0;
+        if (k == 0)
+            return 1;
+    }
+}
+
+/* The dims of one block: rows [a, b) of dim s and every dim after it. */
+static size_t block_dims(const conv_view *v, size_t s, uint64_t rows, const uint64_t *inner,
+                         bdim *d)
+{
+    size_t n = 0;
+    d[n++] = (bdim){rows, (uint64_t)v->stride[s], inner[s]};
+    for (size_t k = s + 1; k < v->ndim; k++)
+        if (v->shape[k] > 1)
+            d[n++] = (bdim){(uint64_t)v->shape[k], (uint64_t)v->stride[k], inner[k]};
+    qsort(d, n, sizeof(*d), bdim_cmp);
+    return n;
+}
+
+/* A view whose storage span passes the gather buffer: output blocks of at
+ * most `budget` bytes (whole rows of dim s), each filled by walking its
+ * storage in address order. */
+static int gather_blocks(conv_out *o, const conv_view *v, uint64_t budget, blockwalk *w)
+{
+    size_t nd = v->ndim, s = nd - 1;
+    uint64_t inner[64], idx[64] = {0}; /* inner[k]: output elements per index of dim k */
+    inner[nd - 1] = 1;
+    for (size_t k = nd - 1; k-- > 0;)
+        inner[k] = inner[k + 1] * (uint64_t)v->shape[k + 1];
+    while (s > 0 && inner[s - 1] * v->elsize <= budget)
+        s--;
+    uint64_t rows = budget / (inner[s] * v->elsize);
+    rows = rows < 1 ? 1 : rows > (uint64_t)v->shape[s] ? (uint64_t)v->shape[s] : rows;
+    for (;;) {
+        uint64_t base = v->offset;
+        for (size_t k = 0; k < s; k++)
+            base += idx[k] * (uint64_t)v->stride[k];
+        for (uint64_t a = 0; a < (uint64_t)v->shape[s]; a += rows) {
+            uint64_t r = (uint64_t)v->shape[s] - a < rows ? (uint64_t)v->shape[s] - a : rows;
+            bdim d[64];
+            size_t n = block_dims(v, s, r, inner, d);
+            if (!fill_block(w, d, n, base + a * (uint64_t)v->stride[s])) {
+                o->read_fail = 1;
+                return 0;
+            }
+            if (!out_put(o, v, w->block, (size_t)(r * inner[s] * v->elsize)))
+                return 0;
+        }
+        size_t k = s;
+        while (k > 0 && ++idx[k - 1] == (uint64_t)v->shape[k - 1])
+            idx[--k] = 0;
+        if (k == 0)
+            return 1;
+    }
+}
+
+static int write_blocks(conv_out *o, const conv_view *v, uint64_t budget)
+{
+    fetcher f = {v, malloc(CONV_CHUNK), 0, 0, 0};
+    blockwalk w = {v, &f, malloc((size_t)budget), malloc(CONV_CHUNK)};
+    int ok = f.buf && w.block && w.run && gather_blocks(o, v, budget, &w);
+    if (!f.buf || !w.block || !w.run)
+        o->read_fail = 1;
+    free(f.buf);
+    free(w.block);
+    free(w.run);
+    return ok;
+}
+
 int conv_write_view(conv_out *o, const conv_view *v, uint64_t gather_max)
 {
     uint64_t span;
@@ -329,6 +465,8 @@ int conv_write_view(conv_out *o, const conv_view *v, uint64_t gather_max)
         ok = v->numel == 0;
     else if (conv_contiguous(v))
         ok = stream_range(o, v, v->offset * v->elsize, v->numel * v->elsize);
+    else if (v->src.method == 0 && span - v->offset * v->elsize > gather_max)
+        ok = write_blocks(o, v, gather_max < CONV_CHUNK ? CONV_CHUNK : gather_max);
     else {
         fetcher f;
         ok = fetcher_open(&f, v, span, gather_max) && gather(o, v, &f);

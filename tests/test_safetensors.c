@@ -144,7 +144,7 @@ static int temp_with(const void *data, size_t n)
 }
 
 /* Writes view v (over 16 little-endian int32 0..15 after 4 junk bytes). */
-static void run_view(conv_view *v, capture *c)
+static void run_view_max(conv_view *v, capture *c, uint64_t gather_max)
 {
     int32_t data[17];
     for (int i = 0; i < 17; i++)
@@ -155,10 +155,15 @@ static void run_view(conv_view *v, capture *c)
     memset(c, 0, sizeof(*c));
     uint8_t *buf = malloc(CONV_CHUNK);
     conv_out o = {cap_write, c, buf, 0, 0, 0, 0};
-    assert_int_equal(conv_write_view(&o, v, 1u << 20), 1);
+    assert_int_equal(conv_write_view(&o, v, gather_max), 1);
     assert_int_equal(o.total, c->n);
     free(buf);
     close(fd);
+}
+
+static void run_view(conv_view *v, capture *c)
+{
+    run_view_max(v, c, 1u << 20);
 }
 
 static void assert_ints(const capture *c, const int32_t *want, size_t n)
@@ -192,11 +197,15 @@ static void test_views(void **state)
     run_view(&v, &c);
     int32_t want2[12] = {0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11};
     assert_ints(&c, want2, 12);
+    run_view_max(&v, &c, 8); /* span past the gather buffer: blocks read in storage order */
+    assert_ints(&c, want2, 12);
     /* stride 0 (expand): shape (2, 3), strides (0, 1), offset 5 */
     int64_t eshape[2] = {2, 3}, estride[2] = {0, 1};
     v = (conv_view){.ndim = 2, .shape = eshape, .stride = estride, .offset = 5, .numel = 6};
     run_view(&v, &c);
     int32_t want3[6] = {5, 6, 7, 5, 6, 7};
+    assert_ints(&c, want3, 6);
+    run_view_max(&v, &c, 4);
     assert_ints(&c, want3, 6);
     /* big-endian swap of a 0-d view */
     v = (conv_view){.ndim = 0, .offset = 1, .numel = 1, .swap = 1};

@@ -293,6 +293,13 @@ def test_outcomes(exe, fixtures, tmp):
     doc = json.loads(stdout)["conversions"][0]
     check(rc == 1 and doc["outcome"] == "not-safe" and not os.path.exists(out) and
           doc["report"]["verdict"] == "dangerous", f"malicious json: exit {rc}")
+    # views whose storage span passes max-decompressed are gathered in blocks read in storage
+    # order (the path of multi-GiB transposed or channels_last tensors): same bytes
+    for f in ("views.pt", "views_legacy.pt", "dtypes.pt"):
+        rc, stdout, _ = convert(exe, os.path.join(conv, f), out, "--limit", "max-decompressed=64")
+        if check(rc == 0, f"{f} with a 64-byte gather buffer: exit {rc}: {stdout}"):
+            compare_torch(f"convert/{f}", out, os.path.join(conv, f))
+            os.unlink(out)
     # a profile makes a file SAFE that the default policy finds suspicious
     rc, stdout, _ = convert(exe, os.path.join(fixtures, "torch", "module_sequential.pt"), out)
     check(rc == 1 and ": not-safe: " in stdout, f"module_sequential: exit {rc}")
