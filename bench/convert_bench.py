@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Throughput of `ckptscan convert` on 1 GiB checkpoints, side by side with `cp` of the same file
 (the physical limit: read + write of the same bytes), with peak RSS.
 
