@@ -215,6 +215,7 @@ static void record_fast(scan_ctx *ctx, const char *member, size_t start, const l
     out->frame_end = lr->frame_end;
     out->complete = 1;
     out->started = 1;
+    out->limited = 0;
 }
 
 static int scan_fast(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
@@ -279,6 +280,7 @@ void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *bu
     out->frame_end = v.in_frame && v.frame_end > v.pos ? v.frame_end : v.pos;
     out->complete = v.stopped && !v.failed;
     out->started = v.nops > 1 || out->complete;
+    out->limited = v.limited;
     int straddled = v.straddled;
     vm_release(&v);
     /* probes only need the end; embedded pickles are read by pickle.loads
@@ -373,8 +375,11 @@ int pickle_first_effect(const uint8_t *buf, size_t len, size_t start, size_t end
     return 0;
 }
 
+#define PROBE_LIMITED (SIZE_MAX - 1)
+
 /* Walks buf as a pickle into a throwaway report; returns where it ended,
- * or SIZE_MAX when it did not reach STOP cleanly. */
+ * PROBE_LIMITED when a limit stopped it (it may be a pickle: callers treat
+ * it as one, fail-closed), or SIZE_MAX when it did not reach STOP cleanly. */
 static size_t probe_end(scan_ctx *ctx, const uint8_t *buf, size_t len)
 {
     ckpt_report *scratch = report_new("", 1, 0);
@@ -391,14 +396,15 @@ static size_t probe_end(scan_ctx *ctx, const uint8_t *buf, size_t len)
     pickle_scan_one(&probe, "", buf, len, 0, &res);
     ckpt_report_free(scratch);
     free(probe.ext);
-    return res.complete ? res.end : SIZE_MAX;
+    return res.complete ? res.end : res.limited ? PROBE_LIMITED : SIZE_MAX;
 }
 
 int pickle_probe(scan_ctx *ctx, const uint8_t *buf, size_t len)
 {
     if (len < 2 || buf[len - 1] != '.' || !skims_to_stop(buf, len))
         return 0; /* a pickle starts with an opcode and ends with STOP */
-    return probe_end(ctx, buf, len) == len;
+    size_t end = probe_end(ctx, buf, len);
+    return end == len ? 1 : end == PROBE_LIMITED ? 2 : 0;
 }
 
 int pickle_probe_prefix(scan_ctx *ctx, const uint8_t *buf, size_t len)
@@ -415,22 +421,29 @@ void vm_check_embedded(vm *v, const uint8_t *p, size_t n)
     scan_ctx *ctx = v->ctx;
     /* a probe only asks where its pickle ends, which constants cannot
      * change: probing them too would walk a pickle nested d deep 2^d times */
-    if (ctx->probing || ctx->depth + 1 >= ctx_limit(ctx, CKPT_LIMIT_DEPTH) ||
-        !pickle_probe(ctx, p, n))
+    if (ctx->probing || ctx->depth + 1 >= ctx_limit(ctx, CKPT_LIMIT_DEPTH))
         return;
-    char where[256];
-    snprintf(where, sizeof(where), "%s@%zu", v->member, v->op_off);
-    vm_note(v, CKPT_F_EMBEDDED_PICKLE, -1, NULL, NULL,
-            "a %zu-byte constant is a complete pickle; scanned as member '%s'", n, where);
-    /* the nested walk gets what this one leaves of the file's budget */
+    /* the probe and the nested walk get what this one leaves of the budget */
     uint64_t hold = v->mem.used + vm_array_bytes(v);
-    ctx->depth++;
-    ctx->embedded++;
     ctx->mem_held += hold;
-    pickle_scan_all(ctx, where, p, n, 0, 1);
+    int probed = pickle_probe(ctx, p, n);
+    if (probed == 2)
+        vm_note(v, CKPT_F_LIMIT, -1, NULL, NULL,
+                "a %zu-byte constant may be a pickle, but checking it hit a memory or work "
+                "limit: it was not scanned",
+                n);
+    if (probed == 1) {
+        char where[256];
+        snprintf(where, sizeof(where), "%s@%zu", v->member, v->op_off);
+        vm_note(v, CKPT_F_EMBEDDED_PICKLE, -1, NULL, NULL,
+                "a %zu-byte constant is a complete pickle; scanned as member '%s'", n, where);
+        ctx->depth++;
+        ctx->embedded++;
+        pickle_scan_all(ctx, where, p, n, 0, 1);
+        ctx->embedded--;
+        ctx->depth--;
+    }
     ctx->mem_held -= hold;
-    ctx->embedded--;
-    ctx->depth--;
 }
 
 /* 1 when the bytes at buf[pos] could begin a pickle: a known opcode. */

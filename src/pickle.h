@@ -18,6 +18,7 @@ typedef struct pickle_result {
      * beyond a buffered file's buffer), so bytes left in the frame STOP was
      * read in are consumed. Equals end when STOP ends its frame. */
     size_t frame_end;
+    int limited;  /* a limit stopped it (pickle_scan_one*) */
 } pickle_result;
 
 struct value;
@@ -52,7 +53,8 @@ void pickle_scan_one_hooked(scan_ctx *ctx, const char *member, const uint8_t *bu
                             size_t start, const pickle_hooks *hooks, pickle_result *out);
 
 /* 1 when buf[0..len) is exactly one complete pickle (STOP at the last
- * byte, no error); adds nothing to the report. */
+ * byte, no error); 2 when a limit stopped the probe (it may be one: the
+ * caller must say so); 0 otherwise. Adds nothing to the report. */
 int pickle_probe(scan_ctx *ctx, const uint8_t *buf, size_t len);
 /* 1 when a complete pickle starts at buf[0] (bytes may follow its STOP). */
 int pickle_probe_prefix(scan_ctx *ctx, const uint8_t *buf, size_t len);

@@ -62,6 +62,7 @@ void vm_fail(vm *v, ckpt_code code, const char *fmt, ...)
     va_end(ap);
     add_finding(v, code, -1, NULL, NULL, msg);
     v->failed = 1;
+    v->limited = code == CKPT_F_LIMIT;
     vm_weights_only_fail(v, "the stream is not a valid pickle");
 }
 

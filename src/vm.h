@@ -66,6 +66,7 @@ typedef struct vm {
     size_t prefetch_step; /* grows from 64 KiB: a stream that fails at once
                              (a zip read as a pickle) costs little */
     int failed;           /* an error stopped the walk */
+    int limited;          /* ... and it was a limit */
     int stopped;          /* STOP reached */
 
     int weights_only_ok;
