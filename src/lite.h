@@ -38,6 +38,7 @@ typedef struct lite {
     size_t nmarks, marks_cap, fence;
     uint8_t *memo;   /* kinds, V_EMPTY when free */
     cell *memo_tags; /* their tags, NULL until one is tagged */
+    size_t tags_cap; /* memo_tags entries allocated */
     size_t memo_cap;
     uint64_t memo_count, nops, memory;
     int in_frame, max_proto, weights_only_ok;

@@ -19,12 +19,22 @@
 #include "lite.h"
 #include "opcodes.h"
 #include "pickle.h"
+#include "bigmem.h"
 #include "pytext.h"
 #include "util.h"
 #include "value.h"
 #include "weights_only.h"
 
+static int grow(lite *l, void **p, size_t *cap, size_t need, size_t elem, int zeroed);
+
 int lite_grow(lite *l, void **p, size_t *cap, size_t need, size_t elem)
+{
+    return grow(l, p, cap, need, elem, 0);
+}
+
+/* lite_grow, or a lazily zeroed array (big_zrealloc) when `zeroed`: a memo
+ * index of 40 million costs a page, not 40 MB written per pickle. */
+static int grow(lite *l, void **p, size_t *cap, size_t need, size_t elem, int zeroed)
 {
     if (need <= *cap)
         return 1;
@@ -39,7 +49,7 @@ int lite_grow(lite *l, void **p, size_t *cap, size_t need, size_t elem)
     uint64_t grown = bytes - (uint64_t)*cap * elem;
     if (!ctx_mem_take(l->ctx, grown))
         return 0;
-    void *q = realloc(*p, (size_t)bytes);
+    void *q = zeroed ? big_zrealloc(*p, *cap * elem, (size_t)bytes) : realloc(*p, (size_t)bytes);
     if (!q) {
         ctx_mem_give(l->ctx, grown);
         return 0;
@@ -275,13 +285,13 @@ static int grow_tags(lite *l, size_t old_cap)
     if (l->memory + (uint64_t)add * sizeof(cell) > ctx_memory_room(l->ctx) ||
         !ctx_mem_take(l->ctx, (uint64_t)add * sizeof(cell)))
         return 0;
-    cell *t = realloc(l->memo_tags, l->memo_cap * sizeof(cell));
+    cell *t = big_zrealloc(l->memo_tags, l->tags_cap * sizeof(cell), l->memo_cap * sizeof(cell));
     if (!t) {
         ctx_mem_give(l->ctx, (uint64_t)add * sizeof(cell));
         return 0;
     }
-    memset(t + (l->memo_cap - add), 0, add * sizeof(cell));
     l->memo_tags = t;
+    l->tags_cap = l->memo_cap;
     l->memory += (uint64_t)add * sizeof(cell);
     return 1;
 }
@@ -296,10 +306,8 @@ static int memo_put(lite *l, uint64_t index)
     if (l->sp <= l->fence || index >= l->lim_memo)
         return GIVE_UP;
     size_t old = l->memo_cap;
-    if (index >= old && !lite_grow(l, (void **)&l->memo, &l->memo_cap, (size_t)index + 1, 1))
+    if (index >= old && !grow(l, (void **)&l->memo, &l->memo_cap, (size_t)index + 1, 1, 1))
         return GIVE_UP;
-    if (l->memo_cap > old)
-        memset(l->memo + old, 0, l->memo_cap - old);
     cell c = l->stack[l->sp - 1];
     if ((l->memo_cap > old && l->memo_tags) || (CELL_TAG(c) && !l->memo_tags))
         if (!grow_tags(l, old))
@@ -725,8 +733,8 @@ int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t star
     out->weights_only_reason = l.weights_only_reason;
     free(l.stack);
     free(l.marks);
-    free(l.memo);
-    free(l.memo_tags);
+    big_zfree(l.memo, l.memo_cap);
+    big_zfree(l.memo_tags, l.tags_cap * sizeof(cell));
     ctx_mem_give(ctx, l.memory); /* the imports it keeps are small */
     arena_release(&l.scratch);
     if (rc != DONE) {

@@ -370,6 +370,10 @@ for d in (4, 8, 12):
 for n in (10, 70, 300):
     BOMBS[f"shared_stream_{n}"] = (lambda n=n: shared_stream(n), 5, 128, "archive-anomaly")
 BOMBS["memo_40m"] = (lambda: nested_memo(1), 5, 64, "verdict:safe")
+# each pickle of a stream filling memo slot 40M (1.2 KB: 58 s when the
+# fast path wrote its 40 MB memo for every pickle)
+for k in (10, 100, 1000):
+    BOMBS[f"memo_40m_x{k}"] = (lambda k=k: nested_memo(1) * k, (2, 200), 64, "extra-pickle")
 # two levels fit (the fast path holds a byte per memo slot); from four on,
 # the levels' shared budget runs out: a limit, never 4 x 640 MB
 BOMBS["nested_memo_2"] = (lambda: nested_memo(2), 5, 512, "embedded-pickle")
