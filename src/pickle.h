@@ -18,7 +18,7 @@ typedef struct pickle_result {
      * beyond a buffered file's buffer), so bytes left in the frame STOP was
      * read in are consumed. Equals end when STOP ends its frame. */
     size_t frame_end;
-    int limited;  /* a limit stopped it (pickle_scan_one*) */
+    int limited; /* a limit stopped it (pickle_scan_one*) */
 } pickle_result;
 
 struct value;
