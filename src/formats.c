@@ -95,10 +95,16 @@ static int first_complete(const ckpt_report *r, const char *member)
     return p && p->complete;
 }
 
-/* The bytes name joblib or its wrapper: joblib.load's reading may differ. */
+/* Pickle 1 names joblib or its wrapper: joblib.load's reading may differ.
+ * A wrapper is imported before its array bytes, so the search stops where
+ * the opcodes of pickle 1 do (a whole checkpoint is never searched); a
+ * stream that desyncs the two unpicklers before that fails the C reading,
+ * which gets joblib's reading anyway (python_may_differ). */
 static int names_joblib(const uint8_t *buf, size_t len)
 {
-    return memmem(buf, len, "joblib", 6) || memmem(buf, len, "ArrayWrapper", 12);
+    size_t reach = pickle_skim_reach(buf, len, 0);
+    size_t n = reach < len ? reach + 1 : len;
+    return memmem(buf, n, "joblib", 6) || memmem(buf, n, "ArrayWrapper", 12);
 }
 
 /* After a C reading of a stream that names no joblib wrapper, joblib's

@@ -58,16 +58,13 @@ static int skip_counted(const uint8_t *b, size_t len, size_t *pos, size_t width)
     return 1;
 }
 
-size_t pickle_skim_stop(const uint8_t *b, size_t len, size_t pos)
-{
-    int ran_out;
-    return pickle_skim_stop_ex(b, len, pos, &ran_out);
-}
-
-size_t pickle_skim_stop_ex(const uint8_t *b, size_t len, size_t pos, int *ran_out)
+/* The skim itself: returns the offset past STOP or SIZE_MAX, and leaves in
+ * *at where it stopped either way. */
+static size_t skim(const uint8_t *b, size_t len, size_t pos, int *ran_out, size_t *at)
 {
     *ran_out = 1; /* unless a byte is no opcode */
     while (pos < len) {
+        *at = pos;
         unsigned a = skim_action[b[pos++]];
         if (a == 0) {
             *ran_out = 0;
@@ -87,9 +84,31 @@ size_t pickle_skim_stop_ex(const uint8_t *b, size_t len, size_t pos, int *ran_ou
                                                  : a == SK_LEN4 ? 4
                                                                 : 8);
         if (ok == 2)
-            return pos;
+            return *at = pos;
         if (!ok)
             return SIZE_MAX;
     }
+    *at = pos;
     return SIZE_MAX;
+}
+
+size_t pickle_skim_stop(const uint8_t *b, size_t len, size_t pos)
+{
+    int ran_out;
+    size_t at;
+    return skim(b, len, pos, &ran_out, &at);
+}
+
+size_t pickle_skim_stop_ex(const uint8_t *b, size_t len, size_t pos, int *ran_out)
+{
+    size_t at;
+    return skim(b, len, pos, ran_out, &at);
+}
+
+size_t pickle_skim_reach(const uint8_t *b, size_t len, size_t pos)
+{
+    int ran_out;
+    size_t at = pos;
+    skim(b, len, pos, &ran_out, &at);
+    return at;
 }

@@ -118,5 +118,8 @@ size_t pickle_skim_stop(const uint8_t *buf, size_t len, size_t pos);
 /* The same; *ran_out is 0 when the skim met a byte that is no opcode, 1
  * when the bytes ended (or an argument ran past them) before STOP. */
 size_t pickle_skim_stop_ex(const uint8_t *buf, size_t len, size_t pos, int *ran_out);
+/* How far the same skim got: past STOP, or the start of the opcode it
+ * stopped at (a byte that is no opcode, an argument past the end). */
+size_t pickle_skim_reach(const uint8_t *buf, size_t len, size_t pos);
 
 #endif
