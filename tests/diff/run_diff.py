@@ -11,7 +11,8 @@ pickle.Unpickler whose find_class never imports anything, scans them with
   (a) every (module, name) CPython's find_class received is in the report's
       imports, as the same raw (module, name);
   (b) if any of those imports is not `allowed` in the report, the verdict is
-      not safe;
+      not safe (a call-through the policy grades by what it reaches, such as
+      functools.partial, counts through its target: see GRADED);
   (c) if CPython's load stopped with a stream error before the end of the
       data, the verdict is not safe, unless it failed in the first pickle
       before any import and ckptscan reads the file as something else than a
@@ -569,7 +570,7 @@ def check(truth, rep, problem, rc):
             deny = must_deny(*resolve_pair(m, n, proto))
         else:
             deny = must_deny(m, n) and must_deny(*resolve_pair(m, n, 0))
-        if any(not im.get("allowed", False) for im in entries):
+        if any(not im.get("allowed", False) for im in entries) and not graded(rep, entries):
             not_allowed.append((m, n))
         if deny and any(im.get("allowed", False) for im in entries):
             fails.append("(e) (%r, %r) reported as allowed; it can never be on an allowlist" % (m, n))
@@ -593,6 +594,23 @@ def check(truth, rep, problem, rc):
 
 # formats whose main reading is the pickle at offset 0
 PICKLE_FORMATS = {"pickle", "torch-legacy"}
+
+
+# Call-throughs the policy judges by what they reach (README, "The policy"):
+# getattr(C, 'NAME') is the import C.NAME, partial(f) is f, and so on. What
+# they reach is itself an import, checked by (b); the call-through alone, with
+# no finding for it, may be SAFE (partial(1) only raises TypeError).
+GRADED = {"builtins.getattr", "functools.partial", "copyreg._reconstructor",
+          "dill._dill._create_array", "operator.getitem", "_operator.getitem",
+          "torch.storage._load_from_bytes"}
+
+
+def graded(rep, entries):
+    """The import is a graded call-through and the report has no finding on it."""
+    names = {im.get("resolved", "") for im in entries}
+    if not names <= GRADED:
+        return False
+    return not any(f.get("global", "") in names for f in rep.get("findings", []))
 
 
 def hexdump(data, limit=200):
