@@ -24,6 +24,7 @@
 #include "pickle.h"
 #include "report.h"
 #include "scan.h"
+#include "testutil.h"
 
 static char **dirs;
 static int ndirs;
@@ -54,32 +55,6 @@ static ckpt_scanner *make_scanner(int fast, int tight)
     return s;
 }
 
-typedef struct outbuf {
-    char *p;
-    size_t n;
-} outbuf;
-
-static int append(void *ctx, const char *bytes, size_t len)
-{
-    outbuf *b = ctx;
-    char *q = realloc(b->p, b->n + len + 1);
-    if (!q)
-        return 1;
-    memcpy(q + b->n, bytes, len);
-    b->p = q;
-    b->n += len;
-    b->p[b->n] = '\0';
-    return 0;
-}
-
-static outbuf json_of(ckpt_report *r)
-{
-    outbuf b = {NULL, 0};
-    assert_int_equal(ckpt_report_write_json(r, append, &b), CKPT_OK);
-    ckpt_report_free(r);
-    return b;
-}
-
 static ckpt_report *scan_with(int fast, int tight, const char *path, const void *data, size_t len)
 {
     ckpt_scanner *s = make_scanner(fast, tight);
@@ -99,7 +74,7 @@ static int same_reports(const char *path, const void *data, size_t len, int tigh
         ckpt_report_free(full);
         return 1;
     }
-    outbuf out[2] = {json_of(full), json_of(scan_with(1, tight, path, data, len))};
+    json_buf out[2] = {report_json(full), report_json(scan_with(1, tight, path, data, len))};
     int same = out[0].n == out[1].n && memcmp(out[0].p, out[1].p, out[0].n) == 0;
     if (!same)
         fprintf(stderr, "%s:\nfull: %s\nfast: %s\n", path ? path : "(bytes)", out[0].p, out[1].p);

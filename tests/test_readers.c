@@ -192,35 +192,9 @@ static void rc10_lzma_magic_as_joblib_reads_it(void **state)
 
 /* ---- the joblib reading may be skipped: same JSON with and without ---- */
 
-typedef struct outbuf {
-    char *p;
-    size_t n;
-} outbuf;
-
-static int append(void *ctx, const char *bytes, size_t len)
-{
-    outbuf *b = ctx;
-    char *q = realloc(b->p, b->n + len + 1);
-    if (!q)
-        return 1;
-    memcpy(q + b->n, bytes, len);
-    b->p = q;
-    b->n += len;
-    b->p[b->n] = '\0';
-    return 0;
-}
-
-static outbuf json_of(ckpt_report *r)
-{
-    outbuf b = {NULL, 0};
-    assert_int_equal(ckpt_report_write_json(r, append, &b), CKPT_OK);
-    ckpt_report_free(r);
-    return b;
-}
-
 static int same_either_way(const char *path)
 {
-    outbuf a = json_of(scan_path(path, 0)), b = json_of(scan_path(path, 1));
+    json_buf a = report_json(scan_path(path, 0)), b = report_json(scan_path(path, 1));
     int same = a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
     if (!same)
         fprintf(stderr, "%s:\nskipped: %s\nwalked:  %s\n", path, a.p, b.p);
@@ -274,7 +248,7 @@ static void plain_pickle_same_both_ways(void **state)
 {
     (void)state;
     ckpt_scanner *s[2];
-    outbuf o[2];
+    json_buf o[2];
     for (int i = 0; i < 2; i++) {
         assert_int_equal(ckpt_scanner_new(&s[i]), CKPT_OK);
         s[i]->all_readings = i;
@@ -282,7 +256,7 @@ static void plain_pickle_same_both_ways(void **state)
         assert_int_equal(ckpt_scan_mem(s[i], sd_linear_p2, sizeof(sd_linear_p2) - 1, "x", &r),
                          CKPT_OK);
         assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_SAFE);
-        o[i] = json_of(r);
+        o[i] = report_json(r);
         ckpt_scanner_free(s[i]);
     }
     assert_int_equal(o[0].n, o[1].n);

@@ -103,3 +103,25 @@ void dump_report(const ckpt_report *r)
                 (unsigned long long)f.offset, f.opcode, f.message, f.call);
     }
 }
+
+static int json_append(void *ctx, const char *bytes, size_t len)
+{
+    json_buf *b = ctx;
+    char *q = realloc(b->p, b->n + len + 1);
+    if (!q)
+        return 1;
+    memcpy(q + b->n, bytes, len);
+    b->p = q;
+    b->n += len;
+    b->p[b->n] = '\0';
+    return 0;
+}
+
+json_buf report_json(ckpt_report *r)
+{
+    json_buf b = {NULL, 0};
+    if (ckpt_report_write_json(r, json_append, &b) != CKPT_OK)
+        abort();
+    ckpt_report_free(r);
+    return b;
+}

@@ -23,6 +23,13 @@ int has_import(const ckpt_report *r, const char *module, const char *name, int *
 /* 1 when verdict v satisfies a ../shared/corpus/labels.tsv label (safe,
  * dangerous, flagged, not-dangerous). */
 int label_accepts(const char *label, ckpt_verdict v);
+/* A report's JSON (NUL-terminated; the caller frees p). */
+typedef struct json_buf {
+    char *p;
+    size_t n;
+} json_buf;
+/* Writes r as JSON and frees r; aborts when the writer fails. */
+json_buf report_json(ckpt_report *r);
 /* Prints the report's findings (for failing tests). */
 void dump_report(const ckpt_report *r);
 
