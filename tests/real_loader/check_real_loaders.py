@@ -330,9 +330,15 @@ def loader_for(path):
 
 
 def remove_markers(markers):
+    """Removes what payloads left: files, and directories (venv.create,
+    os.makedirs ... make one), only at marker paths."""
     for m in markers:
-        if os.path.isfile(m) and not os.path.islink(m):
+        if os.path.islink(m) or not re.fullmatch(MARKER, m):
+            continue
+        if os.path.isfile(m):
             os.unlink(m)
+        elif os.path.isdir(m):
+            shutil.rmtree(m)
 
 
 def run_loader(python, kind, path, markers, timeout):
