@@ -267,6 +267,7 @@ typedef struct walk_ctx {
     int aliased;
     int nest_only; /* a module suffix: only deserialisers match (vendored copies) */
     hit *best;
+    hit *user; /* the best user deny hit (a user deny also stops call-through grading) */
     /* allow walk: the full name, for the part after a prefix key */
     const char *module, *qualname;
     size_t path_len;
@@ -294,9 +295,8 @@ static int has_key_prefix(const policy *p, const char *s, size_t n)
     return i < p->count && p->rules[i].len >= n && memcmp(p->rules[i].key, s, n) == 0;
 }
 
-static int better(const rule *r, size_t k, const walk_ctx *c)
+static int better(const hit *b, const rule *r, size_t k, const walk_ctx *c)
 {
-    const hit *b = c->best;
     if (!b->r)
         return 1;
     if (k != b->k)
@@ -339,8 +339,10 @@ static void visit_deny(const rule *r, size_t k, size_t end, walk_ctx *c)
     (void)end;
     if (c->nest_only && r->code != CKPT_F_NESTED_LOAD)
         return;
-    if (r->deny && better(r, k, c))
+    if (r->deny && better(c->best, r, k, c))
         *c->best = (hit){r, k, c->start, c->aliased};
+    if (r->deny && r->user && better(c->user, r, k, c))
+        *c->user = (hit){r, k, c->start, c->aliased};
 }
 
 /* ---- Path building ------------------------------------------------------- */
@@ -447,11 +449,12 @@ static void module_suffixes(const policy *p, const char *module, const char *qua
     }
 }
 
-static void deny_search(const policy *p, const char *module, const char *qualname, hit *best)
+static void deny_search(const policy *p, const char *module, const char *qualname, hit *best,
+                        hit *user)
 {
     pathbuf b;
     b.cap = PATH_KEEP;
-    walk_ctx c = {.best = best};
+    walk_ctx c = {.best = best, .user = user};
     path full = full_path(&b, NULL, module, qualname);
     walk(p, &full, visit_deny, &c);
     const char *alias = policy_table_alias(module, strcspn(module, "."));
@@ -531,15 +534,17 @@ static const rule *allow_search(const policy *p, const char *module, const char 
 
 void policy_classify(const policy *p, const char *module, const char *qualname, name_class *out)
 {
-    hit best = {0};
+    hit best = {0}, user = {0};
     out->allowed = 0;
     out->code = CKPT_F_UNKNOWN_IMPORT;
     out->rule = "not on the allowlist";
+    out->user_rule = NULL;
     if (!p)
         return;
     module = module ? module : "";
     qualname = qualname ? qualname : "";
-    deny_search(p, module, qualname, &best);
+    deny_search(p, module, qualname, &best, &user);
+    out->user_rule = user.r ? user.r->text : NULL;
     /* an exempt name is allowed only where an allow entry names it (dill's
      * _load_type needs the dill profile) */
     if (best.r && !best.r->user && policy_table_exempt(module, qualname) && !has_dunder(qualname) &&

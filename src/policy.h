@@ -23,12 +23,15 @@ int policy_use_profile(policy *p, const char *name);
 int policy_add_text(policy *p, const char *text, size_t len, size_t *error_line);
 
 typedef struct name_class {
-    int allowed;      /* 1: exactly on the allowlist (and not denied) */
-    ckpt_code code;   /* CKPT_F_UNKNOWN_IMPORT when not allowed and not denied;
-                         a denylist category (CKPT_F_EXEC, ...) when denied;
-                         unspecified when allowed */
-    const char *rule; /* static or policy-owned text naming the matching
-                         entry, e.g. "deny os.*", for messages */
+    int allowed;           /* 1: exactly on the allowlist (and not denied) */
+    ckpt_code code;        /* CKPT_F_UNKNOWN_IMPORT when not allowed and not denied;
+                              a denylist category (CKPT_F_EXEC, ...) when denied;
+                              unspecified when allowed */
+    const char *rule;      /* static or policy-owned text naming the matching
+                              entry, e.g. "deny os.*", for messages */
+    const char *user_rule; /* the most specific user deny entry matching the
+                              name, NULL when none: a call-through a user
+                              denies is never graded by what it reaches */
 } name_class;
 
 /* Classifies the global (module, qualname) as find_class would resolve it

@@ -199,6 +199,7 @@ size_t report_add_import(ckpt_report *r, bstr module, bstr name, bstr resolved, 
     rec->hash = import_hash(module, name, resolved);
     rec->weights_only = weights_only;
     rec->noted = 0;
+    rec->user_denied = 0;
     memset(&rec->pub, 0, sizeof(rec->pub));
     rec->pub.module = report_memdup(r, module, &rec->pub.module_len);
     rec->pub.name = report_memdup(r, name, &rec->pub.name_len);

@@ -17,6 +17,7 @@ typedef struct import_rec {
     uint64_t hash;    /* of the full module, name and resolved name */
     int weights_only; /* on torch's weights_only allowlist */
     int noted;        /* a call-through's deferred finding was given */
+    int user_denied;  /* a user deny matches it: never graded by what it reaches */
 } import_rec;
 
 struct ckpt_report {

@@ -49,7 +49,7 @@ static int classify(vm *v, node *gn, const char *mm, const char *mn, int has_nul
         r->cls = rec->pub.class_code;
         r->weights_only = (uint8_t)rec->weights_only;
         r->import_index = i;
-        vm_grade_import(v, gn, r->allowed || has_nul);
+        vm_grade_import(v, gn, r->allowed || has_nul || rec->user_denied);
         return 0;
     }
     name_class cls;
@@ -59,13 +59,19 @@ static int classify(vm *v, node *gn, const char *mm, const char *mn, int has_nul
     r->weights_only = (uint8_t)(!has_nul && policy_weights_only_global(r->module, r->name));
     r->import_index = report_add_import(rep, mod, name, res, r->cls, r->allowed, r->weights_only,
                                         v->member, v->op_off);
-    vm_grade_import(v, gn, r->allowed || has_nul);
+    /* a user deny of a call-through stands: it is not graded by its target */
+    int user_denied = !r->allowed && cls.user_rule != NULL;
+    if (user_denied && r->import_index < rep->nimports)
+        rep->imports[r->import_index].user_denied = 1;
+    vm_grade_import(v, gn, r->allowed || has_nul || user_denied);
     if (r->allowed || r->pending)
         return 0;
-    vm_note(v, r->cls, -1, r->resolved, NULL, "imports %s (%s)", r->resolved,
-            has_nul    ? "a NUL byte in the name"
-            : cls.rule ? cls.rule
-                       : "not on the allowlist");
+    const char *why = has_nul    ? "a NUL byte in the name"
+                      : cls.rule ? cls.rule
+                                 : "not on the allowlist";
+    if (user_denied && grade_is_call_through(r->grade))
+        why = cls.user_rule;
+    vm_note(v, r->cls, -1, r->resolved, NULL, "imports %s (%s)", r->resolved, why);
     return 1;
 }
 

@@ -19,18 +19,14 @@
 #define U5(a)   "X\x05\x00\x00\x00" a /* BINUNICODE of 5 bytes */
 #define U9(a)   "X\x09\x00\x00\x00" a
 
-/* Scans, then checks the verdict and that `codes` (terminated by -1) are
- * exactly the codes found above info. */
-static void expect(const char *data, size_t len, ckpt_verdict want, ...)
+/* Checks the verdict and that the codes in `ap` (terminated by -1) are
+ * exactly the codes found above info; frees r. */
+static void check(ckpt_report *r, ckpt_verdict want, va_list ap)
 {
-    ckpt_report *r = scan_bytes(NULL, data, len);
     int ok = ckpt_report_verdict(r) == want;
     unsigned long long wanted = 0, got = 0;
-    va_list ap;
-    va_start(ap, want);
     for (int c = va_arg(ap, int); c >= 0; c = va_arg(ap, int))
         wanted |= 1ull << c;
-    va_end(ap);
     for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
         ckpt_finding f;
         ckpt_report_finding(r, i, &f);
@@ -44,7 +40,33 @@ static void expect(const char *data, size_t len, ckpt_verdict want, ...)
     assert_int_equal(got, wanted);
 }
 
+static void expect(const char *data, size_t len, ckpt_verdict want, ...)
+{
+    va_list ap;
+    va_start(ap, want);
+    check(scan_bytes(NULL, data, len), want, ap);
+    va_end(ap);
+}
+
+/* The same with a scanner holding `profile` (or NULL) and the policy text. */
+static void expect_policy(const char *profile, const char *policy, const char *data, size_t len,
+                          ckpt_verdict want, ...)
+{
+    ckpt_scanner *s = NULL;
+    assert_int_equal(ckpt_scanner_new(&s), CKPT_OK);
+    if (profile)
+        assert_int_equal(ckpt_scanner_use_profile(s, profile), CKPT_OK);
+    assert_int_equal(ckpt_scanner_add_policy(s, policy, strlen(policy), NULL), CKPT_OK);
+    va_list ap;
+    va_start(ap, want);
+    check(scan_bytes(s, data, len), want, ap);
+    va_end(ap);
+    ckpt_scanner_free(s);
+}
+
 #define EXPECT(lit, v, ...) expect((lit), sizeof(lit) - 1, (v), __VA_ARGS__, -1)
+#define EXPECT_POLICY(prof, pol, lit, v, ...)                                                      \
+    expect_policy((prof), (pol), (lit), sizeof(lit) - 1, (v), __VA_ARGS__, -1)
 
 static void test_getattr(void **state)
 {
@@ -101,12 +123,96 @@ static void test_argument_checks(void **state)
     EXPECT(P2 G("torch.jit._pickle", "build_intlist") "]\x85R.", CKPT_VERDICT_SAFE, -1);
 }
 
+#define OBJECT    G("builtins", "object")
+#define ODICT     G("collections", "OrderedDict")
+#define RECON     G("copyreg", "_reconstructor")
+#define PARTIAL   G("functools", "partial")
+#define STR_LOWER P2 GETATTR STR U5("lower") "\x86R."
+#define HTTP_OK   P2 GETATTR G("http", "HTTPStatus") "X\x02\x00\x00\x00OK\x86R."
+#define ONECYCLE                                                                                   \
+    P2 GETATTR G("torch.optim.lr_scheduler", "OneCycleLR") ")\x81"                                 \
+                                                           "X\x0e\x00\x00\x00_annealing_cos\x86R."
+#define LAYERNORM P2 PARTIAL G("torch.nn.modules.normalization", "LayerNorm") "\x85R."
+
+/* A user deny of a call-through stands: it is never graded down by what the
+ * call reaches (the import itself is the finding, in the user's category). */
+static void test_user_deny_call_through(void **state)
+{
+    (void)state;
+    EXPECT(STR_LOWER, CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY(NULL, "deny builtins.getattr", STR_LOWER, CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    EXPECT_POLICY(NULL, "deny builtins.getattr import-trampoline", STR_LOWER,
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_TRAMPOLINE);
+    /* a broader user rule: the built-in entry is more specific and names the
+     * code, the user rule still stops the grading (and denies str) */
+    EXPECT_POLICY(NULL, "deny builtins.*", STR_LOWER, CKPT_VERDICT_DANGEROUS, CKPT_F_TRAMPOLINE,
+                  CKPT_F_EXEC);
+    EXPECT_POLICY(NULL, "deny builtins.getattr", HTTP_OK, CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    /* memoised and reused; imported twice (the second import reuses the
+     * first one's record) */
+    EXPECT_POLICY(NULL, "deny builtins.getattr network",
+                  P2 GETATTR "q\x00" STR U5("lower") "\x86R0h\x00" STR U5("upper") "\x86R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_NETWORK);
+    EXPECT_POLICY(NULL, "deny builtins.getattr network",
+                  P2 GETATTR STR U5("lower") "\x86R0" GETATTR STR U5("upper") "\x86R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_NETWORK);
+    EXPECT(P2 PARTIAL STR "\x85R.", CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY(NULL, "deny functools.partial", P2 PARTIAL STR "\x85R.", CKPT_VERDICT_DANGEROUS,
+                  CKPT_F_EXEC);
+    /* the alias: _functools.partial is functools.partial */
+    EXPECT_POLICY(NULL, "deny functools.partial", P2 G("_functools", "partial") STR "\x85R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    EXPECT_POLICY(NULL, "deny copyreg._reconstructor", P2 RECON ODICT OBJECT "N\x87R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    EXPECT_POLICY(NULL, "deny operator.getitem file-access",
+                  P2 G("_operator", "getitem") G("typing", "List") G("builtins", "int") "\x86R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_FILE_ACCESS);
+    EXPECT_POLICY(
+        NULL, "deny dill._dill._create_array",
+        P2 G("dill._dill", "_create_array") "(" G("numpy.core.multiarray", "_reconstruct") ")NNtR.",
+        CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    /* an unrelated user deny changes nothing */
+    EXPECT_POLICY(NULL, "deny mylib.*", STR_LOWER, CKPT_VERDICT_SAFE, -1);
+}
+
+/* A user deny of what a call-through reaches applies: the getattr target,
+ * the partial's function, the reconstructed class and its base, the bound
+ * method's class and the method, a typing alias, dill's array function. */
+static void test_user_deny_target(void **state)
+{
+    (void)state;
+    EXPECT_POLICY(NULL, "deny builtins.str.lower", STR_LOWER, CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    EXPECT_POLICY(NULL, "deny http.HTTPStatus.OK command", HTTP_OK, CKPT_VERDICT_DANGEROUS,
+                  CKPT_F_COMMAND);
+    EXPECT_POLICY(NULL, "deny http.HTTPStatus", HTTP_OK, CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    EXPECT(HTTP_OK, CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY("ml", "allow mylib.x", ONECYCLE, CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY("ml", "deny torch.optim.lr_scheduler.OneCycleLR._annealing_cos", ONECYCLE,
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    EXPECT_POLICY("ml", "deny torch.optim.lr_scheduler.OneCycleLR", ONECYCLE,
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    EXPECT_POLICY("ml", "allow mylib.x", LAYERNORM, CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY("ml", "deny torch.nn.modules.normalization.*", LAYERNORM, CKPT_VERDICT_DANGEROUS,
+                  CKPT_F_EXEC);
+    EXPECT_POLICY(NULL, "deny collections.OrderedDict", P2 RECON ODICT OBJECT "N\x87R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    EXPECT_POLICY(NULL, "deny builtins.object", P2 RECON ODICT OBJECT "N\x87R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    EXPECT_POLICY(NULL, "deny typing.List",
+                  P2 G("_operator", "getitem") G("typing", "List") G("builtins", "int") "\x86R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    EXPECT_POLICY(
+        NULL, "deny numpy.core.multiarray._reconstruct",
+        P2 G("dill._dill", "_create_array") "(" G("numpy.core.multiarray", "_reconstruct") ")NNtR.",
+        CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_getattr),
-        cmocka_unit_test(test_other_call_throughs),
-        cmocka_unit_test(test_argument_checks),
+        cmocka_unit_test(test_getattr),          cmocka_unit_test(test_other_call_throughs),
+        cmocka_unit_test(test_argument_checks),  cmocka_unit_test(test_user_deny_call_through),
+        cmocka_unit_test(test_user_deny_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
