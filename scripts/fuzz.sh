@@ -15,11 +15,11 @@ dir=build-fuzz
 [ -d "$dir" ] || CC=clang meson setup "$dir" -Dfuzzing=true -Dtests=false \
   -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized >/dev/null
 ninja -C "$dir" >/dev/null
-for t in scan pickle policy json zip numpy inspect fastpath; do
+for t in scan pickle policy json zip numpy inspect fastpath convert; do
   work=$(mktemp -d)
   cp fuzz/corpus/"$t"/* "$work"/
   dict=()
-  case $t in scan|pickle|zip|numpy|inspect|fastpath) dict=(-dict=fuzz/pickle.dict) ;; esac
+  case $t in scan|pickle|zip|numpy|inspect|fastpath|convert) dict=(-dict=fuzz/pickle.dict) ;; esac
   echo "== fuzz_$t for ${budget}s"
   UBSAN_OPTIONS=halt_on_error=1 "$dir/fuzz/fuzz_$t" "${dict[@]}" -max_total_time="$budget" \
     -max_len=8192 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$dir/crash-$t-" \
