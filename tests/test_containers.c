@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* .npy headers (src/numpy.c), compressed streams (src/compress.c) and joblib
- * arrays inside pickle streams (src/joblib.c): fixtures written by numpy and
+/* .npy headers (src/formats/numpy.c), compressed streams (src/formats/compress.c) and joblib
+ * arrays inside pickle streams (src/formats/joblib.c): fixtures written by numpy and
  * joblib, hand-built attacks, and inline byte strings. */
 #include <setjmp.h>
 #include <stdarg.h>

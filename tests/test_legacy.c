@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* torch's legacy formats: the stacked-pickle reader (src/legacy.c) and the
- * tar reader (src/tar.c), on fixtures written by torch 1.13 and hand-built
+/* torch's legacy formats: the stacked-pickle reader (src/formats/legacy.c) and the
+ * tar reader (src/formats/tar.c), on fixtures written by torch 1.13 and hand-built
  * attacks (fixtures/gen_legacy_fixtures.py), and on inline byte strings. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Files no loader can run (a walk that fails before any import or
  * persistent id, a persistent id first at the top level) and the data
- * formats named by content (src/formats_data.c): exact verdicts and
+ * formats named by content (src/formats/formats_data.c): exact verdicts and
  * formats, the zip mod-time sweep, the safetensors header checks. */
 #include <setjmp.h>
 #include <stdarg.h>

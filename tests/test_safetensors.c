@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The safetensors writer (src/safetensors_write.c) and the strided-view
- * streaming (src/convert_data.c) on hand-made inputs: header JSON, padding,
+/* The safetensors writer (src/convert/safetensors_write.c) and the strided-view
+ * streaming (src/convert/convert_data.c) on hand-made inputs: header JSON, padding,
  * data_offsets, dtype names, alignment order, escaping, UTF-8 checks,
  * contiguity, and gathers of transposed, stride-0 and offset views with
  * byte swapping, through a sink that records the bytes. */

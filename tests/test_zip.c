@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests of the zip reader (src/zipview.c, src/zip_*.c): the adversarial
+/* Tests of the zip reader (src/formats/zip/zipview.c, zip_*.c): the adversarial
  * archives of fixtures/gen_zip_attacks.py (one per zip line of ATTACKS.md
  * section A), torch's and zipfile's views, the cursor and end-record
  * searches on truncated, shifted and mutated input, the limits, and the

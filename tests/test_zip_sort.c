@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests of the name sorts (src/zip_sort.c, zmz_sort, src/runsort.c): on random names with
- * duplicates, case variants, shared prefixes longer than a chunk, NUL and
- * non-ASCII bytes, the radix sorts must give exactly what the reference
- * comparisons give: miniz's heap sort with its name comparison (the order
- * of duplicates included) and a stable sort by zipfile's decoded names. */
+/* Tests of the name sorts (src/formats/zip/zip_sort.c, zmz_sort, src/base/runsort.c): on random
+ * names with duplicates, case variants, shared prefixes longer than a chunk, NUL and non-ASCII
+ * bytes, the radix sorts must give exactly what the reference comparisons give: miniz's heap sort
+ * with its name comparison (the order of duplicates included) and a stable sort by zipfile's
+ * decoded names. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Generates denylist entries (src/policy_gadgets.inc) for callables of the
+"""Generates denylist entries (src/policy/policy_gadgets.inc) for callables of the
 standard library, torch, numpy and joblib whose source reaches code
 execution, commands, native code, file writes, file reads, deserialisers or
 the network (issue 12, root cause 8: grade by capability, not by a list).
@@ -16,7 +16,7 @@ them); each method is an entry of its own (dotted names reach methods).
 Names already allowed by a built-in profile, or already matched by a
 built-in deny entry, are left out. Run with /usr/bin/python3:
 
-    /usr/bin/python3 tools/gen_gadgets.py > src/policy_gadgets.inc
+    /usr/bin/python3 tools/gen_gadgets.py > src/policy/policy_gadgets.inc
 """
 import ast
 import os
@@ -25,7 +25,7 @@ import sys
 import sysconfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.join(HERE, "..", "src")
+SRC = os.path.join(HERE, "..", "src", "policy")
 
 # direct sinks: dotted target -> category (most severe first when several)
 SINKS = {

@@ -8,7 +8,7 @@ pickles enum members and bound methods that way). Nothing is ever loaded.
 Writes the C tables to stdout; run with /usr/bin/python3 (Debian's torch,
 torchvision, sklearn, pandas, dill):
 
-    /usr/bin/python3 tools/gen_profiles.py > src/policy_profiles.inc
+    /usr/bin/python3 tools/gen_profiles.py > src/policy/policy_profiles.inc
 """
 import io
 import pickle

@@ -509,7 +509,7 @@ def name_keys(s, latin1_only):
 
 
 # ckptscan cuts strings longer than this many bytes in reports, adding
-# "..." (src/report.c MAX_REPORT_STRING); a cut name matches a longer
+# "..." (src/context/report.c MAX_REPORT_STRING); a cut name matches a longer
 # CPython name that starts with the kept bytes.
 REPORT_CUT = 4096
 

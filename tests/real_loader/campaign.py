@@ -61,7 +61,7 @@ LOADERS = ("pickle", "pypickle", "torch", "numpy", "joblib")
 FAST = ("pickle", "pypickle")  # in-process loaders, cheap enough to run on every file
 FAKE_PREFIX = "ckpt_diff_"
 NONPICKLE = "surf/nonpickle/"
-# formats ckptscan names when no pickle reading holds (src/formats_data.c)
+# formats ckptscan names when no pickle reading holds (src/formats/formats_data.c)
 DATA_FORMATS = {"unknown", "text", "json", "gguf", "onnx", "hdf5", "tflite", "png", "jpeg", "gif",
                 "webp"}
 TORCH_MODULE_MAPPING = {"torch._tensor": "torch.tensor"}  # torch.load's load_module_mapping, reversed
