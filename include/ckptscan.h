@@ -267,7 +267,8 @@ CKPT_API int ckpt_limit_from_name(const char *name);
     X(CKPT_FORMAT_PNG, "png")                                                                      \
     X(CKPT_FORMAT_JPEG, "jpeg")                                                                    \
     X(CKPT_FORMAT_GIF, "gif")                                                                      \
-    X(CKPT_FORMAT_WEBP, "webp")
+    X(CKPT_FORMAT_WEBP, "webp")                                                                    \
+    X(CKPT_FORMAT_MSGPACK, "msgpack")
 
 typedef enum ckpt_format {
 #define CKPT_X_ENUM(id, name) id,

@@ -181,11 +181,48 @@ static void data_formats_are_named(void **state)
     EXPECT_LIT("\x08\x08\x12\x07pytorch", CKPT_VERDICT_SAFE, CKPT_FORMAT_UNKNOWN, 1);
 }
 
+/* MessagePack (Flax's flax_model.msgpack): one map or array filling the
+ * file, UTF-8 strings; anything cut, trailing or invalid is not. */
+static void msgpack_is_named(void **state)
+{
+    (void)state;
+    /* {"params": {"w": ext(1, b"abc")}, "step": 3} */
+    EXPECT_LIT("\x82\xa6params\x81\xa1w\xc7\x03\x01"
+               "abc\xa4step\x03",
+               CKPT_VERDICT_SAFE, CKPT_FORMAT_MSGPACK, 0);
+    /* map16, str8, bin8, float64, fixext4, nil, array16 of negative fixints */
+    EXPECT_LIT("\xde\x00\x03\xd9\x01k\xc4\x02\x00\xff\xa1"
+               "f\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00\xa1x\xdc\x00\x02\xff\xe0",
+               CKPT_VERDICT_SAFE, CKPT_FORMAT_MSGPACK, 0);
+    EXPECT_LIT("\x92\xd6\x05\x01\x02\x03\x04\xc0", CKPT_VERDICT_SAFE, CKPT_FORMAT_MSGPACK, 0);
+    /* cut inside a map, a byte after the object, 0xc1, a bin past the end,
+     * a string that is not UTF-8, a bare scalar */
+    EXPECT_LIT("\x82\xa1"
+               "a\x01\xa1",
+               CKPT_VERDICT_SAFE, CKPT_FORMAT_UNKNOWN, 1);
+    EXPECT_LIT("\x81\xa1"
+               "a\x01\x00",
+               CKPT_VERDICT_SAFE, CKPT_FORMAT_UNKNOWN, 1);
+    EXPECT_LIT("\x81\xa1"
+               "a\xc1",
+               CKPT_VERDICT_SAFE, CKPT_FORMAT_UNKNOWN, 1);
+    EXPECT_LIT("\x81\xa1"
+               "a\xc4\x09xy",
+               CKPT_VERDICT_SAFE, CKPT_FORMAT_UNKNOWN, 1);
+    EXPECT_LIT("\x81\xa2\xc0\xaf\x01", CKPT_VERDICT_SAFE, CKPT_FORMAT_UNKNOWN, 1);
+    EXPECT_LIT("\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00", CKPT_VERDICT_SAFE, CKPT_FORMAT_UNKNOWN, 1);
+}
+
 /* A data format that is also a pickle that imports stays a pickle. */
 static void text_that_imports_is_scanned_as_a_pickle(void **state)
 {
     (void)state;
     EXPECT_LIT("cos\nsystem\n(S'echo hi'\ntR.", CKPT_VERDICT_DANGEROUS, CKPT_FORMAT_PICKLE, -1);
+    /* a fixmap of 12 pairs whose 24 objects are the pickle's bytes:
+     * SHORT_BINUNICODE 'x', GLOBAL os system, MARK, STRING, TUPLE, REDUCE */
+    static const char both[] = "\x8c\x01xcos\nsystem\n(S'hi!'\ntR.";
+    assert_int_equal(sizeof(both) - 1, 25);
+    EXPECT_LIT(both, CKPT_VERDICT_DANGEROUS, CKPT_FORMAT_PICKLE, -1);
 }
 
 /* ---- safetensors ---- */
@@ -257,6 +294,7 @@ int main(void)
         cmocka_unit_test(failure_after_an_import_stays_flagged),
         cmocka_unit_test(top_level_persistent_id_first_runs_nothing),
         cmocka_unit_test(data_formats_are_named),
+        cmocka_unit_test(msgpack_is_named),
         cmocka_unit_test(text_that_imports_is_scanned_as_a_pickle),
         cmocka_unit_test(safetensors_headers_are_validated),
     };

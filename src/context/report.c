@@ -267,7 +267,12 @@ int report_did_anything(const ckpt_report *r)
 
 int report_only_parse_errors(const ckpt_report *r, size_t from)
 {
-    for (size_t i = from; i < r->nfindings; i++)
+    return report_only_parse_errors_range(r, from, r->nfindings);
+}
+
+int report_only_parse_errors_range(const ckpt_report *r, size_t from, size_t to)
+{
+    for (size_t i = from; i < to && i < r->nfindings; i++)
         if (!is_parse_error(r->findings[i].code) && r->findings[i].severity != CKPT_SEV_INFO)
             return 0;
     return 1;

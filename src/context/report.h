@@ -93,6 +93,8 @@ int report_did_anything(const ckpt_report *r);
 /* 1 when every finding from index `from` on is a parse error (truncated,
  * bad-opcode, stack-error, memo-error, malformed) or info. */
 int report_only_parse_errors(const ckpt_report *r, size_t from);
+/* The same for the findings [from, to). */
+int report_only_parse_errors_range(const ckpt_report *r, size_t from, size_t to);
 /* Forgets the findings and pickle records added after the first nfindings
  * and npickles (a reading that turned out not to hold); the grade is
  * recomputed from those left. */

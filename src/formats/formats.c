@@ -258,6 +258,16 @@ static void try_containers(scan_ctx *ctx, const char *member, const uint8_t *buf
     }
 }
 
+/* Findings after the first nf are parse errors (or, with `ext`, the
+ * unregistered extension code the walk stopped at). */
+static int only_parse_errors(const ckpt_report *rep, size_t nf, int ext)
+{
+    size_t n = rep->nfindings;
+    if (ext && n > nf && rep->findings[n - 1].code == CKPT_F_EXTENSION)
+        n--; /* the walk's last finding: it stopped there */
+    return report_only_parse_errors_range(rep, nf, n);
+}
+
 /* 1 when the pickle reading recorded in rep after its first nf findings,
  * np pickles and ni imports cannot have run code under any loader. An
  * unpickler reaches code only through find_class (an import),
@@ -281,8 +291,14 @@ static int reading_ran_nothing(const scan_ctx *ctx, const ckpt_report *rep, size
     int effect = pickle_first_effect(buf, len, 0, first->end, &at);
     if (ctx->depth == 0 && (effect == OP_PERSID || effect == OP_BINPERSID))
         return 1;
-    return !effect && !first->complete && rep->nimports == ni && !rep->dropped_findings &&
-           report_only_parse_errors(rep, nf);
+    /* An EXT before any import names a code the stream cannot have
+     * registered (only an imported copyreg.add_extension fills the registry,
+     * which starts empty): the loader raises "unregistered extension code"
+     * there, and the walk stopped there too (a fixmap of 2-4 pairs, as
+     * Flax's msgpack files start, is EXT1/EXT2/EXT4) */
+    int ext = effect == OP_EXT1 || effect == OP_EXT2 || effect == OP_EXT4;
+    return (!effect || ext) && !first->complete && rep->nimports == ni && !rep->dropped_findings &&
+           only_parse_errors(rep, nf, ext);
 }
 
 /* A pickle reading, kept when a loader could run something through it

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Data formats that no pickle-based loader runs (text, JSON, safetensors,
- * GGUF, ONNX, HDF5, TFLite, images): recognised by content so that a model
+ * GGUF, ONNX, HDF5, TFLite, MessagePack, images): recognised by content so that a model
  * repository's other files are named, each check O(size) at most. */
 #include "formats_data.h"
 
@@ -317,6 +317,96 @@ static int is_onnx(const uint8_t *buf, size_t len)
     return graph;
 }
 
+/* ---- MessagePack (Flax / JAX checkpoints: flax.serialization.to_bytes) ---- */
+
+/* Big-endian unsigned of n bytes at p. */
+static uint64_t load_be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* One object's header at *pos: *payload gets the bytes that follow it
+ * (string, binary or extension data), *children the objects it holds
+ * (a map's 2n). 0 when the byte is 0xc1 (never used) or the header is cut. */
+static int mp_header(const uint8_t *buf, size_t len, size_t *pos, uint64_t *payload,
+                     uint64_t *children, int *is_str)
+{
+    static const uint8_t fixed[0x20] = {
+        /* 0xc0..0xdf: size of the argument that follows the type byte */
+        0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 4, 8, 1, 2, 4, 8,
+        1, 2, 4, 8, 1, 1, 1, 1, 1, 1, 2, 4, 2, 4, 2, 4};
+    uint8_t t = buf[(*pos)++];
+    *payload = *children = 0;
+    *is_str = 0;
+    if (t <= 0x7f || t >= 0xe0)
+        return 1;
+    if (t <= 0x8f || (t >= 0x90 && t <= 0x9f)) {
+        *children = t <= 0x8f ? 2u * (t & 0x0f) : (t & 0x0f);
+        return 1;
+    }
+    if (t <= 0xbf) {
+        *payload = t & 0x1f;
+        *is_str = 1;
+        return 1;
+    }
+    if (t == 0xc1)
+        return 0;
+    size_t n = fixed[t - 0xc0];
+    if (n > len - *pos)
+        return 0;
+    uint64_t v = load_be(buf + *pos, n);
+    *pos += n;
+    if (t >= 0xc4 && t <= 0xc6) /* bin */
+        *payload = v;
+    else if (t >= 0xc7 && t <= 0xc9) /* ext: length, then a type byte */
+        *payload = v + 1;
+    else if (t >= 0xca && t <= 0xd3) /* numbers: the argument was the value */
+        ;
+    else if (t >= 0xd4 && t <= 0xd8) /* fixext: the type byte was read */
+        *payload = (uint64_t)1 << (t - 0xd4);
+    else if (t >= 0xd9 && t <= 0xdb) { /* str */
+        *payload = v;
+        *is_str = 1;
+    } else if (t == 0xdc || t == 0xdd)
+        *children = v;
+    else if (t == 0xde || t == 0xdf)
+        *children = 2 * v;
+    return 1;
+}
+
+/* Exactly one MessagePack map or array filling the buffer, strings valid
+ * UTF-8 (as msgpack's unpackb(raw=False) requires). Extension payloads are
+ * not parsed. Iterative: a count of the objects still to read. */
+static int is_msgpack(const uint8_t *buf, size_t len)
+{
+    if (len < 2 || !((buf[0] >= 0x80 && buf[0] <= 0x9f) || buf[0] >= 0xdc) || buf[0] >= 0xe0)
+        return 0;
+    size_t pos = 0;
+    uint64_t todo = 1;
+    while (todo > 0) {
+        if (pos >= len || todo > len - pos) /* every object takes a byte */
+            return 0;
+        uint64_t payload, children;
+        int str;
+        if (!mp_header(buf, len, &pos, &payload, &children, &str) || payload > len - pos)
+            return 0;
+        if (str) {
+            for (size_t i = pos; i < pos + payload;) {
+                size_t n = utf8_seq(buf + i, pos + payload - i);
+                if (!n)
+                    return 0;
+                i += n;
+            }
+        }
+        pos += (size_t)payload;
+        todo = todo - 1 + children;
+    }
+    return pos == len;
+}
+
 ckpt_format data_format(const uint8_t *buf, size_t len)
 {
     if (has(buf, len, 0, "\x89HDF\r\n\x1a\n", 8))
@@ -336,7 +426,7 @@ ckpt_format data_format(const uint8_t *buf, size_t len)
     if (is_onnx(buf, len))
         return CKPT_FORMAT_ONNX;
     if (!is_text(buf, len))
-        return CKPT_FORMAT_UNKNOWN;
+        return is_msgpack(buf, len) ? CKPT_FORMAT_MSGPACK : CKPT_FORMAT_UNKNOWN;
     return is_json(buf, len) ? CKPT_FORMAT_JSON : CKPT_FORMAT_TEXT;
 }
 

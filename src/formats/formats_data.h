@@ -9,9 +9,10 @@
 #include "ckptscan.h"
 
 /* The format of buf[0..len) when it is one of text, json, gguf, onnx,
- * hdf5, tflite, png, jpeg, gif, webp; CKPT_FORMAT_UNKNOWN otherwise.
- * O(len): text and JSON are checked whole, the others by a prefix (ONNX by
- * its top-level fields). */
+ * hdf5, tflite, msgpack, png, jpeg, gif, webp; CKPT_FORMAT_UNKNOWN
+ * otherwise. O(len): text and JSON are checked whole, MessagePack object by
+ * object (one map or array tiling the buffer), the others by a prefix (ONNX
+ * by its top-level fields). */
 ckpt_format data_format(const uint8_t *buf, size_t len);
 
 /* 1 when buf has a safetensors layout: an 8-byte little-endian header

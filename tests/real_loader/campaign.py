@@ -63,7 +63,7 @@ FAKE_PREFIX = "ckpt_diff_"
 NONPICKLE = "surf/nonpickle/"
 # formats ckptscan names when no pickle reading holds (src/formats/formats_data.c)
 DATA_FORMATS = {"unknown", "text", "json", "gguf", "onnx", "hdf5", "tflite", "png", "jpeg", "gif",
-                "webp"}
+                "webp", "msgpack"}
 TORCH_MODULE_MAPPING = {"torch._tensor": "torch.tensor"}  # torch.load's load_module_mapping, reversed
 
 
