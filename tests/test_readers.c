@@ -156,6 +156,39 @@ static void rc5_line_cut_by_eof(void **state)
     ckpt_report_free(r);
 }
 
+/* 5: FLOAT as Lib/pickle.py reads it: float() on the line. joblib.load
+ * opens a plain .pkl too, so a number only float() takes (underscores,
+ * whitespace around it, an overflow to inf) must not end the reading where
+ * _pickle.c fails: joblib runs what follows. */
+static void rc5_float_as_float_reads_it(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_MALFORMED, CKPT_F_COMMAND, CKPT_F_LOADER_DISAGREEMENT, END};
+    expect("malicious_rc5_float_underscore_joblib.pkl", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc5_float_overflow_joblib.pkl", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc5_float_space_joblib.pkl", CKPT_VERDICT_DANGEROUS, codes);
+    /* more lines float() takes (and _pickle.c does not): posix.system runs */
+    static const char *const taken[] = {"1_0.0_1e1_0", "\t-Infinity\x0b", "1e-999_9", " nan"};
+    /* lines both refuse: no loader reaches the import, the bytes are no pickle */
+    static const char *const refused[] = {"1__0", "1_", "_1", "1_e5", "0x10", "1e", "1\x01"};
+    char buf[256];
+    for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]) + sizeof(refused) / sizeof(refused[0]);
+         i++) {
+        int runs = i < sizeof(taken) / sizeof(taken[0]);
+        const char *num = runs ? taken[i] : refused[i - sizeof(taken) / sizeof(taken[0])];
+        int n = snprintf(buf, sizeof(buf), "F%s\n0cposix\nsystem\n(S'true'\ntRN.", num);
+        ckpt_report *r = scan_bytes(NULL, buf, (size_t)n);
+        if ((ckpt_report_verdict(r) == CKPT_VERDICT_DANGEROUS) != runs ||
+            has_import(r, "posix", "system", NULL) != runs ||
+            (!runs && ckpt_report_verdict(r) != CKPT_VERDICT_SAFE)) {
+            fprintf(stderr, "FLOAT line '%s': expected %s\n", num, runs ? "dangerous" : "safe");
+            dump_report(r);
+            fail();
+        }
+        ckpt_report_free(r);
+    }
+}
+
 /* 6: LZMAFile(FORMAT_AUTO) goes on into an .lzma stream after an .xz one. */
 static void rc6_xz_then_lzma(void **state)
 {
@@ -277,6 +310,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(rc3_rc7_class_through_passthrough_and_dump_patches),
         cmocka_unit_test(rc4_frame_read_whole),
         cmocka_unit_test(rc5_line_cut_by_eof),
+        cmocka_unit_test(rc5_float_as_float_reads_it),
         cmocka_unit_test(rc6_xz_then_lzma),
         cmocka_unit_test(rc6_lz4_skippable_frame),
         cmocka_unit_test(rc10_lzma_magic_as_joblib_reads_it),

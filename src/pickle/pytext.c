@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int is_space(int c)
 {
@@ -232,6 +233,80 @@ const char *py_parse_float_line(const char *line, size_t len, double *out)
         return "float out of range";
     *out = d;
     return NULL;
+}
+
+/* Python's float() grammar after underscores and surrounding whitespace
+ * are gone (_Py_dg_strtod, then _Py_parse_inf_or_nan): the whole of
+ * s[0..len) must be one number. */
+static int py_float_syntax(const char *s, size_t len)
+{
+    size_t i = 0;
+    if (i < len && (s[i] == '+' || s[i] == '-'))
+        i++;
+    size_t digits = 0;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+        digits++;
+    if (i < len && s[i] == '.')
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+            digits++;
+    if (digits) {
+        if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+            i++;
+            if (i < len && (s[i] == '+' || s[i] == '-'))
+                i++;
+            size_t start = i;
+            for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+                ;
+            if (i == start)
+                return 0; /* strtod stops before the 'e' */
+        }
+        return i == len;
+    }
+    i = (len && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
+    size_t n = len - i;
+    return (n == 3 && strncasecmp(s + i, "inf", 3) == 0) ||
+           (n == 8 && strncasecmp(s + i, "infinity", 8) == 0) ||
+           (n == 3 && strncasecmp(s + i, "nan", 3) == 0);
+}
+
+const char *py_parse_float_builtin(const char *line, size_t len, double *out)
+{
+    static const char *bad = "could not convert string to float";
+    if (memchr(line, '\0', len))
+        return bad; /* no embedded NUL */
+    size_t i = 0, end = len;
+    while (i < end && is_space((unsigned char)line[i]))
+        i++;
+    while (end > i + 1 && is_space((unsigned char)line[end - 1]))
+        end--;
+    if (i == end)
+        return bad;
+    /* PEP 515: an underscore only between two digits (checked on the
+     * whole line, whitespace included, as CPython does) */
+    for (size_t k = 0; k < len; k++) {
+        if (line[k] != '_')
+            continue;
+        if (k == 0 || line[k - 1] < '0' || line[k - 1] > '9' || k + 1 == len || line[k + 1] < '0' ||
+            line[k + 1] > '9')
+            return bad;
+    }
+    char *buf = malloc(end - i + 1);
+    if (!buf) {
+        *out = 0.0; /* the value is never what decides a reading */
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t k = i; k < end; k++)
+        if (line[k] != '_')
+            buf[n++] = line[k];
+    buf[n] = '\0';
+    const char *err = NULL;
+    if (!py_float_syntax(buf, n))
+        err = bad;
+    else
+        *out = strtod(buf, NULL); /* overflow gives inf, as float() does */
+    free(buf);
+    return err;
 }
 
 /* ---- strings ---- */

@@ -22,6 +22,10 @@ const char *py_parse_long_line(const char *line, size_t len, value *out);
 const char *py_parse_index_line(const char *line, size_t len, uint64_t *out);
 /* FLOAT ('F'). */
 const char *py_parse_float_line(const char *line, size_t len, double *out);
+/* FLOAT as Lib/pickle.py reads it (joblib): Python's float() on the bytes,
+ * which also takes underscores between digits, whitespace around the
+ * number, and an overflow as inf. */
+const char *py_parse_float_builtin(const char *line, size_t len, double *out);
 
 /* STRING ('S'): quotes stripped, Python-2 escapes decoded into arena memory;
  * at most `keep` bytes are kept (VF_TRUNCATED set when cut). */

@@ -70,7 +70,9 @@ static void op_float(vm *v)
     if (!line)
         return;
     value f = v_make(V_FLOAT);
-    const char *err = py_parse_float_line(line, len, &f.u.f);
+    /* _pickle.c: PyOS_string_to_double; Lib/pickle.py: float() */
+    const char *err =
+        v->py ? py_parse_float_builtin(line, len, &f.u.f) : py_parse_float_line(line, len, &f.u.f);
     if (err)
         vm_fail(v, CKPT_F_MALFORMED, "%s", err);
     else
