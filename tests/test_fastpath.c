@@ -114,7 +114,10 @@ static void torch_state_dict_takes_the_fast_path(void **state)
 {
     (void)state;
     lite_result r;
-    assert_int_equal(LITE_LIT(sd_linear, 0, joblib_hooks(), &r), 1);
+    joblib_reading jr;
+    joblib_reading_init(&jr, 0);
+    assert_int_equal(LITE_LIT(sd_linear, 0, &jr.hooks, &r), 1);
+    joblib_reading_release(&jr);
     assert_int_equal(r.end, sizeof(sd_linear) - 1);
     assert_int_equal(r.protocol, 2);
     assert_int_equal(r.weights_only_ok, 1);
@@ -194,9 +197,10 @@ static void storage_ids_follow_the_limits(void **state)
 }
 
 static size_t dummy_after_build(void *hctx, scan_ctx *ctx, const char *member,
-                                const struct value *obj, const uint8_t *buf, size_t len, size_t pos)
+                                const struct value *obj, const struct value *st, const uint8_t *buf,
+                                size_t len, size_t pos)
 {
-    (void)hctx, (void)ctx, (void)member, (void)obj, (void)buf, (void)len, (void)pos;
+    (void)hctx, (void)ctx, (void)member, (void)obj, (void)st, (void)buf, (void)len, (void)pos;
     return 0;
 }
 
@@ -228,7 +232,10 @@ static void builds_a_hook_wants_give_up(void **state)
     assert_int_equal(LITE_LIT(p, 0, NULL, &r), 1);
     lite_result_release(&r);
     static const char wrapper[] = "cjoblib.numpy_pickle\nNumpyArrayWrapper\n)R}b.";
-    assert_int_equal(LITE_LIT(wrapper, 0, joblib_hooks(), &r), 0);
+    joblib_reading jr;
+    joblib_reading_init(&jr, 0);
+    assert_int_equal(LITE_LIT(wrapper, 0, &jr.hooks, &r), 0);
+    joblib_reading_release(&jr);
 }
 
 /* The first reason weights_only refuses is the one reported. */

@@ -26,6 +26,7 @@
 #define END (-1)
 
 static const char *fixtures_dir = CKPT_FIXTURES_DIR;
+static const char *divergences_dir = NULL; /* tests/real_loader/divergences */
 
 static ckpt_report *scan_path(const char *path, int all_readings)
 {
@@ -97,6 +98,38 @@ static void rc5_memo_is_a_dict(void **state)
     (void)state;
     static const int codes[] = {CKPT_F_LIMIT, CKPT_F_COMMAND, CKPT_F_LOADER_DISAGREEMENT, END};
     expect("malicious_rc5_sparse_memo.joblib", CKPT_VERDICT_DANGEROUS, codes);
+}
+
+/* 2: joblib's arrays as numpy 1.24 makes them. A BUILD on a builtin
+ * singleton dtype (dtype('u1', False, False)) changes nothing; on a dtype
+ * of numpy's own (copy=True, 'c', sized strings, ...) every BUILD applies
+ * (element size, hasobject: then the data is a pickle joblib loads); a
+ * wrapper counts whatever made it (scalar(dtype('O'), x) returns x,
+ * _rebuild_from_type_v2 calls cls(*args)) and every BUILD on it, through
+ * the memo too, reads an array. Each file runs its payload under
+ * joblib.load after the array(s). */
+static void rc2_joblib_arrays_as_numpy_makes_them(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_COMMAND, END};
+    expect("malicious_rc2_singleton_dtype_state_ignored.joblib", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc2_copied_dtype_takes_state.joblib", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc2_memoised_dtype_rebuilt.joblib", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc2_wrapper_through_scalar.joblib", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc2_wrapper_through_rebuild.joblib", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc2_wrapper_built_twice.joblib", CKPT_VERDICT_DANGEROUS, codes);
+    /* an object dtype whose state clears its object flag: joblib reads the
+     * file's bytes into an object array (numpy takes them for pointers:
+     * joblib.load segfaults on these) */
+    ckpt_report *r = SCAN_LIT(
+        NULL, "\200\002(cjoblib.numpy_pickle\012NumpyArrayWrapper\012)\201}(S'subclass'\012cnumpy"
+              "\012ndarray\012S'shape'\012(I1\012tS'order'\012S'C'\012S'dtype'\012cnumpy\012dtype"
+              "\012(S'O'\012I00\012I01\012tR(I3\012S'|'\012NNNI8\012I8\012I0\012tbS'allow_mmap'"
+              "\012I00\012S'numpy_array_alignment_bytes'\012Nub\020\020\020\020\020\020\020\020t.");
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_DANGEROUS);
+    assert_int_equal(ckpt_report_finding_count(r), 1);
+    assert_true(find_code(r, CKPT_F_UNSAFE_ARGS, -1) >= 0);
+    ckpt_report_free(r);
 }
 
 /* 3 and 7: a class through pass-throughs (numpy scalar, then
@@ -223,6 +256,92 @@ static void rc10_lzma_magic_as_joblib_reads_it(void **state)
     expect("malicious_rc10_lzma_small_dict.joblib", CKPT_VERDICT_DANGEROUS, codes);
 }
 
+/* The campaign's reproducers (tests/real_loader/divergences) of the
+ * classes fixed: each lists the name the real loader resolved (the
+ * divergence) and gets exactly this verdict and these codes. */
+static void campaign_reproducers(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *module, *name;
+        ckpt_verdict verdict;
+        int codes[6];
+    } cases[] = {
+        /* rc2: a dtype('u1', False, True) of numpy's own takes its BUILD states */
+        {"rc2-dtype-build-state.joblib",
+         "collections",
+         "OrderedDict",
+         CKPT_VERDICT_SUSPICIOUS,
+         {CKPT_F_PROTOCOL_CHANGE, CKPT_F_TRUNCATED, END}},
+        {"rc2-memoised-dtype-rebuilt.joblib",
+         "ckpt_diff_mod_5",
+         "func_2",
+         CKPT_VERDICT_SUSPICIOUS,
+         {CKPT_F_BAD_OPCODE, CKPT_F_TRUNCATED, CKPT_F_UNKNOWN_IMPORT, END}},
+        /* was SAFE: the second state sets NPY_OBJECT's flags, joblib loads a pickle */
+        {"rc2-singleton-dtype-state-ignored-SAFE.joblib",
+         "torch",
+         "FloatStorage",
+         CKPT_VERDICT_SUSPICIOUS,
+         {CKPT_F_EXTRA_PICKLE, CKPT_F_LOADER_DISAGREEMENT, CKPT_F_PROTOCOL_CHANGE,
+          CKPT_F_STACK_ERROR, CKPT_F_UNKNOWN_IMPORT, END}},
+        {"rc2-wrapper-through-scalar-passthrough.joblib",
+         "ckpt_diff_mod_5",
+         "Cls_1.meth_2",
+         CKPT_VERDICT_SUSPICIOUS,
+         {CKPT_F_UNKNOWN_IMPORT, END}},
+        /* rc5 with issue 13 rule 1: were SAFE (FLOAT '1_0', '1e999') */
+        {"rc5-py-float-underscore-SAFE.pkl",
+         "ckpt_diff_mod_1",
+         "func_2",
+         CKPT_VERDICT_SUSPICIOUS,
+         {CKPT_F_LOADER_DISAGREEMENT, CKPT_F_MALFORMED, CKPT_F_UNKNOWN_IMPORT, END}},
+        {"rc5-py-float-overflow-SAFE.pkl",
+         "ckpt_diff_mod_1",
+         "func_2",
+         CKPT_VERDICT_SUSPICIOUS,
+         {CKPT_F_LOADER_DISAGREEMENT, CKPT_F_MALFORMED, CKPT_F_UNKNOWN_IMPORT, END}},
+        /* rc6: decompressors go on into the next stream */
+        {"rc6-lzma-alone-concatenated.joblib",
+         "ckpt_diff_pkg_1.sub_2",
+         "Cls_1.meth_2",
+         CKPT_VERDICT_SUSPICIOUS,
+         {CKPT_F_UNKNOWN_IMPORT, END}},
+        {"rc6-xz-then-lzma.joblib",
+         "ckpt_diff_mod_3",
+         "Cls_1.meth_2",
+         CKPT_VERDICT_SUSPICIOUS,
+         {CKPT_F_UNKNOWN_IMPORT, END}},
+    };
+    if (!divergences_dir)
+        skip();
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", divergences_dir, cases[i].file);
+        ckpt_report *r = scan_path(path, 0);
+        int ok = ckpt_report_verdict(r) == cases[i].verdict &&
+                 has_import(r, cases[i].module, cases[i].name, NULL);
+        size_t want = 0;
+        for (; cases[i].codes[want] != END; want++)
+            ok &= find_code(r, (ckpt_code)cases[i].codes[want], -1) >= 0;
+        for (size_t k = 0; k < ckpt_report_finding_count(r); k++) {
+            ckpt_finding f;
+            assert_int_equal(ckpt_report_finding(r, k, &f), CKPT_OK);
+            int listed = 0;
+            for (size_t j = 0; j < want; j++)
+                listed |= cases[i].codes[j] == (int)f.code;
+            ok &= listed;
+        }
+        if (!ok) {
+            fprintf(stderr, "%s: expected %s with %s.%s\n", cases[i].file,
+                    ckpt_verdict_name(cases[i].verdict), cases[i].module, cases[i].name);
+            dump_report(r);
+        }
+        ckpt_report_free(r);
+        assert_true(ok);
+    }
+}
+
 /* ---- the joblib reading may be skipped: same JSON with and without ---- */
 
 static int same_either_way(const char *path)
@@ -302,8 +421,11 @@ int main(int argc, char **argv)
 {
     if (argc > 1)
         fixtures_dir = argv[1];
+    if (argc > 2)
+        divergences_dir = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rc1_array_step_only_in_joblib_reading),
+        cmocka_unit_test(rc2_joblib_arrays_as_numpy_makes_them),
         cmocka_unit_test(rc5_frame_longer_than_data),
         cmocka_unit_test(rc5_newobj_any_iterable),
         cmocka_unit_test(rc5_memo_is_a_dict),
@@ -314,6 +436,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(rc6_xz_then_lzma),
         cmocka_unit_test(rc6_lz4_skippable_frame),
         cmocka_unit_test(rc10_lzma_magic_as_joblib_reads_it),
+        cmocka_unit_test(campaign_reproducers),
         cmocka_unit_test(plain_pickle_same_both_ways),
         cmocka_unit_test(skipping_joblib_reading_changes_nothing),
     };

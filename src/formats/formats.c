@@ -136,8 +136,10 @@ static ckpt_report *read_joblib(scan_ctx *ctx, const char *member, const uint8_t
     ctx->rep = r;
     ctx->dis = NULL;
     pickle_result res;
-    pickle_scan_one_hooked(ctx, member, buf, len, 0,
-                           ctx->joblib == JOBLIB_ZF ? joblib_zf_hooks() : joblib_hooks(), &res);
+    joblib_reading jr;
+    joblib_reading_init(&jr, ctx->joblib == JOBLIB_ZF);
+    pickle_scan_one_hooked(ctx, member, buf, len, 0, &jr.hooks, &res);
+    joblib_reading_release(&jr);
     ctx->rep = main_report;
     ctx->dis = dis;
     return r;

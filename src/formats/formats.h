@@ -84,9 +84,17 @@ int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_
 struct value;
 uint32_t legacy_storage_elsize(const struct value *type);
 
-/* joblib.c: hooks that skip NumpyArrayWrapper data inside a pickle stream. */
-const pickle_hooks *joblib_hooks(void);
-/* joblib.c: joblib's old ZF reader (NDArrayWrapper only). */
-const pickle_hooks *joblib_zf_hooks(void);
+/* joblib.c: joblib.load's reading of one pickle stream: hooks that read
+ * NumpyArrayWrapper data inside it (zf: joblib's old ZF reader, which acts
+ * on NDArrayWrapper only), tracking the dtypes and wrappers the stream
+ * builds. */
+struct joblib_objects;
+typedef struct joblib_reading {
+    pickle_hooks hooks;
+    int zf;
+    struct joblib_objects *objs;
+} joblib_reading;
+void joblib_reading_init(joblib_reading *r, int zf);
+void joblib_reading_release(joblib_reading *r);
 
 #endif

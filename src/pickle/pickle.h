@@ -24,12 +24,13 @@ typedef struct pickle_result {
 struct value;
 
 /* Optional reader hooks. after_build (joblib) is called after every BUILD
- * whose target is an object; it may consume raw bytes that sit in the
- * middle of the stream. It returns how many bytes at buf[pos] to skip (0 for
- * none), or SIZE_MAX when the stream cannot go on (it added a finding). */
+ * whose target is an object (obj: the stack slot; state: that BUILD's
+ * state); it may consume raw bytes that sit in the middle of the stream. It
+ * returns how many bytes at buf[pos] to skip (0 for none), or SIZE_MAX when
+ * the stream cannot go on (it added a finding). */
 typedef struct pickle_hooks {
     size_t (*after_build)(void *hctx, scan_ctx *ctx, const char *member, const struct value *obj,
-                          const uint8_t *buf, size_t len, size_t pos);
+                          const struct value *state, const uint8_t *buf, size_t len, size_t pos);
     /* Every persistent id (PERSID/BINPERSID), e.g. torch storage tuples. */
     void (*on_persid)(void *hctx, const struct value *pid);
     /* The value STOP returns. */

@@ -92,6 +92,9 @@ typedef struct call {
     value items;  /* what APPEND/SETITEM(S) added to an allowed type, e.g.
                      OrderedDict (a V_DICT, V_LIST or V_SET); V_EMPTY if none */
     uint8_t opcode;
+    /* torch._tensor._rebuild_from_type_v2 set attributes (its state) on
+     * what this call made, after it was made: no BUILD shows them */
+    uint8_t state_set;
     uint64_t offset;
 } callsite;
 

@@ -340,6 +340,8 @@ static void check_rebuild_state(vm *v, const value *callee, const value *args)
         x = passed_through(x);
     if (x && x->kind == V_GLOBAL)
         mutation_of_global(v, x, "torch._tensor._rebuild_from_type_v2's state");
+    else if (x && x->kind == V_CALL)
+        x->u.n->u.c.state_set = 1; /* attributes a reader tracking BUILDs cannot see */
 }
 
 static void push_call(vm *v, value callee, value args, value kw)
@@ -445,7 +447,7 @@ static void mutation_of_global(vm *v, const value *target, const char *what)
 }
 
 /* Lets a reader consume raw bytes that follow a BUILD (joblib arrays). */
-static void run_build_hook(vm *v, const value *obj)
+static void run_build_hook(vm *v, const value *obj, const value *state)
 {
     if (!v->hooks || !v->hooks->after_build)
         return;
@@ -453,7 +455,8 @@ static void run_build_hook(vm *v, const value *obj)
      * raw data comes from there, and the frame's rest is read afterwards. */
     int framed = v->in_frame && v->pos < v->frame_end;
     size_t at = !framed ? v->pos : v->file_pos ? v->file_pos : v->frame_end;
-    size_t skip = v->hooks->after_build(v->hooks->hctx, v->ctx, v->member, obj, v->buf, v->len, at);
+    size_t skip =
+        v->hooks->after_build(v->hooks->hctx, v->ctx, v->member, obj, state, v->buf, v->len, at);
     if (skip == SIZE_MAX) {
         v->failed = 1;
         return;
@@ -500,7 +503,7 @@ static void op_build(vm *v)
             target->u.n->u.c.state = state;
         if (!callee_allowed(target, 1))
             vm_weights_only_fail(v, WO_BUILD);
-        run_build_hook(v, target);
+        run_build_hook(v, target, &state);
     } else {
         vm_note(v, CKPT_F_ANOMALY, -1, NULL, NULL, "BUILD on %s %s", v_kind_article(target->kind),
                 v_kind_name(target->kind));
