@@ -24,7 +24,7 @@ static const char convert_usage[] =
     "converted. Keys are the state_dict names; data is what torch.load returns\n"
     "(views made contiguous, big-endian storages swapped). Several inputs (shards)\n"
     "or a directory as last argument: one DIR/<name>.safetensors per input.\n"
-    "Layouts: torch zip, torch legacy, .npy, .npz (numeric arrays).\n"
+    "Layouts: torch zip, torch legacy (stacked pickles or tar), .npy, .npz.\n"
     "\n"
     "Options:\n"
     "      --force             overwrite an existing output\n"
@@ -228,7 +228,7 @@ static void print_text(const char *in, const char *out, const ckpt_conversion *c
     for (size_t i = 0; i < ckpt_conversion_tensor_count(c); i++) {
         ckpt_converted t;
         ckpt_conversion_tensor(c, i, &t);
-        if (t.written)
+        if (t.written || !*t.reason)
             continue;
         fputs("  unsupported ", stdout);
         out_safe_text(stdout, t.name);
@@ -275,7 +275,7 @@ static void json_list(const ckpt_conversion *c, int written)
     for (size_t i = 0; i < ckpt_conversion_tensor_count(c); i++) {
         ckpt_converted t;
         ckpt_conversion_tensor(c, i, &t);
-        if (t.written == written) {
+        if (t.written == written && (written || *t.reason)) { /* a refused one has none */
             fputs(k++ ? "," : "", stdout);
             json_tensor(&t);
         }

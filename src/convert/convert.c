@@ -256,12 +256,9 @@ static ckpt_convert_outcome check_file(planner *p)
     if (v != CKPT_VERDICT_SAFE)
         return conv_decide(c, CKPT_CONVERT_NOT_SAFE, "verdict is %s, not safe: nothing written",
                            ckpt_verdict_name(v));
-    if (f == CKPT_FORMAT_TORCH_TAR)
-        return conv_decide(c, CKPT_CONVERT_REFUSED,
-                           "torch's tar layout (torch 0.1) is not supported: nothing written");
     if (f == CKPT_FORMAT_NPY || f == CKPT_FORMAT_NPZ)
         return CKPT_CONVERT_WRITTEN;
-    if (f != CKPT_FORMAT_TORCH_ZIP && f != CKPT_FORMAT_TORCH_LEGACY)
+    if (f != CKPT_FORMAT_TORCH_ZIP && f != CKPT_FORMAT_TORCH_LEGACY && f != CKPT_FORMAT_TORCH_TAR)
         return conv_decide(c, CKPT_CONVERT_REFUSED,
                            "a %s file holds no torch tensors to convert: nothing written",
                            ckpt_format_name(f));

@@ -28,7 +28,46 @@ typedef struct rwalk {
     int int_ok, tuple3;
     int64_t ival;
     uint32_t elsize; /* of a (key, location, storage_type) tuple */
+    /* for the inventory (insp_tar_*): the tuple's first two items when
+     * plain ints, the storage class's dtype */
+    int64_t k0, k1;
+    int k0_ok, k1_ok;
+    const char *dtype;
+    int views;           /* the next pickle is the storage-views list */
+    const uint8_t *base; /* the file's first byte (NULL in a nested archive) */
 } rwalk;
+
+static int plain_int(const value *v, int64_t *out)
+{
+    if (v->kind != V_INT || (v->flags & VF_BIGINT))
+        return 0;
+    *out = v->u.i;
+    return 1;
+}
+
+/* [(target, root, offset, numel), ...]: the storage views legacy_load makes
+ * by slicing their roots. */
+static void rw_views(rwalk *r, const value *v)
+{
+    if (v->kind != V_LIST || v->u.n->u.s.count != v->u.n->u.s.kept) {
+        insp_tar_unsure(r->ctx);
+        return;
+    }
+    for (uint32_t i = 0; i < v->u.n->u.s.kept; i++) {
+        const value *t = &v->u.n->u.s.items[i];
+        int64_t x[4];
+        int ok = t->kind == V_TUPLE && t->u.n->u.s.count == 4 && t->u.n->u.s.kept == 4;
+        for (int k = 0; ok && k < 4; k++)
+            ok = plain_int(&t->u.n->u.s.items[k], &x[k]) && (k < 2 || x[k] >= 0);
+        if (!ok) {
+            insp_tar_unsure(r->ctx);
+            return;
+        }
+        insp_tar_storage st = {x[0],          "", 0, 0, {0, 0, 0}, 0, 1, x[1], (uint64_t)x[2],
+                               (uint64_t)x[3]};
+        insp_tar_add_storage(r->ctx, &st);
+    }
+}
 
 static void rw_stop(void *hctx, const value *v)
 {
@@ -38,6 +77,14 @@ static void rw_stop(void *hctx, const value *v)
     r->ival = v->u.i;
     r->tuple3 = v->kind == V_TUPLE && v->u.n->u.s.count == 3 && v->u.n->u.s.kept == 3;
     r->elsize = r->tuple3 ? legacy_storage_elsize(&v->u.n->u.s.items[2]) : 0;
+    r->k0_ok = r->tuple3 && plain_int(&v->u.n->u.s.items[0], &r->k0);
+    r->k1_ok = r->tuple3 && plain_int(&v->u.n->u.s.items[1], &r->k1);
+    uint32_t size = 0;
+    r->dtype = r->tuple3 ? insp_storage_dtype(&v->u.n->u.s.items[2], &size) : NULL;
+    if (r->dtype && size != r->elsize)
+        r->dtype = NULL;
+    if (r->views)
+        rw_views(r, v);
 }
 
 /* torch loads each of these with a plain pickle.load: one pickle. It
@@ -101,11 +148,28 @@ static void rw_trailing(rwalk *r)
     }
 }
 
+/* A storage record whose nbytes start at r->pos, for the inventory. */
+static void add_storage(rwalk *r, uint64_t nbytes)
+{
+    if (!r->k0_ok) {
+        insp_tar_unsure(r->ctx);
+        return;
+    }
+    insp_tar_storage st = {
+        r->k0, r->dtype ? r->dtype : "", r->elsize, nbytes, {0, 0, 0}, 0, 0, 0, 0, 0};
+    if (r->base && range_fits(r->pos, nbytes, r->n)) {
+        st.where = (insp_where){(uint64_t)(r->d - r->base) + r->pos, nbytes, 0};
+        st.located = 1;
+    }
+    insp_tar_add_storage(r->ctx, &st);
+}
+
 /* pickle(count); count x (pickle((key, location, storage_type)), int64
  * element count, the elements); pickle(storage views). */
 static void walk_storages(rwalk *r)
 {
     int64_t count;
+    insp_tar_reset(r->ctx, 0);
     if (!rw_count(r, &count))
         return;
     for (int64_t i = 0; i < count; i++) {
@@ -128,10 +192,14 @@ static void walk_storages(rwalk *r)
                      "storage record %lld has an impossible element count", (long long)i);
             return;
         }
+        add_storage(r, nbytes);
         if (!rw_skip(r, nbytes, "storage data"))
             return;
     }
-    if (rw_pickle(r))
+    r->views = 1;
+    int ok = rw_pickle(r);
+    r->views = 0;
+    if (ok)
         rw_trailing(r);
 }
 
@@ -140,6 +208,7 @@ static void walk_storages(rwalk *r)
 static void walk_tensors(rwalk *r)
 {
     int64_t count;
+    insp_tar_reset(r->ctx, 1);
     if (!rw_count(r, &count))
         return;
     for (int64_t i = 0; i < count; i++) {
@@ -162,6 +231,12 @@ static void walk_tensors(rwalk *r)
         }
         if (!rw_skip(r, 16 * (uint64_t)ndim + 8, "a tensor's sizes and strides"))
             return;
+        const uint8_t *sizes = r->d + r->pos - 16 * (size_t)ndim - 8;
+        if (r->k0_ok && r->k1_ok)
+            insp_tar_add_tensor(r->ctx, r->k0, r->k1, (size_t)ndim, sizes, sizes + 8 * (size_t)ndim,
+                                (int64_t)load_le64(r->d + r->pos - 8));
+        else
+            insp_tar_unsure(r->ctx);
     }
     rw_trailing(r);
 }
@@ -294,7 +369,8 @@ static void scan_role(walker *w, size_t i, int role)
     const char *label = member_join(w->ctx, w->member, roles[role]);
     if (!*w->member)
         insp_set_layout(w->ctx, "tar");
-    rwalk r = {w->ctx, label, d, n, 0, 0, 0, 0, 0, 0};
+    rwalk r = {w->ctx, label, d, n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL};
+    r.base = *w->member ? NULL : w->buf;
     if (role == R_STORAGES)
         walk_storages(&r);
     else if (role == R_TENSORS)

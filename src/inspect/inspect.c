@@ -33,6 +33,8 @@ void insp_free(struct insp *in)
     free(in->records);
     free(in->import_usage);
     free(in->dtypes);
+    free(in->tar_storages);
+    free(in->tar_tensors);
     free(in);
 }
 
@@ -97,6 +99,63 @@ const char *insp_text(ckpt_report *rep, const char *s, size_t n)
 insp_tensor *insp_new_tensor(struct insp *in)
 {
     return PUSH(in, tensors, ntensors, tensors_cap);
+}
+
+insp_record *insp_new_record(struct insp *in)
+{
+    return PUSH(in, records, nrecords, records_cap);
+}
+
+void insp_tar_reset(scan_ctx *ctx, int tensors)
+{
+    if (!insp_active(ctx))
+        return;
+    if (tensors)
+        ctx->rep->insp->ntar_tensors = 0;
+    else
+        ctx->rep->insp->ntar_storages = 0;
+}
+
+void insp_tar_add_storage(scan_ctx *ctx, const insp_tar_storage *s)
+{
+    if (!insp_active(ctx))
+        return;
+    struct insp *in = ctx->rep->insp;
+    insp_tar_storage *d = insp_charge(in, sizeof(*d))
+                              ? PUSH(in, tar_storages, ntar_storages, tar_storages_cap)
+                              : NULL;
+    if (d)
+        *d = *s;
+    else
+        in->tar_unsure = 1;
+}
+
+void insp_tar_unsure(scan_ctx *ctx)
+{
+    if (insp_active(ctx))
+        ctx->rep->insp->tar_unsure = 1;
+}
+
+void insp_tar_add_tensor(scan_ctx *ctx, int64_t key, int64_t storage, size_t ndim,
+                         const uint8_t *sizes, const uint8_t *strides, int64_t offset)
+{
+    if (!insp_active(ctx))
+        return;
+    struct insp *in = ctx->rep->insp;
+    uint64_t cost = sizeof(insp_tar_tensor) + 2 * (uint64_t)ndim * sizeof(int64_t);
+    insp_tar_tensor *t = ndim <= SIZE_MAX / 16 && insp_charge(in, cost)
+                             ? PUSH(in, tar_tensors, ntar_tensors, tar_tensors_cap)
+                             : NULL;
+    int64_t *dims = t ? arena_alloc(&in->rep->mem, (ndim ? ndim : 1) * 2 * sizeof(int64_t)) : NULL;
+    if (!dims) {
+        in->tar_unsure = 1;
+        return;
+    }
+    for (size_t i = 0; i < ndim; i++) {
+        dims[i] = (int64_t)load_le64(sizes + 8 * i);
+        dims[ndim + i] = (int64_t)load_le64(strides + 8 * i);
+    }
+    *t = (insp_tar_tensor){key, storage, ndim, dims, dims + ndim, offset};
 }
 
 ckpt_entry *insp_new_entry(struct insp *in)

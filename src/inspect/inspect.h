@@ -22,6 +22,8 @@ typedef struct insp_tensor {
     uint32_t elsize;      /* 0: unknown */
     int storage_in_bytes; /* UntypedStorage: storage_numel counts bytes */
     int extent_bad;       /* the view does not fit its storage */
+    int tar_pending;      /* a tar's persistent id: 1 key in tar_key, 2 no int key */
+    int64_t tar_key;
 } insp_tensor;
 
 /* Where a storage record's bytes lie in the input file itself (for
@@ -39,6 +41,29 @@ typedef struct insp_record {
     insp_where where;
     int located; /* where is known */
 } insp_record;
+
+/* torch's legacy tar layout: a storage of its `storages` member (a root
+ * record, or an entry of the storage-views list), and a tensor record of
+ * its `tensors` member. Matched with the main pickle's persistent ids in
+ * insp_finish (inspect_tar.c), as legacy_load's deserialized_objects. */
+typedef struct insp_tar_storage {
+    int64_t key;
+    const char *dtype; /* "" when the storage class is unknown */
+    uint32_t elsize;
+    uint64_t bytes;
+    insp_where where;
+    int located;
+    int is_view;         /* (key, root, offset, numel) of the views list */
+    int64_t root;        /* views: the root's key */
+    uint64_t off, numel; /* views: in the root's elements */
+} insp_tar_storage;
+
+typedef struct insp_tar_tensor {
+    int64_t key, storage;
+    size_t ndim;
+    const int64_t *shape, *stride; /* report arena */
+    int64_t offset;
+} insp_tar_tensor;
 
 struct insp {
     ckpt_report *rep;
@@ -68,6 +93,12 @@ struct insp {
     ckpt_dtype_total *dtypes;
     size_t ndtypes;
 
+    insp_tar_storage *tar_storages;
+    size_t ntar_storages, tar_storages_cap;
+    insp_tar_tensor *tar_tensors;
+    size_t ntar_tensors, tar_tensors_cap;
+    int tar_unsure; /* a key that is not a plain int: nothing is matched */
+
     uint64_t budget; /* bytes the inventory may still use (max-memory / 16) */
     int main_now;    /* the member being scanned is the one torch loads */
 };
@@ -92,6 +123,26 @@ void insp_set_record_text(scan_ctx *ctx, const char *which, const uint8_t *p, si
 /* where: NULL when the bytes are not in the file itself. */
 void insp_add_storage_record(scan_ctx *ctx, const char *key, size_t key_len, uint64_t bytes,
                              const insp_where *where);
+/* torch's tar members (tar_torch.c; inspect_tar.c). A reset starts a
+ * member again (tarfile and torch read the last of a name). */
+void insp_tar_reset(scan_ctx *ctx, int tensors);
+void insp_tar_add_storage(scan_ctx *ctx, const insp_tar_storage *s);
+/* sizes and strides: ndim little-endian int64 each, from the member. */
+void insp_tar_add_tensor(scan_ctx *ctx, int64_t key, int64_t storage, size_t ndim,
+                         const uint8_t *sizes, const uint8_t *strides, int64_t offset);
+/* The dtype name of a storage class global ("float32" for
+ * torch.FloatStorage) with its element size; NULL (size 0) when unknown. */
+const char *insp_storage_dtype(const value *type, uint32_t *elsize);
+/* A record whose keys are not plain ints: the tar inventory is not matched. */
+void insp_tar_unsure(scan_ctx *ctx);
+/* The walker met persistent id `pid` in the tar's main pickle: a tensor
+ * to be matched by key in insp_finish. Returns 0 on no memory. */
+int insp_tar_pending(struct insp *in, insp_tensor *t, const value *pid);
+/* Matches pending tensors with the tar records (insp_finish). */
+void insp_tar_resolve(struct insp *in);
+/* A new zeroed storage record, or NULL. */
+insp_record *insp_new_record(struct insp *in);
+
 /* The value a pickle's STOP returned (pickle.c). */
 void insp_pickle_result(scan_ctx *ctx, const char *member, uint64_t offset, int protocol,
                         const value *root);

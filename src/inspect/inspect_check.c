@@ -168,6 +168,7 @@ void insp_finish(ckpt_report *r)
     struct insp *in = r->insp;
     if (!in)
         return;
+    insp_tar_resolve(in);
     if (in->nrecords)
         qsort(in->records, in->nrecords, sizeof(*in->records), record_cmp);
     check_storages(in);

@@ -165,6 +165,13 @@ static const struct dtype *dtype_of_storage(const value *type)
     return NULL;
 }
 
+const char *torch_storage_dtype(const value *type, uint32_t *elsize)
+{
+    const struct dtype *d = dtype_of_storage(type);
+    *elsize = d ? d->size : 0;
+    return d ? d->dtype : NULL;
+}
+
 /* torch.float32 and the aliases torch also pickles (torch.float, ...). */
 static const struct dtype *dtype_of_global(const value *g)
 {
@@ -418,6 +425,12 @@ void torch_read_rebuild(ckpt_report *rep, const value *callee, const value *args
     }
     if (!p->has_stride)
         p->stride = NULL;
+    torch_finish_tensor(rep, t);
+}
+
+void torch_finish_tensor(ckpt_report *rep, insp_tensor *t)
+{
+    ckpt_tensor *p = &t->pub;
     p->numel = numel_of(p);
     uint64_t bytes;
     p->nbytes = mul_overflows(p->numel, t->elsize, &bytes) ? 0 : bytes;

@@ -21,6 +21,14 @@ const seq *torch_dict_items(const value *v);
  * the extent check (t->pub.problem). Strings go to the report's arena. */
 void torch_read_rebuild(ckpt_report *rep, const value *callee, const value *args, insp_tensor *t);
 
+/* numel, nbytes and the extent check of a tensor whose dtype, shape,
+ * strides and storage are set. */
+void torch_finish_tensor(ckpt_report *rep, insp_tensor *t);
+
+/* The dtype name ("float32", ...) of a storage class global, with its
+ * element size; NULL (size 0) when unknown. */
+const char *torch_storage_dtype(const value *type, uint32_t *elsize);
+
 /* Kind and summary of a top-level value; `first` is the first tensor found
  * under it (NULL if none). */
 void torch_describe_entry(struct insp *in, ckpt_entry *e, const value *v, const insp_tensor *first);

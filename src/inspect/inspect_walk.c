@@ -271,6 +271,25 @@ static void walk_call(walker *w, const value *v)
     walk_object(w, v);
 }
 
+/* torch's tar layout: the main pickle names each tensor by a persistent
+ * id that legacy_load looks up in what the tensors member built. */
+static void walk_persid(walker *w, const value *v)
+{
+    if (strcmp(w->in->torch.layout, "tar") != 0 || strcmp(w->member, "pickle") != 0 ||
+        v->u.n->u.pid.kind == V_TUPLE)
+        return; /* a tuple is a module's source check: not a tensor */
+    uint64_t cost = sizeof(insp_tensor) + w->path.len + 1;
+    insp_tensor *t = insp_charge(w->in, cost) ? insp_new_tensor(w->in) : NULL;
+    if (!t || !insp_tar_pending(w->in, t, &v->u.n->u.pid)) {
+        w->complete = 0;
+        return;
+    }
+    t->entry = w->entry;
+    t->pickle_seq = w->seq;
+    t->pub.member = report_strdup(w->in->rep, w->member);
+    t->pub.path = report_strdup(w->in->rep, sb_cstr(&w->path));
+}
+
 static void walk(walker *w, const value *v)
 {
     if (w->depth >= MAX_WALK_DEPTH) {
@@ -292,6 +311,7 @@ static void walk(walker *w, const value *v)
         break;
     case V_GLOBAL: note_global(w, v); break;
     case V_CALL: walk_call(w, v); break;
+    case V_PERSID: walk_persid(w, v); break;
     default: break;
     }
     w->depth--;

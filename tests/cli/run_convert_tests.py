@@ -52,6 +52,9 @@ WRITTEN = {
     "convert/pytorch_model-00001-of-00002.bin": None,
     "convert/pytorch_model-00002-of-00002.bin": None,
     "zip/benign_torch.zip": None, "zip/benign_torch_layout.zip": None,
+    # torch's legacy tar layout (torch 0.1's torch.save), storage views included
+    "convert/tar_views.pt": None, "convert/tar_dtypes.pt": None,
+    "convert/tar_storage_view.pt": None, "legacy/torch_tar.pt": None,
     # numpy: compared with numpy.load(allow_pickle=False)
     "convert/array_be.npy": None, "convert/array_bool.npy": None, "convert/array_c.npy": None,
     "convert/array_f.npy": None, "convert/arrays.npz": None, "convert/arrays_deflated.npz": None,
@@ -66,7 +69,8 @@ UNSUPPORTED = {"torch/dtypes.pt", "torch/legacy_dtypes.pt", "legacy/state_dict.p
 # Inputs that carry code or anomalies: must be refused as not safe.
 MALICIOUS_PREFIXES = ("torch/malicious_", "legacy/payload_", "legacy/tar_payload_",
                       "legacy/magic_eval", "legacy/trailing_pickle", "legacy/bad_count",
-                      "legacy/truncated", "examples/malicious", "convert/truncated_storage")
+                      "legacy/truncated", "examples/malicious", "convert/truncated_storage",
+                      "convert/tar_short_storage")
 
 
 def check(cond, what):
@@ -168,7 +172,8 @@ def compare_torch(rel, out, ref_path):
         check(False, f"{rel}: output breaks the safetensors specification: {e}")
         return
     check(meta.get("format") == "pt" and meta.get("source") == os.path.basename(rel)
-          and meta.get("source_format") in ("torch-zip", "torch-legacy"), f"{rel}: metadata {meta}")
+          and meta.get("source_format") in ("torch-zip", "torch-legacy", "torch-tar"),
+          f"{rel}: metadata {meta}")
     want = {}
     flatten(load_torch(ref_path), "", want)
     check(set(got) == set(want), f"{rel}: names differ: {sorted(set(got) ^ set(want))}")
@@ -279,6 +284,12 @@ def test_outcomes(exe, fixtures, tmp):
     check(rc == 1 and not os.path.exists(out) and "archive-anomaly" in stdout and
           "tensor 'base' (storage '0'): its storage record holds 48 bytes but the persistent id "
           "declares 96" in stdout, f"truncated storage: exit {rc}: {stdout}")
+    # the same in torch's tar layout: a record one element short (torch.load would resize the
+    # storage and read uninitialised memory)
+    rc, stdout, _ = convert(exe, os.path.join(conv, "tar_short_storage.pt"), out)
+    check(rc == 1 and not os.path.exists(out) and "anomaly" in stdout and
+          "tensor 'base' (storage '1'): its view reaches element 24 but its storage declares 23 "
+          "elements" in stdout, f"tar short storage: exit {rc}: {stdout}")
     # shards: one output per input
     shards = [os.path.join(conv, f"pytorch_model-0000{i}-of-00002.bin") for i in (1, 2)]
     sd = os.path.join(tmp, "shards")
@@ -295,7 +306,7 @@ def test_outcomes(exe, fixtures, tmp):
           doc["report"]["verdict"] == "dangerous", f"malicious json: exit {rc}")
     # views whose storage span passes max-decompressed are gathered in blocks read in storage
     # order (the path of multi-GiB transposed or channels_last tensors): same bytes
-    for f in ("views.pt", "views_legacy.pt", "dtypes.pt"):
+    for f in ("views.pt", "views_legacy.pt", "dtypes.pt", "tar_views.pt", "tar_storage_view.pt"):
         rc, stdout, _ = convert(exe, os.path.join(conv, f), out, "--limit", "max-decompressed=64")
         if check(rc == 0, f"{f} with a 64-byte gather buffer: exit {rc}: {stdout}"):
             compare_torch(f"convert/{f}", out, os.path.join(conv, f))
