@@ -271,14 +271,18 @@ static const policy_entry ml_allow[] = {
 /* Hugging Face Trainer's training_args.bin: the arguments dataclass, the enums
  * it holds (members are getattr(Enum, 'NAME') under Python 3.11: one
  * component below the class, no dunders) and accelerate's state it caches.
- * Reproduced from transformers' and accelerate's sources (not in Debian). */
+ * Reproduced from transformers' and accelerate's sources (not in Debian;
+ * checked against transformers main: training_args.py, trainer_utils.py,
+ * debug_utils.py, trainer_pt_utils.py; accelerate state.py), pickled by
+ * fixtures/hf_standins.py. ShardedDDPOption: transformers < 4.35. */
 static const policy_entry transformers_allow[] = {
     A("transformers.training_args.TrainingArguments"),
     A("transformers.training_args_seq2seq.Seq2SeqTrainingArguments"),
     A("transformers.trainer_pt_utils.AcceleratorConfig"),
     A("transformers.generation.configuration_utils.GenerationConfig"),
+    /* TrainingArguments.distributed_state; its state is a plain dict
+     * (accelerate's SharedDict is dict) */
     A("accelerate.state.PartialState"),
-    A("accelerate.state.SharedDict"),
     A("transformers.training_args.OptimizerNames"),
     AP("transformers.training_args.OptimizerNames.*", 1),
     A("transformers.training_args.ParallelMode"),
