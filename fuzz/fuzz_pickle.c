@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fastpath_check.h"
+#include "formats.h"
 #include "pickle.h"
 #include "report.h"
 #include "scan.h"
@@ -34,7 +35,7 @@ static ckpt_report *scan(const ckpt_scanner *s, const uint8_t *data, size_t size
     ckpt_report *r = report_new("fuzz", 100, 0);
     if (!r)
         abort();
-    scan_ctx ctx = {.sc = s, .rep = r};
+    scan_ctx ctx = {.sc = s, .nest = &formats_nested, .rep = r};
     *done = size ? pickle_scan_all(&ctx, "", data, size, 0, 1) : 0;
     ctx_release(&ctx);
     return r;

@@ -33,7 +33,7 @@ static inline void fuzz_reader(reader_fn reader, const uint8_t *data, size_t siz
     ckpt_report *r = report_new("fuzz", 200, 0);
     if (!r)
         abort();
-    scan_ctx ctx = {.sc = s, .rep = r};
+    scan_ctx ctx = {.sc = s, .nest = &formats_nested, .rep = r};
     reader(&ctx, data, size);
     ctx_release(&ctx);
     int error = 0;

@@ -16,7 +16,6 @@ import sys
 KNOWN = {
     ("context/report.c", "inspect.h"),  # ckpt_report_free frees the inspection
     ("pickle/pickle.c", "inspect.h"),  # a pickle's result goes to the inventory
-    ("pickle/vm_nested.c", "formats.h"),  # embedded pickles are scanned as members
     ("formats/legacy.c", "inspect.h"),  # readers hand members and records over
     ("formats/tar_torch.c", "inspect.h"),
     ("formats/zip/zip_inspect.c", "inspect.h"),

@@ -91,7 +91,7 @@ static int lite_on(const char *data, size_t len, int tight, const pickle_hooks *
 {
     ckpt_scanner *s = make_scanner(1, tight);
     ckpt_report *rep = report_new("x", 100, 0);
-    scan_ctx ctx = {.sc = s, .rep = rep};
+    scan_ctx ctx = {.sc = s, .nest = &formats_nested, .rep = rep};
     int ok = pickle_lite(&ctx, (const uint8_t *)data, len, 0, hooks, r);
     ckpt_report_free(rep);
     ckpt_scanner_free(s);

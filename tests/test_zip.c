@@ -620,7 +620,7 @@ static void test_not_a_zip(void **state)
     ckpt_scanner *s;
     assert_int_equal(ckpt_scanner_new(&s), CKPT_OK);
     ckpt_report *rep = report_new("x", 1000, 0);
-    scan_ctx ctx = {.sc = s, .rep = rep};
+    scan_ctx ctx = {.sc = s, .nest = &formats_nested, .rep = rep};
     ckpt_format f = CKPT_FORMAT_UNKNOWN;
     /* a stray empty end record inside other data is not an archive */
     uint8_t blob[200];

@@ -34,7 +34,7 @@ ckpt_report *scan_pickle_bytes(const ckpt_scanner *s, const void *data, size_t l
     ckpt_report *r = report_new("test", s->limits[CKPT_LIMIT_FINDINGS], s->strict);
     if (!r)
         abort();
-    scan_ctx ctx = {.sc = s, .rep = r};
+    scan_ctx ctx = {.sc = s, .nest = &formats_nested, .rep = r};
     r->size = len;
     if (len)
         read_pickle_stream(&ctx, "", data, len, &r->format);

@@ -18,75 +18,6 @@
 #include "scan.h"
 #include "util.h"
 
-void ctx_finding(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t offset,
-                 const char *message)
-{
-    finding_in f = {code, -1, member, offset, NULL, NULL, NULL, message};
-    report_add(ctx->rep, &f);
-}
-
-void ctx_findingf(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t offset,
-                  const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    ctx_finding(ctx, code, member, offset, msg);
-}
-
-void ctx_ext_register(scan_ctx *ctx, const char *module, const char *name, int64_t code)
-{
-    if (ctx->next == ctx->ext_cap) {
-        size_t cap = ctx->ext_cap ? ctx->ext_cap * 2 : 8;
-        ext_entry *p = reallocarray(ctx->ext, cap, sizeof(*p));
-        if (!p)
-            return;
-        ctx->ext = p;
-        ctx->ext_cap = cap;
-    }
-    ctx->ext[ctx->next++] = (ext_entry){code, module, name};
-}
-
-const ext_entry *ctx_ext_lookup(const scan_ctx *ctx, int64_t code)
-{
-    for (size_t i = ctx->next; i-- > 0;)
-        if (ctx->ext[i].code == code)
-            return &ctx->ext[i];
-    return NULL;
-}
-
-void ctx_release_pages(const scan_ctx *ctx, const uint8_t *from, const uint8_t *to)
-{
-    if (!ctx->map || from < ctx->map || to > ctx->map + ctx->map_len || from >= to)
-        return;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t a = ((uintptr_t)from + page - 1) & ~(page - 1);
-    uintptr_t b = (uintptr_t)to & ~(page - 1);
-    if (b > a)
-        madvise((void *)a, b - a, MADV_DONTNEED);
-}
-
-void ctx_prefetch(const scan_ctx *ctx, const uint8_t *from, const uint8_t *to)
-{
-    if (!ctx->map || from < ctx->map || from >= ctx->map + ctx->map_len)
-        return;
-    if (to > ctx->map + ctx->map_len)
-        to = ctx->map + ctx->map_len;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t a = (uintptr_t)from & ~(page - 1);
-    if ((uintptr_t)to > a)
-        madvise((void *)a, (uintptr_t)to - a, MADV_WILLNEED);
-}
-
-void ctx_release(scan_ctx *ctx)
-{
-    free(ctx->ext);
-    ctx->ext = NULL;
-    ctx->next = ctx->ext_cap = 0;
-}
-
 /* What a scan does besides the report: a listing, an inspection. */
 typedef struct scan_opts {
     dis_sink *dis;
@@ -109,6 +40,7 @@ static void scan_image(const ckpt_scanner *s, ckpt_report *r, const uint8_t *dat
                        const scan_opts *o, int mapped)
 {
     scan_ctx ctx = {.sc = s,
+                    .nest = &formats_nested,
                     .rep = r,
                     .dis = o ? o->dis : NULL,
                     .map = mapped ? data : NULL,

@@ -42,8 +42,23 @@ typedef struct dis_sink {
 /* Whether joblib.load could open the stream being read (scan_ctx.joblib). */
 enum { JOBLIB_NO, JOBLIB_LOAD, JOBLIB_ZF };
 
+struct scan_ctx;
+
+/* How a reader scans what it finds inside its input (an archive member, a
+ * decompressed stream, a checkpoint held in a pickle's bytes): through the
+ * format dispatch the entry points hand down (formats_nested), so that no
+ * reader names the layer above it. See scan_buffer and scan_member in
+ * formats.h for what each does. */
+typedef struct nested_scan {
+    void (*buffer)(struct scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                   ckpt_format *format);
+    int (*member)(struct scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                  int force_pickle);
+} nested_scan;
+
 typedef struct scan_ctx {
     const ckpt_scanner *sc;
+    const nested_scan *nest;
     ckpt_report *rep;
     unsigned depth; /* archive / embedded-pickle nesting */
     ext_entry *ext;
@@ -147,5 +162,39 @@ void ctx_findingf(scan_ctx *ctx, ckpt_code code, const char *member, uint64_t of
 void ctx_ext_register(scan_ctx *ctx, const char *module, const char *name, int64_t code);
 const ext_entry *ctx_ext_lookup(const scan_ctx *ctx, int64_t code);
 void ctx_release(scan_ctx *ctx);
+
+/* A throwaway walk's context (ctx_fork): like the parent's, but into the
+ * report `into`, with a copyreg registry and no listing of its own.
+ * CTX_FORK_DEEPER counts it one nesting level down; CTX_FORK_PROBE marks
+ * a walk that only asks where a pickle ends (no frame chains, no second
+ * reading of straddled frames, no probes of nested pickles). Release it
+ * with ctx_release. */
+enum { CTX_FORK_DEEPER = 1, CTX_FORK_PROBE = 2 };
+scan_ctx ctx_fork(const scan_ctx *parent, ckpt_report *into, unsigned how);
+
+/* Scans buf[0..len) one nesting level down as an archive member or a
+ * decompressed stream (scan_member, formats.h); 1 when something was kept. */
+static inline int ctx_scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                                  int force_pickle)
+{
+    return ctx->nest->member(ctx, member, buf, len, force_pickle);
+}
+
+/* Identifies and scans buf[0..len) as a whole file (scan_buffer, formats.h). */
+static inline void ctx_scan_buffer(scan_ctx *ctx, const char *member, const uint8_t *buf,
+                                   size_t len, ckpt_format *format)
+{
+    ctx->nest->buffer(ctx, member, buf, len, format);
+}
+
+/* "outer!inner" member names (just inner at the top level); report-owned. */
+const char *member_join(scan_ctx *ctx, const char *outer, const char *inner);
+
+/* Adds a `limit` finding naming the limit. */
+void ctx_report_limit(ckpt_report *r, ckpt_limit limit, uint64_t value);
+/* Writes ", of which ... N" into out when `used` bytes of a decompression
+ * budget (max-decompressed or max-decompressed-total) were spent before
+ * the buffer it cut, else "". */
+void decompress_used_note(char *out, size_t size, ckpt_limit which, uint64_t used);
 
 #endif

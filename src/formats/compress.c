@@ -483,8 +483,8 @@ static void scan_output(scan_ctx *ctx, const char *member, codec c, const sink *
     ctx->held += o->n; /* counts against max-decompressed below */
     /* joblib.load decompresses a file it opens; ZF goes to its old reader */
     ctx->joblib_next = !ctx->joblib ? JOBLIB_NO : c == C_ZF ? JOBLIB_ZF : JOBLIB_LOAD;
-    scan_member(ctx, member_join(ctx, member, "<decompressed>"), out, o->n,
-                !starts_container(out, o->n));
+    ctx_scan_member(ctx, member_join(ctx, member, "<decompressed>"), out, o->n,
+                    !starts_container(out, o->n));
     ctx->held -= o->n;
 }
 

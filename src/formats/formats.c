@@ -13,40 +13,6 @@
 #include "seen.h"
 #include "strbuf.h"
 
-void ctx_report_limit(ckpt_report *r, ckpt_limit limit, uint64_t value)
-{
-    char msg[200];
-    snprintf(msg, sizeof(msg), "%s: %s (limit %llu); the rest was not scanned",
-             ckpt_limit_name(limit), ckpt_limit_reason(limit), (unsigned long long)value);
-    finding_in f = {CKPT_F_LIMIT, -1, "", 0, NULL, NULL, NULL, msg};
-    report_add(r, &f);
-}
-
-/* ", of which ..." when part of a decompression budget was spent before
- * this buffer; "" otherwise. */
-void decompress_used_note(char *out, size_t size, ckpt_limit which, uint64_t used)
-{
-    if (!used || (which != CKPT_LIMIT_DECOMPRESSED && which != CKPT_LIMIT_DECOMPRESSED_TOTAL))
-        *out = 0;
-    else
-        snprintf(out, size, ", of which %s %llu",
-                 which == CKPT_LIMIT_DECOMPRESSED ? "enclosing members and streams held"
-                                                  : "earlier members and streams used",
-                 (unsigned long long)used);
-}
-
-const char *member_join(scan_ctx *ctx, const char *outer, const char *inner)
-{
-    if (!outer || !*outer)
-        return report_strdup(ctx->rep, inner);
-    strbuf sb;
-    sb_init(&sb, 4096);
-    sb_printf(&sb, "%s!%s", outer, inner);
-    const char *s = report_strdup(ctx->rep, sb_cstr(&sb));
-    sb_free(&sb);
-    return s;
-}
-
 static int has_prefix(const uint8_t *buf, size_t len, const char *magic, size_t n)
 {
     return len >= n && memcmp(buf, magic, n) == 0;
@@ -467,3 +433,5 @@ int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t le
     ctx->joblib = joblib;
     return scanned;
 }
+
+const nested_scan formats_nested = {scan_buffer, scan_member};

@@ -12,6 +12,10 @@
 #include "pickle.h"
 #include "scan.h"
 
+/* The format dispatch (formats.c) as the entry points hand it down in
+ * scan_ctx.nest: readers reach scan_buffer and scan_member through it. */
+extern const nested_scan formats_nested;
+
 /* formats.c: identifies buf[0..len) from its content, scans every reading
  * that holds (a `polyglot` finding when several do) and sets *format to the
  * main one. */
@@ -33,16 +37,6 @@ int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t le
  * joblib.load read it (legacy torch layout and joblib arrays included). */
 void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                         ckpt_format *format);
-
-/* "outer!inner" member names (just inner at the top level); report-owned. */
-const char *member_join(scan_ctx *ctx, const char *outer, const char *inner);
-
-/* Adds a `limit` finding naming the limit. */
-void ctx_report_limit(ckpt_report *r, ckpt_limit limit, uint64_t value);
-/* Writes ", of which ... N" into out when `used` bytes of a decompression
- * budget (max-decompressed or max-decompressed-total) were spent before
- * the buffer it cut, else "". */
-void decompress_used_note(char *out, size_t size, ckpt_limit which, uint64_t used);
 
 /* ---- readers, one file each ---- */
 

@@ -376,7 +376,7 @@ static void scan_role(walker *w, size_t i, int role)
     else if (role == R_TENSORS)
         walk_tensors(&r);
     else
-        scan_member(w->ctx, label, d, n, 1);
+        ctx_scan_member(w->ctx, label, d, n, 1);
 }
 
 static int ends_with(const tmember *m, const char *s)
@@ -392,7 +392,7 @@ static void scan_plain(walker *w, const tmember *m)
     const uint8_t *d;
     size_t n;
     tar_member_data(w, m, &d, &n);
-    scan_member(w->ctx, member_join(w->ctx, w->member, m->name), d, n, ends_with(m, ".pkl"));
+    ctx_scan_member(w->ctx, member_join(w->ctx, w->member, m->name), d, n, ends_with(m, ".pkl"));
 }
 
 int tar_scan_members(walker *w)

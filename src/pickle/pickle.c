@@ -241,11 +241,7 @@ static void walk_without_peek(scan_ctx *ctx, const char *member, const uint8_t *
     ckpt_report *scratch = report_new(ctx->rep->path, ctx->rep->max_findings, ctx->rep->strict);
     if (!scratch)
         return;
-    scan_ctx other = *ctx;
-    other.rep = scratch;
-    other.ext = NULL; /* copyreg registrations of its own */
-    other.next = other.ext_cap = 0;
-    other.dis = NULL; /* a listing shows the first reading */
+    scan_ctx other = ctx_fork(ctx, scratch, 0);
     pickle_hooks only_build = {.after_build = hooks ? hooks->after_build : NULL,
                                .hctx = hooks ? hooks->hctx : NULL};
     vm v;
@@ -256,7 +252,7 @@ static void walk_without_peek(scan_ctx *ctx, const char *member, const uint8_t *
     vm_release(&v);
     report_merge_reading(ctx->rep, scratch);
     ckpt_report_free(scratch);
-    free(other.ext);
+    ctx_release(&other);
 }
 
 int pickle_walk_ahead(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t start,
@@ -385,17 +381,11 @@ static size_t probe_end(scan_ctx *ctx, const uint8_t *buf, size_t len)
     ckpt_report *scratch = report_new("", 1, 0);
     if (!scratch)
         return 0;
-    scan_ctx probe = *ctx;
-    probe.rep = scratch;
-    probe.ext = NULL;
-    probe.next = probe.ext_cap = 0;
-    probe.depth = ctx->depth + 1;
-    probe.dis = NULL; /* a probe is not part of any listing */
-    probe.probing = 1;
+    scan_ctx probe = ctx_fork(ctx, scratch, CTX_FORK_DEEPER | CTX_FORK_PROBE);
     pickle_result res;
     pickle_scan_one(&probe, "", buf, len, 0, &res);
     ckpt_report_free(scratch);
-    free(probe.ext);
+    ctx_release(&probe);
     return res.complete ? res.end : res.limited ? PROBE_LIMITED : SIZE_MAX;
 }
 

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "formats.h"
 #include "pickle.h"
 #include "vm.h"
 
@@ -84,7 +83,7 @@ int vm_check_checkpoint(vm *v, const uint8_t *p, size_t n, int text)
     ckpt_format f = CKPT_FORMAT_UNKNOWN;
     ctx->depth++;
     ctx->embedded++;
-    scan_buffer(ctx, where, bytes, len, &f);
+    ctx_scan_buffer(ctx, where, bytes, len, &f);
     ctx->embedded--;
     ctx->depth--;
     int held = f == CKPT_FORMAT_TORCH_ZIP || f == CKPT_FORMAT_TORCH_LEGACY;

@@ -397,12 +397,9 @@ static int pickle_prefix_plausible(scan_ctx *ctx, const uint8_t *p, size_t n)
     ckpt_report *scratch = report_new("", UINT64_MAX, 0);
     if (!scratch)
         return 1; /* cannot tell: inflate */
-    scan_ctx probe = *ctx;
-    probe.rep = scratch;
-    probe.ext = NULL;
-    probe.next = probe.ext_cap = 0;
-    probe.depth = ctx->depth + 1;
-    probe.dis = NULL;
+    /* not CTX_FORK_PROBE: this walk also reads frame chains and straddled
+     * frames, where a truncation may show */
+    scan_ctx probe = ctx_fork(ctx, scratch, CTX_FORK_DEEPER);
     pickle_result res;
     pickle_scan_one(&probe, "", p, n, 0, &res);
     int truncated = 0;
@@ -412,7 +409,7 @@ static int pickle_prefix_plausible(scan_ctx *ctx, const uint8_t *p, size_t n)
         truncated |= f.code == CKPT_F_TRUNCATED;
     }
     ckpt_report_free(scratch);
-    free(probe.ext);
+    ctx_release(&probe);
     return res.started && truncated;
 }
 

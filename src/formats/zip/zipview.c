@@ -350,7 +350,7 @@ static void scan_item(zarchive *za, const zitem *it)
     uint64_t held = b.owned ? b.n : 0; /* counts against max-decompressed below */
     za->ctx->held += held;
     if (b.n > 0 || (force && b.hit == CKPT_LIMIT_COUNT_)) /* a cut to 0 bytes is not empty */
-        scan_member(za->ctx, shown, b.p, b.n, force);
+        ctx_scan_member(za->ctx, shown, b.p, b.n, force);
     za->ctx->held -= held;
     if (!b.owned) /* stored bytes: pages of the file mapping we are done with */
         ctx_release_pages(za->ctx, b.p, b.p + b.n);
