@@ -115,6 +115,7 @@ static void rc2_joblib_arrays_as_numpy_makes_them(void **state)
     expect("malicious_rc2_singleton_dtype_state_ignored.joblib", CKPT_VERDICT_DANGEROUS, codes);
     expect("malicious_rc2_copied_dtype_takes_state.joblib", CKPT_VERDICT_DANGEROUS, codes);
     expect("malicious_rc2_memoised_dtype_rebuilt.joblib", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc2_dtype_negative_size_state.joblib", CKPT_VERDICT_DANGEROUS, codes);
     expect("malicious_rc2_wrapper_through_scalar.joblib", CKPT_VERDICT_DANGEROUS, codes);
     expect("malicious_rc2_wrapper_through_rebuild.joblib", CKPT_VERDICT_DANGEROUS, codes);
     expect("malicious_rc2_wrapper_built_twice.joblib", CKPT_VERDICT_DANGEROUS, codes);

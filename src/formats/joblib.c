@@ -26,7 +26,7 @@
 
 #define NAME_SHOWN  200
 #define PASS_DEPTH  16         /* pass-throughs and dtype(dtype(...)) followed */
-#define MAX_TRACKED (1u << 20) /* wrappers and dtypes one stream may make */
+#define MAX_TRACKED (1u << 17) /* wrappers and dtypes one stream may make */
 
 typedef enum wkind { W_NONE, W_ARRAY, W_ND, W_ZND } wkind;
 
@@ -328,12 +328,16 @@ static int parse_typestr(const value *s, dtinfo *d, int *fresh)
     d->itemsize = !have ? (flexible ? 0 : default_size(c)) : digits;
     if (c == 'U' && mul_overflows(d->itemsize, 4, &d->itemsize))
         return 0;
-    if (flexible)
+    if (c == 'O')
+        d->itemsize = 8; /* 'O4' too */
+    if (c == 'U')
+        *fresh = d->itemsize > 0 || order == '>'; /* UCS4 has a byte order */
+    else if (flexible)
         *fresh = d->itemsize > 0;
     else if (c == 'c' && !have)
         *fresh = 1;
     else if (c == 'M' || c == 'm')
-        *fresh = have || unit;
+        *fresh = have || unit || order == '>';
     else
         *fresh = order == '>' && d->itemsize > 1 && c != 'O';
     return have || flexible || d->itemsize > 0;
@@ -397,12 +401,9 @@ static int apply_dtype_state(dtinfo *d, const value *st)
     if (structured && version < 3)
         return 0; /* hasobject from the fields' types: not followed */
     if (flags < -128 || flags > 127)
-        return 0; /* "incorrect value for flags variable (overflow)" */
-    if (d->extended) {
-        if (elsize < 0)
-            return 0;
-        d->itemsize = (uint64_t)elsize;
-    }
+        return 0;    /* "incorrect value for flags variable (overflow)" */
+    if (d->extended) /* numpy takes any int: a negative size reads nothing (or fails) */
+        d->itemsize = elsize < 0 ? 0 : (uint64_t)elsize;
     /* versions before 3 recompute the flags (_descr_find_object) */
     d->hasobject = version >= 3 ? (flags & 1) != 0 : flags != 0 || d->object;
     return 1;
