@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import typing
+import zipfile
 
 
 def G(m, n):
@@ -109,6 +110,35 @@ def joblib_p(proto, d):
     joblib.dump(np.arange(5), path, protocol=proto)
     with open(path, "rb") as f:
         return f.read()
+
+
+def archive(members):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w") as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return b.getvalue()
+
+
+def code_archive_cases():
+    """TorchScript (code/ sources, maybe .data/version as torch 1.13 writes
+    for some modules) stays SUSPICIOUS; a .py module outside code/ next to
+    .data/ is torch.package: DANGEROUS."""
+    sd = P2 + b"}."
+    return [
+        ("torchscript-data-version", archive([("m/data.pkl", sd), ("m/constants.pkl", P2 + b").")
+                                              , ("m/code/__torch__/m.py", b"def f(): pass\n"),
+                                              ("m/.data/version", b"3\n")]),
+         None, "suspicious", ["code-archive"]),
+        ("torch-package", archive([("m/data.pkl", sd), ("m/.data/version", b"3\n"),
+                                   ("m/models/net.py", b"import os\n")]),
+         None, "dangerous", ["code-archive"]),
+        ("torch-package-in-code", archive([("m/data.pkl", sd), ("m/constants.pkl", P2 + b")."),
+                                           ("m/code/x.py", b"def f(): pass\n"),
+                                           ("m/.data/version", b"3\n"),
+                                           ("m/lib/evil.py", b"import os\n")]),
+         None, "dangerous", ["code-archive"]),
+    ]
 
 
 def attack_cases():
@@ -259,7 +289,7 @@ def main():
     args = ap.parse_args()
     failures = 0
     with tempfile.TemporaryDirectory() as d:
-        cases = real_cases() + attack_cases()
+        cases = real_cases() + attack_cases() + code_archive_cases()
         cases += [
             ("module-p1", torch_module_p1(), None, "suspicious", ["unknown-import"]),
             ("module-p1-ml", torch_module_p1(), "ml", "safe", []),

@@ -439,7 +439,9 @@ static unsigned code_kinds(const zentry *e)
             break;
         s = end + 1;
     }
-    k |= zname_ends_with(name, n, ".py") ? K_PY : 0;
+    /* TorchScript's own sources live under code/ (torch >= 1.13 may also
+     * write .data/version): only a .py elsewhere is a torch.package module */
+    k |= !(k & K_CODE) && zname_ends_with(name, n, ".py") ? K_PY : 0;
     k |= zname_ends_with(name, n, "MAR-INF/MANIFEST.json") ? K_MAR : 0;
     return k;
 }
