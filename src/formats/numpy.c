@@ -477,8 +477,28 @@ static int str_has_object(const lit *l)
 
 static int has_object(const lit *d, int depth);
 
+/* What numpy.dtype() itself (not descr_to_dtype) reads: the second item of
+ * a (base, x) descr and the third of a (name, descr, x) field, where x is a
+ * shape or, in the (base, new_dtype) form, any dtype (a list of fields, a
+ * dict of names and formats, a string...). Any string naming an object
+ * anywhere in it counts. */
+static int any_object(const lit *x, int depth)
+{
+    if (depth > MAX_NESTING)
+        return 1;
+    if (x->kind == L_STR)
+        return str_has_object(x);
+    if (x->kind != L_TUPLE && x->kind != L_LIST && x->kind != L_DICT && x->kind != L_SET)
+        return 0;
+    for (uint32_t i = 0; i < x->n; i++)
+        if (any_object(x->items[i], depth + 1))
+            return 1;
+    return 0;
+}
+
 /* One field of a structured descr: (name, descr[, shape]) unpacked from any
- * iterable of two or three items, as descr_to_dtype does. */
+ * iterable of two or three items, as descr_to_dtype does; the shape goes to
+ * numpy.dtype((dt, shape)). */
 static int field_has_object(const lit *f, int depth)
 {
     uint32_t n = f->kind == L_DICT ? f->n / 2 : f->n;
@@ -486,8 +506,10 @@ static int field_has_object(const lit *f, int depth)
         return 0;
     switch (f->kind) {
     case L_TUPLE:
-    case L_LIST: return has_object(f->items[1], depth + 1);
-    case L_DICT: return has_object(f->items[2], depth + 1);
+    case L_LIST:
+        return has_object(f->items[1], depth + 1) || (n == 3 && any_object(f->items[2], depth + 1));
+    case L_DICT:
+        return has_object(f->items[2], depth + 1) || (n == 3 && any_object(f->items[4], depth + 1));
     case L_SET: /* unordered: any item may land in the descr position */
         for (uint32_t i = 0; i < n; i++)
             if (has_object(f->items[i], depth + 1))
@@ -504,8 +526,9 @@ static int has_object(const lit *d, int depth)
         return 1;
     if (d->kind == L_STR)
         return str_has_object(d);
-    if (d->kind == L_TUPLE)
-        return d->n > 0 && has_object(d->items[0], depth + 1);
+    if (d->kind == L_TUPLE) /* numpy.dtype((descr_to_dtype(d[0]), d[1])) */
+        return (d->n > 0 && has_object(d->items[0], depth + 1)) ||
+               (d->n > 1 && any_object(d->items[1], depth + 1));
     if (d->kind != L_LIST && d->kind != L_DICT && d->kind != L_SET)
         return 0;
     uint32_t step = d->kind == L_DICT ? 2 : 1; /* a dict iterates its keys */

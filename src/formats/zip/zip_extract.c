@@ -222,6 +222,32 @@ static void run_decoder(decoder *d, const uint8_t *src, uint64_t len, uint64_t h
     }
 }
 
+/* zlib refused a deflate stream that torch's miniz may still decode (it
+ * takes incomplete one-symbol codes, 288/32 code lengths, symbols 286/287,
+ * distance codes 30/31). torch reads what miniz produced even when miniz
+ * then fails (mz_zip_reader_extract_to_mem sets no error for a failed
+ * stream: the rest of torch's buffer is uninitialised): when miniz's rules
+ * get further than zlib, their output replaces zlib's. */
+static void miniz_rules(scan_ctx *ctx, const uint8_t *src, uint64_t len, uint64_t cap,
+                        ckpt_limit which, obuf *o, zbytes *out)
+{
+    uint8_t *p = NULL;
+    size_t n = 0;
+    int r = ztinfl(src, len, o->stop, &p, &n);
+    if (r != ZTINFL_DONE && n <= o->n) {
+        free(p);
+        return;
+    }
+    free(o->p);
+    o->p = p;
+    o->n = o->cap = n;
+    out->tinfl_only = 1;
+    out->complete = r == ZTINFL_DONE;
+    out->corrupt = r == ZTINFL_FAILED;
+    if (r == ZTINFL_CUT && o->stop == cap)
+        set_hit(ctx, out, which);
+}
+
 /* Decompresses e's data (src[0..len)) with method's codec. */
 static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, uint64_t len,
                           uint64_t want, zbytes *out)
@@ -264,6 +290,8 @@ static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, ui
     } else {
         out->corrupt = 1;
     }
+    if (e->method == ZMETHOD_DEFLATE && out->corrupt)
+        miniz_rules(ctx, src, len, cap, which, &o, out);
     if (e->method == ZMETHOD_DEFLATE)
         inflateEnd(&d.s.z);
     else if (e->method == ZMETHOD_BZIP2)

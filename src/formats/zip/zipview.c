@@ -287,6 +287,11 @@ static void check_content(zarchive *za, const zentry *e, const char *shown, cons
     if (b->corrupt && !flagged)
         zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
                  "the member's data is cut short or its compressed stream is broken");
+    if (b->tinfl_only)
+        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
+                 "its deflate stream breaks rules zlib enforces (zipfile refuses it) but torch's "
+                 "miniz decodes %s of it: what miniz makes of it was scanned",
+                 b->corrupt ? "part" : "all");
     if (!b->complete)
         return;
     if (b->n != e->uncomp)

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Issue 12 root cause 10, header surfaces read as the loaders read them:
+ * every malicious file in fixtures/headers (fixtures/gen_headers.py) runs
+ * its payload under the real loader its extension selects
+ * (tests/real_loader/check_real_loaders.py checks the .npy ones; the torch
+ * zips hold deflate streams zipfile refuses, so it cannot vet them: each
+ * was loaded by torch.load in a throwaway directory when it was made), and
+ * ckptscan must give exactly the verdict and finding codes below. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "scan.h"
+#include "testutil.h"
+
+#ifndef CKPT_FIXTURES_DIR
+#define CKPT_FIXTURES_DIR "fixtures"
+#endif
+
+#define END (-1)
+
+static const char *fixtures_dir = CKPT_FIXTURES_DIR;
+
+/* The report's distinct finding codes are exactly `codes` (END-terminated). */
+static void expect(const char *file, ckpt_verdict verdict, const int *codes)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/headers/%s", fixtures_dir, file);
+    ckpt_scanner *s;
+    assert_int_equal(ckpt_scanner_new(&s), CKPT_OK);
+    ckpt_report *r = NULL;
+    assert_int_equal(ckpt_scan_file(s, path, &r), CKPT_OK);
+    ckpt_scanner_free(s);
+    int ok = ckpt_report_verdict(r) == verdict;
+    size_t want = 0;
+    for (; codes[want] != END; want++)
+        ok &= find_code(r, (ckpt_code)codes[want], -1) >= 0;
+    for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
+        ckpt_finding f;
+        assert_int_equal(ckpt_report_finding(r, i, &f), CKPT_OK);
+        int listed = 0;
+        for (size_t j = 0; j < want; j++)
+            listed |= codes[j] == (int)f.code;
+        ok &= listed;
+    }
+    if (!ok) {
+        fprintf(stderr, "%s: expected %s\n", file, ckpt_verdict_name(verdict));
+        dump_report(r);
+    }
+    ckpt_report_free(r);
+    assert_true(ok);
+}
+
+/* torch's zip reader inflates with miniz's tinfl, which takes streams zlib
+ * refuses: a block whose literal/length code is one symbol of length 2, 288
+ * literal/length and 32 distance code lengths, symbol 286 in a fixed
+ * block, a distance code of one symbol of length 3. ckptscan walks what
+ * miniz makes of them (zlib alone saw nothing past the first problem). */
+static void deflate_tinfl_only_streams(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_ARCHIVE_ANOMALY, CKPT_F_COMMAND, END};
+    expect("malicious_rc10_deflate_noop_block.pt", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc10_deflate_hlit288.pt", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc10_deflate_fixed_286.pt", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc10_deflate_single_dist.pt", CKPT_VERDICT_DANGEROUS, codes);
+}
+
+/* A stream miniz fails in: mz_zip_reader_extract_to_mem sets no error, so
+ * torch unpickles what was inflated before the failure. Where miniz gets
+ * further than zlib, its bytes are the ones walked. */
+static void deflate_failed_streams_read_up_to_the_failure(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_ARCHIVE_ANOMALY, CKPT_F_COMMAND, END};
+    expect("malicious_rc10_deflate_fails_after.pt", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc10_deflate_partial.pt", CKPT_VERDICT_DANGEROUS, codes);
+}
+
+/* The same miniz-only stream around a data-only pickle: said, and no more. */
+static void deflate_tinfl_only_benign(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_ARCHIVE_ANOMALY, END};
+    expect("benign_rc10_deflate_noop_block.pt", CKPT_VERDICT_SUSPICIOUS, codes);
+}
+
+/* numpy.dtype((base, new_dtype)) with a zero-sized base is new_dtype: an
+ * object in the second item of a descr tuple, or in the third item of a
+ * field, makes numpy.load unpickle the data (both were SAFE). */
+static void dtype_object_in_union_forms(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_COMMAND, END};
+    expect("malicious_rc10_dtype_union_object.npy", CKPT_VERDICT_DANGEROUS, codes);
+    expect("malicious_rc10_dtype_field_union_object.npy", CKPT_VERDICT_DANGEROUS, codes);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        fixtures_dir = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(deflate_tinfl_only_streams),
+        cmocka_unit_test(deflate_failed_streams_read_up_to_the_failure),
+        cmocka_unit_test(deflate_tinfl_only_benign),
+        cmocka_unit_test(dtype_object_in_union_forms),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
