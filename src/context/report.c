@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Report storage and its public accessors. */
 #include "report.h"
-#include "inspect.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +30,8 @@ void ckpt_report_free(ckpt_report *r)
     free(r->imports);
     free(r->import_slots);
     free(r->pickles);
-    insp_free(r->insp);
+    if (r->insp)
+        r->insp_free(r->insp);
     free(r);
 }
 

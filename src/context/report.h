@@ -43,7 +43,8 @@ struct ckpt_report {
     ckpt_pickle *pickles;
     size_t npickles, pickles_cap;
 
-    struct insp *insp; /* inspection (inspect.h), or NULL for a plain scan */
+    struct insp *insp;                    /* inspection (inventory.h), or NULL for a plain scan */
+    void (*insp_free)(struct insp *insp); /* its destructor, set with it */
 };
 
 /* What a caller fills to add a finding; NULL strings mean "". */

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "formats.h"
-#include "inspect.h"
+#include "inventory.h"
 #include "opcodes.h"
 #include "util.h"
 #include "value.h"

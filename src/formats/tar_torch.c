@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "inspect.h"
+#include "inventory.h"
+#include "torch_dtypes.h"
 #include "tar_internal.h"
 #include "util.h"
 #include "value.h"
@@ -80,7 +81,7 @@ static void rw_stop(void *hctx, const value *v)
     r->k0_ok = r->tuple3 && plain_int(&v->u.n->u.s.items[0], &r->k0);
     r->k1_ok = r->tuple3 && plain_int(&v->u.n->u.s.items[1], &r->k1);
     uint32_t size = 0;
-    r->dtype = r->tuple3 ? insp_storage_dtype(&v->u.n->u.s.items[2], &size) : NULL;
+    r->dtype = r->tuple3 ? torch_storage_dtype(&v->u.n->u.s.items[2], &size) : NULL;
     if (r->dtype && size != r->elsize)
         r->dtype = NULL;
     if (r->views)

@@ -39,11 +39,6 @@ static int parse_key(const value *pid, int64_t *key)
     return 1;
 }
 
-const char *insp_storage_dtype(const value *type, uint32_t *elsize)
-{
-    return torch_storage_dtype(type, elsize);
-}
-
 int insp_tar_pending(struct insp *in, insp_tensor *t, const value *pid)
 {
     ckpt_tensor *p = &t->pub;

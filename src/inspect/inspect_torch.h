@@ -4,6 +4,7 @@
 #define CKPT_INSPECT_TORCH_H
 
 #include "inspect.h"
+#include "torch_dtypes.h"
 #include "value.h"
 
 /* Callee tests on a V_GLOBAL value (0 for anything else). */
@@ -24,10 +25,6 @@ void torch_read_rebuild(ckpt_report *rep, const value *callee, const value *args
 /* numel, nbytes and the extent check of a tensor whose dtype, shape,
  * strides and storage are set. */
 void torch_finish_tensor(ckpt_report *rep, insp_tensor *t);
-
-/* The dtype name ("float32", ...) of a storage class global, with its
- * element size; NULL (size 0) when unknown. */
-const char *torch_storage_dtype(const value *type, uint32_t *elsize);
 
 /* Kind and summary of a top-level value; `first` is the first tensor found
  * under it (NULL if none). */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "bigmem.h"
-#include "inspect.h"
+#include "inventory.h"
 #include "opcodes.h"
 #include "pickle_lite.h"
 #include "weights_only.h"

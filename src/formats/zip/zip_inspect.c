@@ -4,7 +4,7 @@
  * the version and byteorder records; the size of each storage record. */
 #include <string.h>
 
-#include "inspect.h"
+#include "inventory.h"
 #include "zip_internal.h"
 
 #define RECORD_TEXT_MAX 64

@@ -8,7 +8,7 @@
 #include <zlib.h>
 
 #include "bigmem.h"
-#include "inspect.h"
+#include "inventory.h"
 #include "runsort.h"
 #include "zip_internal.h"
 
