@@ -53,14 +53,8 @@ static int parse_line(char *line, entry *e)
 
 static int add(baseline *b, const entry *e)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        entry *v = realloc(b->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        b->v = v;
-        b->cap = cap;
-    }
+    if (grow_array((void **)&b->v, &b->cap, b->n + 1, sizeof(*b->v)) < 0)
+        return -1;
     b->v[b->n++] = *e;
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,44 +55,86 @@ static double now(void)
 
 /* A named pipe named as an input: opened without O_NONBLOCK, so that the
  * scan waits for its writer instead of reading an empty stream. */
-static ckpt_status scan_fifo(const ckpt_scanner *s, const char *path, ckpt_report **r)
+static ckpt_status scan_fifo(const ckpt_scanner *s, const char *path, int inspect, ckpt_report **r)
 {
     int fd;
     do
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     while (fd < 0 && errno == EINTR && !cli_interrupted());
-    if (fd < 0)
-        return ckpt_scan_file(s, path, r); /* reports why it cannot be read */
-    ckpt_status st = ckpt_scan_fd(s, fd, path, r);
+    if (fd < 0) /* reports why it cannot be read */
+        return inspect ? ckpt_inspect_file(s, path, r) : ckpt_scan_file(s, path, r);
+    ckpt_status st = inspect ? ckpt_inspect_fd(s, fd, path, r) : ckpt_scan_fd(s, fd, path, r);
     close(fd);
     return st;
 }
 
+/* With --cache: the file is hashed and its stored report taken, or it is
+ * scanned through the same descriptor and the report stored when the file
+ * did not change meanwhile (so the digest is that of the bytes scanned).
+ * Returns 0 with *r set, or -1 to scan the usual way (*r NULL). */
+static int scan_cached(const ckpt_scanner *s, cli_cache *c, const char *path, ckpt_report **r,
+                       char sha[65], int *cached)
+{
+    *r = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    struct stat before, after;
+    if (fstat(fd, &before) != 0 || !S_ISREG(before.st_mode) || sha256_fd(fd, sha) < 0) {
+        close(fd);
+        return -1;
+    }
+    *r = cache_get(c, sha, (uint64_t)before.st_size, path);
+    *cached = *r != NULL;
+    if (!*r && ckpt_scan_fd(s, fd, path, r) == CKPT_OK && fstat(fd, &after) == 0 &&
+        cache_file_unchanged(c, &before, &after))
+        cache_put(c, sha, *r);
+    close(fd);
+    if (*r)
+        return 0;
+    sha[0] = '\0';
+    return -1;
+}
+
+static ckpt_status scan_input(const ckpt_scanner *s, const cli_opts *o, const char *path, int fifo,
+                              ckpt_report **r)
+{
+    if (o->command == CMD_INSPECT)
+        return fifo ? scan_fifo(s, path, 1, r) : ckpt_inspect_file(s, path, r);
+    if (strcmp(path, "-") == 0)
+        return ckpt_scan_fd(s, 0, o->label ? o->label : "-", r);
+    return fifo ? scan_fifo(s, path, 0, r) : ckpt_scan_file(s, path, r);
+}
+
 static scanned *scan_one(const ckpt_scanner *s, const cli_opts *o, const char *path, int fifo)
 {
-    int inspect = o->command == CMD_INSPECT;
     scanned *d = malloc(sizeof(*d));
     if (!d) {
         fputs("ckptscan: out of memory\n", stderr);
         exit(2);
     }
     ckpt_report *r = NULL;
-    ckpt_status st = inspect                  ? ckpt_inspect_file(s, path, &r)
-                     : strcmp(path, "-") == 0 ? ckpt_scan_fd(s, 0, o->label ? o->label : "-", &r)
-                     : fifo                   ? scan_fifo(s, path, &r)
-                                              : ckpt_scan_file(s, path, &r);
+    char sha[65] = "";
+    int cached = 0;
+    ckpt_status st = CKPT_OK;
+    if (!o->cache || fifo || strcmp(path, "-") == 0 || o->command != CMD_SCAN ||
+        scan_cached(s, o->cache, path, &r, sha, &cached) < 0)
+        st = scan_input(s, o, path, fifo, &r);
     if (!r) {
         fprintf(stderr, "ckptscan: %s: %s\n", path, ckpt_strerror(st));
         exit(2); /* out of memory: nothing sensible left to do */
     }
     d->r = r;
     diagnose(r, &d->x);
+    d->x.cached = cached;
     ckpt_verdict v = ckpt_report_verdict(r);
     int flagged = v == CKPT_VERDICT_SUSPICIOUS || v == CKPT_VERDICT_DANGEROUS;
     int digest = o->hash || (o->format == OUT_SARIF && ckpt_report_finding_count(r) > 0) ||
                  ((o->accepted || o->format == OUT_BASELINE) && flagged);
-    if (digest && !fifo && strcmp(path, "-") != 0 && ckpt_report_verdict(r) != CKPT_VERDICT_ERROR &&
-        sha256_file(path, d->x.sha256) < 0)
+    if (digest && *sha)
+        memcpy(d->x.sha256, sha, sizeof(sha)); /* the digest of the bytes scanned */
+    else if (digest && !fifo && strcmp(path, "-") != 0 &&
+             ckpt_report_verdict(r) != CKPT_VERDICT_ERROR && sha256_file(path, d->x.sha256) < 0)
         d->x.sha256[0] = '\0';
     d->x.accepted = baseline_accepts(o->accepted, d->x.sha256, v);
     return d;
@@ -184,6 +227,8 @@ static void count(cli_summary *sum, const ckpt_report *r, const report_extra *x)
     ckpt_verdict v = ckpt_report_verdict(r);
     sum->files++;
     sum->by_verdict[v]++;
+    if (x->cached)
+        sum->cached++;
     if (x->accepted)
         sum->accepted++;
     else

@@ -5,6 +5,7 @@
 #define CKPTSCAN_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ckptscan.h"
@@ -19,6 +20,11 @@ baseline *baseline_load(const char *path, size_t *bad_line);
 void baseline_free(baseline *b);
 /* 1 when the content with this digest was accepted at verdict v or worse. */
 int baseline_accepts(const baseline *b, const char *sha256, ckpt_verdict v);
+
+/* util.c: makes room for `need` elements of `elem` bytes in *array
+ * (capacity *cap, doubled from 64 as needed). Returns 0, or -1 on no
+ * memory or overflow (*array is then unchanged). */
+int grow_array(void **array, size_t *cap, size_t need, size_t elem);
 
 /* A growable list of owned strings. */
 typedef struct strlist {
@@ -37,16 +43,18 @@ typedef struct cli_opts {
     enum cli_command command;
     const char *dis_member; /* dis --member; NULL: every pickle */
     enum out_format format;
-    ckpt_verdict fail_on; /* SUSPICIOUS or DANGEROUS */
-    int color;            /* resolved: 1 to colour text output */
-    int quiet;            /* text: verdict lines only */
-    int unsafe_only;      /* list only files that are not SAFE; always the summary */
-    int hash;             /* --hash: sha256 of each file */
-    const char *label;    /* --label: the name standard input is reported under */
-    baseline *accepted;   /* --baseline, or NULL */
-    int progress;         /* resolved: 1 to draw a progress line on stderr */
-    int jobs;             /* worker threads, >= 1 */
-    int null_sep;         /* --files-from entries end with NUL */
+    ckpt_verdict fail_on;    /* SUSPICIOUS or DANGEROUS */
+    int color;               /* resolved: 1 to colour text output */
+    int quiet;               /* text: verdict lines only */
+    int unsafe_only;         /* list only files that are not SAFE; always the summary */
+    int hash;                /* --hash: sha256 of each file */
+    const char *label;       /* --label: the name standard input is reported under */
+    const char *cache_dir;   /* --cache */
+    baseline *accepted;      /* --baseline, or NULL */
+    struct cli_cache *cache; /* --cache, or NULL */
+    int progress;            /* resolved: 1 to draw a progress line on stderr */
+    int jobs;                /* worker threads, >= 1 */
+    int null_sep;            /* --files-from entries end with NUL */
     const char *files_from;
     strlist include, exclude;  /* globs */
     strlist policies;          /* --policy files, for the warnings */
@@ -98,6 +106,7 @@ typedef struct report_extra {
     char sha256[65];     /* hex digest with --hash, else "" */
     const char *aliases; /* other names, packed "a\0b\0\0", or NULL */
     int accepted;        /* --baseline accepts this content at this verdict */
+    int cached;          /* the report came from --cache */
 } report_extra;
 
 /* diagnose.c: fills *x for report r. */
@@ -112,6 +121,7 @@ typedef struct cli_summary {
     unsigned long long bytes, findings;
     unsigned long long gate[4]; /* by_verdict without the files the baseline accepts */
     unsigned long long accepted;
+    unsigned long long cached; /* reports taken from --cache */
     walk_counts walk;
     int interrupted; /* SIGINT or SIGTERM stopped the batch */
     strlist unreadable;
@@ -142,6 +152,8 @@ int exit_status(const unsigned long long by_verdict[4], ckpt_verdict fail_on, in
  * 0, or -1 when it could not be read). */
 void sha256_hex(const void *data, size_t len, char hex[65]);
 int sha256_file(const char *path, char hex[65]);
+/* The same for an open regular file, read from offset 0 with pread. */
+int sha256_fd(int fd, char hex[65]);
 /* output.c: 1 when out_report writes something for r. */
 int out_shows(const ckpt_report *r, const cli_opts *o);
 
@@ -150,6 +162,22 @@ int out_shows(const ckpt_report *r, const cli_opts *o);
 const char *code_advice(ckpt_code code);
 int report_worst_code(const ckpt_report *r);
 int explain(const char *name);
+
+/* cache.c: --cache DIR, reports stored by content digest, engine build and
+ * configuration. cache_open says on stderr why it returns NULL. */
+typedef struct cli_cache cli_cache;
+struct stat;
+cli_cache *cache_open(const char *dir, const ckpt_scanner *s);
+void cache_close(cli_cache *c);
+/* The stored report for content with this digest and size, under the name
+ * path, or NULL (no entry, or one that does not check out). */
+ckpt_report *cache_get(const cli_cache *c, const char *sha256, uint64_t size, const char *path);
+/* Stores a report of content with this digest (not an unreadable file's,
+ * an inspection's or one that hit a limit). */
+void cache_put(cli_cache *c, const char *sha256, const ckpt_report *r);
+/* 1 when the two looks at a file (before and after its scan) show the same
+ * unchanged content, old enough that a write could not hide in a clock tick. */
+int cache_file_unchanged(const cli_cache *c, const struct stat *before, const struct stat *after);
 
 /* sarif.c: the SARIF log of --format sarif (results stream out as reports
  * are added; artifacts and the invocation come at the end). */

@@ -85,6 +85,13 @@ static const char usage_text[] =
     "                       listed at its verdict or worse does not fail the run (it is\n"
     "                       still reported, marked accepted); files that are not safe\n"
     "                       are hashed for this\n"
+    "      --cache DIR      keep each file's report in DIR, keyed by the SHA-256 of its\n"
+    "                       bytes, the scanner build and the configuration (profiles,\n"
+    "                       policy files, limits, --strict): an unchanged file is then\n"
+    "                       only hashed, not scanned again; output is the same as\n"
+    "                       without the cache. DIR (created if missing) must be yours\n"
+    "                       and not writable by group or others: whoever can write it\n"
+    "                       can forge results. Not for inspect or dis\n"
     "      --list-limits    print the limits with defaults and reasons and exit\n"
     "  -h, --help           print this help and exit\n"
     "  -V, --version        print the version and exit\n"
@@ -118,7 +125,8 @@ enum {
     OPT_LABEL,
     OPT_HASH,
     OPT_EXPLAIN,
-    OPT_BASELINE
+    OPT_BASELINE,
+    OPT_CACHE
 };
 
 static const struct option long_opts[] = {
@@ -137,6 +145,7 @@ static const struct option long_opts[] = {
     {"hash", no_argument, NULL, OPT_HASH},
     {"explain", required_argument, NULL, OPT_EXPLAIN},
     {"baseline", required_argument, NULL, OPT_BASELINE},
+    {"cache", required_argument, NULL, OPT_CACHE},
     {"jobs", required_argument, NULL, 'j'},
     {"files-from", required_argument, NULL, OPT_FILES_FROM},
     {"null", no_argument, NULL, '0'},
@@ -344,6 +353,7 @@ static int handle(int c, const char *arg, cli_opts *o, ckpt_scanner *s)
     case OPT_LIST_CODES: list_codes(); return 0;
     case OPT_EXPLAIN: return explain(arg);
     case OPT_BASELINE: return load_baseline(o, arg);
+    case OPT_CACHE: o->cache_dir = arg; return -1;
     case OPT_LIST_LIMITS: list_limits(); return 0;
     case 'h': fputs(usage_text, stdout); return 0;
     case 'V': printf("ckptscan %s\n", ckpt_version()); return 0;
@@ -357,6 +367,7 @@ void cli_opts_free(cli_opts *o)
     strlist_free(&o->exclude);
     strlist_free(&o->policies);
     baseline_free(o->accepted);
+    cache_close(o->cache);
 }
 
 static int default_jobs(void)
@@ -391,6 +402,11 @@ int cli_parse(int argc, char **argv, cli_opts *o, ckpt_scanner *s)
     if (optind >= argc && !o->files_from)
         return usage_error("%s", "no FILE given");
     check_policy_files(s, &o->policies);
+    if (o->cache_dir && o->command != CMD_SCAN)
+        return usage_error("%s", "--cache goes with scanning, not with inspect or dis");
+    /* opened once the scanner is configured: its configuration is in the key */
+    if (o->cache_dir && (o->cache = cache_open(o->cache_dir, s)) == NULL)
+        return 2;
     o->args = argv + optind;
     o->nargs = argc - optind;
     return -1;

@@ -288,8 +288,8 @@ static void json_summary(FILE *f, const cli_summary *s)
     json_strings(f, &s->unreadable);
     fputs(",\"unreadable_dirs\":", f);
     json_strings(f, &w->unlisted);
-    fprintf(f, ",\"accepted\":%llu,\"interrupted\":%s,\"seconds\":%.3f}", s->accepted,
-            s->interrupted ? "true" : "false", s->seconds);
+    fprintf(f, ",\"accepted\":%llu,\"cached\":%llu,\"interrupted\":%s,\"seconds\":%.3f}",
+            s->accepted, s->cached, s->interrupted ? "true" : "false", s->seconds);
 }
 
 /* ", N skipped (why, ...)" */
@@ -332,7 +332,10 @@ static void text_summary(FILE *f, const cli_summary *s)
     for (int i = 0; i < CKPT_FORMAT_COUNT_; i++)
         if (s->by_format[i])
             fprintf(f, " %s %llu", ckpt_format_name((ckpt_format)i), s->by_format[i]);
-    fprintf(f, "\n%.1f MB in %.2f s\n", (double)s->bytes / 1e6, s->seconds);
+    fprintf(f, "\n%.1f MB in %.2f s", (double)s->bytes / 1e6, s->seconds);
+    if (s->cached)
+        fprintf(f, " (%llu report%s from the cache)", s->cached, s->cached == 1 ? "" : "s");
+    fputc('\n', f);
 }
 
 void out_end(FILE *f, const cli_summary *sum, const cli_opts *o, size_t nfiles)

@@ -233,14 +233,8 @@ static void write_result(cli_sarif *s, size_t art, const char *path, const ckpt_
 
 static long add_artifact(cli_sarif *s, const ckpt_report *r, const report_extra *x)
 {
-    if (s->narts == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        artifact *a = realloc(s->arts, cap * sizeof(*a));
-        if (!a)
-            return -1;
-        s->arts = a;
-        s->cap = cap;
-    }
+    if (grow_array((void **)&s->arts, &s->cap, s->narts + 1, sizeof(*s->arts)) < 0)
+        return -1;
     artifact *a = &s->arts[s->narts];
     a->uri = path_uri(s, ckpt_report_path(r), &a->based);
     if (!a->uri)

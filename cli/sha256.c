@@ -104,27 +104,35 @@ void sha256_hex(const void *data, size_t len, char hex[65])
     sha_final(&s, hex);
 }
 
-int sha256_file(const char *path, char hex[65])
+int sha256_fd(int fd, char hex[65])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return -1;
     enum { CHUNK = 1 << 20 };
     unsigned char *buf = malloc(CHUNK);
     sha256 s;
     sha_init(&s);
     ssize_t got = -1;
-    while (buf && (got = read(fd, buf, CHUNK)) != 0) {
+    off_t at = 0;
+    while (buf && (got = pread(fd, buf, CHUNK, at)) != 0) {
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
             break;
         sha_update(&s, buf, (size_t)got);
+        at += got;
     }
     free(buf);
-    close(fd);
     if (got != 0)
         return -1;
     sha_final(&s, hex);
     return 0;
+}
+
+int sha256_file(const char *path, char hex[65])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    int rc = sha256_fd(fd, hex);
+    close(fd);
+    return rc;
 }

@@ -20,14 +20,8 @@
 
 int strlist_addn(strlist *l, const char *s, size_t n)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        char **v = realloc(l->v, cap * sizeof(char *));
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (grow_array((void **)&l->v, &l->cap, l->n + 1, sizeof(char *)) < 0)
+        return -1;
     char *c = malloc(n + 1);
     if (!c)
         return -1;

@@ -424,6 +424,25 @@ CKPT_API ckpt_status ckpt_sarif_begin(ckpt_write_fn write, void *ctx, ckpt_sarif
 CKPT_API ckpt_status ckpt_sarif_add(ckpt_sarif *sarif, const ckpt_report *report);
 CKPT_API ckpt_status ckpt_sarif_end(ckpt_sarif *sarif);
 
+/* Writes the scanner's effective configuration as text: the version,
+ * strictness, every limit and every policy rule in force (built-in, from
+ * profiles and from policy texts), one per line. Two scanners that write
+ * the same text grade every input alike (in the same build), so a results
+ * cache can key on a digest of it. */
+CKPT_API ckpt_status ckpt_scanner_write_config(const ckpt_scanner *scanner, ckpt_write_fn write,
+                                               void *ctx);
+
+/* A scan report as bytes and back, for a results cache. ckpt_report_save
+ * writes everything a report from ckpt_scan_* holds except its path
+ * (CKPT_ERR_ARG for an inspection's report). ckpt_report_load rebuilds
+ * the report under `name`, checking every length, code and count and that
+ * the verdict is the one the findings give; anything else is CKPT_ERR_ARG.
+ * The bytes belong to the build that wrote them: key them on the build.
+ * A loaded report is whatever the bytes say: only load bytes you wrote. */
+CKPT_API ckpt_status ckpt_report_save(const ckpt_report *report, ckpt_write_fn write, void *ctx);
+CKPT_API ckpt_status ckpt_report_load(const void *data, size_t len, const char *name,
+                                      ckpt_report **out);
+
 /* ---- Disassembly -------------------------------------------------------
  * An annotated opcode listing, in the spirit of `python -m pickletools`,
  * with what only a stack-aware reader knows: resolved names, memo slots,

@@ -107,3 +107,20 @@ ckpt_status ckpt_scanner_add_policy_file(ckpt_scanner *s, const char *path, size
     free(text);
     return st;
 }
+
+ckpt_status ckpt_scanner_write_config(const ckpt_scanner *s, ckpt_write_fn write, void *ctx)
+{
+    if (!s || !write)
+        return CKPT_ERR_ARG;
+    char line[160];
+    int n = snprintf(line, sizeof(line), "ckptscan %s\nstrict %d\n", ckpt_version(), s->strict);
+    if (write(ctx, line, (size_t)n) != 0)
+        return CKPT_ERR_IO;
+    for (int l = 0; l < CKPT_LIMIT_COUNT_; l++) {
+        n = snprintf(line, sizeof(line), "limit %s %llu\n", ckpt_limit_name((ckpt_limit)l),
+                     (unsigned long long)s->limits[l]);
+        if (write(ctx, line, (size_t)n) != 0)
+            return CKPT_ERR_IO;
+    }
+    return policy_write_rules(s->pol, write, ctx) == 0 ? CKPT_OK : CKPT_ERR_IO;
+}

@@ -568,3 +568,17 @@ void policy_classify(const policy *p, const char *module, const char *qualname, 
         out->rule = a->text;
     }
 }
+
+int policy_write_rules(const policy *p, int (*write)(void *, const char *, size_t), void *ctx)
+{
+    char line[POLICY_NAME_MAX + 96];
+    for (size_t i = 0; p && i < p->count; i++) {
+        const rule *r = &p->rules[i];
+        int n = snprintf(line, sizeof(line), "rule %s code=%d depth=%u\n", r->text ? r->text : "",
+                         (int)r->code, (unsigned)r->depth);
+        size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+        if (write(ctx, line, len) != 0)
+            return -1;
+    }
+    return 0;
+}

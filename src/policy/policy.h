@@ -46,6 +46,11 @@ void policy_classify(const policy *p, const char *module, const char *qualname, 
 int policy_compat_map(const char *module, const char *name, const char **out_module,
                       const char **out_name);
 
+/* Writes one line per rule, in the order they are kept ("rule deny os.*
+ * code=N depth=N"): what the policy is, for a cache key. Returns 0, or -1
+ * when write fails. */
+int policy_write_rules(const policy *p, int (*write)(void *, const char *, size_t), void *ctx);
+
 /* 1 when torch's weights_only unpickler accepts `module.name` (exact). */
 int policy_weights_only_global(const char *module, const char *name);
 
