@@ -334,6 +334,25 @@ def fifo_waits_for_its_writer(exe, root):
 
 
 @check
+def inspect_fifo_waits_for_its_writer(exe, root):
+    fifo = os.path.join(root, "pipe_inspect.pkl")
+    os.mkfifo(fifo)
+    p = subprocess.Popen([exe, "inspect", "--format", "json", fifo], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    import time
+    time.sleep(0.5)  # no writer yet: inspect must still be waiting, not report an empty file
+    assert p.poll() is None, "ckptscan inspect did not wait for the FIFO's writer"
+    with open(fifo, "wb") as f:
+        f.write(EVIL)
+    out, err = p.communicate(timeout=60)
+    f = docs(out.decode())["files"][0]
+    assert p.returncode == 3 and f["verdict"] == "dangerous" and f["format"] == "pickle", (
+        p.returncode, f, err)
+    assert f["path"] == fifo and "inspection" in f, f
+    os.unlink(fifo)
+
+
+@check
 def useless_policy_lines_warn(exe, root):
     pol = os.path.join(root, "policy.txt")
     with open(pol, "w") as f:
