@@ -11,19 +11,19 @@
 
 /* ---- Writing --------------------------------------------------------------- */
 
-typedef struct out {
+typedef struct out_sink {
     ckpt_write_fn write;
     void *ctx;
     int failed;
-} out;
+} out_sink;
 
-static void put(out *o, const void *p, size_t n)
+static void put(out_sink *o, const void *p, size_t n)
 {
     if (!o->failed && n && o->write(o->ctx, p, n) != 0)
         o->failed = 1;
 }
 
-static void put_u64(out *o, uint64_t v)
+static void put_u64(out_sink *o, uint64_t v)
 {
     unsigned char b[8];
     for (int i = 0; i < 8; i++)
@@ -31,18 +31,18 @@ static void put_u64(out *o, uint64_t v)
     put(o, b, 8);
 }
 
-static void put_bytes(out *o, const char *s, size_t n)
+static void put_bytes(out_sink *o, const char *s, size_t n)
 {
     put_u64(o, n);
     put(o, s, n);
 }
 
-static void put_str(out *o, const char *s)
+static void put_str(out_sink *o, const char *s)
 {
     put_bytes(o, s, strlen(s));
 }
 
-static void put_finding(out *o, const ckpt_finding *f)
+static void put_finding(out_sink *o, const ckpt_finding *f)
 {
     put_u64(o, (uint64_t)f->code);
     put_u64(o, (uint64_t)f->severity);
@@ -54,7 +54,7 @@ static void put_finding(out *o, const ckpt_finding *f)
     put_str(o, f->message);
 }
 
-static void put_import(out *o, const import_rec *rec)
+static void put_import(out_sink *o, const import_rec *rec)
 {
     const ckpt_import *im = &rec->pub;
     put_bytes(o, im->module, im->module_len);
@@ -69,7 +69,7 @@ static void put_import(out *o, const import_rec *rec)
     put_u64(o, im->offset);
 }
 
-static void put_pickle(out *o, const ckpt_pickle *p)
+static void put_pickle(out_sink *o, const ckpt_pickle *p)
 {
     put_str(o, p->member);
     put_u64(o, p->offset);
@@ -85,7 +85,7 @@ ckpt_status ckpt_report_save(const ckpt_report *r, ckpt_write_fn write, void *ct
 {
     if (!r || !write || r->insp)
         return CKPT_ERR_ARG;
-    out o = {write, ctx, 0};
+    out_sink o = {write, ctx, 0};
     put(&o, STORE_MAGIC, 8);
     put_u64(&o, (uint64_t)r->format);
     put_u64(&o, (uint64_t)r->status);
