@@ -222,15 +222,19 @@ ckpt_report *cache_get(const cli_cache *c, const char *sha, uint64_t size, const
     return r;
 }
 
-/* 1 when the report may be stored: read whole, and no limit hit (a limit can
- * depend on what else the process was scanning at the time). */
+/* 1 when the report may be stored: a report of bytes that could be read,
+ * and no max-memory-process limit hit (that one depends on what else the
+ * process was scanning at the time; every other limit is a function of
+ * the bytes and the configuration, which are in the key). */
 static int storable(const ckpt_report *r)
 {
     if (ckpt_report_verdict(r) == CKPT_VERDICT_ERROR || ckpt_report_inspected(r))
         return 0;
+    static const char shared[] = "max-memory-process";
     for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
         ckpt_finding f;
-        if (ckpt_report_finding(r, i, &f) != CKPT_OK || f.code == CKPT_F_LIMIT)
+        if (ckpt_report_finding(r, i, &f) != CKPT_OK ||
+            (f.code == CKPT_F_LIMIT && strncmp(f.message, shared, sizeof(shared) - 1) == 0))
             return 0;
     }
     return 1;

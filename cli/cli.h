@@ -173,7 +173,7 @@ void cache_close(cli_cache *c);
  * path, or NULL (no entry, or one that does not check out). */
 ckpt_report *cache_get(const cli_cache *c, const char *sha256, uint64_t size, const char *path);
 /* Stores a report of content with this digest (not an unreadable file's,
- * an inspection's or one that hit a limit). */
+ * an inspection's or one that hit max-memory-process). */
 void cache_put(cli_cache *c, const char *sha256, const ckpt_report *r);
 /* 1 when the two looks at a file (before and after its scan) show the same
  * unchanged content, old enough that a write could not hide in a clock tick. */

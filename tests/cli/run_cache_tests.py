@@ -6,7 +6,7 @@ limit or --strict miss; corrupt, truncated, foreign, loose-mode and
 symlinked entries are ignored (rescanned, then replaced); an untrusted or
 unusable cache directory is an error; concurrent writers (-j and two
 processes) leave only whole entries; files written just now, stdin and
-reports that hit a limit are not stored.
+reports that hit the process-wide memory limit are not stored.
 
 Usage: run_cache_tests.py --ckptscan PATH
 """
@@ -328,10 +328,19 @@ def what_is_not_stored(exe, root, cache):
         c = os.path.join(tmp, "c")
         rc, out, _ = run(exe, ["--format", "json", "--cache", c, "-"], root, EVIL)
         assert rc == 3 and entries(c) == [], entries(c)
-        # a limit hit can depend on the rest of the batch: never stored
-        rc, out, _ = run(exe, ["--format", "json", "--cache", c, "--max-file-size", "10",
-                               "m/evil.pkl"], root)
-        assert rc == 1 and entries(c) == [], (rc, entries(c))
+        # the process-wide memory limit depends on the rest of the batch: not stored
+        rc, out, _ = run(exe, ["--format", "json", "--cache", c, "--limit",
+                               "max-memory-process=1", "m/evil.pkl"], root)
+        msgs = [x["message"] for x in json.loads(out)["files"][0]["findings"]]
+        assert rc == 1 and msgs[0].startswith("max-memory-process") and entries(c) == [], (
+            rc, msgs, entries(c))
+        # any other limit is a function of the bytes and the configuration: stored
+        args = ["--format", "json", "--cache", c, "--max-file-size", "10", "m/evil.pkl"]
+        rc, out, _ = run(exe, args, root)
+        assert rc == 1 and len(entries(c)) == 1, (rc, entries(c))
+        rc, out, _ = run(exe, args, root)
+        assert rc == 1 and summary(out)["cached"] == 1, out
+        shutil.rmtree(c)
         just_now = os.path.join(tmp, "new.pkl")
         with open(just_now, "wb") as f:
             f.write(EVIL + b" ")
