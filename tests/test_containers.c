@@ -309,8 +309,8 @@ static void test_compressed_payload(void **state)
     }
 }
 
-/* max-ratio and max-decompressed stop inflation; what came out first is
- * scanned. */
+/* max-ratio stops inflation (what came out first is scanned);
+ * max-decompressed bounds what a walk holds, not what it skips. */
 static void test_decompression_caps(void **state)
 {
     (void)state;
@@ -327,14 +327,29 @@ static void test_decompression_caps(void **state)
     assert_true(find_code(r, CKPT_F_LIMIT, -1) >= 0);
     assert_true(find_code(r, CKPT_F_COMMAND, -1) >= 0);
     ckpt_report_free(r);
+    /* past max-decompressed the stream is read as it is walked (src/base/lazy.c):
+     * the payload, then zeros that are no pickle; nothing held past 4 KiB */
     assert_int_equal(ckpt_scanner_set_limit(s, CKPT_LIMIT_RATIO, 2000), CKPT_OK);
     assert_int_equal(ckpt_scanner_set_limit(s, CKPT_LIMIT_DECOMPRESSED, 4096), CKPT_OK);
+    r = scan_bytes(s, out, n);
+    assert_true(find_code(r, CKPT_F_COMMAND, -1) >= 0);
+    assert_true(find_code(r, CKPT_F_TRAILING_DATA, -1) >= 0);
+    assert_int_equal(find_code(r, CKPT_F_LIMIT, -1), -1);
+    ckpt_report_free(r);
+    /* a pickle whose opcodes pass 4 KiB does not fit: a limit */
+    memset(plain, 0, big);
+    memcpy(plain, "\x80\x02", 2);
+    for (size_t i = 0; i < 4000; i++)
+        memcpy(plain + 2 + 2 * i, "N0", 2);
+    memcpy(plain + 8002, "N.", 2);
+    n = gzip_of(plain, 8004, out, big, 31);
     r = scan_bytes(s, out, n);
     long at = find_code(r, CKPT_F_LIMIT, -1);
     assert_true(at >= 0);
     ckpt_finding f;
     ckpt_report_finding(r, (size_t)at, &f);
     assert_non_null(strstr(f.message, "max-decompressed"));
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_SUSPICIOUS);
     ckpt_report_free(r);
     ckpt_scanner_free(s);
     free(plain);

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "lazy.h"
 #include "scan.h"
 #include "strbuf.h"
 
@@ -71,6 +72,39 @@ void ctx_prefetch(const scan_ctx *ctx, const uint8_t *from, const uint8_t *to)
     uintptr_t a = (uintptr_t)from & ~(page - 1);
     if ((uintptr_t)to > a)
         madvise((void *)a, (uintptr_t)to - a, MADV_WILLNEED);
+}
+
+int ctx_lazy_holds(const scan_ctx *ctx, const uint8_t *buf)
+{
+    if (!ctx->lazy)
+        return 0;
+    const uint8_t *base = lazy_base(ctx->lazy);
+    return buf >= base && (size_t)(buf - base) <= lazy_bound(ctx->lazy);
+}
+
+size_t ctx_ready(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t from, size_t to)
+{
+    if (!ctx_lazy_holds(ctx, buf))
+        return len;
+    size_t off = (size_t)(buf - lazy_base(ctx->lazy));
+    if (to > len)
+        to = len;
+    if (from > to)
+        from = to;
+    size_t end = lazy_ready(ctx->lazy, off + from, off + to) - off;
+    return end > len ? len : end;
+}
+
+size_t ctx_reach(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t off)
+{
+    if (!ctx_lazy_holds(ctx, buf))
+        return len;
+    size_t base = (size_t)(buf - lazy_base(ctx->lazy));
+    if (off > len)
+        off = len;
+    lazy_reach(ctx->lazy, base + off);
+    size_t end = lazy_end(ctx->lazy, NULL);
+    return end != SIZE_MAX && end - base < len ? end - base : len;
 }
 
 void ctx_release(scan_ctx *ctx)

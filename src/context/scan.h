@@ -18,8 +18,10 @@ struct ckpt_scanner {
      * (max-memory-process; the CLI's workers share one scanner) */
     _Atomic uint64_t mem_live;
     int strict;
-    int no_fast_path; /* tests: always run the full interpreter */
-    int all_readings; /* tests: walk joblib's reading even where it cannot differ */
+    int no_fast_path;    /* tests: always run the full interpreter */
+    int all_readings;    /* tests: walk joblib's reading even where it cannot differ */
+    uint64_t lazy_above; /* tests: read decompressed pickle streams longer than
+                            this lazily (0: past what max-decompressed holds) */
     policy *pol;
 };
 
@@ -96,7 +98,22 @@ typedef struct scan_ctx {
     /* Pickle chains walked from a frame's end (pickle.c: frames read
      * without peek()), bounded per input. */
     unsigned frame_chains;
+    /* The decompressed stream being read as a lazy image (lazy.h), or NULL:
+     * readers of a buffer inside it pull bytes with ctx_ready. */
+    struct lazy_img *lazy;
 } scan_ctx;
+
+/* The end (an offset in buf) of the readable bytes of buf[0..len) from
+ * `from` on, after materializing up to `to` when buf lies in the lazy image
+ * being read: >= to unless its budget (max-decompressed) refused; `len` for
+ * any other buffer, all of which is readable. */
+size_t ctx_ready(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t from, size_t to);
+/* Decodes the lazy image holding buf (if any) up to buf[off], throwing it
+ * away, and returns buf's length as now known: less than len once the
+ * stream's end is known to come first. */
+size_t ctx_reach(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t off);
+/* 1 when buf lies in the lazy image being read. */
+int ctx_lazy_holds(const scan_ctx *ctx, const uint8_t *buf);
 
 /* Lets the kernel drop the mapped pages of [from, to) if they belong to the
  * file mapping; nothing happens for other memory. */

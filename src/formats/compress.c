@@ -23,10 +23,15 @@
 #endif
 
 #include "formats.h"
+#include "lazy.h"
+#include "opcodes.h"
 #include "util.h"
 
-#define CHUNK     (256u * 1024u) /* output granted to a decoder per call */
-#define ZF_DIGITS 19             /* len(hex(2 ** 64)) in joblib's ZF header */
+#define CHUNK        (256u * 1024u) /* output granted to a decoder per call */
+#define ZF_DIGITS    19             /* len(hex(2 ** 64)) in joblib's ZF header */
+#define RELEASE_STEP (8u << 20)     /* input pages let go behind the decoder */
+#define LAZY_HEAD    (64u << 10)    /* of a lazy image, kept from the first decoding */
+#define LAZY_TAG     (64u << 10)    /* where a lazy image is searched for joblib */
 
 typedef enum codec { C_NONE, C_ZLIB, C_GZIP, C_BZ2, C_XZ, C_LZMA, C_ZF, C_LZ4, C_ZSTD } codec;
 
@@ -101,86 +106,51 @@ static dstatus no_room(const sink *s)
     return s->nomem ? ST_NOMEM : ST_LIMIT;
 }
 
-/* ---- one stream per codec; *used gets the input bytes consumed ---- */
+/* ---- the decoder: a stream of streams, pulled a chunk at a time ---- */
 
-static dstatus run_zlib(const uint8_t *in, size_t len, int wbits, sink *o, size_t *used)
-{
-    z_stream z;
-    memset(&z, 0, sizeof(z));
-    if (inflateInit2(&z, wbits) != Z_OK)
-        return ST_NOMEM;
-    size_t pos = 0, avail;
-    dstatus st;
-    for (;;) {
-        uint8_t *dst = room(o, &avail);
-        if (!dst) {
-            st = no_room(o);
-            break;
-        }
-        uInt chunk = len - pos > CHUNK ? CHUNK : (uInt)(len - pos);
-        z.next_in = (Bytef *)(uintptr_t)(in + pos);
-        z.avail_in = chunk;
-        z.next_out = dst;
-        z.avail_out = (uInt)avail;
-        int r = inflate(&z, Z_NO_FLUSH);
-        pos += chunk - z.avail_in;
-        o->n += avail - z.avail_out;
-        if (r == Z_STREAM_END) {
-            st = ST_END;
-            break;
-        }
-        if (r != Z_OK && r != Z_BUF_ERROR) {
-            st = r == Z_MEM_ERROR ? ST_NOMEM : ST_CORRUPT;
-            break;
-        }
-        if (pos == len && z.avail_out > 0) {
-            st = ST_TRUNC;
-            break;
-        }
-    }
-    inflateEnd(&z);
-    *used = pos;
-    return st;
-}
+#define ST_GO ((dstatus)-1) /* a stream goes on */
 
-static dstatus run_bz2(const uint8_t *in, size_t len, sink *o, size_t *used)
+/* One decoder over the compressed input, as Python's readers take
+ * concatenated streams; bytes after the last one that do not start another
+ * are trailing data. */
+typedef struct zdec {
+    codec c; /* C_ZLIB for ZF data */
+    const uint8_t *in;
+    size_t len, pos; /* input, and how much of it was consumed */
+    size_t stream_start;
+    uint64_t memlimit; /* xz / lzma dictionary */
+    uint64_t stream_made;
+    int live;      /* a stream's decoder is open */
+    int streams;   /* opened so far */
+    int auto_lzma; /* this stream is read by LZMAFile's auto decoder */
+    int done;
+    dstatus st; /* how it ended */
+    size_t trailing;
+    const scan_ctx *ctx; /* input pages behind `released` are let go */
+    size_t released;
+    union {
+        z_stream z;
+        bz_stream b;
+        lzma_stream x;
+#ifdef CKPT_HAVE_LZ4
+        LZ4F_dctx *l4;
+#endif
+#ifdef CKPT_HAVE_ZSTD
+        ZSTD_DStream *zs;
+#endif
+    } s;
+} zdec;
+
+static void zdec_init(zdec *d, const scan_ctx *ctx, codec c, const uint8_t *in, size_t len,
+                      uint64_t memlimit)
 {
-    bz_stream z;
-    memset(&z, 0, sizeof(z));
-    if (BZ2_bzDecompressInit(&z, 0, 0) != BZ_OK)
-        return ST_NOMEM;
-    size_t pos = 0, avail;
-    dstatus st;
-    for (;;) {
-        uint8_t *dst = room(o, &avail);
-        if (!dst) {
-            st = no_room(o);
-            break;
-        }
-        unsigned chunk = len - pos > CHUNK ? CHUNK : (unsigned)(len - pos);
-        z.next_in = (char *)(uintptr_t)(in + pos);
-        z.avail_in = chunk;
-        z.next_out = (char *)dst;
-        z.avail_out = (unsigned)avail;
-        int r = BZ2_bzDecompress(&z);
-        pos += chunk - z.avail_in;
-        o->n += avail - z.avail_out;
-        if (r == BZ_STREAM_END) {
-            st = ST_END;
-            break;
-        }
-        if (r != BZ_OK) {
-            st = r == BZ_MEM_ERROR ? ST_NOMEM : ST_CORRUPT;
-            break;
-        }
-        if (pos == len && z.avail_out > 0) {
-            st = ST_TRUNC;
-            break;
-        }
-    }
-    BZ2_bzDecompressEnd(&z);
-    *used = pos;
-    return st;
+    memset(d, 0, sizeof(*d));
+    d->ctx = ctx;
+    d->c = c;
+    d->in = in;
+    d->len = len;
+    d->memlimit = memlimit;
+    d->st = ST_END;
 }
 
 static dstatus lzma_status(lzma_ret r)
@@ -192,152 +162,179 @@ static dstatus lzma_status(lzma_ret r)
     }
 }
 
-/* xz (one stream), lzma-alone, or either (auto: what follows a stream in
- * LZMAFile(FORMAT_AUTO)); the decoder's memory (dictionary) is capped by
- * max-memory. */
-static dstatus run_lzma(const uint8_t *in, size_t len, int alone, uint64_t memlimit, sink *o,
-                        size_t *used)
+/* Opens a decoder for the stream at d->pos: xz (one stream), lzma-alone,
+ * or after a first one either (LZMAFile(FORMAT_AUTO) tries any bytes). */
+static dstatus zdec_open(zdec *d)
 {
-    lzma_stream z = LZMA_STREAM_INIT;
-    lzma_ret r = alone == 2 ? lzma_auto_decoder(&z, memlimit, 0)
-                 : alone    ? lzma_alone_decoder(&z, memlimit)
-                            : lzma_stream_decoder(&z, memlimit, 0);
-    if (r != LZMA_OK)
+    d->auto_lzma = d->streams > 0 && (d->c == C_XZ || d->c == C_LZMA);
+    d->stream_made = 0;
+    d->stream_start = d->pos;
+    switch (d->c) {
+    case C_ZLIB:
+    case C_GZIP:
+        memset(&d->s.z, 0, sizeof(d->s.z));
+        if (inflateInit2(&d->s.z, d->c == C_GZIP ? 31 : 15) != Z_OK)
+            return ST_NOMEM;
+        break;
+    case C_BZ2:
+        memset(&d->s.b, 0, sizeof(d->s.b));
+        if (BZ2_bzDecompressInit(&d->s.b, 0, 0) != BZ_OK)
+            return ST_NOMEM;
+        break;
+    case C_XZ:
+    case C_LZMA: {
+        lzma_stream init = LZMA_STREAM_INIT;
+        d->s.x = init;
+        lzma_ret r = d->auto_lzma     ? lzma_auto_decoder(&d->s.x, d->memlimit, 0)
+                     : d->c == C_LZMA ? lzma_alone_decoder(&d->s.x, d->memlimit)
+                                      : lzma_stream_decoder(&d->s.x, d->memlimit, 0);
+        if (r != LZMA_OK)
+            return lzma_status(r);
+        break;
+    }
+#ifdef CKPT_HAVE_LZ4
+    case C_LZ4:
+        if (LZ4F_isError(LZ4F_createDecompressionContext(&d->s.l4, LZ4F_VERSION)))
+            return ST_NOMEM;
+        break;
+#endif
+#ifdef CKPT_HAVE_ZSTD
+    case C_ZSTD:
+        d->s.zs = ZSTD_createDStream();
+        if (!d->s.zs)
+            return ST_NOMEM;
+        break;
+#endif
+    default: return ST_CORRUPT;
+    }
+    d->live = 1;
+    d->streams++;
+    return ST_GO;
+}
+
+static void zdec_close(zdec *d)
+{
+    if (!d->live)
+        return;
+    switch (d->c) {
+    case C_ZLIB:
+    case C_GZIP: inflateEnd(&d->s.z); break;
+    case C_BZ2: BZ2_bzDecompressEnd(&d->s.b); break;
+    case C_XZ:
+    case C_LZMA: lzma_end(&d->s.x); break;
+#ifdef CKPT_HAVE_LZ4
+    case C_LZ4: LZ4F_freeDecompressionContext(d->s.l4); break;
+#endif
+#ifdef CKPT_HAVE_ZSTD
+    case C_ZSTD: ZSTD_freeDStream(d->s.zs); break;
+#endif
+    default: break;
+    }
+    d->live = 0;
+}
+
+static dstatus step_zlib(zdec *d, uint8_t *out, size_t cap, size_t *made)
+{
+    z_stream *z = &d->s.z;
+    uInt chunk = d->len - d->pos > CHUNK ? CHUNK : (uInt)(d->len - d->pos);
+    z->next_in = (Bytef *)(uintptr_t)(d->in + d->pos);
+    z->avail_in = chunk;
+    z->next_out = out;
+    z->avail_out = (uInt)cap;
+    int r = inflate(z, Z_NO_FLUSH);
+    d->pos += chunk - z->avail_in;
+    *made = cap - z->avail_out;
+    if (r == Z_STREAM_END)
+        return ST_END;
+    if (r != Z_OK && r != Z_BUF_ERROR)
+        return r == Z_MEM_ERROR ? ST_NOMEM : ST_CORRUPT;
+    return d->pos == d->len && z->avail_out > 0 ? ST_TRUNC : ST_GO;
+}
+
+static dstatus step_bz2(zdec *d, uint8_t *out, size_t cap, size_t *made)
+{
+    bz_stream *z = &d->s.b;
+    unsigned chunk = d->len - d->pos > CHUNK ? CHUNK : (unsigned)(d->len - d->pos);
+    z->next_in = (char *)(uintptr_t)(d->in + d->pos);
+    z->avail_in = chunk;
+    z->next_out = (char *)out;
+    z->avail_out = (unsigned)cap;
+    int r = BZ2_bzDecompress(z);
+    d->pos += chunk - z->avail_in;
+    *made = cap - z->avail_out;
+    if (r == BZ_STREAM_END)
+        return ST_END;
+    if (r != BZ_OK)
+        return r == BZ_MEM_ERROR ? ST_NOMEM : ST_CORRUPT;
+    return d->pos == d->len && z->avail_out > 0 ? ST_TRUNC : ST_GO;
+}
+
+static dstatus step_lzma(zdec *d, uint8_t *out, size_t cap, size_t *made)
+{
+    lzma_stream *z = &d->s.x;
+    z->next_in = d->in + d->pos;
+    z->avail_in = d->len - d->pos;
+    z->next_out = out;
+    z->avail_out = cap;
+    lzma_ret r = lzma_code(z, LZMA_RUN);
+    d->pos = d->len - z->avail_in;
+    *made = cap - z->avail_out;
+    if (r == LZMA_STREAM_END)
+        return ST_END;
+    if (r != LZMA_OK && r != LZMA_BUF_ERROR)
         return lzma_status(r);
-    size_t avail;
-    dstatus st;
-    z.next_in = in;
-    z.avail_in = len;
-    for (;;) {
-        uint8_t *dst = room(o, &avail);
-        if (!dst) {
-            st = no_room(o);
-            break;
-        }
-        z.next_out = dst;
-        z.avail_out = avail;
-        r = lzma_code(&z, LZMA_RUN);
-        o->n += avail - z.avail_out;
-        if (r == LZMA_STREAM_END) {
-            st = ST_END;
-            break;
-        }
-        if (r != LZMA_OK && r != LZMA_BUF_ERROR) {
-            st = lzma_status(r);
-            break;
-        }
-        if (z.avail_in == 0 && z.avail_out > 0) {
-            st = ST_TRUNC;
-            break;
-        }
-    }
-    *used = len - z.avail_in;
-    lzma_end(&z);
-    return st;
+    return z->avail_in == 0 && z->avail_out > 0 ? ST_TRUNC : ST_GO;
 }
 
 #ifdef CKPT_HAVE_LZ4
-static dstatus run_lz4(const uint8_t *in, size_t len, sink *o, size_t *used)
+static dstatus step_lz4(zdec *d, uint8_t *out, size_t cap, size_t *made)
 {
-    LZ4F_dctx *z;
-    if (LZ4F_isError(LZ4F_createDecompressionContext(&z, LZ4F_VERSION)))
-        return ST_NOMEM;
-    size_t pos = 0, avail;
-    dstatus st;
-    for (;;) {
-        uint8_t *dst = room(o, &avail);
-        if (!dst) {
-            st = no_room(o);
-            break;
-        }
-        size_t src = len - pos, made = avail;
-        size_t r = LZ4F_decompress(z, dst, &made, in + pos, &src, NULL);
-        pos += src;
-        o->n += made;
-        if (LZ4F_isError(r)) {
-            st = ST_CORRUPT;
-            break;
-        }
-        if (r == 0) {
-            st = ST_END;
-            break;
-        }
-        if (pos == len && made < avail) {
-            st = ST_TRUNC;
-            break;
-        }
-    }
-    LZ4F_freeDecompressionContext(z);
-    *used = pos;
-    return st;
+    size_t src = d->len - d->pos;
+    *made = cap;
+    size_t r = LZ4F_decompress(d->s.l4, out, made, d->in + d->pos, &src, NULL);
+    d->pos += src;
+    if (LZ4F_isError(r))
+        return ST_CORRUPT;
+    if (r == 0)
+        return ST_END;
+    return d->pos == d->len && *made < cap ? ST_TRUNC : ST_GO;
 }
 #endif
 
 #ifdef CKPT_HAVE_ZSTD
-static dstatus run_zstd(const uint8_t *in, size_t len, sink *o, size_t *used)
+static dstatus step_zstd(zdec *d, uint8_t *out, size_t cap, size_t *made)
 {
-    ZSTD_DStream *z = ZSTD_createDStream();
-    if (!z)
-        return ST_NOMEM;
-    ZSTD_inBuffer src = {in, len, 0};
-    size_t avail;
-    dstatus st;
-    for (;;) {
-        uint8_t *dst = room(o, &avail);
-        if (!dst) {
-            st = no_room(o);
-            break;
-        }
-        ZSTD_outBuffer out = {dst, avail, 0};
-        size_t r = ZSTD_decompressStream(z, &out, &src);
-        o->n += out.pos;
-        if (ZSTD_isError(r)) {
-            st = ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge ? ST_MEMLIMIT
-                                                                                  : ST_CORRUPT;
-            break;
-        }
-        if (r == 0) {
-            st = ST_END;
-            break;
-        }
-        if (src.pos == len && out.pos < avail) {
-            st = ST_TRUNC;
-            break;
-        }
-    }
-    ZSTD_freeDStream(z);
-    *used = src.pos;
-    return st;
+    ZSTD_inBuffer src = {d->in, d->len, d->pos};
+    ZSTD_outBuffer dst = {out, cap, 0};
+    size_t r = ZSTD_decompressStream(d->s.zs, &dst, &src);
+    d->pos = src.pos;
+    *made = dst.pos;
+    if (ZSTD_isError(r))
+        return ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge ? ST_MEMLIMIT
+                                                                                : ST_CORRUPT;
+    if (r == 0)
+        return ST_END;
+    return src.pos == d->len && dst.pos < cap ? ST_TRUNC : ST_GO;
 }
 #endif
 
-static dstatus run_one(scan_ctx *ctx, codec c, const uint8_t *in, size_t len, sink *o, size_t *used)
+static dstatus zdec_step(zdec *d, uint8_t *out, size_t cap, size_t *made)
 {
-    uint64_t memlimit = ctx_limit(ctx, CKPT_LIMIT_MEMORY);
-    switch (c) {
-    case C_ZLIB: return run_zlib(in, len, 15, o, used);
-    case C_GZIP: return run_zlib(in, len, 31, o, used);
-    case C_BZ2: return run_bz2(in, len, o, used);
-    case C_XZ: return run_lzma(in, len, 0, memlimit, o, used);
-    case C_LZMA: return run_lzma(in, len, 1, memlimit, o, used);
+    switch (d->c) {
+    case C_ZLIB:
+    case C_GZIP: return step_zlib(d, out, cap, made);
+    case C_BZ2: return step_bz2(d, out, cap, made);
+    case C_XZ:
+    case C_LZMA: return step_lzma(d, out, cap, made);
 #ifdef CKPT_HAVE_LZ4
-    case C_LZ4: return run_lz4(in, len, o, used);
+    case C_LZ4: return step_lz4(d, out, cap, made);
 #endif
 #ifdef CKPT_HAVE_ZSTD
-    case C_ZSTD: return run_zstd(in, len, o, used);
+    case C_ZSTD: return step_zstd(d, out, cap, made);
 #endif
-    default: *used = 0; return ST_CORRUPT;
+    default: *made = 0; return ST_CORRUPT;
     }
 }
-
-/* ---- driving it ---- */
-
-/* What decompressing produced and how it ended. */
-typedef struct outcome {
-    dstatus st;
-    size_t at;       /* input offset where it ended (or failed) */
-    size_t trailing; /* bytes after the last stream that are not another */
-} outcome;
 
 /* 1 when the bytes at `in` start a stream the reader of codec c goes on
  * into after a stream: the same codec (gzip members, bz2 streams, zlib
@@ -354,30 +351,90 @@ static int continues(codec c, const uint8_t *in, size_t len)
     return detect(in, len) == c;
 }
 
-/* Streams in a row, as Python's readers take concatenated members. Bytes
- * after the last stream that do not start another one are trailing data
- * (the readers ignore or reject them). */
-static outcome decompress(scan_ctx *ctx, codec c, const uint8_t *in, size_t len, sink *o)
+/* A stream ended with st: the next one, or the end of them all. */
+static void zdec_ended(zdec *d, dstatus st)
 {
-    outcome r = {ST_END, 0, 0};
-    int first = 1;
-    do {
-        size_t used = 0, before = o->n;
-        if (!first && (c == C_XZ || c == C_LZMA)) {
-            r.st = run_lzma(in + r.at, len - r.at, 2, ctx_limit(ctx, CKPT_LIMIT_MEMORY), o, &used);
-            if (r.st == ST_CORRUPT && o->n == before) {
-                r.st = ST_END; /* not a stream: LZMAFile ignores trailing data */
+    zdec_close(d);
+    if (st == ST_CORRUPT && d->auto_lzma && d->stream_made == 0) {
+        st = ST_END; /* not a stream: LZMAFile ignores trailing data */
+        d->pos = d->stream_start;
+    } else if (st == ST_END && d->pos < d->len &&
+               continues(d->c, d->in + d->pos, d->len - d->pos)) {
+        return;
+    }
+    d->st = st;
+    d->done = 1;
+    if (st == ST_END && d->pos < d->len)
+        d->trailing = d->len - d->pos;
+}
+
+/* Decodes the next bytes into out (at most cap); 0 only once every stream
+ * ended (d->st says how). */
+static size_t zdec_read(zdec *d, uint8_t *out, size_t cap)
+{
+    while (!d->done && cap) {
+        if (!d->live) {
+            dstatus st = zdec_open(d);
+            if (st != ST_GO) {
+                d->st = st;
+                d->done = 1;
                 break;
             }
-        } else {
-            r.st = run_one(ctx, c, in + r.at, len - r.at, o, &used);
         }
-        r.at += used;
-        first = 0;
-    } while (r.st == ST_END && r.at < len && continues(c, in + r.at, len - r.at));
-    if (r.st == ST_END && r.at < len)
-        r.trailing = len - r.at;
-    return r;
+        size_t made = 0;
+        dstatus st = zdec_step(d, out, cap > CHUNK ? CHUNK : cap, &made);
+        d->stream_made += made;
+        if (d->pos - d->released >= RELEASE_STEP) { /* read once per pass */
+            ctx_release_pages(d->ctx, d->in + d->released, d->in + d->pos);
+            d->released = d->pos;
+        }
+        if (st != ST_GO)
+            zdec_ended(d, st);
+        if (made)
+            return made;
+    }
+    return 0;
+}
+
+static void zdec_end(zdec *d)
+{
+    zdec_close(d);
+}
+
+/* lazy_src callbacks */
+static size_t zdec_pull(void *dec, uint8_t *out, size_t cap)
+{
+    return zdec_read(dec, out, cap);
+}
+
+static int zdec_rewind(void *dec)
+{
+    zdec *d = dec;
+    zdec_close(d);
+    zdec_init(d, d->ctx, d->c, d->in, d->len, d->memlimit);
+    return 1;
+}
+
+/* ---- driving it ---- */
+
+/* What decompressing produced and how it ended. */
+typedef struct outcome {
+    dstatus st;
+    size_t at;       /* input offset where it ended (or failed) */
+    size_t trailing; /* bytes after the last stream that are not another */
+} outcome;
+
+/* Decodes into the sink until the streams end or the sink is full. */
+static outcome fill_sink(zdec *d, sink *o)
+{
+    size_t avail;
+    while (!d->done) {
+        uint8_t *dst = room(o, &avail);
+        if (!dst)
+            return (outcome){no_room(o), d->pos, 0};
+        o->n += zdec_read(d, dst, avail);
+    }
+    return (outcome){d->st, d->pos, d->trailing};
 }
 
 /* The cap on output: what max-decompressed leaves after the enclosing
@@ -471,21 +528,89 @@ static void report_outcome(scan_ctx *ctx, const char *member, codec c, const out
                      name);
 }
 
-static void scan_output(scan_ctx *ctx, const char *member, codec c, const sink *o,
+/* The decompressed stream handed to the readers: held whole in a buffer,
+ * or a lazy image materialized as the walkers read it. */
+typedef struct output {
+    const uint8_t *p;
+    size_t n;
+    lazy_img *lazy;
+    uint64_t budget; /* a lazy image's: counts against max-decompressed below */
+} output;
+
+static void scan_output(scan_ctx *ctx, const char *member, codec c, const output *o,
                         ckpt_format *format)
 {
     static const char tag[] = "joblib.numpy_pickle";
-    int joblib = c == C_ZF || (o->n && memmem(o->p, o->n, tag, sizeof(tag) - 1));
+    /* a lazy image is searched in its first 64 KiB (the wrapper's import
+     * precedes its data); the format's name is all that depends on it */
+    size_t look = o->n;
+    if (o->lazy)
+        look = lazy_ready(o->lazy, 0, o->n < LAZY_TAG ? o->n : LAZY_TAG);
+    int joblib = c == C_ZF || (look && memmem(o->p, look, tag, sizeof(tag) - 1));
     *format = joblib ? CKPT_FORMAT_JOBLIB : CKPT_FORMAT_COMPRESSED_PICKLE;
     const uint8_t *out = o->p ? o->p : (const uint8_t *)"";
-    /* a gzip of a zip or tar is sniffed; anything else is what joblib and
-     * pandas unpickle */
-    ctx->held += o->n; /* counts against max-decompressed below */
+    uint64_t held = o->lazy ? o->budget : o->n;
+    ctx->held += held; /* counts against max-decompressed below */
+    lazy_img *outer = ctx->lazy;
+    ctx->lazy = o->lazy;
     /* joblib.load decompresses a file it opens; ZF goes to its old reader */
     ctx->joblib_next = !ctx->joblib ? JOBLIB_NO : c == C_ZF ? JOBLIB_ZF : JOBLIB_LOAD;
+    /* a gzip of a zip or tar is sniffed; anything else is what joblib and
+     * pandas unpickle (a lazy image never starts a container) */
     ctx_scan_member(ctx, member_join(ctx, member, "<decompressed>"), out, o->n,
-                    !starts_container(out, o->n));
-    ctx->held -= o->n;
+                    o->lazy || !starts_container(out, o->n));
+    ctx->lazy = outer;
+    ctx->held -= held;
+}
+
+/* What a stream read lazily may decompress in all (it is decoded again
+ * as it is walked, so this bounds time, not memory): max-decompressed-total
+ * less what this input already produced, or max-ratio times the input. */
+static size_t work_cap(const scan_ctx *ctx, size_t len, ckpt_limit *which)
+{
+    uint64_t total = ctx_limit(ctx, CKPT_LIMIT_DECOMPRESSED_TOTAL), ratio;
+    total = ctx->inflated < total ? total - ctx->inflated : 0;
+    *which = CKPT_LIMIT_DECOMPRESSED_TOTAL;
+    if (!mul_overflows(len, ctx_limit(ctx, CKPT_LIMIT_RATIO), &ratio) && ratio < total) {
+        total = ratio;
+        *which = CKPT_LIMIT_RATIO;
+    }
+    return total > SIZE_MAX - 1 ? SIZE_MAX - 1 : (size_t)total;
+}
+
+/* A pickle stream longer than max-decompressed lets it hold, read as a
+ * lazy image the walkers pull from (up to work_cap): its first bytes are
+ * the head of what was decoded into the sink, and the decoder goes on from
+ * where it stands. NULL when no image can be reserved. */
+static lazy_img *open_lazily(scan_ctx *ctx, zdec *d, size_t len, const sink *o, ckpt_limit *which,
+                             size_t *cap)
+{
+    ckpt_limit wwhich;
+    size_t wcap = work_cap(ctx, len, &wwhich);
+    uint64_t room = ctx_limit(ctx, CKPT_LIMIT_DECOMPRESSED);
+    room = ctx->held < room ? room - ctx->held : 0;
+    size_t head = o->n < LAZY_HEAD ? o->n : LAZY_HEAD;
+    if (head > room)
+        head = (size_t)room;
+    lazy_src src = {zdec_pull, zdec_rewind, d};
+    lazy_img *z = lazy_open(&src, wcap, room, o->p, head, o->n);
+    if (z) {
+        *which = wwhich;
+        *cap = wcap;
+    }
+    return z;
+}
+
+/* After the walks of a lazy image: the stream decoded to its end (what the
+ * walks left, thrown away), its length in *n and how it ended. */
+static outcome finish_lazily(zdec *d, lazy_img *z, size_t *n)
+{
+    lazy_finish(z);
+    int cut;
+    *n = lazy_end(z, &cut);
+    if (cut)
+        return (outcome){ST_LIMIT, d->pos, 0};
+    return (outcome){d->done ? d->st : ST_LIMIT, d->pos, d->trailing};
 }
 
 int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
@@ -513,32 +638,121 @@ int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_
 #endif
     ckpt_limit which;
     size_t cap = output_cap(ctx, len, &which);
-    sink o = {NULL, 0, 0, cap + 1, 0};
+    /* past what max-decompressed lets it hold, a pickle stream is read
+     * lazily (tests lower the point with lazy_above) */
+    size_t eager = cap;
+    int may_stream = which == CKPT_LIMIT_DECOMPRESSED;
+    if (ctx->sc->lazy_above && ctx->sc->lazy_above < eager) {
+        eager = (size_t)ctx->sc->lazy_above;
+        may_stream = 1;
+    }
+    sink o = {NULL, 0, 0, eager + 1, 0};
     uint64_t declared = 0;
     size_t start = 0;
     int zf_ok = c == C_ZF ? zf_header(buf, len, &declared, &start) : 1;
-    outcome r = decompress(ctx, c == C_ZF ? C_ZLIB : c, buf + start, len - start, &o);
-    ctx->inflated += o.n;
-    r.at += start;
-    if (o.n > cap) { /* the byte past the cap proves there was more */
-        o.n = cap;
-        if (r.st == ST_END)
-            r.st = ST_LIMIT;
+    zdec d;
+    zdec_init(&d, ctx, c == C_ZF ? C_ZLIB : c, buf + start, len - start,
+              ctx_limit(ctx, CKPT_LIMIT_MEMORY));
+    outcome r = fill_sink(&d, &o);
+    output out = {NULL, 0, NULL, 0};
+    if (o.n > eager && may_stream && r.st != ST_NOMEM && !starts_container(o.p, o.n))
+        out.lazy = open_lazily(ctx, &d, len - start, &o, &which, &cap);
+    if (out.lazy) {
+        ctx->inflated += o.n;
+        free(o.p);
+        o = (sink){NULL, 0, 0, 0, 0};
+        out.p = lazy_base(out.lazy);
+        out.n = lazy_bound(out.lazy);
+        out.budget = ctx_limit(ctx, CKPT_LIMIT_DECOMPRESSED);
+        out.budget = ctx->held < out.budget ? out.budget - ctx->held : 0;
+    } else {
+        if (o.n > eager && eager < cap) { /* lazy_above: the rest of what it may hold */
+            o.max = cap + 1;
+            r = fill_sink(&d, &o);
+        }
+        ctx->inflated += o.n;
+        if (o.n > cap) { /* the byte past the cap proves there was more */
+            o.n = cap;
+            if (r.st == ST_END)
+                r.st = ST_LIMIT;
+        }
+        out.p = o.p;
+        out.n = o.n;
     }
-    scan_output(ctx, member, c, &o, format);
+    scan_output(ctx, member, c, &out, format);
+    if (out.lazy) {
+        r = finish_lazily(&d, out.lazy, &out.n);
+        ctx->inflated += lazy_decoded(out.lazy);
+    }
+    r.at += start;
     if (!zf_ok)
         ctx_findingf(ctx, CKPT_F_MALFORMED, member, 2,
                      "joblib ZF header whose length is not hexadecimal: "
                      "joblib refuses the file");
-    else if (c == C_ZF && r.st == ST_END && declared != o.n)
+    else if (c == C_ZF && r.st == ST_END && declared != out.n)
         ctx_findingf(
             ctx, CKPT_F_ARCHIVE_ANOMALY, member, 2,
             "joblib ZF header says %llu bytes, the data holds %zu: joblib refuses the file "
             "after decompressing it",
-            (unsigned long long)declared, o.n);
+            (unsigned long long)declared, out.n);
     if (c == C_ZF && r.st == ST_END)
         r.trailing = 0; /* zlib.decompress ignores what follows the stream */
     report_outcome(ctx, member, c == C_ZF ? C_ZLIB : c, &r, which, cap);
+    lazy_close(out.lazy);
+    zdec_end(&d);
     free(o.p);
     return 1;
+}
+
+/* ---- names_joblib over a lazy image ---- */
+
+#define SKIM_STEP (64u << 10) /* first pull of the skim, then doubling */
+
+/* At `at` (inside have): the header length of a bytes constant whose body
+ * the walks skip (longer than LAZY_BIG_CONSTANT), *count its length; 0 for
+ * anything else. */
+static size_t big_constant_at(const uint8_t *buf, size_t have, size_t at, uint64_t *count)
+{
+    size_t width = buf[at] == OP_BINBYTES                                ? 4
+                   : buf[at] == OP_BINBYTES8 || buf[at] == OP_BYTEARRAY8 ? 8
+                                                                         : 0;
+    if (!width || width + 1 > have - at)
+        return 0;
+    *count = width == 4 ? load_le32(buf + at + 1) : load_le64(buf + at + 1);
+    return *count > LAZY_BIG_CONSTANT ? 1 + width : 0;
+}
+
+static int holds_names(const uint8_t *p, size_t n)
+{
+    return memmem(p, n, "joblib", 6) || memmem(p, n, "ArrayWrapper", 12);
+}
+
+int lazy_names_joblib(scan_ctx *ctx, const uint8_t *buf, size_t len)
+{
+    size_t pos = 0, seg = 0, want = SKIM_STEP;
+    for (;;) {
+        size_t have = ctx_ready(ctx, buf, len, seg, want);
+        len = ctx_reach(ctx, buf, len, 0); /* shorter once the end is known */
+        int ran_out = 0;
+        size_t stop = pickle_skim_stop_ex(buf, have, pos, &ran_out);
+        size_t at = pickle_skim_reach(buf, have, pos);
+        uint64_t count = 0;
+        size_t head = stop == SIZE_MAX && ran_out ? big_constant_at(buf, have, at, &count) : 0;
+        if (stop != SIZE_MAX || !ran_out || (have == len && !head))
+            return holds_names(buf + seg, (at < have ? at + 1 : have) - seg);
+        if (head && (count > len - at - head ||
+                     ctx_reach(ctx, buf, len, at + head + (size_t)count) < at + head + count))
+            return holds_names(buf + seg, at + 1 - seg); /* the skim stops at a cut body */
+        if (holds_names(buf + seg, (head ? at + head : have) - seg))
+            return 1;
+        if (!head) { /* pull on, doubling */
+            if (have < want)
+                return 1; /* the budget refused: both readings */
+            want = have + (have - seg);
+            pos = at;
+            continue;
+        }
+        seg = pos = at + head + (size_t)count;
+        want = seg + SKIM_STEP;
+    }
 }

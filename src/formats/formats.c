@@ -33,7 +33,9 @@ static void read_c_stream(scan_ctx *ctx, const char *member, const uint8_t *buf,
     lite_result first;
     int ahead = pickle_walk_ahead(ctx, buf, len, 0, NULL, &first);
     assert(!ahead || first.end == pickle_skim_stop(buf, len, 0));
-    if (read_torch_legacy_at(ctx, member, buf, len, ahead ? first.end : SIZE_MAX)) {
+    /* torch.load never decompresses: no lazy image (lazy.h) is its legacy format */
+    if (!ctx_lazy_holds(ctx, buf) &&
+        read_torch_legacy_at(ctx, member, buf, len, ahead ? first.end : SIZE_MAX)) {
         *format = CKPT_FORMAT_TORCH_LEGACY;
     } else {
         *format = CKPT_FORMAT_PICKLE;
@@ -66,8 +68,10 @@ static int first_complete(const ckpt_report *r, const char *member)
  * the opcodes of pickle 1 do (a whole checkpoint is never searched); a
  * stream that desyncs the two unpicklers before that fails the C reading,
  * which gets joblib's reading anyway (python_may_differ). */
-static int names_joblib(const uint8_t *buf, size_t len)
+static int names_joblib(scan_ctx *ctx, const uint8_t *buf, size_t len)
 {
+    if (ctx_lazy_holds(ctx, buf))
+        return lazy_names_joblib(ctx, buf, len);
     size_t reach = pickle_skim_reach(buf, len, 0);
     size_t n = reach < len ? reach + 1 : len;
     return memmem(buf, n, "joblib", 6) || memmem(buf, n, "ArrayWrapper", 12);
@@ -150,7 +154,7 @@ static void unite(scan_ctx *ctx, const char *member, ckpt_report *rc, ckpt_repor
 void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                         ckpt_format *format)
 {
-    if (!ctx->joblib || !names_joblib(buf, len)) {
+    if (!ctx->joblib || !names_joblib(ctx, buf, len)) {
         read_c_stream(ctx, member, buf, len, format);
         if (ctx->joblib && (ctx->sc->all_readings || python_may_differ(ctx->rep, member))) {
             ckpt_report *rj = read_joblib(ctx, member, buf, len);

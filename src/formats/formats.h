@@ -73,6 +73,12 @@ int compressed_magic(const uint8_t *buf, size_t len);
 int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                     ckpt_format *format);
 
+/* compress.c: names_joblib (formats.c) over a lazy image (lazy.h): 1 when
+ * the opcodes of pickle 1 hold "joblib" or "ArrayWrapper", searched as it
+ * is skimmed, pulling what the skim reads and stepping over the bodies of
+ * big constants as the walks do (or when what it needs cannot be held). */
+int lazy_names_joblib(scan_ctx *ctx, const uint8_t *buf, size_t len);
+
 /* legacy.c: element size of a legacy storage type (torch.FloatStorage ...),
  * 0 when unknown. */
 struct value;

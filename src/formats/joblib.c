@@ -507,6 +507,12 @@ static size_t raw_array(scan_ctx *ctx, const char *member, const uint8_t *buf, s
 {
     size_t start = pos;
     if (a->has_align) {
+        if (pos < len && ctx_ready(ctx, buf, len, pos, pos + 1) <= pos) {
+            ctx_findingf(ctx, CKPT_F_LIMIT, member, pos,
+                         "max-decompressed: a joblib array's padding does not fit in the "
+                         "decompressed bytes the stream may hold; the rest was not scanned");
+            return SIZE_MAX;
+        }
         if (pos >= len) {
             ctx_findingf(ctx, CKPT_F_TRUNCATED, member, pos,
                          "the stream ends before a joblib array");
@@ -514,6 +520,8 @@ static size_t raw_array(scan_ctx *ctx, const char *member, const uint8_t *buf, s
         }
         pos += 1 + (size_t)buf[pos]; /* padding-length byte, then that much padding */
     }
+    if (range_fits(pos, nbytes, len))
+        len = ctx_reach(ctx, buf, len, pos + (size_t)nbytes); /* a lazy image's end */
     if (!range_fits(pos, nbytes, len)) {
         ctx_findingf(ctx, CKPT_F_TRUNCATED, member, start,
                      "joblib array data (%llu bytes) runs past the end of the stream",

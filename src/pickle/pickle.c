@@ -28,7 +28,9 @@ static void vm_init(vm *v, scan_ctx *ctx, const char *member, const uint8_t *buf
     v->ctx = ctx;
     v->member = member ? member : "";
     v->buf = buf;
-    v->len = len;
+    v->total = len;
+    v->len = ctx_ready(ctx, buf, len, start, start); /* len unless in a lazy image */
+    v->total = ctx_reach(ctx, buf, len, 0);
     v->pos = start;
     v->op_off = start;
     v->weights_only_ok = 1;
@@ -165,10 +167,15 @@ static void run(vm *v, size_t start)
             v->prefetched = v->len - v->pos > step ? v->pos + step : v->len;
             ctx_prefetch(v->ctx, v->buf + v->pos, v->buf + v->prefetched);
         }
+        if (v->pos >= v->len && v->len < v->total)
+            vm_pull(v, v->pos, v->pos + 1); /* a lazy image */
         if (v->pos >= v->len) {
             v->op_off = v->pos;
             v->op = 0;
-            vm_fail(v, CKPT_F_TRUNCATED, "the data ends before STOP");
+            if (v->len < v->total)
+                vm_refused(v, v->pos);
+            else
+                vm_fail(v, CKPT_F_TRUNCATED, "the data ends before STOP");
         } else {
             step(v, start);
         }
@@ -198,7 +205,8 @@ static void record(vm *v, size_t start)
  * that read persistent ids or the result. */
 static int fast_path_allowed(const scan_ctx *ctx, const pickle_hooks *hooks)
 {
-    return !ctx->dis && !ctx->sc->no_fast_path && !insp_active(ctx) &&
+    /* in a lazy image (lazy.h) only the full interpreter pulls bytes */
+    return !ctx->dis && !ctx->sc->no_fast_path && !insp_active(ctx) && !ctx->lazy &&
            (!hooks || (!hooks->on_stop && !hooks->on_persid && !hooks->python));
 }
 
@@ -490,6 +498,14 @@ static size_t scan_rest(scan_ctx *ctx, const char *member, const uint8_t *buf, s
         size_t next = res.end;
         if (next >= len)
             break;
+        if (ctx_ready(ctx, buf, len, next, next + 1) <= next) {
+            if (next >= ctx_reach(ctx, buf, len, next))
+                break; /* a lazy image's end */
+            ctx_finding(ctx, CKPT_F_LIMIT, member, next,
+                        "max-decompressed: what follows this pickle does not fit in the "
+                        "decompressed bytes the stream may hold; it was not scanned");
+            break;
+        }
         if (!looks_like_pickle(buf, len, next)) {
             ctx_finding(ctx, CKPT_F_TRAILING_DATA, member, next, NULL);
             break;

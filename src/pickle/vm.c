@@ -125,6 +125,8 @@ void vm_drop_frame_rest(vm *v)
     v->pos = v->file_pos > v->frame_end ? v->file_pos : v->frame_end;
     v->file_pos = 0;
     v->in_frame = 0;
+    if (v->len < v->total)
+        vm_pull(v, v->pos, v->pos); /* a jump in a lazy image: nothing read yet */
 }
 
 /* 1 when part of the frame is left unread (always 0 when not in_frame). */
@@ -133,13 +135,35 @@ static int frame_rest(const vm *v)
     return v->in_frame && v->pos < v->frame_end;
 }
 
+int vm_pull(vm *v, size_t from, size_t to)
+{
+    if (to > v->total)
+        to = v->total;
+    v->len = ctx_ready(v->ctx, v->buf, v->total, from, to);
+    v->total = ctx_reach(v->ctx, v->buf, v->total, 0); /* shorter once the end is known */
+    return v->len >= to;
+}
+
+void vm_refused(vm *v, size_t at)
+{
+    vm_fail(v, CKPT_F_LIMIT,
+            "max-decompressed: the walk needs more than the %llu decompressed bytes this stream "
+            "may hold at once (offset %zu); the rest was not walked",
+            (unsigned long long)ctx_limit(v->ctx, CKPT_LIMIT_DECOMPRESSED), at);
+}
+
 static const uint8_t *take(vm *v, size_t n, int into)
 {
     if (v->no_peek && !into && frame_rest(v) && n > v->frame_end - v->pos)
         vm_drop_frame_rest(v);
-    if (n > v->len - v->pos) {
+    if (v->len < v->total && (v->pos > v->len || n > v->len - v->pos) &&
+        !vm_pull(v, v->pos, n > v->total - v->pos ? v->total : v->pos + n) && v->len < v->total) {
+        vm_refused(v, v->pos);
+        return NULL;
+    }
+    if (n > v->total - v->pos) {
         vm_fail(v, CKPT_F_TRUNCATED, "%s needs %zu bytes, %zu remain", op_name(v->op), n,
-                v->len - v->pos);
+                v->total - v->pos);
         return NULL;
     }
     if (!check_frame(v, n))
@@ -165,6 +189,18 @@ const char *vm_line(vm *v, size_t *len)
         vm_drop_frame_rest(v);
     const uint8_t *start = v->buf + v->pos;
     const uint8_t *nl = memchr(start, '\n', v->len - v->pos);
+    while (!nl && v->len < v->total) { /* a lazy image: pull on, doubling */
+        size_t seen = v->len - v->pos;
+        vm_pull(v, v->pos, v->len + (seen > 4096 ? seen : 4096));
+        if (v->len - v->pos == seen) {
+            if (v->len < v->total) {
+                vm_refused(v, v->pos);
+                return NULL;
+            }
+            break;
+        }
+        nl = memchr(start + seen, '\n', v->len - v->pos - seen);
+    }
     if (!nl && v->py && !frame_rest(v)) {
         /* Lib/pickle.py: readline() at EOF gives what is left, and the
          * opcode cuts its last byte as if it were the newline */

@@ -23,7 +23,9 @@ typedef struct vm {
     scan_ctx *ctx;
     const char *member;
     const uint8_t *buf;
-    size_t len;
+    size_t len;    /* readable bytes: `total`, or in a lazy image the end of
+                      the run materialized from pos (vm_pull) */
+    size_t total;  /* the stream's length */
     size_t pos;    /* next byte to read */
     size_t op_off; /* offset of the current opcode */
     uint8_t op;
@@ -126,6 +128,11 @@ static inline const uint8_t *vm_take(vm *v, size_t n)
  * BYTEARRAY8, which _pickle.c reads with readinto(): they run on past a
  * frame's end even without peek(). */
 const uint8_t *vm_take_into(vm *v, size_t n);
+/* Lazy images (lazy.h): materializes buf[from, to) and sets len to the end
+ * of the readable run from `from`; 1 when it reaches `to`. */
+int vm_pull(vm *v, size_t from, size_t to);
+/* Fails the walk because a lazy image's budget refused bytes it needs. */
+void vm_refused(vm *v, size_t at);
 /* A line up to '\n' (excluded); NULL after a truncation error. */
 const char *vm_line(vm *v, size_t *len);
 /* no_peek: throws away the rest of the current frame (reading goes on at

@@ -456,12 +456,14 @@ static void run_build_hook(vm *v, const value *obj, const value *state)
     int framed = v->in_frame && v->pos < v->frame_end;
     size_t at = !framed ? v->pos : v->file_pos ? v->file_pos : v->frame_end;
     size_t skip =
-        v->hooks->after_build(v->hooks->hctx, v->ctx, v->member, obj, state, v->buf, v->len, at);
+        v->hooks->after_build(v->hooks->hctx, v->ctx, v->member, obj, state, v->buf, v->total, at);
     if (skip == SIZE_MAX) {
         v->failed = 1;
         return;
     }
-    if (skip > v->len - at) {
+    if (skip <= v->total - at)
+        v->total = ctx_reach(v->ctx, v->buf, v->total, at + skip); /* a lazy image's end */
+    if (skip > v->total - at) {
         vm_fail(v, CKPT_F_TRUNCATED, "array data runs past the end of the stream");
         return;
     }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "lazy.h"
 #include "opcodes.h"
 #include "pytext.h"
 #include "util.h"
@@ -79,8 +80,52 @@ static void op_float(vm *v)
         vm_push(v, f);
 }
 
+/* In a lazy image (lazy.h), the body of a bytes constant longer than
+ * LAZY_BIG_CONSTANT is data for pickle.load, not something to hold: its
+ * first LAZY_KEEP bytes are materialized, the rest is decoded and thrown
+ * away. */
+#define LAZY_KEEP (64u << 10)
+
+/* A big bytes body in a lazy image: its first bytes (*kept of them), or
+ * NULL after an error. The walk goes on after the whole body. */
+static const uint8_t *take_big(vm *v, size_t n, size_t *kept)
+{
+    size_t keep = v->lim_string > LAZY_KEEP ? (size_t)v->lim_string : LAZY_KEEP;
+    *kept = keep < n ? keep : n;
+    const uint8_t *p = vm_take_into(v, *kept); /* frames, truncation, the pull */
+    if (!p)
+        return NULL;
+    v->pos -= *kept;
+    /* decodes past the body: is it all there? */
+    v->total = ctx_reach(v->ctx, v->buf, v->total, n > v->total - v->pos ? v->total : v->pos + n);
+    if (n > v->total - v->pos) {
+        vm_fail(v, CKPT_F_TRUNCATED, "%s needs %zu bytes, %zu remain", opcode_table[v->op].name, n,
+                v->total - v->pos);
+        return NULL;
+    }
+    v->pos += n;
+    vm_pull(v, v->pos, v->pos); /* len: past the skipped bytes, nothing read yet */
+    return p;
+}
+
+/* What a big constant of a lazy image whose first `kept` bytes are known
+ * could be: a pickle (it would be scanned as one) or a checkpoint cannot be
+ * told or scanned without holding it, so that is a limit finding. */
+static void check_big_constant(vm *v, const uint8_t *p, size_t kept, size_t n, int text)
+{
+    int ran_out = 0;
+    size_t stop = opcode_table[p[0]].name ? pickle_skim_stop_ex(p, kept, 0, &ran_out) : 0;
+    int may_pickle = stop == SIZE_MAX && ran_out; /* no STOP or bad opcode in the prefix */
+    int may_checkpoint = pickle_constant_checkpoint(p, kept, text);
+    if (may_pickle || may_checkpoint)
+        vm_note(v, CKPT_F_LIMIT, -1, NULL, NULL,
+                "max-decompressed: a %zu-byte constant that may be a %s is too big to hold in "
+                "memory; it was not scanned",
+                n, may_checkpoint ? "torch checkpoint" : "pickle");
+}
+
 /* Length-prefixed argument: returns the bytes and sets *n. */
-static const uint8_t *take_counted(vm *v, size_t width, uint64_t *n)
+static const uint8_t *take_counted(vm *v, size_t width, uint64_t *n, size_t *kept)
 {
     const uint8_t *p = vm_take(v, width);
     if (!p)
@@ -94,6 +139,9 @@ static const uint8_t *take_counted(vm *v, size_t width, uint64_t *n)
     /* bytes and bytearray bodies are read with readinto(), strings with read() */
     int into = v->op == OP_BINBYTES || v->op == OP_SHORT_BINBYTES || v->op == OP_BINBYTES8 ||
                v->op == OP_BYTEARRAY8;
+    *kept = (size_t)*n;
+    if (into && *n > LAZY_BIG_CONSTANT && v->len < v->total)
+        return take_big(v, (size_t)*n, kept);
     return into ? vm_take_into(v, (size_t)*n) : vm_take(v, (size_t)*n);
 }
 
@@ -111,7 +159,8 @@ static value str_value(vm *v, vkind kind, const uint8_t *p, uint64_t n)
 static void op_counted(vm *v, size_t width, vkind kind)
 {
     uint64_t n;
-    const uint8_t *p = take_counted(v, width, &n);
+    size_t kept;
+    const uint8_t *p = take_counted(v, width, &n, &kept);
     if (!p)
         return;
     int decoded = kind == V_STR && v->op != OP_BINSTRING && v->op != OP_SHORT_BINSTRING;
@@ -127,9 +176,13 @@ static void op_counted(vm *v, size_t width, vkind kind)
     /* a decoded string was checked whole; a kept prefix may end mid-character */
     if (kind == V_STR && (!decoded || s.len < n) && !py_utf8_valid(p, s.len, 1))
         s.flags |= VF_NOT_UTF8;
-    vm_check_embedded(v, p, (size_t)n);
-    if ((kind == V_BYTES || kind == V_STR) && vm_check_checkpoint(v, p, (size_t)n, decoded))
-        s.flags |= VF_CHECKPOINT;
+    if (kept < n) {
+        check_big_constant(v, p, kept, (size_t)n, decoded);
+    } else {
+        vm_check_embedded(v, p, (size_t)n);
+        if ((kind == V_BYTES || kind == V_STR) && vm_check_checkpoint(v, p, (size_t)n, decoded))
+            s.flags |= VF_CHECKPOINT;
+    }
     vm_push(v, s);
 }
 
@@ -343,14 +396,20 @@ static void op_frame(vm *v)
     int fits = nested && n <= outer_end - v->pos;
     if (v->no_peek && nested && !fits)
         vm_drop_frame_rest(v);
-    if (n > v->len - v->pos && v->py) {
+    /* a lazy image holds the frame (writers keep frames near 64 KiB) */
+    if (v->len < v->total && !vm_pull(v, v->pos, n > v->total - v->pos ? v->total : v->pos + n) &&
+        v->len < v->total) {
+        vm_refused(v, v->pos);
+        return;
+    }
+    if (n > v->total - v->pos && v->py) {
         vm_note(v, CKPT_F_TRUNCATED, -1, NULL, NULL,
                 "FRAME of %llu bytes, only %zu remain: Lib/pickle.py (joblib) reads what is there",
-                (unsigned long long)n, v->len - v->pos);
-        n = v->len - v->pos;
-    } else if (n > v->len - v->pos) {
+                (unsigned long long)n, v->total - v->pos);
+        n = v->total - v->pos;
+    } else if (n > v->total - v->pos) {
         vm_fail(v, CKPT_F_TRUNCATED, "FRAME of %llu bytes, only %zu remain", (unsigned long long)n,
-                v->len - v->pos);
+                v->total - v->pos);
         return;
     }
     v->in_frame = 1;

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Resource bombs: each input is built here, scanned by ckptscan in a child
 process, and must finish under an asserted wall time and peak RSS with an
-asserted finding (or verdict). Standard library only; nothing is unpickled.
+asserted finding (or verdict). Standard library only (benign_joblib_512m
+uses numpy and joblib when present, to dump models); nothing is unpickled.
 
 Usage: run_bombs.py --ckptscan PATH [--only NAME]
 """
@@ -239,6 +240,15 @@ def joblib_zlib_bomb():
     return b"\x78\xda" + data + struct.pack(">I", adler)
 
 
+def joblib_zlib_payload_after_1g():
+    """A 1 GiB bytes constant, then os.system, in one zlib stream: the
+    constant is decoded and thrown away (never held), the payload found."""
+    n = 1 << 30
+    data, _ = deflate_repeat(b"\x80\x04\x8e" + struct.pack("<Q", n), bytes(MiB), n // MiB,
+                             b"0cos\nsystem\n(S'true'\ntR.")
+    return b"\x78\x01" + data  # no adler32: the stream ends before its end marker
+
+
 def joblib_gzip_bomb():
     """The same 1 GiB pickle gzip-compressed (joblib compress='gzip')."""
     data, crc = binbytes8_bomb(1)
@@ -355,8 +365,12 @@ BOMBS = {
     "overlapping_1000x1g": (overlapping_members, 5, 128, "limit"),
     "npz_plain_1g": (npz_plain_bomb, 10, 128, "verdict:safe"),
     "npz_object_1g": (npz_object_bomb, 10, 128, "limit"),
-    "joblib_zlib_1g": (joblib_zlib_bomb, 10, 128, "limit"),
-    "joblib_gzip_1g": (joblib_gzip_bomb, 10, 128, "limit"),
+    # a compressed pickle stream is read as it is walked (src/base/lazy.c): the
+    # 1 GiB constant is decoded and thrown away, never held, and the stream
+    # is what pickle.load reads: a bytes object, nothing imported
+    "joblib_zlib_1g": (joblib_zlib_bomb, 10, 128, "verdict:safe"),
+    "joblib_gzip_1g": (joblib_gzip_bomb, 10, 128, "verdict:safe"),
+    "joblib_zlib_1g_then_payload": (joblib_zlib_payload_after_1g, 10, 128, "command"),
     "joblib_xz_256m": (joblib_xz_bomb, 10, 160, "limit"),
     "joblib_bz2_ratio": (joblib_bz2_ratio, 10, 128, "limit"),
 }
@@ -476,6 +490,63 @@ def workers_share_memory(exe, work):
     return ok
 
 
+def two_bombs_two_workers(exe, work):
+    """Two 1 GiB deflate bombs in data.pkl under -j 2: <= 512 MiB together
+    (one costs <= 256 MiB: the deflate_bomb_1g_data_pkl case)."""
+    paths = []
+    for n in "ab":
+        paths.append(os.path.join(work, f"bomb_{n}.pt"))
+        with open(paths[-1], "wb") as f:
+            f.write(deflate_bomb_data_pkl())
+    m = measure(exe, paths[0], ["-j", "2", paths[1]])
+    files = json.loads(m["out"])["files"]
+    rss_mib = m["rss_kb"] / 1024
+    ok = (len(files) == 2 and all(r["verdict"] != "safe" for r in files) and rss_mib <= 512
+          and m["secs"] <= 10)
+    print(f"{'ok  ' if ok else 'FAIL'} two_bombs_two_workers: {m['secs']:.2f}s (<= 10), "
+          f"{rss_mib:.0f} MiB (<= 512), verdicts {[r['verdict'] for r in files]}")
+    return ok
+
+
+def benign_joblib_512m(exe, work):
+    """A benign 512 MiB float64 array saved by joblib.dump(compress=3) (zlib)
+    and a 96 MiB one by compress='gzip', with os.system pickled after the
+    array in a third: SAFE, SAFE, DANGEROUS, each in <= 256 MiB. Needs numpy
+    and joblib (skipped without them); nothing is loaded."""
+    try:
+        import joblib
+        import numpy as np
+    except ImportError:
+        print("skip benign_joblib_512m: no numpy/joblib in this interpreter")
+        return True
+
+    class Payload:  # pickles as os.system('true'); only ever dumped here
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    cases = [("model_512m.joblib", {"coef": np.arange(64 << 20, dtype=np.float64),
+                                    "name": "model"}, 3, "safe"),
+             ("model_96m.joblib.gz", [np.arange(12 << 20, dtype=np.float64)], ("gzip", 3),
+              "safe"),
+             ("payload_96m.joblib", [np.arange(12 << 20, dtype=np.float64), Payload()], 3,
+              "dangerous")]
+    ok = True
+    for name, obj, compress, want in cases:
+        path = os.path.join(work, name)
+        joblib.dump(obj, path, compress=compress)
+        m = measure(exe, path, [])
+        rep = json.loads(m["out"])["files"][0]
+        rss_mib = m["rss_kb"] / 1024
+        good = rep["verdict"] == want and rss_mib <= 256 and m["secs"] <= 30
+        ok &= good
+        print(f"{'ok  ' if good else 'FAIL'} benign_joblib_512m {name} "
+              f"({os.path.getsize(path)} bytes): {m['secs']:.2f}s (<= 30), {rss_mib:.0f} MiB "
+              f"(<= 256), verdict {rep['verdict']}, want {want}, "
+              f"codes {sorted({x['code'] for x in rep['findings']})}")
+        os.unlink(path)
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckptscan", required=True)
@@ -508,6 +579,12 @@ def main():
             ok = workers_share_memory(exe, work)
             passed += ok
             failed += not ok
+        for name, check in (("two_bombs_two_workers", two_bombs_two_workers),
+                            ("benign_joblib_512m", benign_joblib_512m)):
+            if not a.only or a.only == name:
+                ok = check(exe, work)
+                passed += ok
+                failed += not ok
         if not a.only or a.only == "truncated_while_scanned":
             ok = truncated_while_scanned(exe, work)
             passed += ok
