@@ -21,6 +21,8 @@ typedef struct lazy_img lazy_img;
 /* The walks of a lazy image hold the body of a bytes constant up to this
  * long; a longer one is data for pickle.load: decoded and thrown away. */
 #define LAZY_BIG_CONSTANT (1u << 20)
+/* ... of which the first max(max-string, this) bytes are held. */
+#define LAZY_BIG_KEEP (64u << 10)
 
 /* An image of the stream's first `bound` bytes whose pages cost nothing
  * until materialized; at most `budget` bytes are at once. The decoder stands

@@ -30,7 +30,6 @@
 #define CHUNK        (256u * 1024u) /* output granted to a decoder per call */
 #define ZF_DIGITS    19             /* len(hex(2 ** 64)) in joblib's ZF header */
 #define RELEASE_STEP (8u << 20)     /* input pages let go behind the decoder */
-#define LAZY_HEAD    (64u << 10)    /* of a lazy image, kept from the first decoding */
 #define LAZY_TAG     (64u << 10)    /* where a lazy image is searched for joblib */
 
 typedef enum codec { C_NONE, C_ZLIB, C_GZIP, C_BZ2, C_XZ, C_LZMA, C_ZF, C_LZ4, C_ZSTD } codec;
@@ -589,9 +588,9 @@ static lazy_img *open_lazily(scan_ctx *ctx, zdec *d, size_t len, const sink *o, 
     size_t wcap = work_cap(ctx, len, &wwhich);
     uint64_t room = ctx_limit(ctx, CKPT_LIMIT_DECOMPRESSED);
     room = ctx->held < room ? room - ctx->held : 0;
-    size_t head = o->n < LAZY_HEAD ? o->n : LAZY_HEAD;
-    if (head > room)
-        head = (size_t)room;
+    /* a quarter of the budget: the walks read there without decoding the
+     * stream again (the decoder stands past it) */
+    size_t head = o->n < room / 4 ? o->n : (size_t)(room / 4);
     lazy_src src = {zdec_pull, zdec_rewind, d};
     lazy_img *z = lazy_open(&src, wcap, room, o->p, head, o->n);
     if (z) {
@@ -610,7 +609,12 @@ static outcome finish_lazily(zdec *d, lazy_img *z, size_t *n)
     *n = lazy_end(z, &cut);
     if (cut)
         return (outcome){ST_LIMIT, d->pos, 0};
-    return (outcome){d->done ? d->st : ST_LIMIT, d->pos, d->trailing};
+    /* decoded again after a rewind: the stream's end is known, not reached */
+    uint8_t *scratch = d->done ? NULL : malloc(CHUNK);
+    while (scratch && !d->done)
+        zdec_read(d, scratch, CHUNK);
+    free(scratch);
+    return (outcome){d->done ? d->st : ST_NOMEM, d->pos, d->trailing};
 }
 
 int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
@@ -740,6 +744,9 @@ int lazy_names_joblib(scan_ctx *ctx, const uint8_t *buf, size_t len)
         size_t head = stop == SIZE_MAX && ran_out ? big_constant_at(buf, have, at, &count) : 0;
         if (stop != SIZE_MAX || !ran_out || (have == len && !head))
             return holds_names(buf + seg, (at < have ? at + 1 : have) - seg);
+        if (head) /* what the walks keep of it, before the decoder passes it */
+            ctx_ready(ctx, buf, len, at + head,
+                      at + head + (count < LAZY_BIG_KEEP ? (size_t)count : LAZY_BIG_KEEP));
         if (head && (count > len - at - head ||
                      ctx_reach(ctx, buf, len, at + head + (size_t)count) < at + head + count))
             return holds_names(buf + seg, at + 1 - seg); /* the skim stops at a cut body */

@@ -82,15 +82,14 @@ static void op_float(vm *v)
 
 /* In a lazy image (lazy.h), the body of a bytes constant longer than
  * LAZY_BIG_CONSTANT is data for pickle.load, not something to hold: its
- * first LAZY_KEEP bytes are materialized, the rest is decoded and thrown
+ * first LAZY_BIG_KEEP bytes are materialized, the rest is decoded and thrown
  * away. */
-#define LAZY_KEEP (64u << 10)
 
 /* A big bytes body in a lazy image: its first bytes (*kept of them), or
  * NULL after an error. The walk goes on after the whole body. */
 static const uint8_t *take_big(vm *v, size_t n, size_t *kept)
 {
-    size_t keep = v->lim_string > LAZY_KEEP ? (size_t)v->lim_string : LAZY_KEEP;
+    size_t keep = v->lim_string > LAZY_BIG_KEEP ? (size_t)v->lim_string : LAZY_BIG_KEEP;
     *kept = keep < n ? keep : n;
     const uint8_t *p = vm_take_into(v, *kept); /* frames, truncation, the pull */
     if (!p)
