@@ -362,6 +362,70 @@ static int copy_run(blockwalk *w, uint64_t src, uint64_t len, uint64_t out, uint
     return 1;
 }
 
+/* Bytes of output one tile writes per output row: a transposition reads
+ * TILE_BYTES / elsize source runs and writes them back as contiguous
+ * pieces, so a scattered store (one TLB miss per element when the output
+ * rows are pages apart) becomes one per tile. */
+#define TILE_BYTES 256
+
+/* k elements spaced `stride` bytes apart from src, to dst back to back;
+ * fixed sizes so that each copy is one load and one store. */
+static void gather_row(uint8_t *dst, const uint8_t *src, uint64_t stride, uint64_t k, uint32_t el)
+{
+#define GATHER(n)                                                                                  \
+    for (uint64_t j = 0; j < k; j++)                                                               \
+        memcpy(dst + j * (n), src + j * stride, (n));                                              \
+    return
+    switch (el) {
+    case 1: GATHER(1);
+    case 2: GATHER(2);
+    case 4: GATHER(4);
+    case 8: GATHER(8);
+    default: GATHER(el);
+    }
+#undef GATHER
+}
+
+/* Source runs a0 .. a0 + k of dim a (output stride 1), each a contiguous
+ * run along dim b (source stride 1): read, then stored k elements at a time. */
+static int copy_tile(blockwalk *w, uint64_t src, uint64_t out, const bdim *a, const bdim *b,
+                     uint64_t k)
+{
+    uint32_t el = w->v->elsize;
+    uint64_t step = CONV_CHUNK / (el * k);
+    for (uint64_t done = 0; done < b->len; done += step) {
+        uint64_t m = b->len - done < step ? b->len - done : step;
+        for (uint64_t j = 0; j < k; j++)
+            if (!pread_all(w->v->src.fd, w->v->src.at + (src + j * a->src + done) * el,
+                           w->run + j * m * el, (size_t)(m * el)))
+                return 0;
+        for (uint64_t i = 0; i < m; i++)
+            gather_row(w->block + (out + (done + i) * b->out) * el, w->run + i * el, m * el, k, el);
+    }
+    return 1;
+}
+
+/* The innermost dim is contiguous in the source and the one before it in
+ * the output (a transpose): tiles of that dim. */
+static int tiled(const bdim *d, size_t n)
+{
+    return n >= 2 && d[n - 1].src == 1 && d[n - 2].out == 1 && d[n - 1].out != 1;
+}
+
+/* The two innermost dims at src/out: a transposition in tiles, or runs. */
+static int fill_inner(blockwalk *w, const bdim *d, size_t n, uint64_t src, uint64_t out)
+{
+    uint32_t el = w->v->elsize;
+    const bdim *a = &d[n - 2], *b = &d[n - 1];
+    uint64_t k = TILE_BYTES / el ? TILE_BYTES / el : 1;
+    for (uint64_t a0 = 0; a0 < a->len; a0 += k) {
+        uint64_t kk = a->len - a0 < k ? a->len - a0 : k;
+        if (!copy_tile(w, src + a0 * a->src, out + a0, a, b, kk))
+            return 0;
+    }
+    return 1;
+}
+
 /* Fills the block: d[0..n) in source order, base = the storage element of
  * the block's first element. */
 static int fill_block(blockwalk *w, const bdim *d, size_t n, uint64_t base)
@@ -369,13 +433,17 @@ static int fill_block(blockwalk *w, const bdim *d, size_t n, uint64_t base)
     uint64_t idx[64] = {0};
     const bdim *in = &d[n - 1];
     uint32_t el = w->v->elsize;
+    size_t outer = tiled(d, n) ? n - 2 : n - 1; /* dims the odometer walks */
     for (;;) {
         uint64_t src = base, out = 0;
-        for (size_t k = 0; k + 1 < n; k++) {
+        for (size_t k = 0; k < outer; k++) {
             src += idx[k] * d[k].src;
             out += idx[k] * d[k].out;
         }
-        if (in->src == 1) {
+        if (outer == n - 2) {
+            if (!fill_inner(w, d, n, src, out))
+                return 0;
+        } else if (in->src == 1) {
             if (!copy_run(w, src, in->len, out, in->out))
                 return 0;
         } else {
@@ -386,7 +454,7 @@ static int fill_block(blockwalk *w, const bdim *d, size_t n, uint64_t base)
                 memcpy(w->block + (out + i * in->out) * el, p, el);
             }
         }
-        size_t k = n - 1;
+        size_t k = outer;
         while (k > 0 && ++idx[k - 1] == d[k - 1].len)
             idx[--k] = 0;
         if (k == 0)
