@@ -102,6 +102,21 @@ static void dtype_object_in_union_forms(void **state)
     expect("malicious_rc10_dtype_field_union_object.npy", CKPT_VERDICT_DANGEROUS, codes);
 }
 
+/* .npy header text as compile() reads it: '\r' is a newline, so a comment
+ * ends there (the second 'descr', an object, wins: was SAFE); a backslash
+ * before '\r\n' continues the line; \N{...} names ASCII characters in keys
+ * and dtypes. The last two carry a pickle without STOP: pickle.load runs it
+ * and then fails, so the data is walked whether or not it completes. */
+static void npy_header_text_as_compile_reads_it(void **state)
+{
+    (void)state;
+    static const int command[] = {CKPT_F_COMMAND, END};
+    static const int cut[] = {CKPT_F_COMMAND, CKPT_F_TRUNCATED, END};
+    expect("malicious_rc10_npy_comment_cr.npy", CKPT_VERDICT_DANGEROUS, command);
+    expect("malicious_rc10_npy_continuation_crlf.npy", CKPT_VERDICT_DANGEROUS, cut);
+    expect("malicious_rc10_npy_named_escape.npy", CKPT_VERDICT_DANGEROUS, cut);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -111,6 +126,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(deflate_failed_streams_read_up_to_the_failure),
         cmocka_unit_test(deflate_tinfl_only_benign),
         cmocka_unit_test(dtype_object_in_union_forms),
+        cmocka_unit_test(npy_header_text_as_compile_reads_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

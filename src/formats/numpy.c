@@ -16,6 +16,7 @@
 
 #include "formats.h"
 #include "npy_header.h"
+#include "opcodes.h"
 #include "pytext.h"
 #include "util.h"
 
@@ -72,7 +73,8 @@ static lit *new_lit(parser *ps, lkind kind)
 }
 
 /* Whitespace, comments and backslash continuations, as the tokenizer
- * skips them inside brackets. */
+ * skips them inside brackets. compile() reads '\r' and '\r\n' as '\n': a
+ * comment ends at either, and a backslash before either continues. */
 static void skip_space(parser *ps)
 {
     while (ps->p < ps->end) {
@@ -80,10 +82,10 @@ static void skip_space(parser *ps)
         if (c == ' ' || c == '\t' || c == '\f' || c == '\r' || c == '\n') {
             ps->p++;
         } else if (c == '#') {
-            while (ps->p < ps->end && *ps->p != '\n')
+            while (ps->p < ps->end && *ps->p != '\n' && *ps->p != '\r')
                 ps->p++;
-        } else if (c == '\\' && ps->end - ps->p > 1 && ps->p[1] == '\n') {
-            ps->p += 2;
+        } else if (c == '\\' && ps->end - ps->p > 1 && (ps->p[1] == '\n' || ps->p[1] == '\r')) {
+            ps->p += ps->end - ps->p > 2 && ps->p[1] == '\r' && ps->p[2] == '\n' ? 3 : 2;
         } else {
             return;
         }
@@ -148,6 +150,119 @@ static int reserve(parser *ps, sbuild *b, size_t more)
     return 1;
 }
 
+/* The printable ASCII characters by their Unicode names (and the alias
+ * SP), as a \\N{...} escape spells them: case does not matter. */
+static const struct {
+    const char *name;
+    char c;
+} ascii_names[] = {
+    {"AMPERSAND", '&'},
+    {"APOSTROPHE", '\''},
+    {"ASTERISK", '*'},
+    {"CIRCUMFLEX ACCENT", '^'},
+    {"COLON", ':'},
+    {"COMMA", ','},
+    {"COMMERCIAL AT", '@'},
+    {"DIGIT EIGHT", '8'},
+    {"DIGIT FIVE", '5'},
+    {"DIGIT FOUR", '4'},
+    {"DIGIT NINE", '9'},
+    {"DIGIT ONE", '1'},
+    {"DIGIT SEVEN", '7'},
+    {"DIGIT SIX", '6'},
+    {"DIGIT THREE", '3'},
+    {"DIGIT TWO", '2'},
+    {"DIGIT ZERO", '0'},
+    {"DOLLAR SIGN", '$'},
+    {"EQUALS SIGN", '='},
+    {"EXCLAMATION MARK", '!'},
+    {"FULL STOP", '.'},
+    {"GRAVE ACCENT", '`'},
+    {"GREATER-THAN SIGN", '>'},
+    {"HYPHEN-MINUS", '-'},
+    {"LATIN CAPITAL LETTER A", 'A'},
+    {"LATIN CAPITAL LETTER B", 'B'},
+    {"LATIN CAPITAL LETTER C", 'C'},
+    {"LATIN CAPITAL LETTER D", 'D'},
+    {"LATIN CAPITAL LETTER E", 'E'},
+    {"LATIN CAPITAL LETTER F", 'F'},
+    {"LATIN CAPITAL LETTER G", 'G'},
+    {"LATIN CAPITAL LETTER H", 'H'},
+    {"LATIN CAPITAL LETTER I", 'I'},
+    {"LATIN CAPITAL LETTER J", 'J'},
+    {"LATIN CAPITAL LETTER K", 'K'},
+    {"LATIN CAPITAL LETTER L", 'L'},
+    {"LATIN CAPITAL LETTER M", 'M'},
+    {"LATIN CAPITAL LETTER N", 'N'},
+    {"LATIN CAPITAL LETTER O", 'O'},
+    {"LATIN CAPITAL LETTER P", 'P'},
+    {"LATIN CAPITAL LETTER Q", 'Q'},
+    {"LATIN CAPITAL LETTER R", 'R'},
+    {"LATIN CAPITAL LETTER S", 'S'},
+    {"LATIN CAPITAL LETTER T", 'T'},
+    {"LATIN CAPITAL LETTER U", 'U'},
+    {"LATIN CAPITAL LETTER V", 'V'},
+    {"LATIN CAPITAL LETTER W", 'W'},
+    {"LATIN CAPITAL LETTER X", 'X'},
+    {"LATIN CAPITAL LETTER Y", 'Y'},
+    {"LATIN CAPITAL LETTER Z", 'Z'},
+    {"LATIN SMALL LETTER A", 'a'},
+    {"LATIN SMALL LETTER B", 'b'},
+    {"LATIN SMALL LETTER C", 'c'},
+    {"LATIN SMALL LETTER D", 'd'},
+    {"LATIN SMALL LETTER E", 'e'},
+    {"LATIN SMALL LETTER F", 'f'},
+    {"LATIN SMALL LETTER G", 'g'},
+    {"LATIN SMALL LETTER H", 'h'},
+    {"LATIN SMALL LETTER I", 'i'},
+    {"LATIN SMALL LETTER J", 'j'},
+    {"LATIN SMALL LETTER K", 'k'},
+    {"LATIN SMALL LETTER L", 'l'},
+    {"LATIN SMALL LETTER M", 'm'},
+    {"LATIN SMALL LETTER N", 'n'},
+    {"LATIN SMALL LETTER O", 'o'},
+    {"LATIN SMALL LETTER P", 'p'},
+    {"LATIN SMALL LETTER Q", 'q'},
+    {"LATIN SMALL LETTER R", 'r'},
+    {"LATIN SMALL LETTER S", 's'},
+    {"LATIN SMALL LETTER T", 't'},
+    {"LATIN SMALL LETTER U", 'u'},
+    {"LATIN SMALL LETTER V", 'v'},
+    {"LATIN SMALL LETTER W", 'w'},
+    {"LATIN SMALL LETTER X", 'x'},
+    {"LATIN SMALL LETTER Y", 'y'},
+    {"LATIN SMALL LETTER Z", 'z'},
+    {"LEFT CURLY BRACKET", '{'},
+    {"LEFT PARENTHESIS", '('},
+    {"LEFT SQUARE BRACKET", '['},
+    {"LESS-THAN SIGN", '<'},
+    {"LOW LINE", '_'},
+    {"NUMBER SIGN", '#'},
+    {"PERCENT SIGN", '%'},
+    {"PLUS SIGN", '+'},
+    {"QUESTION MARK", '?'},
+    {"QUOTATION MARK", '"'},
+    {"REVERSE SOLIDUS", '\\'},
+    {"RIGHT CURLY BRACKET", '}'},
+    {"RIGHT PARENTHESIS", ')'},
+    {"RIGHT SQUARE BRACKET", ']'},
+    {"SEMICOLON", ';'},
+    {"SOLIDUS", '/'},
+    {"SP", ' '},
+    {"SPACE", ' '},
+    {"TILDE", '~'},
+    {"VERTICAL LINE", '|'},
+};
+
+/* The character named name[0..n), or -1 when it is not printable ASCII. */
+static int ascii_named(const char *name, size_t n)
+{
+    for (size_t i = 0; i < ARRAY_LEN(ascii_names); i++)
+        if (strlen(ascii_names[i].name) == n && strncasecmp(ascii_names[i].name, name, n) == 0)
+            return ascii_names[i].c;
+    return -1;
+}
+
 /* One escape after a backslash at *q (non-raw literal); appends to o and
  * returns the bytes written (never more than it read). */
 static size_t escape(parser *ps, const char **q, const char *stop, int bytes, char *o, lit *l)
@@ -189,8 +304,13 @@ static size_t escape(parser *ps, const char **q, const char *stop, int bytes, ch
             fail(ps, "a malformed \\N{...} escape");
             return 0;
         }
+        int ascii = ascii_named(*q + 1, (size_t)(close - *q - 1));
         *q = close + 1;
-        l->uncertain = 1; /* any character, 'O' included */
+        if (ascii >= 0) {
+            o[0] = (char)ascii;
+            return 1;
+        }
+        l->uncertain = 1; /* any other character */
         o[0] = '?';
         return 1;
     }
@@ -571,15 +691,18 @@ static const char *check_header(const lit *d)
 
 /* ---- the file ---- */
 
-/* numpy refuses the header; the data is still scanned if it is a pickle. */
+/* numpy refuses the header (as far as ckptscan can tell: the file is
+ * suspicious already); the data is still walked when it starts with an
+ * opcode, complete pickle or not: pickle.load runs what comes before an
+ * error. */
 static void refused(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, size_t data,
                     const char *why)
 {
     ctx_findingf(ctx, CKPT_F_MALFORMED, member, 8, ".npy header: %s; numpy refuses the file", why);
-    if (data < len && pickle_probe_prefix(ctx, buf + data, len - data)) {
+    if (data < len && opcode_table[buf[data]].name) {
         ctx_findingf(ctx, CKPT_F_ANOMALY, member, data,
-                     "the data after a refused .npy header is a "
-                     "pickle: scanned in case a loader reads it");
+                     "the data after a refused .npy header starts with a "
+                     "pickle opcode: walked in case a loader reads it");
         pickle_scan_all_hooked(ctx, member, buf, len, data, 1, NULL);
     }
 }

@@ -64,14 +64,19 @@ gs = _Surfaces()
 # ---------------------------------------------------------------------------
 # npy header text, token by token
 
-WS_BYTES = [" ", "\t", "\x0c", "\x0b", "\r", "\n", "\r\n", "\\\n", "\\\r\n", "\x00", "\xa0", "\u3000",
-            "\x1c", "\x85", "#c\n", "# \xe9\n", "\n  ", "\n\t"]
+WS_BYTES = [" ", "\t", "\x0c", "\x0b", "\r", "\n", "\r\n", "\\\n", "\\\r\n", "\\\r", "\x00", "\xa0", "\u3000",
+            "\x1c", "\x85", "#c\n", "# \xe9\n", "#c\r", "# x\r\n", "#\x0c\n", "\n  ", "\n\t"]
+
+
+MILD = [False]  # fam_npytok's mild files: one exotic feature, the rest plain
 
 
 def ws(rng, p=0.5):
     if rng.random() > p:
         return ""
-    return "".join(rng.choice(WS_BYTES[:4] if rng.random() < 0.6 else WS_BYTES)
+    if MILD[0]:
+        return rng.choice([" ", "", "\n", "\t"])
+    return "".join(rng.choice(WS_BYTES[:3] + WS_BYTES[4:9] if rng.random() < 0.85 else WS_BYTES)
                    for _ in range(rng.randrange(1, 3)))
 
 
@@ -89,7 +94,9 @@ def str_lit(rng, s, allow_bytes=False):
         part = s[a:b]
         quote = rng.choice(["'", '"', "'''", '"""'])
         prefix = rng.choice(["", "", "u", "U", "r", "R", "b", "B", "br", "rB", "f", "ur"] if allow_bytes
-                            else ["", "", "", "u", "U", "r", "R", "Rb"])
+                            else [""] * 8 + ["u", "U", "r", "R", "Rb"])
+        if MILD[0] and rng.random() < 0.8:
+            prefix = ""
         raw = "r" in prefix.lower()
         body = ""
         for ch in part:
@@ -97,11 +104,15 @@ def str_lit(rng, s, allow_bytes=False):
                 body += rng.choice(ESCAPES_O)
             elif not raw and rng.random() < 0.1:
                 body += "\\x%02x" % ord(ch) if ord(ch) < 256 else ch
+            elif not raw and rng.random() < 0.05 and 0x20 <= ord(ch) < 0x7F:
+                import unicodedata
+                name = unicodedata.name(ch)
+                body += "\\N{%s}" % rng.choice([name, name.lower(), name.title()])
             elif ch == quote[0]:
                 body += "\\" + ch
             else:
                 body += ch
-        if rng.random() < 0.05:
+        if rng.random() < 0.02:
             body += rng.choice(["\\", "\\'", "\n", "\r", "\\\r\n", "\xe9", "\u2028"])
         pieces.append(prefix + quote + body + quote)
     sep = lambda: rng.choice(["", " ", "\t", "\\\n", "\n", "#x\n"])
@@ -131,13 +142,20 @@ OBJ_DESCR_STRINGS = ["|O", "O", "O8", "<O", ">O", "=O", "object", "Object", "OBJ
 
 
 def fam_npytok(rng):
+    MILD[0] = rng.random() < 0.6
+    try:
+        return npytok(rng)
+    finally:
+        MILD[0] = False
+
+
+def npytok(rng):
     obj = rng.random() < 0.85
     descr_s = rng.choice(OBJ_DESCR_STRINGS if obj else ["<f8", "|u1", "c", "|S0", "<U1", "V8", "<M8[s]"])
     descr = str_lit(rng, descr_s)
     if rng.random() < 0.2:
         descr = gen_dtype_text(rng, 0)
-    keys = [("descr", descr), ("fortran_order", rng.choice(["False", "False", "True", "0", "1", "None",
-                                                           "(False)", "not True"])),
+    keys = [("descr", descr), ("fortran_order", rng.choice(["False"] * 6 + ["True", "0", "None", "(False)"])),
             ("shape", shape_lit(rng))]
     if rng.random() < 0.5:
         rng.shuffle(keys)
@@ -146,21 +164,28 @@ def fam_npytok(rng):
         parts.append(ws(rng) + str_lit(rng, k) + ws(rng) + ":" + ws(rng) + v + ws(rng))
     if rng.random() < 0.1:
         parts.append(ws(rng) + str_lit(rng, rng.choice(["descr", "shape", "extra"])) + ":" + rng.choice(["'|O'", "'<f8'", "(1,)"]))
+    if rng.random() < 0.1:
+        # a comment that ends at '\r' for compile() and hides the rest of
+        # its line (up to '\n') from a reader that ends comments at '\n' only
+        parts.insert(rng.randrange(len(parts) + 1), rng.choice(["#", " # x"]) + rng.choice(["\r", "\r "]) +
+                     str_lit(rng, "descr") + ": " + rng.choice(["'|O'", "'<f8'"]) + "\n")
     text = rng.choice(["", "", " ", "\t", "\n", "\n ", "\x0c", "\ufeff", "#c\n", "\\\n"]) + "{" + ",".join(parts) + \
-        rng.choice(["", ",", ", ", ",,"]) + ws(rng) + "}" + rng.choice(["", "", " ", "\n", "#c", ";", " \\\n", "\x00", "\n\n", "\x0c"])
+        rng.choice(["", ",", ", ", ",,"]) + ws(rng) + "}" + rng.choice(["", "", "", "", " ", "\n", "#c", ";", " \\\n", "\x00", "\n\n", "\x0c", "#\r"])
     if rng.random() < 0.05:
         text = rng.choice(["dict(descr='|O', fortran_order=False, shape=(1,))",
                            "{**{'descr': '|O'}, 'fortran_order': False, 'shape': (1,)}",
                            "{'descr': '|O', 'fortran_order': False, 'shape': (1,)}['descr']"])
-    version = rng.choice([(1, 0), (2, 0), (3, 0), (1, 0), (2, 1), (4, 0), (0, 0)])
+    version = rng.choice([(1, 0), (2, 0), (3, 0)] * 3 + ([] if MILD[0] else [(2, 1), (4, 0), (0, 0)]))
     enc = "utf8" if version == (3, 0) or rng.random() < 0.1 else "latin1"
     hdr = text.encode(enc, "replace") if enc == "utf8" else text.encode("latin1", "replace")
     pre = 10 if version == (1, 0) else 12
     pad = rng.choice([(-(pre + len(hdr) + 1)) % 64, 0, 1, 63])
-    hdr = hdr + rng.choice([b" ", b" ", b"\x00", b"\t", b"\x0c"]) * pad + rng.choice([b"\n", b"\n", b"", b"\r", b" "])
+    hdr = hdr + rng.choice([b" "] * 16 + [b"\x00", b"\t", b"\x0c"]) * pad + rng.choice([b"\n", b"\n", b"", b"\r", b" "])
     data = gs.payload(rng, rng.choice([2, 3, 4, 5]))
+    if rng.random() < 0.3:
+        data = data[:-1]  # no STOP: pickle.load runs the payload, then fails
     hl = len(hdr)
-    skew = rng.choice([0, 0, 0, 0, -1, 1, -2, 4])
+    skew = 0 if MILD[0] else rng.choice([0] * 12 + [-1, 1, -2, 4])
     if skew > 0:
         hdr += b" " * skew
     ln = struct.pack("<H", max(0, hl + skew) & 0xFFFF) if version[0] == 1 else struct.pack("<I", max(0, hl + skew))
@@ -226,6 +251,8 @@ def fam_dtype(rng):
     data = gs.payload(rng, rng.choice([2, 3, 4, 5]))
     if rng.random() < 0.2:
         data = b"\x00" * rng.choice([1, 8, 16]) + data
+    elif rng.random() < 0.2:
+        data = data[:-1]  # no STOP
     out = b"\x93NUMPY" + bytes(version) + ln + hdr + data
     if rng.random() < 0.2:  # in an .npz
         buf = io.BytesIO()
