@@ -131,6 +131,24 @@ static void rc2_joblib_arrays_as_numpy_makes_them(void **state)
     assert_int_equal(ckpt_report_finding_count(r), 1);
     assert_true(find_code(r, CKPT_F_UNSAFE_ARGS, -1) >= 0);
     ckpt_report_free(r);
+    /* an object array's pickle that stops inside its frame: joblib goes on
+     * at STOP + 1 or at the frame's end (file buffering): not followed */
+    static const char framed[] =
+        "\200\002(cjoblib.numpy_pickle\012NumpyArrayWrapper\012)\201}(S'subclass'\012cnumpy"
+        "\012ndarray\012S'shape'\012(I1\012tS'order'\012S'C'\012S'dtype'\012cnumpy\012dtype"
+        "\012(S'O'\012I00\012I00\012tRS'allow_mmap'\012I00\012ub\200\004\225\026\000\000\000"
+        "\000\000\000\000N.\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000"
+        "\000\000\000t.";
+    r = SCAN_LIT(NULL, framed);
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_SUSPICIOUS);
+    int joblib_straddle = 0;
+    for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
+        ckpt_finding f;
+        assert_int_equal(ckpt_report_finding(r, i, &f), CKPT_OK);
+        joblib_straddle |= f.code == CKPT_F_FRAME_STRADDLE && strstr(f.message, "object array");
+    }
+    assert_true(joblib_straddle);
+    ckpt_report_free(r);
 }
 
 /* 3 and 7: a class through pass-throughs (numpy scalar, then

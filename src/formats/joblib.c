@@ -499,6 +499,14 @@ static size_t nested_pickle(scan_ctx *ctx, const char *member, const uint8_t *bu
 {
     pickle_result res;
     pickle_scan_one_hooked(ctx, member, buf, len, pos, NULL, &res);
+    if (res.complete && res.frame_end != res.end) {
+        /* _pickle.c goes on at STOP + 1 when peek() served the frame, at
+         * the frame's end when it read it whole: one walk cannot follow both */
+        ctx_findingf(ctx, CKPT_F_FRAME_STRADDLE, member, res.end,
+                     "a joblib object array's pickle stops inside its frame: where joblib goes on "
+                     "depends on its file buffer; the rest of the stream is unscanned");
+        return SIZE_MAX;
+    }
     return res.complete ? res.end - pos : SIZE_MAX;
 }
 
