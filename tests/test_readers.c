@@ -149,6 +149,15 @@ static void rc2_joblib_arrays_as_numpy_makes_them(void **state)
     }
     assert_true(joblib_straddle);
     ckpt_report_free(r);
+    /* a BUILD whose slot state sets __class__ (setattr) can make any object
+     * a wrapper (a NumpyArrayWrapper given NDArrayWrapper's class makes
+     * joblib np.load a companion file): not followed (was SAFE) */
+    r = SCAN_LIT(NULL, "\200\002ccollections\012OrderedDict\012)R(N}(S'__class__'\012"
+                       "cjoblib.numpy_pickle\012NumpyArrayWrapper\012utb.");
+    assert_int_equal(ckpt_report_verdict(r), CKPT_VERDICT_SUSPICIOUS);
+    assert_int_equal(ckpt_report_finding_count(r), 1);
+    assert_true(find_code(r, CKPT_F_ANOMALY, -1) >= 0);
+    ckpt_report_free(r);
 }
 
 /* 3 and 7: a class through pass-throughs (numpy scalar, then

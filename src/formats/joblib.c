@@ -283,6 +283,25 @@ static void state_attrs(const value *state, wattrs *a)
     }
 }
 
+/* A BUILD whose slot state sets __class__ or __dict__ (setattr): the object
+ * may become a wrapper (or another wrapper) or lose its attributes. */
+static int state_resets_object(const value *state)
+{
+    const value *slots = state->kind == V_TUPLE && whole(state) && state->u.n->u.s.count == 2
+                             ? item(state, 1)
+                             : NULL;
+    if (!slots || slots->kind != V_DICT)
+        return 0;
+    if (!whole(slots))
+        return 1;
+    for (uint32_t i = 0; i + 1 < slots->u.n->u.s.kept; i += 2) {
+        const value *k = &slots->u.n->u.s.items[i];
+        if (str_is(k, "__class__") || str_is(k, "__dict__"))
+            return 1;
+    }
+    return 0;
+}
+
 /* ---- dtypes: numpy.dtype(typestr, align, copy) plus BUILD state ---- */
 
 /* Size of a type letter written without digits; 0 when it needs digits. */
@@ -613,6 +632,12 @@ static size_t after_build(void *hctx, scan_ctx *ctx, const char *member, const v
                          "BUILD on a joblib array wrapper joblib has already replaced with its "
                          "array");
         return 0;
+    }
+    if (state_resets_object(state)) {
+        ctx_findingf(ctx, CKPT_F_ANOMALY, member, pos,
+                     "BUILD sets __class__ or __dict__ through its slot state: joblib may take "
+                     "the object for an array wrapper; the rest of the stream is unscanned");
+        return SIZE_MAX;
     }
     if (!really_made(obj, &m))
         return 0;
