@@ -207,12 +207,79 @@ static void test_user_deny_target(void **state)
         CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
 }
 
+#define RESNET G("torchvision.models.resnet", "ResNet")
+#define NS     G("argparse", "Namespace")
+#define PPATH  G("pathlib", "PosixPath")
+#define X1     "X\x01\x00\x00\x00"
+
+/* Profile entries judged by how real files call them: NEWOBJ-only classes,
+ * data-only calls, class-first helpers, pathlib parts. */
+static void test_profile_call_shapes(void **state)
+{
+    (void)state;
+    const char *ok = "allow mylib.x";
+    /* torchvision: a model class is rebuilt by NEWOBJ; a REDUCE runs __init__ */
+    EXPECT_POLICY("torchvision", ok, P2 RESNET ")\x81.", CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY("torchvision", ok,
+                  P2 RESNET G("torchvision.models.resnet", "BasicBlock") "\x85R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_UNSAFE_ARGS);
+    EXPECT_POLICY("torchvision", ok, P2 RESNET ")R.", CKPT_VERDICT_DANGEROUS, CKPT_F_UNSAFE_ARGS);
+    /* an enum class called with its value (Python <= 3.10), not with a name */
+    EXPECT_POLICY("torchvision", ok,
+                  P2 G("torchvision.transforms.functional", "InterpolationMode")
+                      U5("hello") "\x85R.",
+                  CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY("torchvision", ok,
+                  P2 G("torchvision.transforms.functional", "InterpolationMode") STR "\x85R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_UNSAFE_ARGS);
+    /* lightning: Namespace by NEWOBJ (+ BUILD), never REDUCE; paths from str */
+    EXPECT_POLICY("lightning", ok, P2 NS ")\x81}" U5("lr123") "K\x01sb.", CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY("lightning", ok, P2 NS ")R.", CKPT_VERDICT_DANGEROUS, CKPT_F_UNSAFE_ARGS);
+    EXPECT_POLICY("lightning", ok, P2 PPATH X1 "/" U5("data1") "\x86R.", CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY("lightning", ok, P2 PPATH PPATH X1 "/\x85R\x85R.", CKPT_VERDICT_DANGEROUS,
+                  CKPT_F_UNSAFE_ARGS);
+    EXPECT_POLICY("lightning", ok, P2 PPATH "K\x05\x85R.", CKPT_VERDICT_DANGEROUS,
+                  CKPT_F_UNSAFE_ARGS);
+    /* transformers: the dataclass by NEWOBJ; its enums by value */
+    EXPECT_POLICY("transformers", ok,
+                  P2 G("transformers.training_args", "TrainingArguments") ")\x81.",
+                  CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY("transformers", ok, P2 G("transformers.training_args", "TrainingArguments") ")R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_UNSAFE_ARGS);
+    EXPECT_POLICY("transformers", ok, P2 G("accelerate.state", "PartialState") ")R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_UNSAFE_ARGS);
+    EXPECT_POLICY("transformers", ok,
+                  P2 G("transformers.trainer_utils", "IntervalStrategy") U5("steps") "\x85R.",
+                  CKPT_VERDICT_SAFE, -1);
+    /* sklearn: newObj(cls) rebuilds an allowlisted class only; Tree gets data */
+    EXPECT_POLICY("sklearn", ok,
+                  P2 G("sklearn.neighbors._kd_tree", "newObj")
+                      G("sklearn.neighbors._kd_tree", "KDTree") "\x85R.",
+                  CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY("sklearn", ok,
+                  P2 G("sklearn.neighbors._kd_tree", "newObj") G("mylib", "y") "\x85R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_UNKNOWN_IMPORT, CKPT_F_UNSAFE_ARGS);
+    EXPECT_POLICY("sklearn", ok, P2 G("sklearn.neighbors._kd_tree", "newObj") "K\x01\x85R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_UNSAFE_ARGS);
+    EXPECT_POLICY("sklearn", ok,
+                  P2 G("sklearn.tree._tree", "Tree") "K\x04]K\x02"
+                                                     "aK\x01\x87R.",
+                  CKPT_VERDICT_SAFE, -1);
+    EXPECT_POLICY("sklearn", ok, P2 G("sklearn.tree._tree", "Tree") "K\x04]" STR "aK\x01\x87R.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_UNSAFE_ARGS);
+    /* pandas: a partial handed to a REDUCE-called helper */
+    EXPECT_POLICY("pandas", ok,
+                  P2 G("pandas._libs.internals", "_unpickle_block") "(" PARTIAL STR "\x85R"
+                                                                    "K\x00K\x01tR.",
+                  CKPT_VERDICT_DANGEROUS, CKPT_F_UNSAFE_ARGS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_getattr),          cmocka_unit_test(test_other_call_throughs),
         cmocka_unit_test(test_argument_checks),  cmocka_unit_test(test_user_deny_call_through),
-        cmocka_unit_test(test_user_deny_target),
+        cmocka_unit_test(test_user_deny_target), cmocka_unit_test(test_profile_call_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,7 +61,54 @@ class Recorder(pickle._Pickler):
             owner = args[0] if isinstance(args[0], type) else type(args[0])
             mod = pickle.whichmodule(owner, owner.__qualname__)
             self.seen.add("%s.%s.%s" % (mod, owner.__qualname__, args[1]))
+        elif getattr(func, "__name__", "") in ("__newobj__", "__newobj_ex__") and args:
+            NEWOBJ.add(dotted(args[0]))  # written as NEWOBJ: cls.__new__, no __init__
+        else:
+            REDUCED.add(dotted(func))  # written as REDUCE: func(*args)
         return super().save_reduce(func, args, *rest, **kw)
+
+
+# How real saved objects use each name: rebuilt by NEWOBJ, or called by REDUCE
+NEWOBJ, REDUCED = set(), set()
+
+
+def dotted(obj):
+    qual = getattr(obj, "__qualname__", getattr(obj, "__name__", ""))
+    return "%s.%s" % (pickle.whichmodule(obj, qual), qual)
+
+
+def resolve(name):
+    """The object a dotted name denotes (its longest importable module, then
+    attributes), or None."""
+    import importlib
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except Exception:
+            continue
+        try:
+            for a in parts[i:]:
+                obj = getattr(obj, a)
+            return obj
+        except AttributeError:
+            return None
+    return None
+
+
+def call_kind(name, profile):
+    """'n': real files only rebuild it by NEWOBJ (cls.__new__, no __init__):
+    torch modules and torchvision classes, the same in every version; 'c':
+    anything else, whose calls must pass data only (sklearn and pandas change
+    how they reduce across versions; an Enum class is called by REDUCE under
+    Python <= 3.10: EnumClass(value))."""
+    import enum
+    if name in REDUCED or isinstance(resolve(name), enum.EnumMeta):
+        return "c"
+    obj = resolve(name)
+    if profile == "torchvision" and name in NEWOBJ and isinstance(obj, type):
+        return "n"
+    return "c"
 
 
 def record(objs, persist=False, dill_mode=False):
@@ -79,29 +126,54 @@ def record(objs, persist=False, dill_mode=False):
     return seen
 
 
+# Builders left out: the largest of a family whose classes a smaller sibling
+# already writes (the same module, the same blocks).
+TV_TOO_BIG = {"vit_h_14", "vit_l_16", "vit_l_32", "regnet_y_128gf", "regnet_y_32gf",
+              "regnet_y_16gf", "regnet_x_32gf", "regnet_x_16gf", "efficientnet_b6",
+              "efficientnet_b7", "efficientnet_v2_l", "resnext101_64x4d",
+              "quantized_resnext101_64x4d", "quantized_resnext101_32x8d", "resnet152",
+              "wide_resnet101_2", "convnext_large", "swin_v2_b", "swin_b", "vgg19_bn",
+              "densenet201", "deeplabv3_resnet101", "fcn_resnet101"}
+
+
 def torchvision_objects():
+    """Every model builder torchvision lists (list_models(): classification,
+    detection, segmentation, video, optical flow, quantizable), each
+    transform class, with every interpolation mode and augment policy."""
     import torch
     import torchvision.models as m
     import torchvision.transforms as T
-    builders = ["alexnet", "vgg11_bn", "resnet18", "resnext50_32x4d", "wide_resnet50_2",
-                "densenet121", "squeezenet1_1", "mobilenet_v2", "mobilenet_v3_small",
-                "shufflenet_v2_x0_5", "mnasnet0_5", "efficientnet_b0", "efficientnet_v2_s",
-                "regnet_y_400mf", "convnext_tiny", "vit_b_16", "swin_t", "maxvit_t",
-                "googlenet", "inception_v3"]
-    objs = []
-    for b in builders:
-        if hasattr(m, b):
-            kw = {"aux_logits": False, "init_weights": False} if b in ("googlenet", "inception_v3") else {}
-            objs.append(getattr(m, b)(weights=None, **kw))
-    import torchvision.models.detection as det
-    import torchvision.models.segmentation as seg
-    objs.append(det.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None))
-    objs.append(det.retinanet_resnet50_fpn(weights=None, weights_backbone=None))
-    objs.append(seg.deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None))
-    objs.append(seg.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None))
-    objs.append(T.Compose([T.Resize(224), T.CenterCrop(224), T.ToTensor(),
-                           T.Normalize([0.5] * 3, [0.5] * 3)]))
-    return objs
+    from torchvision.transforms import autoaugment as A
+    for name in m.list_models():
+        if name in TV_TOO_BIG:
+            continue
+        kw = {}
+        if name.startswith(("googlenet", "inception_v3")):
+            kw = {"init_weights": False}
+        if "rcnn" in name or "retinanet" in name or "fcos" in name or "ssd" in name or \
+                name.startswith(("deeplabv3", "fcn", "lraspp")):
+            kw["weights_backbone"] = None
+        model = m.get_model(name, weights=None, **kw)
+        yield model
+        if name in ("googlenet", "inception_v3"):
+            yield m.get_model(name, weights=None, aux_logits=True, init_weights=False)
+        del model
+    I = T.InterpolationMode
+    yield [T.Resize(8, interpolation=mode) for mode in I]
+    yield [T.RandomResizedCrop(8, interpolation=I.BICUBIC), T.RandomRotation(10),
+           T.RandomAffine(5, interpolation=I.BILINEAR), T.RandomPerspective(),
+           T.ElasticTransform()]
+    yield T.Compose([
+        T.ToTensor(), T.PILToTensor(), T.ConvertImageDtype(torch.float32), T.ToPILImage(),
+        T.Normalize([0.5] * 3, [0.5] * 3), T.CenterCrop(8), T.Pad(2),
+        T.RandomApply([T.RandomCrop(8)], p=0.3), T.RandomOrder([T.RandomHorizontalFlip()]),
+        T.RandomChoice([T.RandomVerticalFlip()]), T.FiveCrop(4), T.TenCrop(4),
+        T.LinearTransformation(torch.eye(3), torch.zeros(3)), T.ColorJitter(0.1, 0.1, 0.1, 0.1),
+        T.Grayscale(), T.RandomGrayscale(), T.RandomErasing(), T.GaussianBlur(3),
+        T.RandomInvert(), T.RandomPosterize(4), T.RandomSolarize(0.5),
+        T.RandomAdjustSharpness(2), T.RandomAutocontrast(), T.RandomEqualize(),
+        T.RandAugment(), T.TrivialAugmentWide(), T.AugMix()])
+    yield [A.AutoAugment(policy) for policy in A.AutoAugmentPolicy]
 
 
 def sklearn_objects():
@@ -195,8 +267,9 @@ SKIP_EXACT = {"numpy.dtype", "numpy.ndarray"}
 
 HEADER = """/* GENERATED by tools/gen_profiles.py from real saved objects (torchvision
  * models and transforms, fitted sklearn estimators, pandas frames and arrays,
- * dill data): every name their pickles import or reach, exactly. Do not
- * edit; rerun the generator. Included by policy_tables.c. */
+ * dill data): every name their pickles import or reach, exactly, and how
+ * they call it. Do not edit; rerun the generator. Included by
+ * policy_tables.c. */
 """
 
 
@@ -215,6 +288,16 @@ def main():
         if name == "dill" and "dill._dill._load_type" not in keep:
             out.append('    A("dill._dill._load_type"), /* its argument is checked */')
         out.append("};\n")
+    kinds = {}
+    for name, seen in profiles.items():
+        for n in seen:
+            if not n.startswith(SKIP_PREFIXES) and n not in SKIP_EXACT and name != "dill":
+                kinds[n] = "c" if kinds.get(n) == "c" else call_kind(n, name)
+    out.append("/* How real files call each generated entry (policy_grade.c): 'n' only\n"
+               " * rebuilt by NEWOBJ, 'c' called with data (no class or function). */")
+    out.append("static const policy_call_shape profile_call_shapes[] = {")
+    out += ['    {"%s", \'%s\'},' % (n, kinds[n]) for n in sorted(kinds)]
+    out.append("};\n")
     sys.stdout.write("\n".join(out))
 
 

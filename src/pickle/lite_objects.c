@@ -72,7 +72,9 @@ static int describe(lite *l, lite_import *e, const char *m, size_t mlen, const c
     name_class cls;
     policy_classify(l->ctx->sc->pol, mm, mn, &cls);
     e->weights_only = policy_weights_only_global(e->module, e->name);
-    e->graded = policy_grade_kind(e->resolved) != GK_NONE;
+    grade_kind k = policy_grade_kind(e->resolved);
+    e->graded = k != GK_NONE;
+    e->newobj_only = k == GK_NEWOBJ_ONLY;
     e->offset = l->op_off;
     return cls.allowed;
 }
@@ -125,14 +127,15 @@ static int passes_through(const lite_import *e)
 
 /* Pops `args` items (the argument tuple and, for NEWOBJ_EX, the keyword
  * dict) and the callee below them; pushes the call. */
-static int call(lite *l, size_t args)
+static int call(lite *l, size_t args, int newobj)
 {
     if (l->sp < l->fence + args + 1)
         return GIVE_UP;
     cell callee = l->stack[l->sp - args - 1];
     if (CELL_KIND(l->stack[l->sp - args]) != V_TUPLE || CELL_KIND(callee) != V_GLOBAL)
         return GIVE_UP; /* not a tuple: a finding; not a name: an indirect call */
-    if (args == 2 || l->imports[CELL_TAG(callee)].graded ||
+    const lite_import *e = &l->imports[CELL_TAG(callee)];
+    if (args == 2 || (e->graded && !(newobj && e->newobj_only)) ||
         strcmp(l->imports[CELL_TAG(callee)].resolved, "torch._tensor._rebuild_from_type_v2") == 0)
         return GIVE_UP; /* keywords, argument checks, state set on func(*args): the full VM */
     l->imports[CELL_TAG(callee)].calls++;
@@ -176,9 +179,9 @@ int lite_object_op(lite *l)
 {
     switch (l->op) {
     case OP_GLOBAL: return global(l);
-    case OP_REDUCE: return call(l, 1);
-    case OP_NEWOBJ: return call(l, 1);
-    case OP_NEWOBJ_EX: return call(l, 2);
+    case OP_REDUCE: return call(l, 1, 0);
+    case OP_NEWOBJ: return call(l, 1, 1);
+    case OP_NEWOBJ_EX: return call(l, 2, 1);
     case OP_BUILD: return build(l);
     case OP_BINPERSID: return binpersid(l);
     default: return GIVE_UP;

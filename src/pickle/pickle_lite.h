@@ -18,7 +18,8 @@ typedef struct lite_import {
     uint64_t offset; /* of its first GLOBAL */
     uint64_t count, calls;
     int weights_only;
-    int graded; /* its calls are judged with their arguments (policy_grade.h) */
+    int graded;      /* its calls are judged with their arguments (policy_grade.h) */
+    int newobj_only; /* a class whose NEWOBJ (with no keywords) passes its check */
 } lite_import;
 
 typedef struct lite_result {

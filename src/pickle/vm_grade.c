@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "opcodes.h"
 #include "policy.h"
 #include "policy_tables.h"
 #include "report.h"
@@ -366,8 +367,66 @@ static const char *check_dill_type(const value *args)
     return NULL;
 }
 
-static const char *check_allowed(const gref *g, const value *args, const value *kw)
+/* Data handed to a profile callable: constants, containers of data, and
+ * objects built in the stream, but no imported name (a class or function
+ * the callee could call) and nothing a call-through made (a partial, a bound
+ * method). Containers cut at max-items fail: what was cut is unseen. */
+static int data_value(const value *x, int depth)
 {
+    if (x->kind == V_GLOBAL)
+        return 0;
+    if (x->kind == V_CALL) {
+        const gref *m = maker_of(x);
+        return !m || !grade_is_call_through(m->grade);
+    }
+    if (!v_is_container(x))
+        return 1;
+    const seq *s = &x->u.n->u.s;
+    if (depth >= 8 || s->count != s->kept)
+        return 0;
+    for (uint32_t i = 0; i < s->kept; i++)
+        if (!data_value(&s->items[i], depth + 1))
+            return 0;
+    return 1;
+}
+
+/* The profile entries, judged by how real files call them. */
+static const char *check_shape(const gref *g, const value *args, uint8_t op)
+{
+    size_t n;
+    const value *a;
+    switch ((grade_kind)g->grade) {
+    case GK_NEWOBJ_ONLY:
+        return op == OP_NEWOBJ || op == OP_NEWOBJ_EX
+                   ? NULL
+                   : "a call (real files rebuild this class by NEWOBJ only, which runs no "
+                     "__init__)";
+    case GK_DATA_ARGS:
+        return data_value(args, 0) ? NULL : "a class, function or call-through as argument";
+    case GK_CLASS_FIRST:
+        a = tuple_of(args, 1, SIZE_MAX, &n);
+        if (!a || !global_of(&a[0]) || !global_of(&a[0])->allowed || !ordinary(global_of(&a[0])))
+            return "a first argument that is not an allowlisted class";
+        for (size_t i = 1; i < n; i++)
+            if (!data_value(&a[i], 0))
+                return "a class, function or call-through as argument";
+        return NULL;
+    case GK_PATH_PARTS:
+        a = tuple_of(args, 0, SIZE_MAX, &n);
+        for (size_t i = 0; a && i < n; i++)
+            if (a[i].kind != V_STR)
+                return "a path part that is not a str (os.fspath would call it)";
+        return a || (args->kind == V_TUPLE && args->u.n->u.s.count == 0)
+                   ? NULL
+                   : "more path parts than are kept";
+    default: return NULL;
+    }
+}
+
+static const char *check_allowed(const gref *g, const value *args, const value *kw, uint8_t op)
+{
+    if (g->grade >= GK_NEWOBJ_ONLY)
+        return no_kwargs(kw) ? check_shape(g, args, op) : "keyword arguments";
     switch ((grade_kind)g->grade) {
     case GK_DILL_TYPE: return no_kwargs(kw) ? check_dill_type(args) : "keyword arguments";
     case GK_RANDOM_CTOR:
@@ -385,7 +444,7 @@ int vm_grade_call(vm *v, const value *callee, const value *args, const value *kw
 {
     gref *g = &callee->u.n->u.g;
     if (g->allowed) {
-        const char *why = check_allowed(g, args, kw);
+        const char *why = check_allowed(g, args, kw, v->op);
         if (!why)
             return 1;
         render(v, callee, args, kw);

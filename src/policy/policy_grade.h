@@ -22,6 +22,11 @@ typedef enum grade_kind {
     GK_TENSOR_CTOR, /* torch tensor and storage classes: raw pointers as ints */
     GK_FROM_TYPE,   /* torch._tensor._rebuild_from_type_v2: calls func(*args) */
     GK_DILL_TYPE,   /* dill._dill._load_type(name): CodeType, FunctionType, ... */
+    /* profile entries, by how real files call them (policy_table_call_shape) */
+    GK_NEWOBJ_ONLY, /* classes rebuilt by NEWOBJ only: any other call runs __init__ */
+    GK_DATA_ARGS,   /* called by REDUCE with data: no callable may be passed */
+    GK_CLASS_FIRST, /* f(cls, data...): newObj, _new_Index, __pyx_unpickle_* */
+    GK_PATH_PARTS,  /* pathlib classes: (str, ...) */
 } grade_kind;
 
 /* The grading of module.qualname (after _compat_pickle mapping). */

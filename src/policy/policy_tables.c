@@ -34,12 +34,13 @@
     X("torch.complex128")                                                                          \
     X("torch.uint8")                                                                               \
     X("torch.int8")                                                                                \
-    X("torch.int16") X("torch.int32") X("torch.int64") X("torch.bool") X("torch.qint8")            \
-        X("torch.quint8") X("torch.qint32") X("torch.quint4x2") X("torch.quint2x4")                \
-            X("torch.float8_e4m3fn") X("torch.float8_e5m2") X("torch.float8_e4m3fnuz")             \
-                X("torch.float8_e5m2fnuz") X("torch.float8_e8m0fnu") X("torch.uint16")             \
-                    X("torch.uint32") X("torch.uint64") X("torch.bits1x8") X("torch.bits2x4")      \
-                        X("torch.bits4x2") X("torch.bits8") X("torch.bits16")
+    X("torch.int16")                                                                               \
+    X("torch.int32") X("torch.int64") X("torch.bool") X("torch.qint8") X("torch.quint8")           \
+        X("torch.qint32") X("torch.quint4x2") X("torch.quint2x4") X("torch.float8_e4m3fn")         \
+            X("torch.float8_e5m2") X("torch.float8_e4m3fnuz") X("torch.float8_e5m2fnuz")           \
+                X("torch.float8_e8m0fnu") X("torch.uint16") X("torch.uint32") X("torch.uint64")    \
+                    X("torch.bits1x8") X("torch.bits2x4") X("torch.bits4x2") X("torch.bits8")      \
+                        X("torch.bits16")
 
 /* Legacy tensor types and storage classes (torch._tensor_classes and
  * torch._storage_classes), CPU and CUDA. */
@@ -53,26 +54,25 @@
     X("torch.ShortTensor")                                                                         \
     X("torch.CharTensor")                                                                          \
     X("torch.ByteTensor")                                                                          \
-    X("torch.BoolTensor") X("torch.cuda.DoubleTensor") X("torch.cuda.FloatTensor")                 \
-        X("torch.cuda.HalfTensor") X("torch.cuda.BFloat16Tensor") X("torch.cuda.LongTensor")       \
-            X("torch.cuda.IntTensor") X("torch.cuda.ShortTensor") X("torch.cuda.CharTensor") X(    \
-                "torch.cuda.ByteTensor") X("torch.cuda.BoolTensor") X("torch.DoubleStorage")       \
-                X("torch.FloatStorage") X("torch.HalfStorage") X("torch.BFloat16Storage") X(       \
-                    "torch.LongStorage") X("torch.IntStorage") X("torch.ShortStorage")             \
-                    X("torch.CharStorage") X("torch.ByteStorage") X("torch.BoolStorage") X(        \
-                        "torch.ComplexFloatStorage") X("torch.ComplexDoubleStorage")               \
-                        X("torch.QInt8Storage") X("torch.QUInt8Storage") X("torch.QInt32Storage")  \
-                            X("torch.QUInt4x2Storage") X("torch.QUInt2x4Storage")                  \
-                                X("torch.cuda.DoubleStorage") X("torch.cuda.FloatStorage")         \
-                                    X("torch.cuda.HalfStorage") X("torch.cuda.BFloat16Storage")    \
-                                        X("torch.cuda.LongStorage") X("torch.cuda.IntStorage") X(  \
-                                            "torch.cuda.ShortStorage") X("torch.cuda.CharStorage") \
-                                            X("torch.cuda.ByteStorage")                            \
-                                                X("torch.cuda.BoolStorage")                        \
-                                                    X("torch.cuda.ComplexFloatStorage")            \
-                                                        X("torch.cuda.ComplexDoubleStorage")       \
-                                                            X("torch.storage.TypedStorage")        \
-                                                                X("torch.storage.UntypedStorage")
+    X("torch.BoolTensor")                                                                          \
+    X("torch.cuda.DoubleTensor") X("torch.cuda.FloatTensor") X("torch.cuda.HalfTensor") X(         \
+        "torch.cuda.BFloat16Tensor") X("torch.cuda.LongTensor") X("torch.cuda.IntTensor")          \
+        X("torch.cuda.ShortTensor") X("torch.cuda.CharTensor") X("torch.cuda.ByteTensor") X(       \
+            "torch.cuda.BoolTensor") X("torch.DoubleStorage") X("torch.FloatStorage")              \
+            X("torch.HalfStorage") X("torch.BFloat16Storage") X("torch.LongStorage") X(            \
+                "torch.IntStorage") X("torch.ShortStorage") X("torch.CharStorage")                 \
+                X("torch.ByteStorage") X("torch.BoolStorage") X("torch.ComplexFloatStorage") X(    \
+                    "torch.ComplexDoubleStorage") X("torch.QInt8Storage") X("torch.QUInt8Storage") \
+                    X("torch.QInt32Storage") X("torch.QUInt4x2Storage") X("torch.QUInt2x4Storage") \
+                        X("torch.cuda.DoubleStorage") X("torch.cuda.FloatStorage")                 \
+                            X("torch.cuda.HalfStorage") X("torch.cuda.BFloat16Storage")            \
+                                X("torch.cuda.LongStorage") X("torch.cuda.IntStorage")             \
+                                    X("torch.cuda.ShortStorage") X("torch.cuda.CharStorage")       \
+                                        X("torch.cuda.ByteStorage") X("torch.cuda.BoolStorage")    \
+                                            X("torch.cuda.ComplexFloatStorage")                    \
+                                                X("torch.cuda.ComplexDoubleStorage")               \
+                                                    X("torch.storage.TypedStorage")                \
+                                                        X("torch.storage.UntypedStorage")
 
 #define TORCH_QSCHEMES(X)                                                                          \
     X("torch.per_tensor_affine")                                                                   \
@@ -91,7 +91,8 @@
     X("torch._utils._rebuild_sparse_tensor")                                                       \
     X("torch._utils._rebuild_sparse_csr_tensor")                                                   \
     X("torch._utils._rebuild_meta_tensor_no_storage")                                              \
-    X("torch._utils._rebuild_nested_tensor") X("torch._utils._rebuild_wrapper_subclass")           \
+    X("torch._utils._rebuild_nested_tensor")                                                       \
+    X("torch._utils._rebuild_wrapper_subclass")                                                    \
         X("torch._utils._rebuild_device_tensor_from_numpy")                                        \
             X("torch._utils._rebuild_device_tensor_from_cpu_tensor")                               \
                 X("torch._tensor._rebuild_from_type_v2")
@@ -907,6 +908,22 @@ const policy_entry *policy_table_profile(int index, size_t *count)
     return profiles[index].entries;
 }
 
+char policy_table_call_shape(const char *resolved)
+{
+    size_t lo = 0, hi = ARRAY_LEN(profile_call_shapes);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(profile_call_shapes[mid].name, resolved);
+        if (c == 0)
+            return profile_call_shapes[mid].shape;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
 /* C accelerator modules and old spellings that reach the same objects as the
  * module the denylist names; the unaliased name is checked as well. */
 static const struct {
@@ -1039,7 +1056,8 @@ static const struct {
     X(DeprecationWarning)                                                                          \
     X(EOFError)                                                                                    \
     X(EnvironmentError)                                                                            \
-    X(Exception) X(FloatingPointError) X(FutureWarning) X(GeneratorExit) X(IOError) X(ImportError) \
+    X(Exception)                                                                                   \
+    X(FloatingPointError) X(FutureWarning) X(GeneratorExit) X(IOError) X(ImportError)              \
         X(ImportWarning) X(IndentationError) X(IndexError) X(KeyError) X(KeyboardInterrupt)        \
             X(LookupError) X(MemoryError) X(NameError) X(NotImplementedError) X(OSError)           \
                 X(OverflowError) X(PendingDeprecationWarning) X(ReferenceError) X(RuntimeError)    \

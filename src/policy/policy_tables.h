@@ -34,6 +34,15 @@ size_t policy_table_profile_count(void);
 /* Allow entries of profile `index` (valid index only). */
 const policy_entry *policy_table_profile(int index, size_t *count);
 
+/* How real saved objects call a generated profile entry (tools/
+ * gen_profiles.py): 'n' only rebuilt by NEWOBJ, 'c' called with data; 0 for
+ * a name no generated profile holds. */
+typedef struct policy_call_shape {
+    const char *name;
+    char shape;
+} policy_call_shape;
+char policy_table_call_shape(const char *resolved);
+
 /* Canonical module for an aliased top-level module ("posix" -> "os"), or
  * NULL. The root is (s, len), not NUL-terminated. */
 const char *policy_table_alias(const char *s, size_t len);
