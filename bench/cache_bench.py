@@ -21,6 +21,7 @@ import argparse
 import os
 import pickle
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -74,13 +75,21 @@ def make_mirror(root, n):
             os.symlink(os.path.relpath(blob, snap), os.path.join(snap, name))
         made += min(per_repo, n - made)
         repo += 1
-    # a few large checkpoints (the same 256 MiB tensor saved in 4 files)
+    # a few large files: four 256 MiB checkpoint shards, and two ~30 MB
+    # opcode-dense pickles (an experiment's metrics history), the costliest
+    # kind to scan
     big = os.path.join(root, "models--org--big", "snapshots", "main")
     os.makedirs(big, exist_ok=True)
     t = {"embed.weight": torch.empty(64 << 20).uniform_()}
     for k in range(4):
         t["id"] = torch.tensor([k])
         torch.save(t, os.path.join(big, f"pytorch_model-0000{k + 1}-of-00004.bin"))
+    for k in range(2):
+        hist = [{"step": s, "loss": r.random(), "lr": r.random() * 1e-3,
+                 "tags": [f"t{r.randrange(100)}" for _ in range(r.randrange(4))]}
+                for s in range(250000)]
+        with open(os.path.join(big, f"history_{k}.pkl"), "wb") as f:
+            pickle.dump(hist, f, protocol=4)
 
 
 def drop_caches():
@@ -90,14 +99,18 @@ def drop_caches():
 
 
 def timed(cmd, cold):
+    """(wall seconds, CPU seconds user+sys, stdout) of one run."""
     if cold:
         drop_caches()
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     dt = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if p.returncode not in (0, 1):
         sys.exit(f"{cmd}: exit {p.returncode}: {p.stderr.decode()[-2000:]}")
-    return dt, p.stdout
+    return dt, cpu, p.stdout
 
 
 def rewrite_some(root, frac, seed):
@@ -131,31 +144,40 @@ def main():
     exe = os.path.abspath(a.ckptscan)
     base = [exe, "-q", "--no-progress", "-j", str(a.jobs), a.mirror]
     cache = tempfile.mkdtemp(prefix="ckptscan-cache-")
+    cached = base[:1] + ["--cache", cache] + base[1:]
     rows = []
     modes = [False] + ([True] if a.cold else [])
+
+    def med(runs):
+        return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+
     for cold in modes:
-        label = "page cache dropped" if cold else "page cache warm"
-        cold_t = [timed(base, cold)[0] for _ in range(a.runs)]
+        label = "dropped" if cold else "warm"
+        plain = [timed(base, cold) for _ in range(a.runs)]
         shutil.rmtree(cache)
-        fill_t, out_fill = timed(base[:1] + ["--cache", cache] + base[1:], cold)
-        nightly = [timed(base[:1] + ["--cache", cache] + base[1:], cold) for _ in range(a.runs)]
-        rows.append((label, "cold scan (no --cache)", statistics.median(cold_t)))
-        rows.append((label, "first --cache run (scan + hash + store)", fill_t))
-        rows.append((label, "nightly --cache, unchanged", statistics.median(t for t, _ in nightly)))
-        same = out_fill.decode().splitlines()[:-1] == nightly[0][1].decode().splitlines()[:-1]
-        rows.append((label, "  reports identical to the first run", "yes" if same else "NO"))
+        fill = timed(cached, cold)
+        nightly = [timed(cached, cold) for _ in range(a.runs)]
+        rows.append((label, "no --cache (every night today)", med(plain)))
+        rows.append((label, "--cache, first night (scan + hash + store)", fill[:2]))
+        rows.append((label, "--cache, unchanged mirror", med(nightly)))
+        same = (plain[0][2].splitlines()[:-1] == fill[2].splitlines()[:-1] ==
+                nightly[0][2].splitlines()[:-1])
+        rows.append((label, "  text reports identical in all three", "yes" if same else "NO"))
     n = rewrite_some(a.mirror, 0.01, 1)
     time.sleep(2.5)
-    t, _ = timed(base[:1] + ["--cache", cache] + base[1:], False)
-    rows.append(("page cache warm", f"--cache after {n} blobs changed", t))
+    rows.append(("warm", f"--cache after {n} blobs changed", timed(cached, False)[:2]))
+    rows.append(("warm", "no --cache after the change", timed(base, False)[:2]))
     shutil.rmtree(cache)
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(a.mirror)
                 for f in fs if not os.path.islink(os.path.join(d, f)))
     print(f"mirror: {a.mirror}, {total / 1e9:.2f} GB, -j {a.jobs}, median of {a.runs}")
-    print("| page cache | run | seconds |")
-    print("|---|---|---|")
+    print("| page cache | run | wall s | CPU s (user+sys) |")
+    print("|---|---|---|---|")
     for label, what, v in rows:
-        print(f"| {label} | {what} | {v if isinstance(v, str) else f'{v:.2f}'} |")
+        if isinstance(v, str):
+            print(f"| {label} | {what} | {v} | |")
+        else:
+            print(f"| {label} | {what} | {v[0]:.2f} | {v[1]:.2f} |")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ def build_tree(root):
         "m/big.pt": big,
         "m/partial.pt": big[:len(big) // 2],  # the CLI's truncated-archive note
         "m/empty.pt": b"",
+        "m/huge.pkl": EVIL + b"\0" * (65 << 20),  # past 64 MiB: always scanned
         "m/notes.txt": b"text\n",
         "hf/models--o--n/blobs/1111": EVIL,
         "hf/models--o--n/blobs/2222": SAFE,
@@ -115,10 +116,10 @@ def warm_run_is_byte_identical(exe, root, cache):
     s = summary(out)
     # a content seen again in the same run is a hit: copy_of_evil, swap and
     # the two blobs (under their snapshot names)
-    assert rc == 3 and s["cached"] == 4 and s["files"] == 11, (rc, s, err)
+    assert rc == 3 and s["cached"] == 4 and s["files"] == 12, (rc, s, err)
     # one entry per distinct content read whole (copy_of_evil shares evil's;
     # the blobs share safe's and evil's): safe, evil, unknown, big, partial,
-    # empty, notes
+    # empty, notes; huge.pkl is past 64 MiB: scanned each time, never stored
     assert len(entries(cache)) == 7, entries(cache)
     assert all(os.stat(e).st_mode & 0o777 == 0o600 for e in entries(cache))
     assert os.stat(cache).st_mode & 0o777 == 0o700
