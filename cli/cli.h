@@ -203,12 +203,13 @@ int run_dis(const ckpt_scanner *s, const cli_opts *o);
 /* inspect.c: the inspection sections of a report from ckpt_inspect_*. */
 void out_inspection(FILE *f, const ckpt_report *r);
 
+/* term.c: writes s with bytes that could drive a terminal shown as \xNN. */
+void out_safe_text(FILE *f, const char *s);
+
 /* output.c */
 void out_report(FILE *f, const ckpt_report *r, const report_extra *x, const cli_opts *o,
                 size_t index);
 void out_begin(FILE *f, const cli_opts *o);
 void out_end(FILE *f, const cli_summary *sum, const cli_opts *o, size_t nfiles);
-/* Writes s with bytes that could drive a terminal shown as \xNN. */
-void out_safe_text(FILE *f, const char *s);
 
 #endif
