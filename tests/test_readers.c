@@ -160,6 +160,65 @@ static void rc2_joblib_arrays_as_numpy_makes_them(void **state)
     ckpt_report_free(r);
 }
 
+/* 2: every typestr numpy accepts (fixtures/readers/numpy_dtypes.txt,
+ * numpy's own answers), copy=False and copy=True, BUILT with a state of
+ * element size 24 and no flags: joblib reads 2 items of the size numpy
+ * then has (a new object takes the state: flexible types its size, every
+ * type its flags; a singleton ignores it), and the payload after them. */
+static void rc2_every_typestr_as_numpy(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/readers/numpy_dtypes.txt", fixtures_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        skip();
+    char ts[32], kind[16];
+    unsigned long itemsize;
+    int hasobject, n = 0;
+    while (fscanf(f, "%31s %15s %lu %d", ts, kind, &itemsize, &hasobject) == 4) {
+        const char *letter = ts + (strchr("<>|=", ts[0]) ? 1 : 0);
+        int extended = strchr("SaUV", letter[0]) || strcmp(letter, "c") == 0;
+        for (int copy = 0; copy < 2; copy++) {
+            int fresh = copy || strcmp(kind, "new") == 0;
+            unsigned long size = fresh && extended ? 24 : itemsize;
+            int object = fresh ? 0 : hasobject;
+            if (!object && size == 0)
+                continue; /* joblib divides by the item size */
+            char buf[1024];
+            int len = snprintf(
+                buf, sizeof(buf),
+                "\200\002(cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\201}(S'subclass'\ncnumpy\n"
+                "ndarray\nS'shape'\n(I2\ntS'order'\nS'C'\nS'dtype'\ncnumpy\ndtype\n(S'%s'\nI00\n"
+                "I0%d\ntR(I3\nS'<'\nNNNI24\nI1\nI0\ntbS'allow_mmap'\nI00\nub",
+                ts, copy);
+            if (object) {
+                memcpy(buf + len, "\200\002N.", 4);
+                len += 4;
+            } else {
+                memset(buf + len, 0, 2 * size);
+                len += (int)(2 * size);
+            }
+            static const char tail[] = "cposix\nsystem\n(S'true'\ntRt.";
+            memcpy(buf + len, tail, sizeof(tail) - 1);
+            len += (int)sizeof(tail) - 1;
+            ckpt_report *r = scan_bytes(NULL, buf, (size_t)len);
+            int ok = ckpt_report_verdict(r) == CKPT_VERDICT_DANGEROUS &&
+                     has_import(r, "posix", "system", NULL) && find_code(r, CKPT_F_ANOMALY, -1) < 0;
+            if (!ok) {
+                fprintf(stderr, "dtype('%s', False, %s): numpy reads %lu-byte items%s\n", ts,
+                        copy ? "True" : "False", size, object ? " (objects)" : "");
+                dump_report(r);
+            }
+            ckpt_report_free(r);
+            assert_true(ok);
+            n++;
+        }
+    }
+    fclose(f);
+    assert_true(n > 600);
+}
+
 /* 3 and 7: a class through pass-throughs (numpy scalar, then
  * _rebuild_from_type_v2 setting its state) is mutated (dump_patches,
  * __name__); a legacy 'module' persistent id with source then makes torch
@@ -454,6 +513,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rc1_array_step_only_in_joblib_reading),
         cmocka_unit_test(rc2_joblib_arrays_as_numpy_makes_them),
+        cmocka_unit_test(rc2_every_typestr_as_numpy),
         cmocka_unit_test(rc5_frame_longer_than_data),
         cmocka_unit_test(rc5_newobj_any_iterable),
         cmocka_unit_test(rc5_memo_is_a_dict),
