@@ -158,6 +158,15 @@ static void rc2_joblib_arrays_as_numpy_makes_them(void **state)
     assert_int_equal(ckpt_report_finding_count(r), 1);
     assert_true(find_code(r, CKPT_F_ANOMALY, -1) >= 0);
     ckpt_report_free(r);
+    /* object.__new__(NumpyArrayWrapper) is a wrapper too (joblib.load reads
+     * its 3 bytes and imports ckpt_after_new) */
+    r = SCAN_LIT(NULL, "\200\004(cbuiltins\012object.__new__\012cjoblib.numpy_pickle\012"
+                       "NumpyArrayWrapper\012\205R}(S'subclass'\012cnumpy\012ndarray\012S'shape'"
+                       "\012(I3\012tS'order'\012S'C'\012S'dtype'\012cnumpy\012dtype\012(S'u1'\012"
+                       "I00\012I01\012tRS'allow_mmap'\012I00\012ub\001\002\003cckpt_after_new\012f"
+                       "\012(tRt.");
+    assert_true(has_import(r, "ckpt_after_new", "f", NULL));
+    ckpt_report_free(r);
 }
 
 /* 2: every typestr numpy accepts (fixtures/readers/numpy_dtypes.txt,

@@ -214,7 +214,13 @@ static int is_copyreg_helper(const value *callee)
     for (size_t i = 0; i < ARRAY_LEN(copyreg_helpers); i++)
         if (global_is(callee, copyreg_helpers[i]))
             return 1;
-    return 0;
+    /* object.__new__, NumpyArrayWrapper.__new__, ...: cls.__new__(cls) too */
+    static const char new_[] = ".__new__";
+    const size_t n = sizeof(new_) - 1;
+    if (!callee || callee->kind != V_GLOBAL)
+        return 0;
+    const gref *g = &callee->u.n->u.g;
+    return g->resolved_len > n && memcmp(g->resolved + g->resolved_len - n, new_, n) == 0;
 }
 
 /* joblib tests isinstance(), so every way of making an instance counts:
