@@ -98,6 +98,11 @@ typedef struct scan_ctx {
     /* Pickle chains walked from a frame's end (pickle.c: frames read
      * without peek()), bounded per input. */
     unsigned frame_chains;
+    /* Pickle 1 of the last raw stream read, as the fast path walked it
+     * (formats.c): its buffer (NULL: not walked so), end and first import or
+     * persistent id (SIZE_MAX: none), so that no skim reads it again. */
+    const uint8_t *p1_buf;
+    size_t p1_end, p1_effect;
     /* The decompressed stream being read as a lazy image (lazy.h), or NULL:
      * readers of a buffer inside it pull bytes with ctx_ready. */
     struct lazy_img *lazy;

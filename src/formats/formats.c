@@ -28,24 +28,20 @@ static int is_seven_zip(const uint8_t *buf, size_t len)
  * fast path finds it while walking pickle 1, so a plain pickle is walked
  * once, not skimmed first. */
 static void read_c_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
-                          ckpt_format *format)
+                          ckpt_format *format, const lite_result *first)
 {
-    lite_result first;
-    int ahead = pickle_walk_ahead(ctx, buf, len, 0, NULL, &first);
-    assert(!ahead || first.end == pickle_skim_stop(buf, len, 0));
+    assert(!first || first->end == pickle_skim_stop(buf, len, 0));
     /* torch.load never decompresses: no lazy image (lazy.h) is its legacy format */
     if (!ctx_lazy_holds(ctx, buf) &&
-        read_torch_legacy_at(ctx, member, buf, len, ahead ? first.end : SIZE_MAX)) {
+        read_torch_legacy_at(ctx, member, buf, len, first ? first->end : SIZE_MAX)) {
         *format = CKPT_FORMAT_TORCH_LEGACY;
     } else {
         *format = CKPT_FORMAT_PICKLE;
-        if (ahead)
-            pickle_scan_all_ahead(ctx, member, buf, len, 0, 1, NULL, &first);
+        if (first)
+            pickle_scan_all_ahead(ctx, member, buf, len, 0, 1, NULL, first);
         else
             pickle_scan_all_hooked(ctx, member, buf, len, 0, 1, NULL);
     }
-    if (ahead)
-        lite_result_release(&first);
 }
 
 /* The record of the pickle at offset 0 of member, or NULL. */
@@ -68,13 +64,27 @@ static int first_complete(const ckpt_report *r, const char *member)
  * the opcodes of pickle 1 do (a whole checkpoint is never searched); a
  * stream that desyncs the two unpicklers before that fails the C reading,
  * which gets joblib's reading anyway (python_may_differ). */
-static int names_joblib(scan_ctx *ctx, const uint8_t *buf, size_t len)
+#define NAMES_BLOCK (8u << 20)
+
+static int names_joblib(scan_ctx *ctx, const uint8_t *buf, size_t len, const lite_result *first)
 {
     if (ctx_lazy_holds(ctx, buf))
         return lazy_names_joblib(ctx, buf, len);
-    size_t reach = pickle_skim_reach(buf, len, 0);
+    /* pickle 1 walked clean by the fast path ends where the skim would */
+    assert(!first || first->end == pickle_skim_reach(buf, len, 0));
+    size_t reach = first ? first->end : pickle_skim_reach(buf, len, 0);
     size_t n = reach < len ? reach + 1 : len;
-    return memmem(buf, n, "joblib", 6) || memmem(buf, n, "ArrayWrapper", 12);
+    /* by blocks, letting go of the mapped pages behind (a big pickle would
+     * stay resident whole) */
+    for (size_t at = 0; at < n; at += NAMES_BLOCK) {
+        size_t end = n - at > NAMES_BLOCK + 11 ? at + NAMES_BLOCK + 11 : n; /* 11: a name across */
+        if (memmem(buf + at, end - at, "joblib", 6) ||
+            memmem(buf + at, end - at, "ArrayWrapper", 12))
+            return 1;
+        if (end - at > 11)
+            ctx_release_pages(ctx, buf + at, buf + end - 11);
+    }
+    return 0;
 }
 
 /* After a C reading of a stream that names no joblib wrapper, joblib's
@@ -151,11 +161,13 @@ static void unite(scan_ctx *ctx, const char *member, ckpt_report *rc, ckpt_repor
 
 /* The readings of a raw pickle stream: the C unpickler's, and joblib's
  * when joblib.load could open it (ctx->joblib). */
-void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
-                        ckpt_format *format)
+/* The readings of a raw pickle stream (read_pickle_stream) once the fast
+ * path walked its pickle 1 (first) or gave up (NULL). */
+static void read_readings(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                          ckpt_format *format, const lite_result *first)
 {
-    if (!ctx->joblib || !names_joblib(ctx, buf, len)) {
-        read_c_stream(ctx, member, buf, len, format);
+    if (!ctx->joblib || !names_joblib(ctx, buf, len, first)) {
+        read_c_stream(ctx, member, buf, len, format, first);
         if (ctx->joblib && (ctx->sc->all_readings || python_may_differ(ctx->rep, member))) {
             ckpt_report *rj = read_joblib(ctx, member, buf, len);
             if (rj) {
@@ -177,7 +189,7 @@ void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, s
         return;
     ckpt_report *main_report = ctx->rep;
     ctx->rep = rc;
-    read_c_stream(ctx, member, buf, len, format);
+    read_c_stream(ctx, member, buf, len, format, first);
     ctx->rep = main_report;
     ckpt_report *rj = read_joblib(ctx, member, buf, len);
     if (rj) {
@@ -187,6 +199,20 @@ void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, s
         report_merge(ctx->rep, rc);
     }
     ckpt_report_free(rc);
+}
+
+void read_pickle_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
+                        ckpt_format *format)
+{
+    lite_result first;
+    int ahead = pickle_walk_ahead(ctx, buf, len, 0, NULL, &first);
+    read_readings(ctx, member, buf, len, format, ahead ? &first : NULL);
+    /* set after the readings: nested streams they read overwrite it */
+    ctx->p1_buf = ahead ? buf : NULL;
+    ctx->p1_end = ahead ? first.end : 0;
+    ctx->p1_effect = ahead ? first.first_effect : SIZE_MAX;
+    if (ahead)
+        lite_result_release(&first);
 }
 
 /* The readings of one image, in the order loaders try them. */
@@ -259,8 +285,15 @@ static int reading_ran_nothing(const scan_ctx *ctx, const ckpt_report *rep, size
             first = &rep->pickles[i];
     if (!first)
         return 0;
-    size_t at;
-    int effect = pickle_first_effect(buf, len, 0, first->end, &at);
+    size_t at = SIZE_MAX;
+    int effect;
+    if (ctx->p1_buf == buf && ctx->p1_end == first->end) { /* the fast path walked it */
+        at = ctx->p1_effect;
+        effect = at == SIZE_MAX ? 0 : buf[at];
+        assert(effect == pickle_first_effect(buf, len, 0, first->end, &at));
+    } else {
+        effect = pickle_first_effect(buf, len, 0, first->end, &at);
+    }
     if (ctx->depth == 0 && (effect == OP_PERSID || effect == OP_BINPERSID))
         return 1;
     /* An EXT before any import names a code the stream cannot have

@@ -47,7 +47,8 @@ typedef struct lite {
     size_t limit; /* reads stop here: the frame's end in a frame, else len */
     uint8_t op;
     size_t op_off;
-    arena scratch; /* decoded STRING/UNICODE text, released as it fills */
+    size_t first_persid; /* offset of the first BINPERSID, SIZE_MAX for none */
+    arena scratch;       /* decoded STRING/UNICODE text, released as it fills */
     const scan_ctx *ctx;
     const struct pickle_hooks *hooks;
     uint64_t lim_stack, lim_memo, lim_string, lim_items; /* cached limits */

@@ -172,6 +172,8 @@ static int binpersid(lite *l)
     if (l->sp <= l->fence || l->stack[l->sp - 1] != CELL(V_TUPLE, TAG_STORAGE))
         return GIVE_UP; /* other persistent ids are findings */
     l->stack[l->sp - 1] = CELL(V_PERSID, 0);
+    if (l->first_persid == SIZE_MAX)
+        l->first_persid = l->op_off;
     return GO_ON;
 }
 

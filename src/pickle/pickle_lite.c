@@ -712,6 +712,7 @@ int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t star
     l.buf = buf;
     l.len = len;
     l.pos = l.start = l.op_off = start;
+    l.first_persid = SIZE_MAX;
     l.ctx = ctx;
     l.hooks = hooks;
     l.weights_only_ok = 1;
@@ -745,6 +746,10 @@ int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t star
     out->imports = l.imports;
     out->nimports = l.nimports;
     out->names = l.names;
+    /* imports are in first-seen order: the first one's GLOBAL is the first */
+    out->first_effect = l.nimports && l.imports[0].offset < l.first_persid
+                            ? (size_t)l.imports[0].offset
+                            : l.first_persid;
     return 1;
 }
 

@@ -29,7 +29,10 @@ typedef struct lite_result {
     uint64_t opcodes;
     int weights_only_ok;
     const char *weights_only_reason; /* static text; "" when accepted */
-    lite_import *imports;            /* owned: lite_result_release() */
+    /* offset of the first opcode that reaches code (an import or a
+     * persistent id: pickle_first_effect's), SIZE_MAX when there is none */
+    size_t first_effect;
+    lite_import *imports; /* owned: lite_result_release() */
     size_t nimports;
     arena names;
 } lite_result;
