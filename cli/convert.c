@@ -318,7 +318,9 @@ static int convert_one(const ckpt_scanner *s, const char *in, const char *out, c
     }
     sink k = {out, NULL, NULL, 0};
     ckpt_conversion *c = NULL;
-    ckpt_status rc = ckpt_convert_safetensors(s, in, o->flags, sink_write, &k, &c);
+    /* a partial output is discarded: deflated records are checked once, as written */
+    ckpt_status rc = ckpt_convert_safetensors(s, in, o->flags | CKPT_CONVERT_CHECK_WHILE_WRITING,
+                                              sink_write, &k, &c);
     if (!c) {
         fprintf(stderr, "ckptscan convert: %s: %s\n", in, ckpt_strerror(rc));
         return 2;

@@ -629,6 +629,13 @@ CKPT_API const char *ckpt_convert_outcome_name(ckpt_convert_outcome outcome);
 
 /* Flags of ckpt_convert_safetensors. */
 #define CKPT_CONVERT_SKIP_UNSUPPORTED 1u /* leave unsupported tensors out (listed as skipped) */
+/* Check that each deflated record inflates to its declared size while it
+ * is written, not in a pass of its own before anything is written (each
+ * record is then inflated once instead of twice). A record that does not
+ * is found midway: outcome CKPT_CONVERT_REFUSED naming the anomaly, status
+ * CKPT_OK, and part of the output already went to the sink: for callers
+ * that discard anything not written (the CLI writes a temporary file). */
+#define CKPT_CONVERT_CHECK_WHILE_WRITING 2u
 
 typedef struct ckpt_conversion ckpt_conversion;
 

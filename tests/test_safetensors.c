@@ -154,7 +154,7 @@ static void run_view_max(conv_view *v, capture *c, uint64_t gather_max)
     v->elsize = 4;
     memset(c, 0, sizeof(*c));
     uint8_t *buf = malloc(CONV_CHUNK);
-    conv_out o = {cap_write, c, buf, 0, 0, 0, 0};
+    conv_out o = {cap_write, c, buf, 0, 0, 0, 0, 0, 0};
     assert_int_equal(conv_write_view(&o, v, gather_max), 1);
     assert_int_equal(o.total, c->n);
     free(buf);
@@ -229,7 +229,7 @@ static void test_short_source(void **state)
     conv_view v = {{fd, 0, 16, 16, 0, 0}, 4, 0, 1, shape, stride, 0, 8};
     capture c = {{0}, 0};
     uint8_t *buf = malloc(CONV_CHUNK);
-    conv_out o = {cap_write, &c, buf, 0, 0, 0, 0};
+    conv_out o = {cap_write, &c, buf, 0, 0, 0, 0, 0, 0};
     assert_int_equal(conv_write_view(&o, &v, 8), 0); /* window path: gather_max 8 */
     assert_int_equal(o.read_fail, 1);
     free(buf);

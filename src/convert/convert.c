@@ -287,7 +287,7 @@ static ckpt_convert_outcome plan(planner *p)
         o = check_names(p, p->c->items, p->c->n);
     if (o == CKPT_CONVERT_WRITTEN && p->unsupported && !(p->flags & CKPT_CONVERT_SKIP_UNSUPPORTED))
         o = refuse_unsupported(p);
-    if (o == CKPT_CONVERT_WRITTEN)
+    if (o == CKPT_CONVERT_WRITTEN && !(p->flags & CKPT_CONVERT_CHECK_WHILE_WRITING))
         o = check_deflated(p);
     return o;
 }
@@ -338,8 +338,84 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-static ckpt_status write_all(ckpt_conversion *c, const char *path, ckpt_write_fn write, void *ctx,
-                             uint64_t gather_max)
+/* The deflated records of a conversion checked while written: their
+ * offsets, sorted, and whether each was checked yet. */
+typedef struct deflated {
+    uint64_t *at;
+    uint8_t *done;
+    size_t n;
+} deflated;
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int deflated_init(deflated *d, const ckpt_conversion *c)
+{
+    d->at = malloc((c->n ? c->n : 1) * sizeof(*d->at));
+    d->done = calloc(c->n ? c->n : 1, 1);
+    if (!d->at || !d->done)
+        return 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->items[i].pub.written && c->items[i].view.src.method == 8)
+            d->at[d->n++] = c->items[i].view.src.at;
+    qsort(d->at, d->n, sizeof(*d->at), u64_cmp);
+    return 1;
+}
+
+static void deflated_free(deflated *d)
+{
+    free(d->at);
+    free(d->done);
+}
+
+/* 1 the first time the record at `at` is met (d->at unset: never). */
+static int first_use(deflated *d, uint64_t at)
+{
+    if (!d->at)
+        return 0;
+    const uint64_t *p = bsearch(&at, d->at, d->n, sizeof(at), u64_cmp);
+    if (!p)
+        return 0;
+    while (p > d->at && p[-1] == at)
+        p--;
+    size_t k = (size_t)(p - d->at);
+    int first = !d->done[k];
+    d->done[k] = 1;
+    return first;
+}
+
+/* Writes one item; the first use of a deflated record checked while
+ * written checks the record's whole stream: in passing when the view is
+ * the whole record, else in a pass of its own. */
+static int write_item(conv_out *o, deflated *d, const conv_item *it, uint64_t gather_max)
+{
+    const conv_view *v = &it->view;
+    if (v->src.method != 8 || !first_use(d, v->src.at))
+        return conv_write_view(o, v, gather_max);
+    int whole = v->offset == 0 && v->numel * v->elsize == v->src.bytes && conv_contiguous(v);
+    if (!whole && !conv_check_deflated(&v->src)) {
+        o->bad_record = 1;
+        return 0;
+    }
+    o->check_end = whole;
+    int ok = conv_write_view(o, v, gather_max);
+    o->check_end = 0;
+    return ok;
+}
+
+static void bad_record(ckpt_conversion *c, const conv_item *it)
+{
+    conv_decide(c, CKPT_CONVERT_REFUSED,
+                "'%.200s': anomaly: its deflated record does not inflate to the %llu bytes it "
+                "declares (part of the output was written: discard it)",
+                it->pub.name, (unsigned long long)(it->view.src.bytes + it->view.src.skip));
+}
+
+static ckpt_status write_all(ckpt_conversion *c, const char *path, unsigned flags,
+                             ckpt_write_fn write, void *ctx, uint64_t gather_max)
 {
     st_entry *e = malloc((c->n ? c->n : 1) * sizeof(*e));
     size_t ne = 0;
@@ -355,14 +431,25 @@ static ckpt_status write_all(ckpt_conversion *c, const char *path, ckpt_write_fn
         conv_decide(c, CKPT_CONVERT_REFUSED, "the safetensors header cannot be built (too large?)");
         return CKPT_OK;
     }
-    conv_out o = {write, ctx, malloc(CONV_CHUNK), 0, 0, 0, 0};
-    int ok = o.buf && conv_write_raw(&o, sb.data, sb.len);
-    for (size_t i = 0; ok && i < c->n && c->items[i].pub.written; i++)
-        ok = conv_write_view(&o, &c->items[i].view, gather_max);
+    conv_out o = {write, ctx, malloc(CONV_CHUNK), 0, 0, 0, 0, 0, 0};
+    deflated d = {NULL, NULL, 0};
+    int ok = o.buf && conv_write_raw(&o, sb.data, sb.len) &&
+             ((flags & CKPT_CONVERT_CHECK_WHILE_WRITING) == 0 || deflated_init(&d, c));
+    const conv_item *bad = NULL;
+    for (size_t i = 0; ok && i < c->n && c->items[i].pub.written; i++) {
+        const conv_item *it = &c->items[i];
+        ok = write_item(&o, &d, it, gather_max);
+        bad = !ok && o.bad_record ? it : NULL;
+    }
     c->bytes = o.total;
     free(o.buf);
     free(e);
     sb_free(&sb);
+    deflated_free(&d);
+    if (bad) {
+        bad_record(c, bad);
+        return CKPT_OK;
+    }
     if (ok) {
         conv_decide(c, CKPT_CONVERT_WRITTEN, "%zu tensor(s) written, %llu bytes", ne,
                     (unsigned long long)c->bytes);
@@ -416,7 +503,7 @@ static ckpt_status convert_fd(const ckpt_scanner *s, int fd, const char *path, u
                  ckpt_scanner_limit(s, CKPT_LIMIT_FILE_SIZE)};
     if (plan(&p) != CKPT_CONVERT_WRITTEN)
         return CKPT_OK;
-    st = write_all(c, path, write, ctx, p.gather_max);
+    st = write_all(c, path, flags, write, ctx, p.gather_max);
     if (st == CKPT_OK && (fstat(fd, &after) != 0 || !same_file(&before, &after))) {
         conv_decide(c, CKPT_CONVERT_REFUSED, "the input changed while it was converted");
         return CKPT_ERR_IO;

@@ -43,8 +43,10 @@ typedef struct conv_out {
     uint8_t *buf;
     size_t n;
     uint64_t total;
-    int failed;    /* the sink refused bytes */
-    int read_fail; /* the input could not be read as planned */
+    int failed;     /* the sink refused bytes */
+    int read_fail;  /* the input could not be read as planned */
+    int check_end;  /* a deflated stream must end where this view ends */
+    int bad_record; /* ... and did not (or inflated short) */
 } conv_out;
 
 /* 1 when v's elements are in row-major order, back to back. */

@@ -202,7 +202,14 @@ static int stream_range(conv_out *o, const conv_view *v, uint64_t from, uint64_t
             ok = o->n < CONV_CHUNK || out_flush(o, v);
         }
     }
-    o->read_fail |= !ok && !o->failed;
+    if (ok && o->check_end) {
+        uint8_t extra;
+        ok = infl_read(&f, &extra, 1) == 0 && f.ended;
+    }
+    if (o->check_end)
+        o->bad_record = !ok && !o->failed;
+    else
+        o->read_fail |= !ok && !o->failed;
     infl_close(&f);
     return ok;
 }

@@ -290,6 +290,13 @@ def test_outcomes(exe, fixtures, tmp):
     check(rc == 1 and not os.path.exists(out) and "anomaly" in stdout and
           "tensor 'base' (storage '1'): its view reaches element 24 but its storage declares 23 "
           "elements" in stdout, f"tar short storage: exit {rc}: {stdout}")
+    # deflated 128 KiB records that inflate short or long: refused midway (the CLI checks them
+    # while writing), the anomaly named, the partial temporary file removed
+    for f in ("deflated_short_record.pt", "deflated_long_record.pt"):
+        rc, stdout, _ = convert(exe, os.path.join(conv, f), out)
+        check(rc == 1 and not os.path.exists(out) and not leftovers(tmp) and
+              "refused: 'w': anomaly: its deflated record does not inflate to the 131072 bytes it "
+              "declares" in stdout, f"{f}: exit {rc}: {stdout}")
     # shards: one output per input
     shards = [os.path.join(conv, f"pytorch_model-0000{i}-of-00002.bin") for i in (1, 2)]
     sd = os.path.join(tmp, "shards")
