@@ -80,9 +80,16 @@ def test_malicious_refused_by_every_loader(fixtures):
     assert bad == {}
 
 
+# SAFE (nothing in them runs) yet torch.load fails on them: a 128 KiB deflated storage record
+# that inflates 4 bytes short of its declared size (the scan sniffs 64 KiB of a tensor record,
+# never inflates it whole; ckptscan convert refuses it, fixtures/gen_convert.py).
+UNLOADABLE = ("convert/deflated_short_record.pt",)
+
+
 def test_benign_torch_files_still_load(fixtures):
     cli = cli_reports(fixtures)
-    safe = [p for p in fixtures if cli[p]["verdict"] == "safe" and cli[p]["format"] == "torch-zip"]
+    safe = [p for p in fixtures if cli[p]["verdict"] == "safe" and cli[p]["format"] == "torch-zip"
+            and not p.endswith(UNLOADABLE)]
     assert len(safe) >= 10
     result = run_child(safe)
     for p in safe:
