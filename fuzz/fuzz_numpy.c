@@ -11,7 +11,7 @@ static int readers(scan_ctx *ctx, const uint8_t *buf, size_t len)
     ckpt_format f;
     int held = read_npy(ctx, "", buf, len);
     held |= read_compressed(ctx, "", buf, len, &f);
-    held |= read_torch_legacy(ctx, "", buf, len);
+    held |= read_torch_legacy_at(ctx, "", buf, len, SIZE_MAX);
     if (tar_header_valid(buf, len))
         held |= read_tar(ctx, "", buf, len, &f);
     return held;

@@ -469,9 +469,6 @@ typedef int (*ckpt_dis_fn)(void *ctx, const ckpt_dis_line *line);
 CKPT_API ckpt_status ckpt_dis_file(const ckpt_scanner *scanner, const char *path,
                                    const char *member, ckpt_dis_fn fn, void *ctx,
                                    ckpt_report **out);
-CKPT_API ckpt_status ckpt_dis_mem(const ckpt_scanner *scanner, const void *data, size_t len,
-                                  const char *name, const char *member, ckpt_dis_fn fn, void *ctx,
-                                  ckpt_report **out);
 
 /* ---- Inspection ---------------------------------------------------------
  * What a checkpoint holds, read without loading it. An inspection is a

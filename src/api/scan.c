@@ -274,16 +274,6 @@ ckpt_status ckpt_dis_file(const ckpt_scanner *s, const char *path, const char *m
     return scan_file_sink(s, path, &o, out);
 }
 
-ckpt_status ckpt_dis_mem(const ckpt_scanner *s, const void *data, size_t len, const char *name,
-                         const char *member, ckpt_dis_fn fn, void *ctx, ckpt_report **out)
-{
-    if (!fn)
-        return CKPT_ERR_ARG;
-    dis_sink d = {fn, ctx, member, 0};
-    scan_opts o = {&d, 0};
-    return scan_mem_sink(s, data, len, name, &o, out);
-}
-
 ckpt_status ckpt_inspect_file(const ckpt_scanner *s, const char *path, ckpt_report **out)
 {
     scan_opts o = {NULL, 1};

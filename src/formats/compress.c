@@ -475,14 +475,6 @@ static int zf_header(const uint8_t *b, size_t len, uint64_t *declared, size_t *d
     return digits > 0 && p == end;
 }
 
-static int starts_container(const uint8_t *b, size_t n)
-{
-    return (n >= 4 && (memcmp(b, "PK\x03\x04", 4) == 0 || memcmp(b, "PK\x05\x06", 4) == 0)) ||
-           (n >= 6 &&
-            (memcmp(b, "\x93NUMPY", 6) == 0 || memcmp(b, "7z\xbc\xaf\x27\x1c", 6) == 0)) ||
-           compressed_magic(b, n) || tar_header_valid(b, n);
-}
-
 /* A limit cut the output at `cap` bytes: which, and what was scanned. */
 static void report_cut(scan_ctx *ctx, const char *member, size_t at, ckpt_limit which, size_t cap,
                        const char *codec_name)
@@ -557,7 +549,7 @@ static void scan_output(scan_ctx *ctx, const char *member, codec c, const output
     /* a gzip of a zip or tar is sniffed; anything else is what joblib and
      * pandas unpickle (a lazy image never starts a container) */
     ctx_scan_member(ctx, member_join(ctx, member, "<decompressed>"), out, o->n,
-                    o->lazy || !starts_container(out, o->n));
+                    o->lazy || !container_magic(out, o->n));
     ctx->lazy = outer;
     ctx->held -= held;
 }
@@ -659,7 +651,7 @@ int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_
               ctx_limit(ctx, CKPT_LIMIT_MEMORY));
     outcome r = fill_sink(&d, &o);
     output out = {NULL, 0, NULL, 0};
-    if (o.n > eager && may_stream && r.st != ST_NOMEM && !starts_container(o.p, o.n))
+    if (o.n > eager && may_stream && r.st != ST_NOMEM && !container_magic(o.p, o.n))
         out.lazy = open_lazily(ctx, &d, len - start, &o, &which, &cap);
     if (out.lazy) {
         ctx->inflated += o.n;

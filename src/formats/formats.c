@@ -222,7 +222,7 @@ typedef struct readings {
     strbuf names;
 } readings;
 
-static void held(readings *r, ckpt_format f)
+static void reading_holds(readings *r, ckpt_format f)
 {
     if (r->count++ == 0)
         r->main = f;
@@ -235,20 +235,20 @@ static void try_containers(scan_ctx *ctx, const char *member, const uint8_t *buf
     ckpt_format f = CKPT_FORMAT_UNKNOWN;
     if ((has_prefix(buf, len, "PK", 2) || zip_has_eocd(buf, len)) &&
         read_zip(ctx, member, buf, len, &f))
-        held(r, f);
+        reading_holds(r, f);
     if (has_prefix(buf, len, "\x93NUMPY", 6) && read_npy(ctx, member, buf, len))
-        held(r, CKPT_FORMAT_NPY);
+        reading_holds(r, CKPT_FORMAT_NPY);
     if (compressed_magic(buf, len) && read_compressed(ctx, member, buf, len, &f))
-        held(r, f);
+        reading_holds(r, f);
     if (tar_header_valid(buf, len) && read_tar(ctx, member, buf, len, &f))
-        held(r, f);
+        reading_holds(r, f);
     if (is_seven_zip(buf, len)) {
-        held(r, CKPT_FORMAT_SEVEN_ZIP);
+        reading_holds(r, CKPT_FORMAT_SEVEN_ZIP);
         ctx_finding(ctx, CKPT_F_UNSCANNED_MEMBER, member, 0,
                     "7z archive: ckptscan does not unpack 7z, so its content is unscanned");
     }
     if (safetensors_shape(buf, len)) {
-        held(r, CKPT_FORMAT_SAFETENSORS);
+        reading_holds(r, CKPT_FORMAT_SAFETENSORS);
         const char *why = safetensors_check(buf, len);
         if (why)
             ctx_findingf(ctx, CKPT_F_MALFORMED, member, 0,
@@ -325,7 +325,7 @@ static void try_pickle(scan_ctx *ctx, const char *member, const uint8_t *buf, si
         if (reading_ran_nothing(ctx, rep, nf, np, ni, buf, len))
             report_truncate(rep, nf, np);
         else
-            held(r, f);
+            reading_holds(r, f);
         return;
     }
     ckpt_report *scratch = report_new("", rep->max_findings, rep->strict);
@@ -336,7 +336,7 @@ static void try_pickle(scan_ctx *ctx, const char *member, const uint8_t *buf, si
     ctx->rep = rep;
     if (report_did_anything(scratch) && !reading_ran_nothing(ctx, scratch, 0, 0, 0, buf, len)) {
         report_merge(rep, scratch);
-        held(r, f);
+        reading_holds(r, f);
     }
     ckpt_report_free(scratch);
 }
@@ -347,7 +347,7 @@ static void try_data(scan_ctx *ctx, const char *member, const uint8_t *buf, size
 {
     ckpt_format f = data_format(buf, len);
     if (f != CKPT_FORMAT_UNKNOWN) {
-        held(r, f);
+        reading_holds(r, f);
         return;
     }
     if (has_prefix(buf, len, "PK\x03\x04", 4)) {
@@ -386,17 +386,17 @@ void scan_buffer(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t l
     sb_free(&r.names);
 }
 
-/* Containers whose magic is long enough that tensor bytes never match it
- * by chance: always scanned, with every finding. */
-static int strong_container(const uint8_t *buf, size_t len)
+int container_magic(const uint8_t *buf, size_t len)
 {
-    return has_prefix(buf, len, "PK\x03\x04", 4) || has_prefix(buf, len, "PK\x05\x06", 4) ||
-           has_prefix(buf, len, "\x93NUMPY", 6) ||
-           has_prefix(buf, len,
-                      "\xfd"
-                      "7zXZ\x00",
-                      6) ||
-           is_seven_zip(buf, len) || tar_header_valid(buf, len);
+    if (has_prefix(buf, len, "PK\x03\x04", 4) || has_prefix(buf, len, "PK\x05\x06", 4) ||
+        has_prefix(buf, len, "\x93NUMPY", 6) ||
+        has_prefix(buf, len,
+                   "\xfd"
+                   "7zXZ\x00",
+                   6) ||
+        is_seven_zip(buf, len) || tar_header_valid(buf, len))
+        return CONTAINER_STRONG;
+    return compressed_magic(buf, len) ? CONTAINER_WEAK : 0;
 }
 
 /* A member found by sniffing alone (a 2-3 byte compression magic, or bytes
@@ -448,7 +448,7 @@ int scan_member(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t le
         return 0;
     }
     unsigned kind = force_pickle && len > 0                                            ? 1
-                    : force_pickle || strong_container(buf, len)                       ? 2
+                    : force_pickle || container_magic(buf, len) == CONTAINER_STRONG    ? 2
                     : compressed_magic(buf, len) || pickle_probe_prefix(ctx, buf, len) ? 3
                                                                                        : 0;
     if (kind == 0)

@@ -47,9 +47,8 @@ int zip_has_eocd(const uint8_t *buf, size_t len);
 int read_zip(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
              ckpt_format *format);
 
-/* legacy.c: torch's stacked-pickle format (magic number pickle first). */
-int read_torch_legacy(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len);
-/* The same when the caller knows where pickle 1 ends (SIZE_MAX: unknown). */
+/* legacy.c: torch's stacked-pickle format (magic number pickle first);
+ * end1: where pickle 1 ends when the caller knows it (SIZE_MAX: unknown). */
 int read_torch_legacy_at(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                          size_t end1);
 
@@ -65,6 +64,13 @@ int read_npy(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len);
  * numpy accepts and holds no object: its data is plain numbers that no
  * loader unpickles, so the header is all a scan of it needs. */
 int npy_header_suffices(scan_ctx *ctx, const uint8_t *buf, size_t len);
+
+/* formats.c: what buf starts with: CONTAINER_STRONG, the magic of a
+ * container long enough that tensor bytes never match it by chance (zip,
+ * npy, xz, 7z, a tar header with a valid checksum); CONTAINER_WEAK, a 2-4
+ * byte compression magic (compressed_magic); else 0. */
+enum { CONTAINER_WEAK = 1, CONTAINER_STRONG = 2 };
+int container_magic(const uint8_t *buf, size_t len);
 
 /* compress.c: 1 when buf starts with a compression magic joblib accepts. */
 int compressed_magic(const uint8_t *buf, size_t len);

@@ -688,11 +688,6 @@ static void release(legacy *L)
     free(L->keys);
 }
 
-int read_torch_legacy(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len)
-{
-    return read_torch_legacy_at(ctx, member, buf, len, SIZE_MAX);
-}
-
 int read_torch_legacy_at(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                          size_t end1)
 {

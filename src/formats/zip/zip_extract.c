@@ -411,11 +411,6 @@ void zextract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, 
 
 /* ---- sniffing ------------------------------------------------------------ */
 
-static int has_magic(const uint8_t *p, size_t n, const char *magic, size_t k)
-{
-    return n >= k && memcmp(p, magic, k) == 0;
-}
-
 /* Walks the prefix as a pickle into a throwaway report: a complete pickle,
  * or one cut only by the end of the prefix, deserves the full inflate. */
 static int pickle_prefix_plausible(scan_ctx *ctx, const uint8_t *p, size_t n)
@@ -441,16 +436,9 @@ static int pickle_prefix_plausible(scan_ctx *ctx, const uint8_t *p, size_t n)
     return res.started && truncated;
 }
 
-int zcontainer_magic(const uint8_t *p, size_t n)
-{
-    return has_magic(p, n, "PK\3\4", 4) || has_magic(p, n, "PK\5\6", 4) ||
-           has_magic(p, n, "\x93NUMPY", 6) || has_magic(p, n, "7z\xbc\xaf\x27\x1c", 6) ||
-           compressed_magic(p, n) || tar_header_valid(p, n);
-}
-
 int zsniff_worth(scan_ctx *ctx, const uint8_t *p, size_t n)
 {
     if (npy_header_suffices(ctx, p, n)) /* np.savez_compressed arrays */
         return 0;
-    return zcontainer_magic(p, n) || pickle_prefix_plausible(ctx, p, n);
+    return container_magic(p, n) || pickle_prefix_plausible(ctx, p, n);
 }

@@ -294,9 +294,6 @@ int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t 
 void zextract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, uint64_t want,
               zbytes *out);
 void zbytes_free(zbytes *b);
-/* 1 when the bytes start like a container scan_member recurses into (zip,
- * npy, 7z, tar, a compressed stream). */
-int zcontainer_magic(const uint8_t *p, size_t n);
 /* 1 when the bytes deserve a full inflate: a container magic or the start
  * of a pickle (complete, or cut only by the end of the sniffed prefix),
  * but not a .npy whose header (inside the prefix) holds no object: no

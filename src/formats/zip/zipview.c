@@ -351,7 +351,7 @@ static void scan_item(zarchive *za, const zitem *it)
     /* A pickle record that is really a container (a joblib .pkl compressed
      * with zlib, a zip named .pkl): scan_member takes every reading of it,
      * the pickle one included when it does anything. */
-    int force = it->forced && !zcontainer_magic(b.p, b.n);
+    int force = it->forced && !container_magic(b.p, b.n);
     uint64_t held = b.owned ? b.n : 0; /* counts against max-decompressed below */
     za->ctx->held += held;
     if (b.n > 0 || (force && b.hit == CKPT_LIMIT_COUNT_)) /* a cut to 0 bytes is not empty */
