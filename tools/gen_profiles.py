@@ -225,9 +225,44 @@ def sklearn_objects():
     objs.append(decomposition.TruncatedSVD(2).fit(X))
     objs.append(cluster.DBSCAN().fit(X))
     objs.append(neighbors.NearestNeighbors().fit(X))
+    objs.append(neighbors.KNeighborsRegressor(algorithm="ball_tree").fit(X, yr))
+    objs.append(neighbors.NearestNeighbors(algorithm="ball_tree", metric="manhattan").fit(X))
     ct = compose.ColumnTransformer([("s", preprocessing.StandardScaler(), [0, 1])])
     objs.append(ct.fit(X))
+    objs += list(all_sklearn_estimators(X, y, yr))
     return objs
+
+
+def all_sklearn_estimators(X, y, yr):
+    """Every estimator sklearn lists (utils.all_estimators), fitted on small
+    data where it can be (meta-estimators around a logistic regression or a
+    ridge), else unfitted: its class and what fitting stores."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.utils import all_estimators
+    Xp = abs(X) + 0.1  # some need positive input
+    for name, cls in all_estimators():
+        inner = LogisticRegression() if "Classifier" in name or "OneVsOne" in name or \
+            "OneVsRest" in name or "OutputCode" in name else Ridge()
+        est = None
+        for kw in ({}, {"estimator": inner}, {"base_estimator": inner},
+                   {"estimators": [("a", inner), ("b", Ridge() if inner.__class__ is Ridge
+                                                  else LogisticRegression(C=2.0))]},
+                   {"transformers": [("s", "passthrough", [0])]},
+                   {"steps": [("m", inner)]}, {"transformer_list": [("m", "passthrough")]}):
+            try:
+                est = cls(**kw)
+                break
+            except Exception:
+                continue
+        if est is None:
+            continue
+        for data in ((X, y), (X, yr), (Xp, y), (X,), (Xp,), (X[:, 0], yr)):
+            try:
+                est.fit(*data)
+                break
+            except Exception:
+                continue
+        yield est
 
 
 def pandas_objects():

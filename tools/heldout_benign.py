@@ -251,6 +251,26 @@ def sklearn_files(root):
         "lasso": linear_model.Lasso(alpha=0.01).fit(X, yr),
         "onehot": preprocessing.OneHotEncoder(handle_unknown="ignore").fit([["r"], ["g"], ["b"]]),
     }
+    from sklearn import discriminant_analysis, isotonic, mixture
+    models.update({
+        "bagging": ensemble.BaggingClassifier(n_estimators=2, random_state=3).fit(X, y),
+        "extra_trees": ensemble.ExtraTreesClassifier(n_estimators=2).fit(X, y),
+        "voting": ensemble.VotingClassifier([("a", linear_model.LogisticRegression()),
+                                             ("b", naive_bayes.GaussianNB())]).fit(X, y),
+        "stacking": ensemble.StackingClassifier([("a", tree.DecisionTreeClassifier())]).fit(X, y),
+        "ada_reg": ensemble.AdaBoostRegressor(n_estimators=2).fit(X, yr),
+        "gmm": mixture.GaussianMixture(2, random_state=0).fit(X),
+        "nmf": decomposition.NMF(2, max_iter=30).fit(X),
+        "quantile": preprocessing.QuantileTransformer(n_quantiles=10).fit(X),
+        "multinomial_nb": naive_bayes.MultinomialNB().fit(X, y),
+        "ridge_clf": linear_model.RidgeClassifier().fit(X, y),
+        "perceptron": linear_model.Perceptron().fit(X, y),
+        "lda": discriminant_analysis.LinearDiscriminantAnalysis().fit(X, y),
+        "isotonic": isotonic.IsotonicRegression().fit(X[:, 0], yr),
+        "minibatch_kmeans": cluster.MiniBatchKMeans(2, n_init=1, random_state=0).fit(X),
+        "knr_ball_tree": neighbors.KNeighborsRegressor(algorithm="ball_tree").fit(X, yr),
+        "nu_svc": svm.NuSVC().fit(X, y),
+    })
     for name, est in models.items():
         joblib.dump(est, out(root, "sklearn/%s.joblib" % name, "object", ("sklearn",)))
     joblib.dump(models["rf_clf"], out(root, "sklearn/rf_clf_lzma.joblib", "object",
