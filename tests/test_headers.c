@@ -117,6 +117,16 @@ static void npy_header_text_as_compile_reads_it(void **state)
     expect("malicious_rc10_npy_named_escape.npy", CKPT_VERDICT_DANGEROUS, cut);
 }
 
+/* torch's legacy stacked pickles with a bytes storage key: torch.load
+ * stops there, pickle.load called again (any multi-pickle reader) reads the
+ * next pickle, the payload (found by the campaign in a mutated file). */
+static void legacy_bad_keys_then_pickles(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_ARCHIVE_ANOMALY, CKPT_F_COMMAND, END};
+    expect("malicious_legacy_keys_then_payload.pkl", CKPT_VERDICT_DANGEROUS, codes);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -127,6 +137,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(deflate_tinfl_only_benign),
         cmocka_unit_test(dtype_object_in_union_forms),
         cmocka_unit_test(npy_header_text_as_compile_reads_it),
+        cmocka_unit_test(legacy_bad_keys_then_pickles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -660,6 +660,9 @@ static void walk_region(legacy *L, const uint8_t *buf, size_t len, size_t pos)
     if (L->keys_problem) {
         note(L, CKPT_F_ARCHIVE_ANOMALY, pos, "%s: the storage region cannot be checked",
              L->keys_problem);
+        /* torch.load stops there; pickle.load called again reads on */
+        if (pos < len && opcode_table[buf[pos]].name)
+            pickle_scan_all_hooked(L->ctx, L->member, buf, len, pos, 1, NULL);
         return;
     }
     for (size_t i = 0; i < L->nkeys; i++)

@@ -346,7 +346,7 @@ def fam_tarhdr(rng):
     trick = rng.choice(["hardlink", "symlink", "unknown_type", "contig", "aregtype", "prefix", "b256", "chk",
                         "pax_global_path", "pax_size", "pax_path", "gnu_longname", "gnu_longlink", "zero_block",
                         "bad_after", "dir_same_name", "solaris_x", "pax_linkpath", "name_nul", "dotslash",
-                        "size_style", "dup_type"])
+                        "size_style", "dup_type", "first_name_pickle", "first_name_pickle_badsum"])
     magic = rng.choice([b"ustar\x0000", b"ustar  \x00", b"", b"ustar\x00"])
     out = b""
     size_style = rng.choice(["std", "std", "b256", "space", "nonul", "trail", "plus", "under"]) \
@@ -354,6 +354,14 @@ def fam_tarhdr(rng):
     chk_style = rng.choice(["signed", "seven", "space", "bad", "b256"]) if trick == "chk" else "std"
     order = ["sys_info", "storages", "tensors", "pickle"]
     decoy = gs.benign(rng, 2)
+    if trick.startswith("first_name_pickle"):
+        # the first header's name field is a pickle: with a bad checksum
+        # tarfile raises ReadError and torch.load reads the file as legacy
+        # stacked pickles from offset 0, where the payload is
+        pay = gs.payload(rng, 2)[:100]
+        out += tar_header(pay.split(b"\x00")[0], 0, magic=magic,
+                          chk_style="bad" if trick.endswith("badsum") else "std")
+        payload_member = None
     for name in order:
         data = members[name]
         n = name.encode()
