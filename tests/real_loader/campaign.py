@@ -301,7 +301,8 @@ def check(family, rec, rep):
     outside = []
     # torch unpickles a zip member whose deflate stream miniz failed in: the
     # inflated part, then the uninitialised rest of its buffer (see uninit_tail)
-    broken = loader == "torch" and any(BROKEN_STREAM in f.get("message", "") for f in rep.get("findings", []))
+    broken = loader == "torch" and any(BROKEN_STREAM in f.get("message", "") or UNWRITTEN in f.get("message", "")
+                                       for f in rep.get("findings", []))
     for m, n in sorted({tuple(x) for x in rec["imports"]}):
         entries = entries_for(index, cut, m, n, loader)
         if not entries:
@@ -317,7 +318,8 @@ def check(family, rec, rep):
     if outside and verdict == "safe":
         out.append(("b", "verdict safe although %s resolved %r, off the allowlist" % (loader, sorted(set(outside))[:4])))
     if rec.get("persid") and not rep.get("pickles"):
-        out.append(("p", "%s called persistent_load %d times; ckptscan walked no pickle" % (loader, rec["persid"])))
+        out.append(("p", "%s called persistent_load %d times; ckptscan walked no pickle%s"
+                    % (loader, rec["persid"], UNINIT if broken else "")))
     # a file reported as no pickle (issue 13: its pickle reading fails before
     # any import or persistent id, or meets a persistent id first at offset 0)
     # must be one that no loader resolved anything in, whatever its family
@@ -361,12 +363,13 @@ def class_key(family, loader, letter, detail=""):
     key = "%s %s %s" % (letter, loader, family_class(family))
     if letter == "a" and detail.startswith("%s resolved ('', " % loader):
         key += " empty-name"
-    elif letter == "a" and loader == "torch" and uninit_tail(family, detail):
+    elif letter in "ap" and loader == "torch" and uninit_tail(family, detail):
         key += " uninit-tail"
     return key
 
 
 BROKEN_STREAM = "its compressed stream is broken"  # zipview.c's finding for a member cut short
+UNWRITTEN = "copies bytes miniz never wrote"  # ... for a miniz-only stream with distance-0 copies
 UNINIT = " (the member's stream is broken: torch read past what inflates)"
 
 

@@ -233,7 +233,8 @@ static void miniz_rules(scan_ctx *ctx, const uint8_t *src, uint64_t len, uint64_
 {
     uint8_t *p = NULL;
     size_t n = 0;
-    int r = ztinfl(src, len, o->stop, &p, &n);
+    int unwritten = 0;
+    int r = ztinfl(src, len, o->stop, &p, &n, &unwritten);
     if (r != ZTINFL_DONE && n <= o->n) {
         free(p);
         return;
@@ -242,6 +243,7 @@ static void miniz_rules(scan_ctx *ctx, const uint8_t *src, uint64_t len, uint64_
     o->p = p;
     o->n = o->cap = n;
     out->tinfl_only = 1;
+    out->tinfl_unwritten = unwritten;
     out->complete = r == ZTINFL_DONE;
     out->corrupt = r == ZTINFL_FAILED;
     if (r == ZTINFL_CUT && o->stop == cap)

@@ -28,6 +28,7 @@ typedef struct tstate {
     uint64_t nbits, pos; /* input length and position, in bits */
     uint8_t *out;
     size_t n, cap, stop;
+    int unwritten; /* a distance-0 copy read bytes never written */
     htable t[3];
 } tstate;
 
@@ -223,6 +224,7 @@ static int copy(tstate *s, uint32_t len, uint32_t dist)
 {
     if (dist > s->n)
         return T_FAIL;
+    s->unwritten |= dist == 0 && len > 0;
     for (uint32_t i = 0; i < len; i++) {
         uint8_t b = dist ? s->out[s->n - dist] : 0;
         if (!put(s, b))
@@ -285,7 +287,7 @@ static int one_block(tstate *s, uint32_t *final)
     return huffman(s);
 }
 
-int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t *n)
+int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t *n, int *unwritten)
 {
     tstate *s = calloc(1, sizeof(*s));
     if (!s)
@@ -299,6 +301,7 @@ int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t 
         r = one_block(s, &final);
     *out = s->out;
     *n = s->n;
+    *unwritten = s->unwritten;
     free(s);
     return r == T_OK ? ZTINFL_DONE : r == T_FULL ? ZTINFL_CUT : ZTINFL_FAILED;
 }

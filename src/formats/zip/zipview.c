@@ -290,8 +290,11 @@ static void check_content(zarchive *za, const zentry *e, const char *shown, cons
     if (b->tinfl_only)
         zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
                  "its deflate stream breaks rules zlib enforces (zipfile refuses it) but torch's "
-                 "miniz decodes %s of it: what miniz makes of it was scanned",
-                 b->corrupt ? "part" : "all");
+                 "miniz decodes %s of it: what miniz makes of it was scanned%s",
+                 b->corrupt ? "part" : "all",
+                 b->tinfl_unwritten ? "; it copies bytes miniz never wrote (torch's buffer "
+                                      "holds whatever was there; read here as zeros)"
+                                    : "");
     if (!b->complete)
         return;
     if (b->n != e->uncomp)
