@@ -73,28 +73,73 @@ static ckpt_status scan_fifo(const ckpt_scanner *s, const char *path, int inspec
  * reads every byte (about 0.2 s per GiB with SHA extensions). */
 #define CACHE_MAX_FILE (64u << 20)
 
-/* With --cache: the file is hashed and its stored report taken, or it is
- * scanned through the same descriptor and the report stored when the file
- * did not change meanwhile (so the digest is that of the bytes scanned).
- * Returns 0 with *r set, or -1 to scan the usual way (*r NULL). */
+/* The whole of a regular file of at most CACHE_MAX_FILE bytes, read once
+ * (*len bytes; NULL when it is more, or unreadable). */
+static unsigned char *read_whole(int fd, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    while (buf) {
+        if (n == cap) {
+            unsigned char *p = cap <= CACHE_MAX_FILE ? realloc(buf, cap * 2) : NULL;
+            if (!p)
+                break;
+            buf = p;
+            cap *= 2;
+        }
+        ssize_t got = pread(fd, buf + n, cap - n, (off_t)n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            break;
+        if (got == 0) {
+            *len = n;
+            return buf;
+        }
+        n += (size_t)got;
+        if (n > CACHE_MAX_FILE)
+            break;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* With --cache: the file is read into memory once, and those bytes are
+ * hashed and, on a miss, scanned, so the stored report is exactly that of
+ * the bytes its key names, whatever happens to the file meanwhile. Files
+ * over max-file-size are handed to the library (which reports the limit
+ * without reading them). Returns 0 with *r set, or -1 to scan the usual
+ * way (*r NULL). */
 static int scan_cached(const ckpt_scanner *s, cli_cache *c, const char *path, ckpt_report **r,
                        char sha[65], int *cached)
 {
     *r = NULL;
+    sha[0] = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return -1;
     struct stat before, after;
+    size_t len = 0;
+    unsigned char *bytes = NULL;
     if (fstat(fd, &before) != 0 || !S_ISREG(before.st_mode) ||
-        (uint64_t)before.st_size > CACHE_MAX_FILE || sha256_fd(fd, sha) < 0) {
+        (uint64_t)before.st_size > CACHE_MAX_FILE || !(bytes = read_whole(fd, &len))) {
         close(fd);
         return -1;
     }
-    *r = cache_get(c, sha, (uint64_t)before.st_size, path);
+    sha256_hex(bytes, len, sha);
+    *r = cache_get(c, sha, (uint64_t)len, path);
     *cached = *r != NULL;
-    if (!*r && ckpt_scan_fd(s, fd, path, r) == CKPT_OK && fstat(fd, &after) == 0 &&
-        cache_file_unchanged(c, &before, &after))
+    ckpt_status st = CKPT_OK;
+    if (!*r)
+        st = (uint64_t)len > ckpt_scanner_limit(s, CKPT_LIMIT_FILE_SIZE)
+                 ? ckpt_scan_fd(s, fd, path, r)
+                 : ckpt_scan_mem(s, bytes, len, path, r);
+    /* the times must be old and unchanged: kept although the bytes are
+     * our own copy, so that a file being written is not stored midway */
+    if (!*cached && *r && st == CKPT_OK && fstat(fd, &after) == 0 &&
+        (uint64_t)after.st_size == len && cache_file_unchanged(c, &before, &after))
         cache_put(c, sha, *r);
+    free(bytes);
     close(fd);
     if (*r)
         return 0;
