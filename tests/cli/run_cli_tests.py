@@ -348,6 +348,31 @@ def docs_in_sync(exe, repo):
     return problems
 
 
+def digests_exact(exe, work):
+    """--hash equals hashlib's SHA-256 at every padding boundary and on a multi-chunk file,
+    through the SHA-extension path (when the CPU has it) and the portable one alike."""
+    import random
+    rng = random.Random(7)
+    problems = []
+    sizes = [0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 1000, 4097, (1 << 20) + 3, 3 << 20]
+    for size in sizes:
+        data = bytes(rng.getrandbits(8) for _ in range(min(size, 4096))) * (size // 4096 + 1)
+        data = data[:size]
+        path = os.path.join(work, f"digest_{size}.bin")
+        with open(path, "wb") as f:
+            f.write(data)
+        for portable in ("", "1"):
+            env = dict(os.environ, CKPTSCAN_SHA256_PORTABLE=portable)
+            if not portable:
+                env.pop("CKPTSCAN_SHA256_PORTABLE")
+            p = subprocess.run([exe, "--format", "json", "--hash", path], capture_output=True,
+                               env=env, timeout=60)
+            got = json.loads(p.stdout)["files"][0].get("sha256")
+            if got != hashlib.sha256(data).hexdigest():
+                problems.append(f"size {size} portable={portable or 0}: {got}")
+    return problems
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckptscan", required=True)
@@ -381,6 +406,13 @@ def main():
             else:
                 passed += 1
                 print(f"ok   {case.name}")
+        problems = digests_exact(exe, work)
+        if problems:
+            failed += 1
+            print("FAIL digests exact: " + "; ".join(problems))
+        else:
+            passed += 1
+            print("ok   digests exact")
     problems = docs_in_sync(exe, os.path.dirname(os.path.dirname(os.path.abspath(a.golden))))
     if problems:
         failed += 1
