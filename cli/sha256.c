@@ -12,7 +12,8 @@
 
 #include "cli.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) &&                            \
+    !defined(CKPTSCAN_SHA256_NO_SHANI)
 #define HAVE_SHANI_PATH 1
 #include <cpuid.h>
 #include <immintrin.h>

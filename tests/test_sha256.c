@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The CLI's SHA-256 (cli/sha256.c), built both with OpenSSL and with the
- * portable code: FIPS 180-4 test vectors, block-boundary lengths against
+/* The CLI's SHA-256 (cli/sha256.c), built both with the x86 SHA instructions
+ * and with the portable code only: FIPS 180-4 test vectors, block-boundary lengths against
  * each other, and a file read in several chunks. */
 #include <setjmp.h>
 #include <stdarg.h>
