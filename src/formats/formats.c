@@ -146,14 +146,17 @@ static int imports_beyond(const ckpt_report *a, const ckpt_report *b)
  * joblib: when joblib's reading holds, the C one keeps what it imported and
  * called but not how it parsed (array bytes are no opcodes to pickle.load:
  * its errors, a nested pickle's PROTO, an early STOP); when only the C one
- * holds, joblib's keeps its imports and calls. Readings that import
- * different things are a loader-disagreement. */
+ * holds, joblib's keeps its imports and calls. A C reading that imports what
+ * joblib's does not is a loader-disagreement; joblib's reading going on past
+ * where pickle.load stops is not (every joblib file with an object array:
+ * pickle.load stops at the STOP of the array's nested pickle), and what it
+ * imports there is judged with the rest. */
 static void unite(scan_ctx *ctx, const char *member, ckpt_report *rc, ckpt_report *rj)
 {
     int c_ok = first_complete(rc, member), j_ok = first_complete(rj, member);
     report_merge_filtered(ctx->rep, rc, j_ok ? 2 : 0, !j_ok);
     report_merge_filtered(ctx->rep, rj, c_ok && !j_ok, j_ok);
-    if (imports_beyond(rc, rj) || (c_ok && imports_beyond(rj, rc)))
+    if (imports_beyond(rc, rj))
         ctx_finding(ctx, CKPT_F_LOADER_DISAGREEMENT, member, 0,
                     "pickle.load (C unpickler) and joblib.load (Lib/pickle.py with its array "
                     "step) import different things from this stream; both readings were scanned");
