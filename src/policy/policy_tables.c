@@ -24,6 +24,7 @@
 
 /* torch dtypes under their canonical names (what str(dtype) prints, which is
  * how torch's weights_only allowlist spells them). */
+/* clang-format off */
 #define TORCH_DTYPES(X)                                                                            \
     X("torch.float16")                                                                             \
     X("torch.float32")                                                                             \
@@ -35,15 +36,32 @@
     X("torch.uint8")                                                                               \
     X("torch.int8")                                                                                \
     X("torch.int16")                                                                               \
-    X("torch.int32") X("torch.int64") X("torch.bool") X("torch.qint8") X("torch.quint8")           \
-        X("torch.qint32") X("torch.quint4x2") X("torch.quint2x4") X("torch.float8_e4m3fn")         \
-            X("torch.float8_e5m2") X("torch.float8_e4m3fnuz") X("torch.float8_e5m2fnuz")           \
-                X("torch.float8_e8m0fnu") X("torch.uint16") X("torch.uint32") X("torch.uint64")    \
-                    X("torch.bits1x8") X("torch.bits2x4") X("torch.bits4x2") X("torch.bits8")      \
-                        X("torch.bits16")
+    X("torch.int32")                                                                               \
+    X("torch.int64")                                                                               \
+    X("torch.bool")                                                                                \
+    X("torch.qint8")                                                                               \
+    X("torch.quint8")                                                                              \
+    X("torch.qint32")                                                                              \
+    X("torch.quint4x2")                                                                            \
+    X("torch.quint2x4")                                                                            \
+    X("torch.float8_e4m3fn")                                                                       \
+    X("torch.float8_e5m2")                                                                         \
+    X("torch.float8_e4m3fnuz")                                                                     \
+    X("torch.float8_e5m2fnuz")                                                                     \
+    X("torch.float8_e8m0fnu")                                                                      \
+    X("torch.uint16")                                                                              \
+    X("torch.uint32")                                                                              \
+    X("torch.uint64")                                                                              \
+    X("torch.bits1x8")                                                                             \
+    X("torch.bits2x4")                                                                             \
+    X("torch.bits4x2")                                                                             \
+    X("torch.bits8")                                                                               \
+    X("torch.bits16")
+/* clang-format on */
 
 /* Legacy tensor types and storage classes (torch._tensor_classes and
  * torch._storage_classes), CPU and CUDA. */
+/* clang-format off */
 #define TORCH_LEGACY_TYPES(X)                                                                      \
     X("torch.DoubleTensor")                                                                        \
     X("torch.FloatTensor")                                                                         \
@@ -55,32 +73,60 @@
     X("torch.CharTensor")                                                                          \
     X("torch.ByteTensor")                                                                          \
     X("torch.BoolTensor")                                                                          \
-    X("torch.cuda.DoubleTensor") X("torch.cuda.FloatTensor") X("torch.cuda.HalfTensor") X(         \
-        "torch.cuda.BFloat16Tensor") X("torch.cuda.LongTensor") X("torch.cuda.IntTensor")          \
-        X("torch.cuda.ShortTensor") X("torch.cuda.CharTensor") X("torch.cuda.ByteTensor") X(       \
-            "torch.cuda.BoolTensor") X("torch.DoubleStorage") X("torch.FloatStorage")              \
-            X("torch.HalfStorage") X("torch.BFloat16Storage") X("torch.LongStorage") X(            \
-                "torch.IntStorage") X("torch.ShortStorage") X("torch.CharStorage")                 \
-                X("torch.ByteStorage") X("torch.BoolStorage") X("torch.ComplexFloatStorage") X(    \
-                    "torch.ComplexDoubleStorage") X("torch.QInt8Storage") X("torch.QUInt8Storage") \
-                    X("torch.QInt32Storage") X("torch.QUInt4x2Storage") X("torch.QUInt2x4Storage") \
-                        X("torch.cuda.DoubleStorage") X("torch.cuda.FloatStorage")                 \
-                            X("torch.cuda.HalfStorage") X("torch.cuda.BFloat16Storage")            \
-                                X("torch.cuda.LongStorage") X("torch.cuda.IntStorage")             \
-                                    X("torch.cuda.ShortStorage") X("torch.cuda.CharStorage")       \
-                                        X("torch.cuda.ByteStorage") X("torch.cuda.BoolStorage")    \
-                                            X("torch.cuda.ComplexFloatStorage")                    \
-                                                X("torch.cuda.ComplexDoubleStorage")               \
-                                                    X("torch.storage.TypedStorage")                \
-                                                        X("torch.storage.UntypedStorage")
+    X("torch.cuda.DoubleTensor")                                                                   \
+    X("torch.cuda.FloatTensor")                                                                    \
+    X("torch.cuda.HalfTensor")                                                                     \
+    X("torch.cuda.BFloat16Tensor")                                                                 \
+    X("torch.cuda.LongTensor")                                                                     \
+    X("torch.cuda.IntTensor")                                                                      \
+    X("torch.cuda.ShortTensor")                                                                    \
+    X("torch.cuda.CharTensor")                                                                     \
+    X("torch.cuda.ByteTensor")                                                                     \
+    X("torch.cuda.BoolTensor")                                                                     \
+    X("torch.DoubleStorage")                                                                       \
+    X("torch.FloatStorage")                                                                        \
+    X("torch.HalfStorage")                                                                         \
+    X("torch.BFloat16Storage")                                                                     \
+    X("torch.LongStorage")                                                                         \
+    X("torch.IntStorage")                                                                          \
+    X("torch.ShortStorage")                                                                        \
+    X("torch.CharStorage")                                                                         \
+    X("torch.ByteStorage")                                                                         \
+    X("torch.BoolStorage")                                                                         \
+    X("torch.ComplexFloatStorage")                                                                 \
+    X("torch.ComplexDoubleStorage")                                                                \
+    X("torch.QInt8Storage")                                                                        \
+    X("torch.QUInt8Storage")                                                                       \
+    X("torch.QInt32Storage")                                                                       \
+    X("torch.QUInt4x2Storage")                                                                     \
+    X("torch.QUInt2x4Storage")                                                                     \
+    X("torch.cuda.DoubleStorage")                                                                  \
+    X("torch.cuda.FloatStorage")                                                                   \
+    X("torch.cuda.HalfStorage")                                                                    \
+    X("torch.cuda.BFloat16Storage")                                                                \
+    X("torch.cuda.LongStorage")                                                                    \
+    X("torch.cuda.IntStorage")                                                                     \
+    X("torch.cuda.ShortStorage")                                                                   \
+    X("torch.cuda.CharStorage")                                                                    \
+    X("torch.cuda.ByteStorage")                                                                    \
+    X("torch.cuda.BoolStorage")                                                                    \
+    X("torch.cuda.ComplexFloatStorage")                                                            \
+    X("torch.cuda.ComplexDoubleStorage")                                                           \
+    X("torch.storage.TypedStorage")                                                                \
+    X("torch.storage.UntypedStorage")
+/* clang-format on */
 
+/* clang-format off */
 #define TORCH_QSCHEMES(X)                                                                          \
     X("torch.per_tensor_affine")                                                                   \
     X("torch.per_channel_affine")                                                                  \
     X("torch.per_tensor_symmetric")                                                                \
-    X("torch.per_channel_symmetric") X("torch.per_channel_affine_float_qparams")
+    X("torch.per_channel_symmetric")                                                               \
+    X("torch.per_channel_affine_float_qparams")
+/* clang-format on */
 
 /* torch._utils._tensor_rebuild_functions() as listed in LOADERS.md 6. */
+/* clang-format off */
 #define TORCH_REBUILD(X)                                                                           \
     X("torch._utils._rebuild_tensor")                                                              \
     X("torch._utils._rebuild_tensor_v2")                                                           \
@@ -93,11 +139,13 @@
     X("torch._utils._rebuild_meta_tensor_no_storage")                                              \
     X("torch._utils._rebuild_nested_tensor")                                                       \
     X("torch._utils._rebuild_wrapper_subclass")                                                    \
-        X("torch._utils._rebuild_device_tensor_from_numpy")                                        \
-            X("torch._utils._rebuild_device_tensor_from_cpu_tensor")                               \
-                X("torch._tensor._rebuild_from_type_v2")
+    X("torch._utils._rebuild_device_tensor_from_numpy")                                            \
+    X("torch._utils._rebuild_device_tensor_from_cpu_tensor")                                       \
+    X("torch._tensor._rebuild_from_type_v2")
+/* clang-format on */
 
 /* The fixed part of torch's _get_allowed_globals(). */
+/* clang-format off */
 #define TORCH_WEIGHTS_ONLY_BASE(X)                                                                 \
     X("collections.OrderedDict")                                                                   \
     X("collections.Counter")                                                                       \
@@ -106,11 +154,20 @@
     X("torch.Size")                                                                                \
     X("torch.Tensor")                                                                              \
     X("torch.device")                                                                              \
-    X("_codecs.encode") X("builtins.bytearray") X("builtins.set") X("builtins.complex")
+    X("_codecs.encode")                                                                            \
+    X("builtins.bytearray")                                                                        \
+    X("builtins.set")                                                                              \
+    X("builtins.complex")
+/* clang-format on */
 
+/* clang-format off */
 #define TORCH_WEIGHTS_ONLY(X)                                                                      \
     TORCH_WEIGHTS_ONLY_BASE(X)                                                                     \
-    TORCH_DTYPES(X) TORCH_LEGACY_TYPES(X) TORCH_QSCHEMES(X) TORCH_REBUILD(X)
+    TORCH_DTYPES(X)                                                                                \
+    TORCH_LEGACY_TYPES(X)                                                                          \
+    TORCH_QSCHEMES(X)                                                                              \
+    TORCH_REBUILD(X)
+/* clang-format on */
 
 static const policy_entry default_allow[] = {
 #define X(p) A(p),
@@ -1046,6 +1103,7 @@ static const struct {
 };
 
 /* Python 2 exception names that keep their name in builtins. */
+/* clang-format off */
 #define PY2_EXCEPTIONS(X)                                                                          \
     X(ArithmeticError)                                                                             \
     X(AssertionError)                                                                              \
@@ -1057,15 +1115,44 @@ static const struct {
     X(EOFError)                                                                                    \
     X(EnvironmentError)                                                                            \
     X(Exception)                                                                                   \
-    X(FloatingPointError) X(FutureWarning) X(GeneratorExit) X(IOError) X(ImportError)              \
-        X(ImportWarning) X(IndentationError) X(IndexError) X(KeyError) X(KeyboardInterrupt)        \
-            X(LookupError) X(MemoryError) X(NameError) X(NotImplementedError) X(OSError)           \
-                X(OverflowError) X(PendingDeprecationWarning) X(ReferenceError) X(RuntimeError)    \
-                    X(RuntimeWarning) X(StopIteration) X(SyntaxError) X(SyntaxWarning)             \
-                        X(SystemError) X(SystemExit) X(TabError) X(TypeError) X(UnboundLocalError) \
-                            X(UnicodeDecodeError) X(UnicodeEncodeError) X(UnicodeError)            \
-                                X(UnicodeTranslateError) X(UnicodeWarning) X(UserWarning)          \
-                                    X(ValueError) X(Warning) X(ZeroDivisionError)
+    X(FloatingPointError)                                                                          \
+    X(FutureWarning)                                                                               \
+    X(GeneratorExit)                                                                               \
+    X(IOError)                                                                                     \
+    X(ImportError)                                                                                 \
+    X(ImportWarning)                                                                               \
+    X(IndentationError)                                                                            \
+    X(IndexError)                                                                                  \
+    X(KeyError)                                                                                    \
+    X(KeyboardInterrupt)                                                                           \
+    X(LookupError)                                                                                 \
+    X(MemoryError)                                                                                 \
+    X(NameError)                                                                                   \
+    X(NotImplementedError)                                                                         \
+    X(OSError)                                                                                     \
+    X(OverflowError)                                                                               \
+    X(PendingDeprecationWarning)                                                                   \
+    X(ReferenceError)                                                                              \
+    X(RuntimeError)                                                                                \
+    X(RuntimeWarning)                                                                              \
+    X(StopIteration)                                                                               \
+    X(SyntaxError)                                                                                 \
+    X(SyntaxWarning)                                                                               \
+    X(SystemError)                                                                                 \
+    X(SystemExit)                                                                                  \
+    X(TabError)                                                                                    \
+    X(TypeError)                                                                                   \
+    X(UnboundLocalError)                                                                           \
+    X(UnicodeDecodeError)                                                                          \
+    X(UnicodeEncodeError)                                                                          \
+    X(UnicodeError)                                                                                \
+    X(UnicodeTranslateError)                                                                       \
+    X(UnicodeWarning)                                                                              \
+    X(UserWarning)                                                                                 \
+    X(ValueError)                                                                                  \
+    X(Warning)                                                                                     \
+    X(ZeroDivisionError)
+/* clang-format on */
 
 static const struct {
     const char *module, *name, *to_module, *to_name;
