@@ -164,6 +164,18 @@ int zfind_eocd_miniz(const uint8_t *buf, uint64_t len, uint64_t *pos);
 int zfind_eocd_python(const uint8_t *buf, uint64_t len, uint64_t *pos);
 /* Reads the classic end record at v->eocd into v (count, size, offset). */
 void zread_eocd(zview *v, const uint8_t *buf, uint64_t len);
+/* The zip64 locator, the ZLEN_LOCATOR bytes right before the end record at
+ * eocd: 1 and its fields in *l, 0 when there is none. */
+typedef struct zlocator {
+    uint32_t disk;  /* disk holding the zip64 end record */
+    uint64_t off;   /* absolute offset of the zip64 end record */
+    uint32_t disks; /* total number of disks */
+} zlocator;
+int zread_locator(const uint8_t *buf, uint64_t len, uint64_t eocd, zlocator *l);
+/* The zip64 end record at off (the one parser of it): 0 without its
+ * signature, else 1 with its fields in v (zip64, z64, disk numbers, counts,
+ * cd_size, stated_off) and its size field in *rec_size. */
+int zread_eocd64(zview *v, const uint8_t *buf, uint64_t len, uint64_t off, uint64_t *rec_size);
 /* Parses the fixed part, name, extra and comment of a central header at the
  * cursor (which must end where the directory ends). 0 when it does not fit
  * or the signature is wrong; with `clip`, a name, extra or comment cut by

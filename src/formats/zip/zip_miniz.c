@@ -35,35 +35,20 @@
  * as zipfile does; zip_check.c reports when the two differ). */
 static void miniz_zip64(zview *v, const uint8_t *buf, uint64_t len)
 {
-    if (v->eocd < ZLEN_LOCATOR + ZLEN_EOCD64)
+    zlocator l;
+    if (v->eocd < ZLEN_LOCATOR + ZLEN_EOCD64 || !zread_locator(buf, len, v->eocd, &l))
         return;
-    zcur c = zc_at(buf, len, v->eocd - ZLEN_LOCATOR);
-    if (zc_u32(&c) != ZSIG_LOCATOR)
-        return;
-    (void)zc_u32(&c);
-    uint64_t off = zc_u64(&c);
-    uint32_t disks = zc_u32(&c);
-    v->locator_off = off;
-    if (off > len - ZLEN_EOCD64) {
+    v->locator_off = l.off;
+    if (l.off > len - ZLEN_EOCD64) {
         v->fail = "the zip64 locator points past the end of the file";
         return;
     }
-    zcur r = zc_at(buf, len, off);
-    if (zc_u32(&r) != ZSIG_EOCD64)
+    uint64_t rec_size;
+    if (!zread_eocd64(v, buf, len, l.off, &rec_size))
         return;
-    v->zip64 = 1;
-    v->z64 = off;
-    uint64_t rec_size = zc_u64(&r);
-    (void)zc_u32(&r); /* versions */
-    v->disk_no = zc_u32(&r);
-    v->cd_disk = zc_u32(&r);
-    v->count_disk = zc_u64(&r);
-    v->count = zc_u64(&r);
-    v->cd_size = zc_u64(&r);
-    v->stated_off = zc_u64(&r);
     if (rec_size < ZLEN_EOCD64 - 12)
         v->fail = "the zip64 end record is too short";
-    else if (disks != 1 || v->count > UINT32_MAX || v->count_disk > UINT32_MAX)
+    else if (l.disks != 1 || v->count > UINT32_MAX || v->count_disk > UINT32_MAX)
         v->fail = "the zip64 end record names several disks or too many entries";
     else if (v->cd_size > UINT32_MAX)
         v->fail = "the zip64 central directory is larger than miniz accepts";

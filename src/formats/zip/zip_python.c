@@ -17,15 +17,11 @@
  * record right before the locator, whatever offset the locator gives. */
 static void python_zip64(zview *v, const uint8_t *buf, uint64_t len)
 {
-    if (v->eocd < ZLEN_LOCATOR)
-        return; /* the seek fails: no zip64 */
-    zcur c = zc_at(buf, len, v->eocd - ZLEN_LOCATOR);
-    if (zc_u32(&c) != ZSIG_LOCATOR)
-        return;
-    uint32_t diskno = zc_u32(&c);
-    v->locator_off = zc_u64(&c);
-    uint32_t disks = zc_u32(&c);
-    if (diskno != 0 || disks > 1) {
+    zlocator l;
+    if (!zread_locator(buf, len, v->eocd, &l))
+        return; /* no locator, or the seek fails: no zip64 */
+    v->locator_off = l.off;
+    if (l.disk != 0 || l.disks > 1) {
         v->fail = "zipfiles that span multiple disks are not supported";
         return;
     }
@@ -33,19 +29,8 @@ static void python_zip64(zview *v, const uint8_t *buf, uint64_t len)
         v->fail = "the zip64 end record would start before the file (seek error)";
         return;
     }
-    zcur r = zc_at(buf, len, v->eocd - ZLEN_LOCATOR - ZLEN_EOCD64);
-    if (zc_u32(&r) != ZSIG_EOCD64)
-        return;
-    v->zip64 = 1;
-    v->z64 = r.pos - 4;
-    (void)zc_u64(&r); /* record size */
-    (void)zc_u32(&r); /* versions */
-    v->disk_no = zc_u32(&r);
-    v->cd_disk = zc_u32(&r);
-    v->count_disk = zc_u64(&r);
-    v->count = zc_u64(&r);
-    v->cd_size = zc_u64(&r);
-    v->stated_off = zc_u64(&r);
+    uint64_t rec_size; /* zipfile ignores it */
+    (void)zread_eocd64(v, buf, len, v->eocd - ZLEN_LOCATOR - ZLEN_EOCD64, &rec_size);
 }
 
 /* ZipInfo._decodeExtra: every field must fit; each 0x0001 field replaces

@@ -79,6 +79,37 @@ void zread_eocd(zview *v, const uint8_t *buf, uint64_t len)
     v->locator_off = UINT64_MAX;
 }
 
+int zread_locator(const uint8_t *buf, uint64_t len, uint64_t eocd, zlocator *l)
+{
+    if (eocd < ZLEN_LOCATOR)
+        return 0;
+    zcur c = zc_at(buf, len, eocd - ZLEN_LOCATOR);
+    if (zc_u32(&c) != ZSIG_LOCATOR)
+        return 0;
+    l->disk = zc_u32(&c);
+    l->off = zc_u64(&c);
+    l->disks = zc_u32(&c);
+    return 1;
+}
+
+int zread_eocd64(zview *v, const uint8_t *buf, uint64_t len, uint64_t off, uint64_t *rec_size)
+{
+    zcur r = zc_at(buf, len, off);
+    if (zc_u32(&r) != ZSIG_EOCD64)
+        return 0;
+    v->zip64 = 1;
+    v->z64 = off;
+    *rec_size = zc_u64(&r);
+    (void)zc_u32(&r); /* versions */
+    v->disk_no = zc_u32(&r);
+    v->cd_disk = zc_u32(&r);
+    v->count_disk = zc_u64(&r);
+    v->count = zc_u64(&r);
+    v->cd_size = zc_u64(&r);
+    v->stated_off = zc_u64(&r);
+    return 1;
+}
+
 /* ---- central and local headers ------------------------------------------ */
 
 /* n bytes at the cursor, or (clip) as many as there are. */
