@@ -19,6 +19,7 @@
 #include "formats.h"
 #include "inventory.h"
 #include "opcodes.h"
+#include "torch_dtypes.h"
 #include "util.h"
 #include "value.h"
 
@@ -350,41 +351,17 @@ static stor *lookup(legacy *L, const skey *k)
 }
 
 /* Element size of a legacy storage class: torch maps the name alone
- * (whatever the module) to a dtype; 0 when it does not know it. Shared
- * with tar.c (its prototype belongs in formats.h). */
-
+ * (whatever the module) to a dtype; 0 when it does not know it (the
+ * torch_dtypes.c table, its legacy entries). Shared with tar_torch.c. */
 uint32_t legacy_storage_elsize(const value *t)
 {
-    static const struct {
-        const char *name;
-        uint32_t size;
-    } types[] = {{"DoubleStorage", 8},
-                 {"FloatStorage", 4},
-                 {"HalfStorage", 2},
-                 {"LongStorage", 8},
-                 {"IntStorage", 4},
-                 {"ShortStorage", 2},
-                 {"CharStorage", 1},
-                 {"ByteStorage", 1},
-                 {"BoolStorage", 1},
-                 {"BFloat16Storage", 2},
-                 {"ComplexDoubleStorage", 16},
-                 {"ComplexFloatStorage", 8},
-                 {"QInt8Storage", 1},
-                 {"QInt32Storage", 4},
-                 {"QUInt8Storage", 1},
-                 {"QUInt4x2Storage", 1},
-                 {"QUInt2x4Storage", 1}};
     if (t->kind != V_GLOBAL)
         return 0;
     const gref *g = &t->u.n->u.g;
     const char *dot = memrchr(g->name, '.', g->name_len);
     const char *name = dot ? dot + 1 : g->name;
     size_t n = g->name_len - (size_t)(name - g->name);
-    for (size_t i = 0; i < ARRAY_LEN(types); i++)
-        if (strlen(types[i].name) == n && memcmp(types[i].name, name, n) == 0)
-            return types[i].size;
-    return 0;
+    return torch_legacy_elsize(name, n);
 }
 
 static int is_tag(const value *v, const char *tag)

@@ -11,31 +11,31 @@
 #include "util.h"
 
 static const torch_dtype dtypes[] = {
-    {"FloatStorage", "float32", 4},
-    {"DoubleStorage", "float64", 8},
-    {"HalfStorage", "float16", 2},
-    {"BFloat16Storage", "bfloat16", 2},
-    {"LongStorage", "int64", 8},
-    {"IntStorage", "int32", 4},
-    {"ShortStorage", "int16", 2},
-    {"CharStorage", "int8", 1},
-    {"ByteStorage", "uint8", 1},
-    {"BoolStorage", "bool", 1},
-    {"ComplexFloatStorage", "complex64", 8},
-    {"ComplexDoubleStorage", "complex128", 16},
-    {"QInt8Storage", "qint8", 1},
-    {"QUInt8Storage", "quint8", 1},
-    {"QInt32Storage", "qint32", 4},
-    {"QUInt4x2Storage", "quint4x2", 1},
-    {"QUInt2x4Storage", "quint2x4", 1},
-    {"Float8_e4m3fnStorage", "float8_e4m3fn", 1},
-    {"Float8_e5m2Storage", "float8_e5m2", 1},
-    {"Float8_e4m3fnuzStorage", "float8_e4m3fnuz", 1},
-    {"Float8_e5m2fnuzStorage", "float8_e5m2fnuz", 1},
-    {"UInt16Storage", "uint16", 2},
-    {"UInt32Storage", "uint32", 4},
-    {"UInt64Storage", "uint64", 8},
-    {"ComplexHalfStorage", "complex32", 4},
+    {"FloatStorage", "float32", 4, 1},
+    {"DoubleStorage", "float64", 8, 1},
+    {"HalfStorage", "float16", 2, 1},
+    {"BFloat16Storage", "bfloat16", 2, 1},
+    {"LongStorage", "int64", 8, 1},
+    {"IntStorage", "int32", 4, 1},
+    {"ShortStorage", "int16", 2, 1},
+    {"CharStorage", "int8", 1, 1},
+    {"ByteStorage", "uint8", 1, 1},
+    {"BoolStorage", "bool", 1, 1},
+    {"ComplexFloatStorage", "complex64", 8, 1},
+    {"ComplexDoubleStorage", "complex128", 16, 1},
+    {"QInt8Storage", "qint8", 1, 1},
+    {"QUInt8Storage", "quint8", 1, 1},
+    {"QInt32Storage", "qint32", 4, 1},
+    {"QUInt4x2Storage", "quint4x2", 1, 1},
+    {"QUInt2x4Storage", "quint2x4", 1, 1},
+    {"Float8_e4m3fnStorage", "float8_e4m3fn", 1, 0},
+    {"Float8_e5m2Storage", "float8_e5m2", 1, 0},
+    {"Float8_e4m3fnuzStorage", "float8_e4m3fnuz", 1, 0},
+    {"Float8_e5m2fnuzStorage", "float8_e5m2fnuz", 1, 0},
+    {"UInt16Storage", "uint16", 2, 0},
+    {"UInt32Storage", "uint32", 4, 0},
+    {"UInt64Storage", "uint64", 8, 0},
+    {"ComplexHalfStorage", "complex32", 4, 0},
 };
 
 /* Last dotted component of a global's resolved name. */
@@ -52,15 +52,25 @@ static int bstr_is(bstr b, const char *s)
     return b.n == strlen(s) && memcmp(b.p, s, b.n) == 0;
 }
 
-const torch_dtype *torch_dtype_of_storage(const value *type)
+static const torch_dtype *dtype_named(bstr name)
 {
-    if (type->kind != V_GLOBAL)
-        return NULL;
-    bstr name = last_component(type);
     for (size_t i = 0; i < ARRAY_LEN(dtypes); i++)
         if (bstr_is(name, dtypes[i].storage))
             return &dtypes[i];
     return NULL;
+}
+
+const torch_dtype *torch_dtype_of_storage(const value *type)
+{
+    if (type->kind != V_GLOBAL)
+        return NULL;
+    return dtype_named(last_component(type));
+}
+
+uint32_t torch_legacy_elsize(const char *name, size_t n)
+{
+    const torch_dtype *d = dtype_named((bstr){name, n});
+    return d && d->legacy ? d->size : 0;
 }
 
 const char *torch_storage_dtype(const value *type, uint32_t *elsize)
