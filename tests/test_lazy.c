@@ -244,6 +244,7 @@ static void lazy_reads_as_held(void **state)
     ckpt_report_free(r);
     free(two.p);
     free(tail.p);
+    free(safe.p);
 
     p.n = 0;
     PUT_LIT(&p, "\x80\x02");
