@@ -15,7 +15,7 @@ dir=build-fuzz
 [ -d "$dir" ] || CC=clang meson setup "$dir" -Dfuzzing=true -Dtests=false \
   -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized >/dev/null
 ninja -C "$dir" >/dev/null
-for t in scan pickle policy json zip numpy inspect fastpath convert; do
+for t in scan pickle policy json zip numpy inspect fastpath convert report_store; do
   work=$(mktemp -d)
   cp fuzz/corpus/"$t"/* "$work"/
   dict=()
