@@ -125,3 +125,25 @@ json_buf report_json(ckpt_report *r)
     ckpt_report_free(r);
     return b;
 }
+
+int report_is_exactly(const ckpt_report *r, ckpt_verdict verdict, const int *codes,
+                      const char *label)
+{
+    int ok = ckpt_report_verdict(r) == verdict;
+    size_t want = 0;
+    for (; codes[want] != -1; want++)
+        ok &= find_code(r, (ckpt_code)codes[want], -1) >= 0;
+    for (size_t i = 0; i < ckpt_report_finding_count(r); i++) {
+        ckpt_finding f;
+        int listed = 0;
+        ok &= ckpt_report_finding(r, i, &f) == CKPT_OK;
+        for (size_t j = 0; j < want; j++)
+            listed |= codes[j] == (int)f.code;
+        ok &= listed;
+    }
+    if (!ok) {
+        fprintf(stderr, "%s: expected %s\n", label, ckpt_verdict_name(verdict));
+        dump_report(r);
+    }
+    return ok;
+}

@@ -32,6 +32,10 @@ typedef struct json_buf {
 json_buf report_json(ckpt_report *r);
 /* Prints the report's findings (for failing tests). */
 void dump_report(const ckpt_report *r);
+/* 1 when r has this verdict and exactly these finding codes (each at least
+ * once, no other; the list ends at -1); otherwise dumps r under label, 0. */
+int report_is_exactly(const ckpt_report *r, ckpt_verdict verdict, const int *codes,
+                      const char *label);
 
 #define SCAN_LIT(s, lit) scan_bytes((s), (lit), sizeof(lit) - 1)
 
