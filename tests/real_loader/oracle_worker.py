@@ -20,7 +20,10 @@ seconds, default 10) and an address-space limit. Loads run in the worker itself
 constructors, no isolation needed). The loaders parse the files themselves:
 
   pickle    pickle.Unpickler (C _pickle) .load() again and again until EOF or error
-  pypickle  pickle._Unpickler (Lib/pickle.py, what joblib subclasses), likewise
+  pypickle  pickle._Unpickler (Lib/pickle.py, what joblib subclasses) .load()
+            once: every Lib/pickle.py user reads one pickle per stream
+            (joblib 1.2.0 numpy_pickle.py _unpickle and numpy_pickle_compat.py
+            load_compatibility call unpickler.load() once)
   torch     torch.load(path, weights_only=False) on the real path (so torch
             tries the legacy tar format first): zip, legacy and tar
   numpy     numpy.load(path, allow_pickle=True), every .npz member accessed
@@ -214,7 +217,10 @@ def run_loader(loader, path, c_unpickler):
     if loader == "pickle":
         load_all(c_unpickler, path)
     elif loader == "pypickle":
-        load_all(pickle._Unpickler, path)
+        # one pickle, as joblib.load (numpy_pickle.py _unpickle: one
+        # unpickler.load()); torch's legacy multi-pickle stream is C only
+        with open(path, "rb") as f:
+            pickle._Unpickler(f).load()
     elif loader == "torch":
         import torch
         torch.load(path, weights_only=False)
