@@ -26,7 +26,11 @@ resolved come from CPython's `pickle.find_class` audit event), scans it with
       called no persistent_load; and in every family, a file reported as no
       pickle (format unknown, text, json, ...) is one the loaders resolved
       nothing in and called no persistent_load for;
-  (h) harness: no find_class ran outside the recorder (`unpatched`).
+  (h) harness: no find_class ran outside the recorder (`unpatched`);
+  (r) per file: when a loader called a real callable that can never be
+      allowlisted (the code-ran marker: payload_calls), the verdict is not
+      safe. Such files are counted by verdict (the DANGEROUS share), and the
+      ones not DANGEROUS are listed grouped by verdict and finding codes.
 
 Every divergence is printed with its class (check, loader, family), shrunk by
 dropping bytes while it holds, and saved under --repro-dir. Divergences whose
@@ -145,6 +149,78 @@ def pick_loaders(rng, loaders):
 
 
 # ---------------------------------------------------------------------------
+# the code-ran marker (issue 12: files that run code are never SAFE and, on
+# attack sets, >= 95% DANGEROUS)
+
+# modules whose import alone acts (prints, opens a browser, starts IDLE):
+# never imported to check a name
+IMPORT_ACTS = {"antigravity", "this", "idlelib", "turtledemo", "turtle", "tkinter", "test"}
+# installed packages whose import is inert, imported to check a name too
+THIRD_PARTY = {"torch", "numpy", "joblib", "dill", "cloudpickle", "requests", "pandas", "sklearn", "scipy",
+               "torchvision", "pip", "setuptools", "yaml"}
+_resolve_cache = {}
+
+
+def real_resolution(module, name):
+    """What find_class(module, name) really gives, as written and through the
+    protocol < 3 mapping: ("exists" or None, [the forms (module, name) that
+    are real callables]). None when every import or attribute walk fails (the
+    real loader stops there). Only standard-library and THIRD_PARTY modules are
+    imported, never one whose import acts; any other module counts as
+    existing when Python can find it."""
+    key = (module, name)
+    if key not in _resolve_cache:
+        import importlib
+        import importlib.util
+        exists, called = None, []
+        for m, n in sorted({key, resolve_pair(module, name, 0)}):
+            parts = m.split(".")
+            if not m or "" in parts or not all(x.isidentifier() for x in parts):
+                continue
+            if parts[0] in IMPORT_ACTS or any(x.startswith("__") for x in parts) or \
+                    (parts[0] not in sys.stdlib_module_names and parts[0] not in THIRD_PARTY):
+                try:
+                    if importlib.util.find_spec(parts[0]) is not None:
+                        exists = "exists"
+                except BaseException:  # noqa: BLE001 - not findable
+                    pass
+                continue
+            try:
+                obj = importlib.import_module(m)
+                for a in n.split("."):
+                    obj = getattr(obj, a)
+            except BaseException:  # noqa: BLE001 - no such name
+                continue
+            exists = "exists"
+            if callable(obj):
+                called.append((m, n))
+        _resolve_cache[key] = (exists, called)
+    return _resolve_cache[key]
+
+
+def payload_calls(recs):
+    """The names whose call is a payload that ran: a loader called the name
+    (CallLog) before resolving any name that does not exist (the real
+    loader's import fails there), and the name, in a form that is a real
+    callable, can never be allowlisted (run_diff.must_deny)."""
+    out = set()
+    for rec in recs:
+        imports = rec.get("imports", [])
+        stop = next((k for k, (m, n) in enumerate(imports) if real_resolution(m, n)[0] is None), len(imports))
+        for call in rec.get("calls", []):
+            m, n, k = call if len(call) == 3 else (call[0], call[1], 0)
+            if k <= stop and any(must_deny(cm, cn) for cm, cn in real_resolution(m, n)[1]):
+                out.add("%s.%s" % (m, n))
+    return sorted(out)
+
+
+def code_ran_group(rep):
+    """Why a code-running file is not DANGEROUS: its verdict and finding codes."""
+    codes = sorted({f.get("code", "?") for f in (rep or {}).get("findings", []) if f.get("severity") != "info"})
+    return "%s [%s]" % ((rep or {}).get("verdict"), " ".join(codes))
+
+
+# ---------------------------------------------------------------------------
 # loader workers
 
 
@@ -204,10 +280,10 @@ class Worker:
             self.proc.stdin.flush()
         except OSError:
             self.kill()
-            return {"loader": self.loader, "imports": [], "persid": 0, "outcome": "died: worker"}
+            return {"loader": self.loader, "imports": [], "persid": 0, "outcome": "died: worker", "calls": []}
         deadline = time.monotonic() + (timeout or LOAD_TIMEOUT[0] * 2 + 10)
         fd = self.proc.stdout.fileno()
-        imports, persid = [], 0
+        imports, persid, calls = [], 0, []
         while True:
             while b"\n" not in self.buf:
                 left = deadline - time.monotonic()
@@ -221,7 +297,8 @@ class Worker:
                     self.buf += chunk
                 if why:
                     self.kill()
-                    return {"loader": self.loader, "imports": imports, "persid": persid, "outcome": why}
+                    return {"loader": self.loader, "imports": imports, "persid": persid, "outcome": why,
+                            "calls": calls}
             line, self.buf = self.buf.split(b"\n", 1)
             try:
                 msg = json.loads(line.decode("utf-8", "surrogatepass"))
@@ -235,6 +312,8 @@ class Worker:
                 continue
             if "imp" in msg["event"]:
                 imports.append(msg["event"]["imp"])
+            elif "call" in msg["event"]:
+                calls.append(msg["event"]["call"] + [len(imports)])
             else:
                 persid += 1
 
@@ -522,6 +601,8 @@ def main(argv=None):
     slowest = []
     phase = collections.Counter()
     classes = collections.OrderedDict()  # key -> {"count", "examples", "known"}
+    ran_verdicts = collections.Counter()  # files whose payload ran under some loader
+    ran_groups = collections.OrderedDict()  # code_ran_group -> {"count", "names", "examples"}
     failed_files = set()
     import concurrent.futures
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
@@ -558,6 +639,28 @@ def main(argv=None):
             for s in samples:
                 rep = reports.get(s["path"])
                 verdicts[rep.get("verdict") if rep else "none"] += 1
+                ran = payload_calls([recs[(s["path"], ld)] for ld in s["loaders"]])
+                if ran:
+                    ran_verdicts[rep.get("verdict") if rep else "none"] += 1
+                    if not rep or rep.get("verdict") != "dangerous":
+                        g = ran_groups.setdefault(code_ran_group(rep), {"count": 0, "names": collections.Counter(),
+                                                                       "examples": []})
+                        g["count"] += 1
+                        g["names"].update(ran)
+                        if len(g["examples"]) < args.max_details:
+                            g["examples"].append({"path": s["path"], "family": s["family"], "ran": ran})
+                            keep.add(s["path"])
+                        if rep and rep.get("verdict") == "safe":
+                            key = "r %s" % family_class(s["family"])
+                            c = classes.setdefault(key, {"count": 0, "examples": [], "known": is_known(known, key)})
+                            c["count"] += 1
+                            if len(c["examples"]) < args.max_details:
+                                c["examples"].append({"path": s["path"], "family": s["family"],
+                                                      "detail": "verdict safe although a loader called %s" % ran,
+                                                      "loader": "any", "letter": "r", "ext": s["ext"],
+                                                      "outcome": "", "verdict": "safe", "format": rep.get("format")})
+                            if not c["known"]:
+                                failed_files.add(s["path"])
                 for ld in s["loaders"]:
                     rec = recs[(s["path"], ld)]
                     loads[ld] += 1
@@ -636,6 +739,9 @@ def main(argv=None):
                "phase_seconds": {k: round(v, 1) for k, v in phase.items()},
                "slowest_loads": slowest,
                "mean_load_ms": {ld: round(load_ms[ld] / loads[ld], 1) for ld in loads},
+               "code_ran": {"verdicts": dict(ran_verdicts), "total": sum(ran_verdicts.values()),
+                            "not_dangerous": {k: {"count": g["count"], "names": dict(g["names"]),
+                                                  "examples": g["examples"]} for k, g in ran_groups.items()}},
                "classes": {k: {"count": c["count"], "known": c["known"], "repro": c.get("repro"),
                                "min": c.get("min"), "examples": c["examples"]} for k, c in classes.items()}}
     with open(os.path.join(workdir, "summary.json"), "w") as f:
@@ -645,6 +751,15 @@ def main(argv=None):
              summary["restarts"]))
     print("time: %s; mean ms per load: %s" % (summary["phase_seconds"], summary["mean_load_ms"]))
     print("verdicts: %s" % ", ".join("%s %d" % kv for kv in sorted(verdicts.items(), key=str)))
+    nran = sum(ran_verdicts.values())
+    print("code ran (a loader called a real callable run_diff.must_deny names) in %d files: %s; DANGEROUS %s"
+          % (nran, ", ".join("%s %d" % kv for kv in sorted(ran_verdicts.items(), key=str)),
+             "%.2f%%" % (100.0 * ran_verdicts["dangerous"] / nran) if nran else "-"))
+    for k, g in ran_groups.items():
+        print("  not dangerous, %s: %d files; called %s" % (k, g["count"], ", ".join(
+            "%s %d" % kv for kv in g["names"].most_common(6))))
+        for ex in g["examples"]:
+            print("    %s [%s]" % (os.path.basename(ex["path"]), ex["family"]))
     print("seed %s: %d files (%d..%d) in %.0fs; %d divergence classes (%d unknown); details in %s"
           % (args.seed, args.count, args.start, args.start + args.count - 1, t_run, len(classes), unknown,
              os.path.join(workdir, "summary.json")))

@@ -6,9 +6,12 @@ Usage: oracle_worker.py [--fork] LOADER   (LOADER: pickle, pypickle, torch, nump
 
 Reads one JSON task per line on stdin, {"id": ..., "path": ...}, and writes one
 JSON line per task on stdout, in order (in-process loads first stream each
-import and persistent_load call as {"event": {"imp": [m, n]}} / {"event":
-{"persid": 1}} lines, so that a load that kills the worker keeps them):
+import, persistent_load call and first call of a resolved name as {"event":
+{"imp": [m, n]}} / {"event": {"persid": 1}} / {"event": {"call": [m, n]}}
+lines, so that a load that kills the worker keeps them):
   {"id", "loader", "imports": [[module, name], ...], "persid": N,
+   "calls": [[module, name, k], ...] (stand-ins the loader called, CallLog,
+   after its k-th import),
    "outcome": "ok" | "error: T: msg" | "died: ..." | "unpatched: ...", "ms": elapsed}
 
 The loader's modules (torch, numpy, joblib) are imported once, by the worker.
@@ -120,6 +123,25 @@ class _Resolved(Exception):
     import; the find_class wrappers below turn it into a stand-in."""
 
 
+class CallLog:
+    """The marker that code ran: a stand-in (every name but load_containers'
+    plain-data constructors) counts its calls here (REDUCE, INST, OBJ, NEWOBJ:
+    run_diff._StandInBase._hit); the first call of each name is emitted as
+    {"call": [module, name]}. What the real object would have done is the
+    payload: the campaign counts the names that resolve to a real callable."""
+
+    def __init__(self, rec):
+        self.rec, self.seen = rec, set()
+
+    def __getitem__(self, key):
+        return 0
+
+    def __setitem__(self, key, value):
+        if key not in self.seen:
+            self.seen.add(key)
+            self.rec.emit({"call": list(key)})
+
+
 class Recorder:
     """State of one load (in the child)."""
 
@@ -127,6 +149,7 @@ class Recorder:
         self.emit = emit
         self.depth = 0      # > 0 while a find_class wrapper is on the stack
         self.persid = 0
+        self.calls = CallLog(self)
 
     def audit(self, event, args):
         if event != "pickle.find_class":
@@ -154,10 +177,14 @@ def install(rec, mode="fork"):
                 default(self, module, name)
             except _Resolved:
                 if mode == "standins":
-                    return standin()
-                if mode == "isolated":
-                    return resolve_isolated(module, name)
-                return resolve(module, name)
+                    obj = standin()
+                elif mode == "isolated":
+                    obj = resolve_isolated(module, name)
+                else:
+                    obj = resolve(module, name)
+                if isinstance(obj, _AbsorbMeta):  # a stand-in: its calls are the marker
+                    obj._calls, obj._rec = rec.calls, (str(module), str(name))
+                return obj
             finally:
                 rec.depth -= 1
             raise RuntimeError("find_class returned without the audit event")
@@ -296,7 +323,7 @@ def run_one(loader, path, scratch):
             chunks.append(chunk)
     _pid, status = os.waitpid(pid, 0)
     shutil.rmtree(home, ignore_errors=True)
-    imports, outcome, persid, unpatched = [], None, 0, []
+    imports, outcome, persid, unpatched, calls = [], None, 0, [], []
     for line in b"".join(chunks).decode("utf-8", "surrogatepass").splitlines():
         try:
             msg = json.loads(line)
@@ -306,6 +333,8 @@ def run_one(loader, path, scratch):
             imports.append(msg["imp"])
         elif "persid" in msg:
             persid += 1
+        elif "call" in msg:
+            calls.append(msg["call"] + [len(imports)])
         elif "unpatched" in msg:
             unpatched.append(msg["unpatched"])
         else:
@@ -318,7 +347,7 @@ def run_one(loader, path, scratch):
             outcome = "died: exit %d" % os.WEXITSTATUS(status)
     if unpatched:
         outcome = "unpatched: find_class of %r outside the recorder" % (unpatched[0],)
-    return {"loader": loader, "imports": imports, "persid": persid, "outcome": outcome,
+    return {"loader": loader, "imports": imports, "persid": persid, "outcome": outcome, "calls": calls,
             "ms": round((time.monotonic() - t0) * 1000, 1)}
 
 
@@ -349,11 +378,12 @@ def run_inprocess(loader, path, scratch, state):
         # streamed as it happens: a load that kills the worker (numpy reading
         # object pointers from raw bytes can) keeps what it recorded
         out.append(msg)
-        if "imp" in msg or "persid" in msg:
+        if "imp" in msg or "persid" in msg or "call" in msg:
             PROTO.write(json.dumps({"event": msg}) + "\n")
             PROTO.flush()
     rec.emit = emit
     rec.persid = 0
+    rec.calls.seen = set()
     outcome = "ok"
     cwd = os.getcwd()
     try:
@@ -376,7 +406,12 @@ def run_inprocess(loader, path, scratch, state):
     if unpatched:
         outcome = "unpatched: find_class of %r outside the recorder" % (unpatched[0],)
     persid = sum(1 for m in out if "persid" in m)
-    return {"loader": loader, "imports": imports, "persid": persid, "outcome": outcome,
+    calls, nimp = [], 0
+    for m in out:  # each call with the number of imports made before it
+        nimp += "imp" in m
+        if "call" in m:
+            calls.append(m["call"] + [nimp])
+    return {"loader": loader, "imports": imports, "persid": persid, "outcome": outcome, "calls": calls,
             "ms": round((time.monotonic() - t0) * 1000, 1)}
 
 
