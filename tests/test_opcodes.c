@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "opcodes.h"
+#include "pickle.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -523,6 +524,86 @@ static void test_weights_only_flag(void **state)
     ckpt_report_free(r);
 }
 
+/* joblib's names, searched 16 bytes at a time: planted at every offset of
+ * every length, cut at the end, and against memmem on random text made of
+ * their letters (the candidates' first and last letters everywhere). */
+static int names_reference(const uint8_t *p, size_t n)
+{
+    return memmem(p, n, "joblib", 6) || memmem(p, n, "ArrayWrapper", 12);
+}
+
+static void test_names_joblib_search(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"joblib", "ArrayWrapper"};
+    uint8_t buf[96];
+    for (size_t w = 0; w < 2; w++) {
+        size_t k = strlen(names[w]);
+        for (size_t n = 0; n <= sizeof(buf); n++) {
+            memset(buf, 'r', sizeof(buf));
+            assert_int_equal(lite_names_joblib(buf, n), 0);
+            for (size_t at = 0; at + k <= n; at++) {
+                memset(buf, 'r', sizeof(buf));
+                memcpy(buf + at, names[w], k);
+                assert_int_equal(lite_names_joblib(buf, n), 1);
+            }
+            if (n >= k - 1) { /* all but its last byte, at the end */
+                memset(buf, 'r', sizeof(buf));
+                memcpy(buf + n - (k - 1), names[w], k - 1);
+                assert_int_equal(lite_names_joblib(buf, n), 0);
+            }
+        }
+    }
+    static const char letters[] = "jobliArayWpe";
+    uint32_t seed = 1;
+    int found = 0;
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (size_t)(round % 90);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            buf[i] = (uint8_t)letters[(seed >> 16) % (sizeof(letters) - 1)];
+        }
+        if (round % 3 == 0 && n >= 12) /* plant one, maybe over others */
+            memcpy(buf + (seed >> 8) % (n - 11), names[round % 2], strlen(names[round % 2]));
+        int want = names_reference(buf, n);
+        found += want;
+        assert_int_equal(lite_names_joblib(buf, n), want);
+    }
+    assert_true(found > 1000);
+}
+
+/* Short constants: what can and cannot hold torch's checkpoint magic. */
+static void test_checkpoint_constant_short(void **state)
+{
+    (void)state;
+    static const uint8_t magic_le[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
+                                         0x20, 0x6a, 0xa8, 0x50, 0x19};
+    /* the same as the UTF-8 of its latin-1 text (protocols 0-2) */
+    static const uint8_t magic_utf8[14] = {0x6c, 0xc3, 0xbc, 0xc2, 0x9c, 0x46, 0xc3,
+                                           0xb9, 0x20, 0x6a, 0xc2, 0xa8, 0x50, 0x19};
+    uint8_t b[32];
+    for (int text = 0; text < 2; text++) {
+        assert_int_equal(pickle_constant_checkpoint((const uint8_t *)"PK\x03\x04", 4, text), 1);
+        assert_int_equal(pickle_constant_checkpoint((const uint8_t *)"PK\x03\x04xyz", 7, text), 1);
+        assert_int_equal(pickle_constant_checkpoint((const uint8_t *)"PK\x03", 3, text), 0);
+        assert_int_equal(pickle_constant_checkpoint((const uint8_t *)"k123", 4, text), 0);
+        assert_int_equal(
+            pickle_constant_checkpoint((const uint8_t *)"s1195470371460388013", 20, text), 0);
+        assert_int_equal(
+            pickle_constant_checkpoint((const uint8_t *)"119547037146038801333356", 24, text), 1);
+        assert_int_equal(
+            pickle_constant_checkpoint((const uint8_t *)"x119547037146038801333356", 25, text), 1);
+    }
+    assert_int_equal(pickle_constant_checkpoint(magic_le, 10, 0), 1);
+    assert_int_equal(pickle_constant_checkpoint(magic_le, 9, 0), 0);
+    memcpy(b, "ab", 2);
+    memcpy(b + 2, magic_le, 10);
+    assert_int_equal(pickle_constant_checkpoint(b, 12, 0), 1);
+    assert_int_equal(pickle_constant_checkpoint(magic_utf8, 14, 1), 1);
+    assert_int_equal(pickle_constant_checkpoint(magic_utf8, 13, 1), 0);
+    assert_int_equal(pickle_constant_checkpoint(magic_utf8, 14, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +617,8 @@ int main(void)
         cmocka_unit_test(test_frame_straddle_without_peek),
         cmocka_unit_test(test_findings_before_error_are_kept),
         cmocka_unit_test(test_weights_only_flag),
+        cmocka_unit_test(test_names_joblib_search),
+        cmocka_unit_test(test_checkpoint_constant_short),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -720,7 +720,7 @@ static size_t big_constant_at(const uint8_t *buf, size_t have, size_t at, uint64
 
 static int holds_names(const uint8_t *p, size_t n)
 {
-    return memmem(p, n, "joblib", 6) || memmem(p, n, "ArrayWrapper", 12);
+    return lite_names_joblib(p, n);
 }
 
 int lazy_names_joblib(scan_ctx *ctx, const uint8_t *buf, size_t len)

@@ -66,6 +66,20 @@ static int first_complete(const ckpt_report *r, const char *member)
  * which gets joblib's reading anyway (python_may_differ). */
 #define NAMES_BLOCK (8u << 20)
 
+static int names_in_blocks(scan_ctx *ctx, const uint8_t *buf, size_t n)
+{
+    /* by blocks, letting go of the mapped pages behind (a big pickle would
+     * stay resident whole) */
+    for (size_t at = 0; at < n; at += NAMES_BLOCK) {
+        size_t end = n - at > NAMES_BLOCK + 11 ? at + NAMES_BLOCK + 11 : n; /* 11: a name across */
+        if (lite_names_joblib(buf + at, end - at))
+            return 1;
+        if (end - at > 11)
+            ctx_release_pages(ctx, buf + at, buf + end - 11);
+    }
+    return 0;
+}
+
 static int names_joblib(scan_ctx *ctx, const uint8_t *buf, size_t len, const lite_result *first)
 {
     if (ctx_lazy_holds(ctx, buf))
@@ -74,17 +88,12 @@ static int names_joblib(scan_ctx *ctx, const uint8_t *buf, size_t len, const lit
     assert(!first || first->end == pickle_skim_reach(buf, len, 0));
     size_t reach = first ? first->end : pickle_skim_reach(buf, len, 0);
     size_t n = reach < len ? reach + 1 : len;
-    /* by blocks, letting go of the mapped pages behind (a big pickle would
-     * stay resident whole) */
-    for (size_t at = 0; at < n; at += NAMES_BLOCK) {
-        size_t end = n - at > NAMES_BLOCK + 11 ? at + NAMES_BLOCK + 11 : n; /* 11: a name across */
-        if (memmem(buf + at, end - at, "joblib", 6) ||
-            memmem(buf + at, end - at, "ArrayWrapper", 12))
-            return 1;
-        if (end - at > 11)
-            ctx_release_pages(ctx, buf + at, buf + end - 11);
-    }
-    return 0;
+    /* the fast path searched as it walked */
+    assert(!first || first->names_joblib < 0 ||
+           first->names_joblib == names_in_blocks(ctx, buf, n));
+    if (first && first->names_joblib >= 0)
+        return first->names_joblib;
+    return names_in_blocks(ctx, buf, n);
 }
 
 /* After a C reading of a stream that names no joblib wrapper, joblib's

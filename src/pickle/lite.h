@@ -51,6 +51,9 @@ typedef struct lite {
     arena scratch;       /* decoded STRING/UNICODE text, released as it fills */
     const scan_ctx *ctx;
     const struct pickle_hooks *hooks;
+    int find_names;    /* search for joblib's names as the walk goes */
+    int names_found;   /* found in buf[start..names_from + overlap) */
+    size_t names_from; /* searched up to here (less a name's length) */
     uint64_t lim_stack, lim_memo, lim_string, lim_items; /* cached limits */
 
     lite_import *imports;

@@ -15,6 +15,9 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "lite.h"
 #include "opcodes.h"
@@ -459,6 +462,51 @@ static int dispatch(lite *l, size_t op_off)
 
 #define RELEASE_STEP (8u << 20)
 
+/* ---- joblib's names ------------------------------------------------------ */
+
+#define NAME_OVERLAP 11 /* "ArrayWrapper" less a byte: a name across two searches */
+
+static int name_at(const uint8_t *p, size_t left)
+{
+    return (left >= 6 && memcmp(p, "joblib", 6) == 0) ||
+           (left >= 12 && memcmp(p, "ArrayWrapper", 12) == 0);
+}
+
+int lite_names_joblib(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* 16 candidates at a time: first and last letters of both names */
+    const __m128i j = _mm_set1_epi8('j'), b = _mm_set1_epi8('b');
+    const __m128i a = _mm_set1_epi8('A'), r = _mm_set1_epi8('r');
+    for (; n >= 16 + NAME_OVERLAP && i <= n - 16 - NAME_OVERLAP; i += 16) {
+        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i v5 = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 5));
+        __m128i v11 = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 11));
+        __m128i m = _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(v0, j), _mm_cmpeq_epi8(v5, b)),
+                                 _mm_and_si128(_mm_cmpeq_epi8(v0, a), _mm_cmpeq_epi8(v11, r)));
+        for (unsigned bits = (unsigned)_mm_movemask_epi8(m); bits; bits &= bits - 1)
+            if (name_at(p + i + (size_t)__builtin_ctz(bits), n - i - (size_t)__builtin_ctz(bits)))
+                return 1;
+    }
+#endif
+    for (; i < n; i++)
+        if ((p[i] == 'j' || p[i] == 'A') && name_at(p + i, n - i))
+            return 1;
+    return 0;
+}
+
+/* Searches buf[names_from..to) before its pages go: the walk and the
+ * search read each page once. */
+static void search_names(lite *l, size_t to)
+{
+    if (!l->find_names || l->names_found || to <= l->names_from)
+        return;
+    l->names_found = lite_names_joblib(l->buf + l->names_from, to - l->names_from);
+    if (to - l->names_from > NAME_OVERLAP)
+        l->names_from = to - NAME_OVERLAP;
+}
+
 /* Per opcode byte: bit 0 an opcode, bit 1 accepted by weights_only. */
 static const uint8_t op_flags[256] = {
 #define X(name, byte, arg, proto, wo) [byte] = 1 | ((wo) << 1),
@@ -475,6 +523,7 @@ typedef struct window {
 /* Housekeeping at op_off; returns the next offset that needs it. */
 static size_t housekeep(lite *l, window *w, size_t op_off)
 {
+    search_names(l, op_off);
     if (op_off >= w->prefetched) {
         w->prefetched = l->len - op_off > w->step ? op_off + w->step : l->len;
         w->step = w->step < RELEASE_STEP / 4 ? w->step * 2 : w->step;
@@ -499,17 +548,23 @@ static size_t housekeep(lite *l, window *w, size_t op_off)
 
 typedef struct hot {
     const uint8_t *b;
+    cell *stack;
+    size_t *marks;
+    uint8_t *memo;   /* l->memo: a byte store must not make the loop reload l */
+    cell *memo_tags; /* l->memo_tags */
+    size_t memo_cap; /* the memo never grows here */
+    uint64_t lim_memo, lim_string;
     size_t pos, sp, fence, nmarks, room, mark_room, limit;
     uint64_t nops, memo_count;
     unsigned weights_only_ok;
 } hot;
 
 /* A fixed-width argument then a push of kind k; 0: leave it to dispatch. */
-static inline int hot_push(lite *l, hot *h, size_t width, vkind k)
+static inline int hot_push(hot *h, size_t width, vkind k)
 {
     if (h->limit - h->pos - 1 < width || h->sp >= h->room)
         return 0;
-    l->stack[h->sp++] = (cell)k;
+    h->stack[h->sp++] = (cell)k;
     h->pos += 1 + width;
     return 1;
 }
@@ -520,54 +575,54 @@ static inline uint64_t hot_index(const hot *h, size_t width)
     return width == 1 ? p[0] : load_le32(p);
 }
 
-static inline int hot_get(lite *l, hot *h, size_t width)
+static inline int hot_get(hot *h, size_t width)
 {
     if (h->limit - h->pos - 1 < width || h->sp >= h->room)
         return 0;
     uint64_t i = hot_index(h, width);
-    if (i >= l->memo_cap || l->memo[i] == V_EMPTY)
+    if (i >= h->memo_cap || h->memo[i] == V_EMPTY)
         return 0;
-    l->stack[h->sp++] = memo_cell(l, i);
+    h->stack[h->sp++] = CELL(h->memo[i], h->memo_tags ? h->memo_tags[i] : 0);
     h->pos += 1 + width;
     return 1;
 }
 
 /* BINPUT / LONG_BINPUT, or MEMOIZE (width 0: the next free slot). */
-static inline int hot_put(lite *l, hot *h, size_t width)
+static inline int hot_put(hot *h, size_t width)
 {
     if (h->limit - h->pos - 1 < width || h->sp <= h->fence)
         return 0;
     uint64_t i = width ? hot_index(h, width) : h->memo_count;
-    cell c = l->stack[h->sp - 1];
-    if (i >= l->lim_memo || i >= l->memo_cap || (CELL_TAG(c) && !l->memo_tags))
+    cell c = h->stack[h->sp - 1];
+    if (i >= h->lim_memo || i >= h->memo_cap || (CELL_TAG(c) && !h->memo_tags))
         return 0; /* the first tagged value: memo_put makes room for tags */
-    h->memo_count += l->memo[i] == V_EMPTY;
-    l->memo[i] = (uint8_t)CELL_KIND(c);
-    if (l->memo_tags)
-        l->memo_tags[i] = CELL_TAG(c);
+    h->memo_count += h->memo[i] == V_EMPTY;
+    h->memo[i] = (uint8_t)CELL_KIND(c);
+    if (h->memo_tags)
+        h->memo_tags[i] = CELL_TAG(c);
     h->pos += 1 + width;
     return 1;
 }
 
-static inline int hot_mark(lite *l, hot *h)
+static inline int hot_mark(hot *h)
 {
     if (h->nmarks >= h->mark_room)
         return 0;
-    l->marks[h->nmarks++] = h->sp;
+    h->marks[h->nmarks++] = h->sp;
     h->fence = h->sp;
     h->pos++;
     return 1;
 }
 
 /* APPENDS / SETITEMS onto a plain list / dict right below the mark. */
-static inline int hot_add_many(lite *l, hot *h, vkind k)
+static inline int hot_add_many(hot *h, vkind k)
 {
     if (h->nmarks == 0)
         return 0;
-    size_t base = l->marks[h->nmarks - 1];
-    size_t fence = h->nmarks > 1 ? l->marks[h->nmarks - 2] : 0;
+    size_t base = h->marks[h->nmarks - 1];
+    size_t fence = h->nmarks > 1 ? h->marks[h->nmarks - 2] : 0;
     size_t n = h->sp - base;
-    if (base <= fence || (n && (l->stack[base - 1] != k || (k == V_DICT && n % 2))))
+    if (base <= fence || (n && (h->stack[base - 1] != k || (k == V_DICT && n % 2))))
         return 0;
     h->nmarks--;
     h->fence = fence;
@@ -577,17 +632,30 @@ static inline int hot_add_many(lite *l, hot *h, vkind k)
 }
 
 /* APPEND / SETITEM: items on top of a plain list / dict. */
-static inline int hot_add_one(lite *l, hot *h, size_t items, vkind k)
+static inline int hot_add_one(hot *h, size_t items, vkind k)
 {
-    if (h->sp < h->fence + items + 1 || l->stack[h->sp - items - 1] != k)
+    if (h->sp < h->fence + items + 1 || h->stack[h->sp - items - 1] != k)
         return 0;
     h->sp -= items;
     h->pos++;
     return 1;
 }
 
+/* Valid UTF-8; short ASCII strings (most keys) without a call. */
+static inline int hot_utf8(const uint8_t *s, size_t n)
+{
+    if (n <= 16) {
+        uint8_t any = 0;
+        for (size_t i = 0; i < n; i++)
+            any |= s[i];
+        if (any < 0x80)
+            return 1;
+    }
+    return py_utf8_valid(s, n, 1);
+}
+
 /* A counted argument: LONG1 (an int) or a UTF-8 string. */
-static inline int hot_counted(lite *l, hot *h, size_t width, vkind k)
+static inline int hot_counted(hot *h, size_t width, vkind k)
 {
     size_t left = h->limit - h->pos - 1;
     if (left < width || h->sp >= h->room)
@@ -597,9 +665,14 @@ static inline int hot_counted(lite *l, hot *h, size_t width, vkind k)
     if (n > left - width)
         return 0;
     const uint8_t *s = p + width;
-    if (k == V_STR && (maybe_pickle(s, (size_t)n) || !py_utf8_valid(s, (size_t)n, 1)))
-        return 0;
-    l->stack[h->sp++] = k == V_STR ? CELL(k, storage_tag(l, s, n)) : (cell)k;
+    cell c = (cell)k;
+    if (k == V_STR) {
+        if (maybe_pickle(s, (size_t)n) || !hot_utf8(s, (size_t)n))
+            return 0;
+        uint64_t kept = n < h->lim_string ? n : h->lim_string; /* storage_tag */
+        c = CELL(k, kept == 7 && memcmp(s, "storage", 7) == 0 ? TAG_STORAGE : 0);
+    }
+    h->stack[h->sp++] = c;
     h->pos += 1 + width + (size_t)n;
     return 1;
 }
@@ -612,59 +685,67 @@ static inline int refused_by_weights_only(hot *h)
     return 1;
 }
 
-static inline int hot_step(lite *l, hot *h, uint8_t op)
+/* The hot opcodes and their step (0: leave it to dispatch). */
+#define HOT_OPS(X)                                                                                 \
+    X(OP_BINFLOAT, hot_push(h, 8, V_FLOAT))                                                        \
+    X(OP_BININT, hot_push(h, 4, V_INT))                                                            \
+    X(OP_BININT1, hot_push(h, 1, V_INT))                                                           \
+    X(OP_BININT2, hot_push(h, 2, V_INT))                                                           \
+    X(OP_NONE, hot_push(h, 0, V_NONE))                                                             \
+    X(OP_NEWTRUE, hot_push(h, 0, V_BOOL))                                                          \
+    X(OP_NEWFALSE, hot_push(h, 0, V_BOOL))                                                         \
+    X(OP_EMPTY_LIST, hot_push(h, 0, V_LIST))                                                       \
+    X(OP_EMPTY_DICT, hot_push(h, 0, V_DICT))                                                       \
+    X(OP_EMPTY_TUPLE, hot_push(h, 0, V_TUPLE))                                                     \
+    X(OP_BINGET, hot_get(h, 1))                                                                    \
+    X(OP_LONG_BINGET, hot_get(h, 4))                                                               \
+    X(OP_BINPUT, hot_put(h, 1))                                                                    \
+    X(OP_LONG_BINPUT, hot_put(h, 4))                                                               \
+    X(OP_MEMOIZE, hot_put(h, 0) && refused_by_weights_only(h))                                     \
+    X(OP_MARK, hot_mark(h))                                                                        \
+    X(OP_APPEND, hot_add_one(h, 1, V_LIST))                                                        \
+    X(OP_SETITEM, hot_add_one(h, 2, V_DICT))                                                       \
+    X(OP_LONG1, hot_counted(h, 1, V_INT))                                                          \
+    X(OP_SHORT_BINUNICODE, hot_counted(h, 1, V_STR) && refused_by_weights_only(h))                 \
+    X(OP_BINUNICODE, hot_counted(h, 4, V_STR))                                                     \
+    X(OP_APPENDS, hot_add_many(h, V_LIST))                                                         \
+    X(OP_SETITEMS, hot_add_many(h, V_DICT))
+
+/* weights_only accepts every hot opcode but these two (op_flags) */
+#define HOT_CHECK(op)                                                                              \
+    assert((op_flags[op] >> 1) || (op) == OP_MEMOIZE || (op) == OP_SHORT_BINUNICODE)
+
+static void hot_run(hot *h, size_t end)
 {
-    switch (op) {
-    case OP_BINFLOAT: return hot_push(l, h, 8, V_FLOAT);
-    case OP_BININT: return hot_push(l, h, 4, V_INT);
-    case OP_BININT1: return hot_push(l, h, 1, V_INT);
-    case OP_BININT2: return hot_push(l, h, 2, V_INT);
-    case OP_NONE: return hot_push(l, h, 0, V_NONE);
-    case OP_NEWTRUE:
-    case OP_NEWFALSE: return hot_push(l, h, 0, V_BOOL);
-    case OP_EMPTY_LIST: return hot_push(l, h, 0, V_LIST);
-    case OP_EMPTY_DICT: return hot_push(l, h, 0, V_DICT);
-    case OP_EMPTY_TUPLE: return hot_push(l, h, 0, V_TUPLE);
-    case OP_BINGET: return hot_get(l, h, 1);
-    case OP_LONG_BINGET: return hot_get(l, h, 4);
-    case OP_BINPUT: return hot_put(l, h, 1);
-    case OP_LONG_BINPUT: return hot_put(l, h, 4);
-    case OP_MEMOIZE: return hot_put(l, h, 0) && refused_by_weights_only(h);
-    case OP_MARK: return hot_mark(l, h);
-    case OP_APPEND: return hot_add_one(l, h, 1, V_LIST);
-    case OP_SETITEM: return hot_add_one(l, h, 2, V_DICT);
-    case OP_LONG1: return hot_counted(l, h, 1, V_INT);
-    case OP_SHORT_BINUNICODE: return hot_counted(l, h, 1, V_STR) && refused_by_weights_only(h);
-    case OP_BINUNICODE: return hot_counted(l, h, 4, V_STR);
-    case OP_APPENDS: return hot_add_many(l, h, V_LIST);
-    case OP_SETITEMS: return hot_add_many(l, h, V_DICT);
-    default: return 0;
+    while (h->pos < end) {
+        uint8_t op = h->b[h->pos];
+        switch (op) {
+#define HOT_CASE(op, step)                                                                         \
+    case op:                                                                                       \
+        if (!(step))                                                                               \
+            return;                                                                                \
+        HOT_CHECK(op);                                                                             \
+        break;
+            HOT_OPS(HOT_CASE)
+#undef HOT_CASE
+        default: return;
+        }
+        h->nops++;
     }
 }
 
 /* Past max-opcodes it goes on (l->nops tells): the caller gives up then. */
 static void hot_loop(lite *l, size_t end)
 {
-    hot h = {l->buf,
-             l->pos,
-             l->sp,
-             l->fence,
-             l->nmarks,
-             l->stack_cap,
-             l->marks_cap,
-             l->limit,
-             l->nops,
-             l->memo_count,
-             (unsigned)l->weights_only_ok};
+    hot h = {l->buf,       l->stack,      l->marks,
+             l->memo,      l->memo_tags,  l->memo_cap,
+             l->lim_memo,  l->lim_string, l->pos,
+             l->sp,        l->fence,      l->nmarks,
+             l->stack_cap, l->marks_cap,  l->limit,
+             l->nops,      l->memo_count, (unsigned)l->weights_only_ok};
     h.room = h.room < l->lim_stack ? h.room : (size_t)l->lim_stack;
     h.mark_room = h.mark_room < l->lim_stack ? h.mark_room : (size_t)l->lim_stack;
-    while (h.pos < end) {
-        uint8_t op = h.b[h.pos];
-        if (!hot_step(l, &h, op))
-            break;
-        assert((op_flags[op] >> 1) || op == OP_MEMOIZE || op == OP_SHORT_BINUNICODE);
-        h.nops++;
-    }
+    hot_run(&h, end);
     l->pos = h.pos;
     l->sp = h.sp;
     l->fence = h.fence;
@@ -722,6 +803,8 @@ int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t star
     l.lim_memo = ctx_limit(ctx, CKPT_LIMIT_MEMO);
     l.lim_string = ctx_limit(ctx, CKPT_LIMIT_STRING);
     l.lim_items = ctx_limit(ctx, CKPT_LIMIT_ITEMS);
+    l.find_names = ctx->joblib && !ctx_lazy_holds(ctx, buf); /* formats.c: names_joblib */
+    l.names_from = start;
     arena_init(&l.scratch, ctx_memory_room(ctx));
     arena_init(&l.names, ctx_memory_room(ctx));
     int rc = run(&l);
@@ -732,6 +815,8 @@ int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t star
     out->opcodes = l.nops;
     out->weights_only_ok = l.weights_only_ok;
     out->weights_only_reason = l.weights_only_reason;
+    search_names(&l, l.pos < len ? l.pos + 1 : len); /* and the byte after STOP */
+    out->names_joblib = l.find_names ? l.names_found : -1;
     free(l.stack);
     free(l.marks);
     big_zfree(l.memo, l.memo_cap);

@@ -35,6 +35,10 @@ typedef struct lite_result {
     lite_import *imports; /* owned: lite_result_release() */
     size_t nimports;
     arena names;
+    /* whether buf[start..end] and the byte after it name joblib or its
+     * wrapper (lite_names_joblib), searched during the walk when
+     * ctx->joblib (-1 when not searched) */
+    int names_joblib;
 } lite_result;
 
 /* 1 when buf[start..] is a complete pickle on which the full interpreter
@@ -49,5 +53,9 @@ int pickle_lite(const scan_ctx *ctx, const uint8_t *buf, size_t len, size_t star
  * while walking the same pickle. */
 void lite_record_imports(const lite_result *r, ckpt_report *rep, const char *member);
 void lite_result_release(lite_result *r);
+
+/* 1 when p[0..n) holds "joblib" or "ArrayWrapper" (joblib.load's reading
+ * may differ: formats.c), one pass for both. */
+int lite_names_joblib(const uint8_t *p, size_t n);
 
 #endif

@@ -18,10 +18,19 @@ static const char magic_text[] = "119547037146038801333356";
 
 static int contains(const uint8_t *h, size_t n, const void *needle, size_t k)
 {
+    const uint8_t first = *(const uint8_t *)needle;
     for (size_t i = 0; i + k <= n; i++)
-        if (memcmp(h + i, needle, k) == 0)
+        if (h[i] == first && memcmp(h + i, needle, k) == 0)
             return 1;
     return 0;
+}
+
+static int all_ascii(const uint8_t *p, size_t n)
+{
+    uint8_t any = 0;
+    for (size_t i = 0; i < n; i++)
+        any |= p[i];
+    return any < 0x80;
 }
 
 static int head_is_checkpoint(const uint8_t *p, size_t n)
@@ -52,6 +61,12 @@ static size_t latin1_of(const uint8_t *s, size_t n, uint8_t *out, size_t cap)
 
 int pickle_constant_checkpoint(const uint8_t *p, size_t n, int text)
 {
+    /* Shorter than the decimal magic (the latin-1 head is no longer than
+     * p): only the zip signature, which starts with an ASCII 'P', or the
+     * LONG1 magic, which has bytes past ASCII (so has p, in either form). */
+    if (n < sizeof(magic_text) - 1 && (n < 4 || p[0] != 'P') &&
+        (n < sizeof(magic_le) || all_ascii(p, n)))
+        return 0;
     if (!text)
         return head_is_checkpoint(p, n < HEAD ? n : HEAD);
     uint8_t head[HEAD];
