@@ -861,6 +861,50 @@ static void test_file_write_and_vendored(void **state)
     check(p, "torch.jit._pickle", "build_intlist", CKPT_F_EXEC);
 }
 
+typedef struct dump {
+    char *p;
+    size_t n, lines;
+} dump;
+
+static int dump_write(void *ctx, const char *s, size_t n)
+{
+    dump *d = ctx;
+    char *q = realloc(d->p, d->n + n + 1);
+    if (!q)
+        return -1;
+    memcpy(q + d->n, s, n);
+    d->p = q;
+    d->n += n;
+    d->p[d->n] = '\0';
+    d->lines++;
+    return 0;
+}
+
+/* The rules a policy starts with are sorted at build time (gen_rules.c):
+ * they are the denylist and the default profile, in the very order the
+ * run-time sort puts them (an empty policy text copies and re-sorts them). */
+static void test_builtin_rules_presorted(void **state)
+{
+    policy *p = *state;
+    size_t nd, na;
+    policy_table_deny(&nd);
+    policy_table_profile(0, &na);
+    dump before = {0}, after = {0};
+    assert_int_equal(policy_write_rules(p, dump_write, &before), 0);
+    assert_int_equal(before.lines, nd + na);
+    assert_int_equal(policy_add_text(p, "", 0, NULL), 0);
+    assert_int_equal(policy_write_rules(p, dump_write, &after), 0);
+    assert_int_equal(after.n, before.n);
+    assert_string_equal(after.p, before.p);
+    assert_int_equal(policy_use_profile(p, "default"), 0); /* already on: adds nothing */
+    free(after.p);
+    after = (dump){0};
+    assert_int_equal(policy_write_rules(p, dump_write, &after), 0);
+    assert_string_equal(after.p, before.p);
+    free(before.p);
+    free(after.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -887,6 +931,7 @@ int main(void)
         T(test_weights_only),
         T(test_null_and_empty),
         T(test_file_write_and_vendored),
+        T(test_builtin_rules_presorted),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

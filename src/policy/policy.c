@@ -11,19 +11,30 @@
 #include "arena.h"
 #include "policy_internal.h"
 #include "policy_tables.h"
+#include "util.h"
 
 /* Rule texts and user keys; a policy file is at most a few MiB. */
 #define POLICY_MEMORY_CAP ((uint64_t)1 << 30)
 /* Bytes of a path kept for matching: the longest key plus the '.' after it. */
 #define PATH_KEEP (POLICY_NAME_MAX + 2)
 
+/* A rule's string: a pointer for rules added at run time; for the built-in
+ * rules an offset into builtin_text, which keeps their table (gen_rules.c)
+ * free of pointers: nothing of it is relocated when a process starts. */
+typedef union rstr {
+    const char *ptr;
+    uint32_t off;
+} rstr;
+
+/* gen_rules.c writes the built-in rules in this field order. */
 typedef struct rule {
-    const char *key; /* fixed part, not terminated: "os" for "os.*" */
-    size_t len;
-    const char *text; /* "deny os.*", handed out as name_class.rule */
-    size_t seq;       /* insertion order: the later rule wins a full tie */
+    rstr key;   /* fixed part, not terminated: "os" for "os.*" */
+    rstr text;  /* "deny os.*", handed out as name_class.rule */
+    size_t seq; /* insertion order: the later rule wins a full tie */
+    uint32_t len;
     ckpt_code code;
     unsigned char deny, prefix, depth, user;
+    unsigned char builtin; /* key and text are offsets into builtin_text */
 } rule;
 
 /* Rules are kept sorted by key, so all rules for one dotted prefix of a
@@ -31,29 +42,49 @@ typedef struct rule {
  * contiguous (which lets a walk stop as soon as no key continues). */
 struct policy {
     arena mem;
-    rule *rules;
+    const rule *rules; /* builtin_rules until a rule is added, then own */
+    rule *own;
     size_t count, cap;
     size_t seq;
     size_t max_key;    /* longest key, bounds what a path copy must keep */
     unsigned profiles; /* bit i: built-in profile i already added */
 };
 
+/* The denylist then the default profile, sorted at build time (builtin_rules,
+ * their strings builtin_text, BUILTIN_MAX_KEY): what policy_new starts from
+ * without copying. */
+#include "policy_rules.inc"
+
+static const char *rule_key(const rule *r)
+{
+    return r->builtin ? builtin_text + r->key.off : r->key.ptr;
+}
+
+static const char *rule_text_of(const rule *r)
+{
+    return r->builtin ? builtin_text + r->text.off : r->text.ptr;
+}
+
 /* ---- Building ------------------------------------------------------------ */
 
+/* Room for `extra` more rules in p->own (a copy of the built-in rules the
+ * first time). */
 static int reserve(policy *p, size_t extra)
 {
     if (extra > SIZE_MAX / sizeof(rule) - p->count)
         return -2;
     size_t need = p->count + extra;
-    if (need <= p->cap)
+    if (need <= p->cap && p->own)
         return 0;
-    size_t cap = p->cap ? p->cap : 64;
+    size_t cap = p->cap > 64 ? p->cap : 64;
     while (cap < need)
         cap = cap > SIZE_MAX / sizeof(rule) / 2 ? need : cap * 2;
-    rule *v = realloc(p->rules, cap * sizeof(*v));
+    rule *v = realloc(p->own, cap * sizeof(*v));
     if (!v)
         return -2;
-    p->rules = v;
+    if (!p->own && p->count)
+        memcpy(v, p->rules, p->count * sizeof(*v));
+    p->rules = p->own = v;
     p->cap = cap;
     return 0;
 }
@@ -63,10 +94,13 @@ static const char *rule_text(policy *p, const char *pattern, size_t n, int deny,
 {
     const char *head = deny ? "deny " : "allow ";
     const char *tail = user ? " (policy)" : "";
-    size_t size = strlen(head) + n + strlen(tail) + 1; /* n <= POLICY_NAME_MAX */
-    char *t = arena_alloc(&p->mem, size);
-    if (t)
-        snprintf(t, size, "%s%.*s%s", head, (int)n, pattern, tail);
+    size_t hn = strlen(head), tn = strlen(tail);
+    char *t = arena_alloc(&p->mem, hn + n + tn + 1); /* n <= POLICY_NAME_MAX */
+    if (t) {
+        memcpy(t, head, hn);
+        memcpy(t + hn, pattern, n);
+        memcpy(t + hn + n, tail, tn + 1);
+    }
     return t;
 }
 
@@ -76,12 +110,12 @@ static int make_rule(policy *p, rule *r, const char *pattern, size_t n, int deny
 {
     memset(r, 0, sizeof(*r));
     r->prefix = n > 2 && memcmp(pattern + n - 2, ".*", 2) == 0;
-    r->len = r->prefix ? n - 2 : n;
-    r->key = user ? arena_strndup(&p->mem, pattern, r->len) : pattern;
-    r->text = rule_text(p, pattern, n, deny, user);
+    r->len = (uint32_t)(r->prefix ? n - 2 : n); /* n <= POLICY_NAME_MAX */
+    r->key.ptr = user ? arena_strndup(&p->mem, pattern, r->len) : pattern;
+    r->text.ptr = rule_text(p, pattern, n, deny, user);
     r->deny = (unsigned char)deny;
     r->user = (unsigned char)user;
-    return r->key && r->text ? 0 : -2;
+    return r->key.ptr && r->text.ptr ? 0 : -2;
 }
 
 static int key_cmp(const char *a, size_t an, const char *b, size_t bn)
@@ -95,7 +129,7 @@ static int key_cmp(const char *a, size_t an, const char *b, size_t bn)
 static int rule_order(const void *x, const void *y)
 {
     const rule *a = x, *b = y;
-    int c = key_cmp(a->key, a->len, b->key, b->len);
+    int c = key_cmp(rule_key(a), a->len, rule_key(b), b->len);
     if (c)
         return c;
     return a->seq < b->seq ? -1 : a->seq > b->seq;
@@ -106,19 +140,19 @@ static int rule_order(const void *x, const void *y)
 static void commit(policy *p, size_t added)
 {
     for (size_t i = p->count; i < p->count + added; i++) {
-        p->rules[i].seq = p->seq++;
-        if (p->rules[i].len > p->max_key)
-            p->max_key = p->rules[i].len;
+        p->own[i].seq = p->seq++;
+        if (p->own[i].len > p->max_key)
+            p->max_key = p->own[i].len;
     }
     p->count += added;
-    qsort(p->rules, p->count, sizeof(rule), rule_order);
+    qsort(p->own, p->count, sizeof(rule), rule_order);
 }
 
 /* Stages built-in entries at rules[count + *at ...]; advances *at. */
 static int stage_entries(policy *p, const policy_entry *e, size_t n, int deny, size_t *at)
 {
     for (size_t i = 0; i < n; i++, (*at)++) {
-        rule *r = &p->rules[p->count + *at];
+        rule *r = &p->own[p->count + *at];
         if (make_rule(p, r, e[i].pattern, strlen(e[i].pattern), deny, 0) != 0)
             return -2;
         r->code = e[i].code;
@@ -146,17 +180,10 @@ policy *policy_new(void)
     if (!p)
         return NULL;
     arena_init(&p->mem, POLICY_MEMORY_CAP);
-    size_t n, at = 0;
-    const policy_entry *deny = policy_table_deny(&n);
-    if (reserve(p, n) != 0 || stage_entries(p, deny, n, 1, &at) != 0) {
-        policy_free(p);
-        return NULL;
-    }
-    commit(p, at);
-    if (add_profile(p, 0) != 0) {
-        policy_free(p);
-        return NULL;
-    }
+    p->rules = builtin_rules;
+    p->count = p->seq = ARRAY_LEN(builtin_rules);
+    p->max_key = BUILTIN_MAX_KEY;
+    p->profiles = 1u; /* the default profile */
     return p;
 }
 
@@ -165,7 +192,7 @@ void policy_free(policy *p)
     if (!p)
         return;
     arena_release(&p->mem);
-    free(p->rules);
+    free(p->own);
     free(p);
 }
 
@@ -213,7 +240,7 @@ static int stage_text(policy *p, const policy_lines *l, size_t *at, unsigned *ma
                 return -2;
             continue;
         }
-        rule *r = &p->rules[p->count + (*at)++];
+        rule *r = &p->own[p->count + (*at)++];
         if (make_rule(p, r, ln->name, ln->len, ln->kind == PL_DENY, 1) != 0)
             return -2;
         r->code = ln->code;
@@ -280,7 +307,7 @@ static size_t lower_bound(const policy *p, const char *s, size_t n)
     size_t lo = 0, hi = p->count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (key_cmp(p->rules[mid].key, p->rules[mid].len, s, n) < 0)
+        if (key_cmp(rule_key(&p->rules[mid]), p->rules[mid].len, s, n) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -292,7 +319,7 @@ static size_t lower_bound(const policy *p, const char *s, size_t n)
 static int has_key_prefix(const policy *p, const char *s, size_t n)
 {
     size_t i = lower_bound(p, s, n);
-    return i < p->count && p->rules[i].len >= n && memcmp(p->rules[i].key, s, n) == 0;
+    return i < p->count && p->rules[i].len >= n && memcmp(rule_key(&p->rules[i]), s, n) == 0;
 }
 
 static int better(const hit *b, const rule *r, size_t k, const walk_ctx *c)
@@ -327,7 +354,7 @@ static void walk(const policy *p, const path *pt, visit_fn visit, walk_ctx *c)
             return;
         k++;
         for (size_t j = lower_bound(p, pt->s, i);
-             j < p->count && key_cmp(p->rules[j].key, p->rules[j].len, pt->s, i) == 0; j++)
+             j < p->count && key_cmp(rule_key(&p->rules[j]), p->rules[j].len, pt->s, i) == 0; j++)
             visit(&p->rules[j], k, i, c);
         if (i == pt->len || !has_key_prefix(p, pt->s, i + 1))
             return;
@@ -544,7 +571,7 @@ void policy_classify(const policy *p, const char *module, const char *qualname, 
     module = module ? module : "";
     qualname = qualname ? qualname : "";
     deny_search(p, module, qualname, &best, &user);
-    out->user_rule = user.r ? user.r->text : NULL;
+    out->user_rule = user.r ? rule_text_of(user.r) : NULL;
     /* an exempt name is allowed only where an allow entry names it (dill's
      * _load_type needs the dill profile) */
     if (best.r && !best.r->user && policy_table_exempt(module, qualname) && !has_dunder(qualname) &&
@@ -552,7 +579,7 @@ void policy_classify(const policy *p, const char *module, const char *qualname, 
         best.r = NULL;
     if (best.r) {
         out->code = best.r->code;
-        out->rule = best.r->text;
+        out->rule = rule_text_of(best.r);
         return;
     }
     /* No pickler writes a dunder into a qualname: it is a walk to
@@ -565,7 +592,7 @@ void policy_classify(const policy *p, const char *module, const char *qualname, 
     const rule *a = allow_search(p, module, qualname);
     if (a) {
         out->allowed = 1;
-        out->rule = a->text;
+        out->rule = rule_text_of(a);
     }
 }
 
@@ -574,7 +601,7 @@ int policy_write_rules(const policy *p, int (*write)(void *, const char *, size_
     char line[POLICY_NAME_MAX + 96];
     for (size_t i = 0; p && i < p->count; i++) {
         const rule *r = &p->rules[i];
-        int n = snprintf(line, sizeof(line), "rule %s code=%d depth=%u\n", r->text ? r->text : "",
+        int n = snprintf(line, sizeof(line), "rule %s code=%d depth=%u\n", rule_text_of(r),
                          (int)r->code, (unsigned)r->depth);
         size_t len = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
         if (write(ctx, line, len) != 0)

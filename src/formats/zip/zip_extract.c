@@ -2,8 +2,8 @@
 /* Reading a member's bytes: stored members in place (no copy, so tensor
  * data costs nothing); deflate (zlib, raw), bzip2 (libbz2) and LZMA
  * (liblzma, zipfile's layout) decompressed by ourselves so that a wrong CRC
- * or size never stops the scan; other methods through libzip when it can
- * (built with CKPT_HAVE_LIBZIP only when the libzip found decodes one).
+ * or size never stops the scan; other methods, which no loader of interest
+ * reads, are unsupported members.
  * Every output is bounded by max-ratio and by max-decompressed, which counts
  * what the enclosing members hold too: memory never grows with a bomb's
  * inflated size, and what was cut is a `limit` finding. */
@@ -13,9 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#ifdef CKPT_HAVE_LIBZIP
-#include <zip.h>
-#endif
 
 #include "pickle.h"
 #include "zip_internal.h"
@@ -303,86 +300,6 @@ static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, ui
     finish(ctx, out, &o);
 }
 
-/* ---- other methods through libzip ------------------------------------------ */
-
-#ifdef CKPT_HAVE_LIBZIP
-
-/* libzip's index of the entry with e's raw name, sizes, CRC and method. */
-static zip_int64_t libzip_find(zip_t *za, const zentry *e)
-{
-    zip_int64_t n = zip_get_num_entries(za, 0);
-    size_t cut = zentry_cut(e);
-    for (zip_int64_t i = 0; i < n; i++) {
-        zip_stat_t st;
-        zip_stat_init(&st);
-        const char *name = zip_get_name(za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
-        if (!name || zip_stat_index(za, (zip_uint64_t)i, ZIP_FL_UNCHANGED, &st) != 0)
-            continue;
-        if (strlen(name) == cut && memcmp(name, e->name, cut) == 0 && st.comp_size == e->comp &&
-            st.crc == e->crc && st.comp_method == e->method)
-            return i;
-    }
-    return -1;
-}
-
-static void libzip_read(scan_ctx *ctx, zip_file_t *f, const zentry *e, uint64_t want, zbytes *out)
-{
-    ckpt_limit which;
-    uint64_t cap = output_cap(ctx, e->comp, &which);
-    obuf o = {NULL, 0, 0, (size_t)(want < cap ? want : cap)};
-    zip_int64_t got = 1;
-    while (got > 0 && obuf_room(&o, e->uncomp)) {
-        got = zip_fread(f, o.p + o.n, o.cap - o.n);
-        if (got > 0)
-            o.n += (size_t)got;
-    }
-    char probe;
-    if (got == 0)
-        out->complete = 1;
-    else if (got < 0)
-        out->corrupt = 1; /* also a CRC error at the end: the bytes are kept */
-    else if (o.stop == cap && zip_fread(f, &probe, 1) > 0)
-        set_hit(ctx, out, which);
-    finish(ctx, out, &o);
-}
-
-/* Methods no loader of interest reads (zstd, xz, ...): scanned when libzip
- * can, as a reader other tools use. */
-static void libzip_member(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e,
-                          uint64_t want, zbytes *out)
-{
-    zip_error_t err;
-    zip_error_init(&err);
-    out->unsupported = 1;
-    zip_source_t *src = zip_source_buffer_create(buf, len, 0, &err);
-    zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY, &err) : NULL;
-    if (!za) {
-        if (src)
-            zip_source_free(src);
-        zip_error_fini(&err);
-        return;
-    }
-    zip_int64_t idx = libzip_find(za, e);
-    zip_file_t *f = idx >= 0 ? zip_fopen_index(za, (zip_uint64_t)idx, 0) : NULL;
-    if (f) {
-        out->unsupported = 0;
-        libzip_read(ctx, f, e, want, out);
-        zip_fclose(f);
-    }
-    zip_discard(za);
-    zip_error_fini(&err);
-}
-#else
-/* No libzip that decodes another method: such members are unsupported, as
- * they would be through a libzip that cannot decode them. */
-static void libzip_member(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e,
-                          uint64_t want, zbytes *out)
-{
-    (void)ctx, (void)buf, (void)len, (void)e, (void)want;
-    out->unsupported = 1;
-}
-#endif
-
 void zextract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, uint64_t want,
               zbytes *out)
 {
@@ -407,7 +324,9 @@ void zextract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, 
                e->method == ZMETHOD_LZMA) {
         decode_member(ctx, e, buf + e->data, comp, want, out);
     } else {
-        libzip_member(ctx, buf, len, e, want, out);
+        /* zstd, xz, ...: no loader of interest reads them (torch's miniz
+         * reads stored and deflate, zipfile stored, deflate, bzip2, LZMA) */
+        out->unsupported = 1;
     }
 }
 

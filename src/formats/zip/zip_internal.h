@@ -302,8 +302,8 @@ int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t 
 
 /* Reads e's data: stored bytes in place, deflate, bzip2 and LZMA
  * decompressed (at most `want` bytes, UINT64_MAX for all, under max-ratio
- * and what max-decompressed leaves after ctx->held), other methods through
- * libzip. */
+ * and what max-decompressed leaves after ctx->held); other methods are
+ * `unsupported` (no loader of interest reads them). */
 void zextract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, uint64_t want,
               zbytes *out);
 void zbytes_free(zbytes *b);
