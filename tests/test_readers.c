@@ -329,6 +329,56 @@ static void rc6_lz4_skippable_frame(void **state)
         expect("malicious_rc6_lz4_skippable.joblib", CKPT_VERDICT_DANGEROUS, codes);
 }
 
+/* The file's imports include module.name (want 1) or not (want 0). */
+static void expect_import(const char *file, const char *module, const char *name, int want)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/readers/%s", fixtures_dir, file);
+    ckpt_report *r = scan_path(path, 0);
+    int ok = has_import(r, module, name, NULL) == want;
+    if (!ok) {
+        fprintf(stderr, "%s: %s.%s %s\n", file, module, name, want ? "missing" : "listed");
+        dump_report(r);
+    }
+    ckpt_report_free(r);
+    assert_true(ok);
+}
+
+/* 6: a bz2 / xz stream after the first that fails in BZ2File's / LZMAFile's
+ * first decompress() call (bad block magic, bad header CRC) is trailing
+ * data: the unpickler gets EOF where it starts, and joblib's Lib/pickle.py
+ * reads the GLOBAL line cut there as 'fork' ('forkX' less its last byte).
+ * Nothing of the failed stream is read. */
+static void rc6_corrupt_second_stream_is_eof(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_COMMAND, CKPT_F_LOADER_DISAGREEMENT, CKPT_F_TRAILING_DATA,
+                                CKPT_F_TRUNCATED, END};
+    static const char *const files[] = {"malicious_rc6_bz2_corrupt_second_stream.joblib",
+                                        "malicious_rc6_xz_corrupt_second_stream.joblib"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        expect(files[i], CKPT_VERDICT_DANGEROUS, codes);
+        expect_import(files[i], "posix", "fork", 1);
+        expect_import(files[i], "posix", "forkX", 0);
+    }
+}
+
+/* 6: a second bz2 stream with a bad block CRC fails after its output:
+ * BZ2File returns that output when the reader asked for less than the
+ * block (the error comes in a later call), and ignores the stream when it
+ * asked for more. Both readings: 'fork' at EOF, and the line the failed
+ * stream's bytes complete. */
+static void rc6_crc_second_stream_both_readings(void **state)
+{
+    (void)state;
+    static const int codes[] = {CKPT_F_COMMAND,     CKPT_F_LOADER_DISAGREEMENT, CKPT_F_MALFORMED,
+                                CKPT_F_STACK_ERROR, CKPT_F_TRUNCATED,           END};
+    const char *file = "malicious_rc6_bz2_crc_second_stream.joblib";
+    expect(file, CKPT_VERDICT_DANGEROUS, codes);
+    expect_import(file, "posix", "fork", 1);
+    expect_import(file, "posix", "forkXcposix", 1);
+}
+
 /* 10: joblib's lzma magic is 5d 00: a 4 KiB dictionary (5d 00 10 00 00). */
 static void rc10_lzma_magic_as_joblib_reads_it(void **state)
 {
@@ -346,7 +396,7 @@ static void campaign_reproducers(void **state)
     static const struct {
         const char *file, *module, *name;
         ckpt_verdict verdict;
-        int codes[6];
+        int codes[8];
     } cases[] = {
         /* rc2: a dtype('u1', False, True) of numpy's own takes its BUILD states */
         {"rc2-dtype-build-state.joblib",
@@ -393,6 +443,15 @@ static void campaign_reproducers(void **state)
          "Cls_1.meth_2",
          CKPT_VERDICT_SUSPICIOUS,
          {CKPT_F_UNKNOWN_IMPORT, END}},
+        /* rc5 through rc6: a bz2 stream, then one whose block CRC is wrong;
+         * BZ2File ignores it (it fails in its first call), joblib reads the
+         * GLOBAL line cut there at EOF ('os.syst' -> 'os.sys') */
+        {"rc6-bz2-corrupt-second-stream.joblib",
+         "pathlib",
+         "os.sys",
+         CKPT_VERDICT_DANGEROUS,
+         {CKPT_F_COMMAND, CKPT_F_EXTRA_PICKLE, CKPT_F_STACK_ERROR, CKPT_F_TRUNCATED,
+          CKPT_F_LOADER_DISAGREEMENT, CKPT_F_MALFORMED, END}},
     };
     if (!divergences_dir)
         skip();
@@ -517,6 +576,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(rc5_float_as_float_reads_it),
         cmocka_unit_test(rc6_xz_then_lzma),
         cmocka_unit_test(rc6_lz4_skippable_frame),
+        cmocka_unit_test(rc6_corrupt_second_stream_is_eof),
+        cmocka_unit_test(rc6_crc_second_stream_both_readings),
         cmocka_unit_test(rc10_lzma_magic_as_joblib_reads_it),
         cmocka_unit_test(campaign_reproducers),
         cmocka_unit_test(plain_pickle_same_both_ways),

@@ -31,11 +31,22 @@
 #define ZF_DIGITS    19             /* len(hex(2 ** 64)) in joblib's ZF header */
 #define RELEASE_STEP (8u << 20)     /* input pages let go behind the decoder */
 #define LAZY_TAG     (64u << 10)    /* where a lazy image is searched for joblib */
+#define PY_BLOCK     8192u          /* io.DEFAULT_BUFFER_SIZE: _compression's reads of the file */
+#define PY_PROBE_MAX (4u << 20)     /* output a first-call probe decodes before it gives up */
 
 typedef enum codec { C_NONE, C_ZLIB, C_GZIP, C_BZ2, C_XZ, C_LZMA, C_ZF, C_LZ4, C_ZSTD } codec;
 
 static const char *const codec_names[] = {"",     "zlib",      "gzip", "bz2", "xz",
                                           "lzma", "joblib ZF", "lz4",  "zstd"};
+
+/* What BZ2File / LZMAFile make of a stream after the first that fails:
+ * none (it did not fail, or no following stream), an error raised to the
+ * unpickler (its first decompress() call returned data or needed more
+ * input first), trailing data ignored (the first call failed before any
+ * output: the unpickler gets EOF where that stream starts), or either
+ * (the first call failed after some output, which it returns when the
+ * reader asked for less). */
+enum { PY_CUT_NONE, PY_CUT_RAISES, PY_CUT_EOF, PY_CUT_EITHER };
 
 /* How decoding one stream ended. */
 typedef enum dstatus { ST_END, ST_LIMIT, ST_CORRUPT, ST_TRUNC, ST_NOMEM, ST_MEMLIMIT } dstatus;
@@ -125,6 +136,11 @@ typedef struct zdec {
     int done;
     dstatus st; /* how it ended */
     size_t trailing;
+    /* a stream after the first failed (ST_CORRUPT): Python's reader may
+     * have taken it for trailing data and ended the output before it */
+    int py_cut;          /* PY_CUT_*: what Python's first call on it does */
+    uint64_t cut_at;     /* the output before that stream */
+    uint64_t total_out;  /* output of every stream so far */
     const scan_ctx *ctx; /* input pages behind `released` are let go */
     size_t released;
     union {
@@ -350,17 +366,64 @@ static int continues(codec c, const uint8_t *in, size_t len)
     return detect(in, len) == c;
 }
 
+/* Python's _compression.DecompressReader (BZ2File, LZMAFile) opens a
+ * stream after the first with one decompress() call on the rest of the
+ * 8 KiB block of the file the previous stream ended in (or on the next
+ * block), and takes an error in that call (OSError, LZMAError) for trailing
+ * data: EOF. An error in a later call is raised to the unpickler. This
+ * decodes that first call's input again with a fresh decoder: PY_CUT_*. */
+static int py_first_call(const zdec *d)
+{
+    size_t start = d->stream_start, end = (start / PY_BLOCK + 1) * PY_BLOCK;
+    if (end > d->len || end < start)
+        end = d->len;
+    zdec t;
+    zdec_init(&t, d->ctx, d->c, d->in + start, end - start, d->memlimit);
+    t.streams = d->streams - 1; /* the same decoder as the stream had */
+    uint8_t *out = malloc(CHUNK);
+    if (!out || zdec_open(&t) != ST_GO) {
+        free(out);
+        return PY_CUT_EITHER;
+    }
+    uint64_t made_total = 0;
+    dstatus st = ST_GO;
+    while (st == ST_GO && made_total <= PY_PROBE_MAX) {
+        size_t made = 0;
+        st = zdec_step(&t, out, CHUNK, &made);
+        made_total += made;
+    }
+    zdec_close(&t);
+    free(out);
+    if (st == ST_TRUNC || st == ST_END)
+        return PY_CUT_RAISES; /* the first call went through */
+    return st == ST_CORRUPT && made_total == 0 ? PY_CUT_EOF : PY_CUT_EITHER;
+}
+
+/* A stream after the first failed: what Python's reader makes of it. */
+static dstatus py_cut_stream(zdec *d, dstatus st)
+{
+    if (st != ST_CORRUPT || d->streams < 2 || (d->c != C_BZ2 && d->c != C_XZ && d->c != C_LZMA))
+        return st;
+    d->py_cut = py_first_call(d);
+    d->cut_at = d->total_out - d->stream_made;
+    if (d->py_cut != PY_CUT_EOF)
+        return st;
+    if (d->stream_made) { /* this decoder made output Python's would not */
+        d->py_cut = PY_CUT_EITHER;
+        return st;
+    }
+    d->py_cut = PY_CUT_NONE; /* trailing data: the output ends before it */
+    d->pos = d->stream_start;
+    return ST_END;
+}
+
 /* A stream ended with st: the next one, or the end of them all. */
 static void zdec_ended(zdec *d, dstatus st)
 {
     zdec_close(d);
-    if (st == ST_CORRUPT && d->auto_lzma && d->stream_made == 0) {
-        st = ST_END; /* not a stream: LZMAFile ignores trailing data */
-        d->pos = d->stream_start;
-    } else if (st == ST_END && d->pos < d->len &&
-               continues(d->c, d->in + d->pos, d->len - d->pos)) {
+    if (st == ST_END && d->pos < d->len && continues(d->c, d->in + d->pos, d->len - d->pos))
         return;
-    }
+    st = py_cut_stream(d, st);
     d->st = st;
     d->done = 1;
     if (st == ST_END && d->pos < d->len)
@@ -383,6 +446,7 @@ static size_t zdec_read(zdec *d, uint8_t *out, size_t cap)
         size_t made = 0;
         dstatus st = zdec_step(d, out, cap > CHUNK ? CHUNK : cap, &made);
         d->stream_made += made;
+        d->total_out += made;
         if (d->pos - d->released >= RELEASE_STEP) { /* read once per pass */
             ctx_release_pages(d->ctx, d->in + d->released, d->in + d->pos);
             d->released = d->pos;
@@ -421,6 +485,7 @@ typedef struct outcome {
     dstatus st;
     size_t at;       /* input offset where it ended (or failed) */
     size_t trailing; /* bytes after the last stream that are not another */
+    int py_cut;      /* PY_CUT_* of a stream after the first that failed */
 } outcome;
 
 /* Decodes into the sink until the streams end or the sink is full. */
@@ -430,10 +495,10 @@ static outcome fill_sink(zdec *d, sink *o)
     while (!d->done) {
         uint8_t *dst = room(o, &avail);
         if (!dst)
-            return (outcome){no_room(o), d->pos, 0};
+            return (outcome){no_room(o), d->pos, 0, PY_CUT_NONE};
         o->n += zdec_read(d, dst, avail);
     }
-    return (outcome){d->st, d->pos, d->trailing};
+    return (outcome){d->st, d->pos, d->trailing, d->py_cut};
 }
 
 /* The cap on output: what max-decompressed leaves after the enclosing
@@ -509,8 +574,15 @@ static void report_outcome(scan_ctx *ctx, const char *member, codec c, const out
                      "the %s stream ends before its end marker", name);
         break;
     case ST_CORRUPT:
-        ctx_findingf(ctx, CKPT_F_MALFORMED, member, r->at,
-                     "corrupt %s data; what came before it was scanned", name);
+        if (r->py_cut == PY_CUT_EITHER)
+            ctx_findingf(ctx, CKPT_F_MALFORMED, member, r->at,
+                         "corrupt %s data in a stream after the first; what came before it "
+                         "was scanned, and so was the output up to that stream (a Python "
+                         "reader ignores a stream that fails in its first read)",
+                         name);
+        else
+            ctx_findingf(ctx, CKPT_F_MALFORMED, member, r->at,
+                         "corrupt %s data; what came before it was scanned", name);
         break;
     }
     if (r->trailing)
@@ -552,6 +624,30 @@ static void scan_output(scan_ctx *ctx, const char *member, codec c, const output
                     o->lazy || !container_magic(out, o->n));
     ctx->lazy = outer;
     ctx->held -= held;
+}
+
+/* BZ2File or LZMAFile may have ended the output where the stream that
+ * failed starts (PY_CUT_EITHER): that shorter output, ending there, is
+ * another reading of the same bytes (the Lib/pickle.py reading cuts a line
+ * at its end as it does at EOF). */
+static void scan_cut_reading(scan_ctx *ctx, const char *member, codec c, const output *o,
+                             size_t cut)
+{
+    ckpt_report *r = report_new(ctx->rep->path, ctx->rep->max_findings, ctx->rep->strict);
+    if (!r)
+        return;
+    ckpt_report *main_report = ctx->rep;
+    dis_sink *dis = ctx->dis; /* a listing shows the whole output */
+    ctx->rep = r;
+    ctx->dis = NULL;
+    output shorter = *o;
+    shorter.n = cut;
+    ckpt_format f;
+    scan_output(ctx, member, c, &shorter, &f);
+    ctx->rep = main_report;
+    ctx->dis = dis;
+    report_merge_reading(main_report, r);
+    ckpt_report_free(r);
 }
 
 /* What a stream read lazily may decompress in all (it is decoded again
@@ -600,13 +696,13 @@ static outcome finish_lazily(zdec *d, lazy_img *z, size_t *n)
     int cut;
     *n = lazy_end(z, &cut);
     if (cut)
-        return (outcome){ST_LIMIT, d->pos, 0};
+        return (outcome){ST_LIMIT, d->pos, 0, PY_CUT_NONE};
     /* decoded again after a rewind: the stream's end is known, not reached */
     uint8_t *scratch = d->done ? NULL : malloc(CHUNK);
     while (scratch && !d->done)
         zdec_read(d, scratch, CHUNK);
     free(scratch);
-    return (outcome){d->done ? d->st : ST_NOMEM, d->pos, d->trailing};
+    return (outcome){d->done ? d->st : ST_NOMEM, d->pos, d->trailing, d->py_cut};
 }
 
 int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
@@ -676,9 +772,12 @@ int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_
         out.n = o.n;
     }
     scan_output(ctx, member, c, &out, format);
+    if (!out.lazy && d.py_cut == PY_CUT_EITHER && d.cut_at < out.n)
+        scan_cut_reading(ctx, member, c, &out, (size_t)d.cut_at);
     if (out.lazy) {
         r = finish_lazily(&d, out.lazy, &out.n);
         ctx->inflated += lazy_decoded(out.lazy);
+        r.py_cut = PY_CUT_NONE; /* a lazy image gets no cut reading */
     }
     r.at += start;
     if (!zf_ok)
