@@ -772,13 +772,12 @@ int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_
         out.n = o.n;
     }
     scan_output(ctx, member, c, &out, format);
-    if (!out.lazy && d.py_cut == PY_CUT_EITHER && d.cut_at < out.n)
-        scan_cut_reading(ctx, member, c, &out, (size_t)d.cut_at);
-    if (out.lazy) {
+    if (out.lazy)
         r = finish_lazily(&d, out.lazy, &out.n);
+    if (r.py_cut == PY_CUT_EITHER && d.cut_at < out.n)
+        scan_cut_reading(ctx, member, c, &out, (size_t)d.cut_at);
+    if (out.lazy)
         ctx->inflated += lazy_decoded(out.lazy);
-        r.py_cut = PY_CUT_NONE; /* a lazy image gets no cut reading */
-    }
     r.at += start;
     if (!zf_ok)
         ctx_findingf(ctx, CKPT_F_MALFORMED, member, 2,
