@@ -81,6 +81,9 @@ static const struct {
      "load it only from a publisher you trust, or ask for a state_dict in safetensors."},
     {"dunder-attribute",
      DONT_LOAD "a dotted name walks a dunder attribute to reach interpreter internals. " CONVERT},
+    {"undetermined-bytes",
+     DONT_LOAD "the loader would unpickle memory the file does not fill (a broken compressed "
+               "stream), which an attacker can prepare. " REFETCH},
 };
 
 const char *code_advice(ckpt_code code)

@@ -179,7 +179,9 @@ CKPT_API const char *ckpt_severity_name(ckpt_severity severity);
     X(CKPT_F_FILE_WRITE, "file-write", CKPT_SEV_DANGEROUS,                                         \
       "creates, maps or writes files (or runs code through a file it writes)")                     \
     X(CKPT_F_UNSAFE_ARGS, "unsafe-arguments", CKPT_SEV_DANGEROUS,                                  \
-      "an allowlisted callable gets arguments no real file gives it (pointers, callables)")
+      "an allowlisted callable gets arguments no real file gives it (pointers, callables)")        \
+    X(CKPT_F_UNDETERMINED, "undetermined-bytes", CKPT_SEV_DANGEROUS,                               \
+      "the loader unpickles bytes the file does not determine (uninitialised memory)")
 
 typedef enum ckpt_code {
 #define CKPT_X_ENUM(id, name, sev, text) id,

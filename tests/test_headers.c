@@ -76,6 +76,34 @@ static void deflate_tinfl_only_benign(void **state)
     expect("benign_rc10_deflate_noop_block.pt", CKPT_VERDICT_SUSPICIOUS, codes);
 }
 
+/* torch unpickles data.pkl from a buffer of its declared size that miniz
+ * fills only as far as it inflates (a failed stream sets no error; a
+ * distance-0 copy writes nothing): when the pickle reaches such a byte
+ * before STOP, torch runs bytes the file does not determine (heap
+ * left-overs an attacker may groom): DANGEROUS, undetermined-bytes. The
+ * campaign saw torch resolve names made of them (`uninit-tail`). */
+static void deflate_undetermined_bytes_before_stop(void **state)
+{
+    (void)state;
+    static const int copy[] = {CKPT_F_ARCHIVE_ANOMALY, CKPT_F_UNDETERMINED, CKPT_F_BAD_OPCODE, END};
+    static const int fails[] = {CKPT_F_ARCHIVE_ANOMALY, CKPT_F_UNDETERMINED, CKPT_F_TRUNCATED, END};
+    static const int none[] = {CKPT_F_ARCHIVE_ANOMALY, CKPT_F_UNDETERMINED, CKPT_F_EMPTY, END};
+    expect("uninit_rc10_deflate_copy_dist0.pt", CKPT_VERDICT_DANGEROUS, copy);
+    expect("uninit_rc10_deflate_fails_before_stop.pt", CKPT_VERDICT_DANGEROUS, fails);
+    expect("uninit_rc10_deflate_nothing_inflates.pt", CKPT_VERDICT_DANGEROUS, none);
+}
+
+/* The same unwritten bytes after the pickle's STOP: torch never reads them. */
+static void deflate_undetermined_bytes_after_stop(void **state)
+{
+    (void)state;
+    static const int copy[] = {CKPT_F_ARCHIVE_ANOMALY, CKPT_F_EXTRA_PICKLE, CKPT_F_STACK_ERROR,
+                               END};
+    static const int fails[] = {CKPT_F_ARCHIVE_ANOMALY, END};
+    expect("benign_rc10_deflate_copy_dist0_after_stop.pt", CKPT_VERDICT_SUSPICIOUS, copy);
+    expect("benign_rc10_deflate_fails_after_stop.pt", CKPT_VERDICT_SUSPICIOUS, fails);
+}
+
 /* numpy.dtype((base, new_dtype)) with a zero-sized base is new_dtype: an
  * object in the second item of a descr tuple, or in the third item of a
  * field, makes numpy.load unpickle the data (both were SAFE). */
@@ -120,6 +148,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(deflate_tinfl_only_streams),
         cmocka_unit_test(deflate_failed_streams_read_up_to_the_failure),
         cmocka_unit_test(deflate_tinfl_only_benign),
+        cmocka_unit_test(deflate_undetermined_bytes_before_stop),
+        cmocka_unit_test(deflate_undetermined_bytes_after_stop),
         cmocka_unit_test(dtype_object_in_union_forms),
         cmocka_unit_test(npy_header_text_as_compile_reads_it),
         cmocka_unit_test(legacy_bad_keys_then_pickles),

@@ -229,9 +229,10 @@ static void miniz_rules(scan_ctx *ctx, const uint8_t *src, uint64_t len, uint64_
                         ckpt_limit which, obuf *o, zbytes *out)
 {
     uint8_t *p = NULL;
-    size_t n = 0;
-    int unwritten = 0;
-    int r = ztinfl(src, len, o->stop, &p, &n, &unwritten);
+    size_t n = 0, unwritten_at = SIZE_MAX;
+    int r = ztinfl(src, len, o->stop, &p, &n, &unwritten_at);
+    out->miniz_failed = r == ZTINFL_FAILED;
+    out->miniz_n = n;
     if (r != ZTINFL_DONE && n <= o->n) {
         free(p);
         return;
@@ -240,7 +241,8 @@ static void miniz_rules(scan_ctx *ctx, const uint8_t *src, uint64_t len, uint64_
     o->p = p;
     o->n = o->cap = n;
     out->tinfl_only = 1;
-    out->tinfl_unwritten = unwritten;
+    out->tinfl_unwritten = unwritten_at != SIZE_MAX;
+    out->unwritten_at = unwritten_at;
     out->complete = r == ZTINFL_DONE;
     out->corrupt = r == ZTINFL_FAILED;
     if (r == ZTINFL_CUT && o->stop == cap)

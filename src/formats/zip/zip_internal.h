@@ -288,6 +288,9 @@ typedef struct zbytes {
     int unsupported; /* method we cannot decompress */
     int tinfl_only; /* zlib refuses the deflate stream, torch's miniz decodes it: p holds miniz's */
     int tinfl_unwritten; /* ...copying bytes it never wrote (zeros in p) */
+    size_t unwritten_at; /* ...the first of them (when tinfl_unwritten) */
+    int miniz_failed;    /* miniz's inflater fails in the deflate stream... */
+    size_t miniz_n;      /* ...after writing this many bytes */
     ckpt_limit hit;      /* a limit stopped decompression, or CKPT_LIMIT_COUNT_ */
     uint64_t hit_value;
     /* of the limit, what enclosing members held (max-decompressed) or what
@@ -298,7 +301,8 @@ typedef struct zbytes {
 /* zip_tinfl.c: raw deflate by miniz 2.1's rules (torch's zip reader), at
  * most `stop` bytes into *out (malloc'd, free it). */
 enum { ZTINFL_FAILED, ZTINFL_DONE, ZTINFL_CUT };
-int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t *n, int *unwritten);
+int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t *n,
+           size_t *unwritten_at);
 
 /* Reads e's data: stored bytes in place, deflate, bzip2 and LZMA
  * decompressed (at most `want` bytes, UINT64_MAX for all, under max-ratio

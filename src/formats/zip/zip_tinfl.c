@@ -28,7 +28,7 @@ typedef struct tstate {
     uint64_t nbits, pos; /* input length and position, in bits */
     uint8_t *out;
     size_t n, cap, stop;
-    int unwritten; /* a distance-0 copy read bytes never written */
+    size_t unwritten_at; /* where the first distance-0 copy wrote (SIZE_MAX: none) */
     htable t[3];
 } tstate;
 
@@ -224,7 +224,8 @@ static int copy(tstate *s, uint32_t len, uint32_t dist)
 {
     if (dist > s->n)
         return T_FAIL;
-    s->unwritten |= dist == 0 && len > 0;
+    if (dist == 0 && len > 0 && s->unwritten_at == SIZE_MAX)
+        s->unwritten_at = s->n;
     for (uint32_t i = 0; i < len; i++) {
         uint8_t b = dist ? s->out[s->n - dist] : 0;
         if (!put(s, b))
@@ -287,7 +288,8 @@ static int one_block(tstate *s, uint32_t *final)
     return huffman(s);
 }
 
-int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t *n, int *unwritten)
+int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t *n,
+           size_t *unwritten_at)
 {
     tstate *s = calloc(1, sizeof(*s));
     if (!s)
@@ -295,13 +297,14 @@ int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t 
     s->in = src;
     s->nbits = len > UINT64_MAX / 8 ? UINT64_MAX : len * 8;
     s->stop = stop;
+    s->unwritten_at = SIZE_MAX;
     uint32_t final = 0;
     int r = T_OK;
     while (r == T_OK && !final)
         r = one_block(s, &final);
     *out = s->out;
     *n = s->n;
-    *unwritten = s->unwritten;
+    *unwritten_at = s->unwritten_at;
     free(s);
     return r == T_OK ? ZTINFL_DONE : r == T_FULL ? ZTINFL_CUT : ZTINFL_FAILED;
 }

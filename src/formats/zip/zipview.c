@@ -9,6 +9,7 @@
 
 #include "bigmem.h"
 #include "inventory.h"
+#include "opcodes.h"
 #include "runsort.h"
 #include "zip_internal.h"
 
@@ -311,6 +312,37 @@ static void check_content(zarchive *za, const zentry *e, const char *shown, cons
                  (unsigned long)e->crc, (unsigned long)crc);
 }
 
+/* torch.load unpickles data.pkl from a buffer of the member's declared size
+ * (the torch view's entry te) that miniz fills only as far as it inflates:
+ * a failed deflate stream sets no error (PyTorchStreamReader::getRecord
+ * ignores mz_zip_reader_extract_to_mem's result), and a distance-0 copy
+ * leaves bytes unwritten. When the pickle's opcodes reach the first such
+ * byte before a STOP (a skim: arguments only, no stack), torch runs opcodes
+ * from uninitialised memory, which an attacker may groom. */
+static void check_undetermined(zarchive *za, const zentry *te, const char *shown, const zbytes *b)
+{
+    if (!te || te->method != ZMETHOD_DEFLATE)
+        return;
+    size_t at = SIZE_MAX;
+    if (b->miniz_failed && b->miniz_n < te->uncomp)
+        at = b->miniz_n;
+    if (b->tinfl_unwritten && b->unwritten_at < at && b->unwritten_at < te->uncomp)
+        at = b->unwritten_at;
+    if (at == SIZE_MAX || at > b->n)
+        return;
+    int ran_out = 0;
+    if (pickle_skim_stop_ex(b->p, at, 0, &ran_out) != SIZE_MAX || !ran_out)
+        return;
+    zfinding(za, CKPT_F_UNDETERMINED, shown, te->data,
+             "torch.load unpickles this member from a buffer of its declared %llu bytes, which "
+             "miniz fills only up to offset %zu (%s); the pickle reaches that offset before any "
+             "STOP, so torch would run opcodes from uninitialised memory an attacker may groom",
+             (unsigned long long)te->uncomp, at,
+             at == b->unwritten_at && b->tinfl_unwritten
+                 ? "a distance-0 copy leaves bytes there unwritten"
+                 : "the deflate stream fails there and no error is set");
+}
+
 /* A compressed member that is not a pickle record: its first 64 KiB tell
  * whether it is worth decompressing whole (tensor data and plain .npy
  * arrays are not). */
@@ -323,7 +355,7 @@ static void read_sniffed(zarchive *za, const zentry *e, zbytes *b)
     zextract(za->ctx, za->buf, za->len, e, UINT64_MAX, b);
 }
 
-static void scan_item(zarchive *za, const zitem *it)
+static void scan_item(zarchive *za, const zitem *it, const zentry *torch_main)
 {
     const zentry *e = it->e;
     const char *shown = zshown_name(za, e);
@@ -348,6 +380,8 @@ static void scan_item(zarchive *za, const zitem *it)
      * members decompressed whole), never over tensor data. */
     if (it->forced || e->method != ZMETHOD_STORED)
         check_content(za, e, shown, &b, flagged);
+    if (it->forced && !flagged)
+        check_undetermined(za, torch_main, shown, &b);
     else if (b.corrupt)
         zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
                  "its data runs past the end of the file");
@@ -393,7 +427,7 @@ static void scan_items(zarchive *za)
         int is_main = main >= 0 && it[i].e->data == za->torch.ent[main].data &&
                       it[i].e->method == za->torch.ent[main].method;
         insp_main_member(za->ctx, is_main);
-        scan_item(za, &it[i]);
+        scan_item(za, &it[i], is_main ? &za->torch.ent[main] : NULL);
         insp_main_member(za->ctx, 0);
     }
     free(it);
