@@ -85,8 +85,8 @@ def part_corpus(exe, corpus, python):
         ran_v, label_v = collections.Counter(), collections.Counter()
         for (rel, expected), path in zip(files, paths):
             recs = [workers[ld].load(path) for ld in campaign.LOADERS]
-            ran = campaign.payload_calls(recs)
             rep = reports.get(path) or {}
+            ran = campaign.payload_calls(recs, rep)
             verdict = rep.get("verdict", "none")
             if expected == "dangerous":
                 label_v[verdict] += 1
