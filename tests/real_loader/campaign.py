@@ -64,7 +64,7 @@ sys.path.insert(0, HERE)
 
 import gen_pickles  # noqa: E402
 import gen_surfaces  # noqa: E402
-from run_diff import cpython_key, must_deny, report_key, resolve_pair, same_name  # noqa: E402
+from run_diff import GRADED, cpython_key, graded, must_deny, report_key, resolve_pair, same_name  # noqa: E402
 
 LOADERS = ("pickle", "pypickle", "torch", "numpy", "joblib")
 FAST = ("pickle", "pypickle")  # in-process loaders, cheap enough to run on every file
@@ -239,16 +239,18 @@ def payload_calls(recs, rep=None):
     """The names whose call is a payload that ran: a loader called the name
     (CallLog) before resolving any name that does not exist (the real
     loader's import fails there), and the name, in a form that is a real
-    callable, can never be allowlisted (run_diff.must_deny)."""
+    callable, can never be allowlisted (run_diff.must_deny); a call-through
+    (run_diff.GRADED: partial, getattr...) only with a callable argument."""
     out = set()
     for rec in recs:
         imports = rec.get("imports", [])
         stop = next((k for k, (m, n) in enumerate(imports)
                      if not real_resolution(m, n, report_forms(rep, m, n))[0]), len(imports))
-        for call in rec.get("calls", []):
-            m, n, k = call if len(call) == 3 else (call[0], call[1], 0)
+        for m, n, k, reach in rec.get("calls", []):
             called = real_resolution(m, n, report_forms(rep, m, n))[1]
-            if k <= stop and any(must_deny(cm, cn) for cm, cn in called):
+            # a call-through counts only when it reaches something: partial(1) just raises
+            if k <= stop and any(must_deny(cm, cn) and (reach or "%s.%s" % (cm, cn) not in GRADED)
+                                 for cm, cn in called):
                 out.add("%s.%s" % (m, n))
     return sorted(out)
 
@@ -352,7 +354,7 @@ class Worker:
             if "imp" in msg["event"]:
                 imports.append(msg["event"]["imp"])
             elif "call" in msg["event"]:
-                calls.append(msg["event"]["call"] + [len(imports)])
+                calls.append(msg["event"]["call"] + [len(imports), msg["event"].get("reach", False)])
             else:
                 persid += 1
 
@@ -438,7 +440,9 @@ def check(family, rec, rep):
         never = never_allowed(m, n)
         if never and any(im.get("allowed") for im in entries):
             out.append(("e", "(%r, %r) reported allowed; it can never be allowlisted" % (m, n)))
-        if never or not all(im.get("allowed") for im in entries):
+        # a call-through graded by what it reaches (partial, getattr...) with no
+        # finding counts through its target, itself an import (run_diff.graded)
+        if (never or not all(im.get("allowed") for im in entries)) and not graded(rep, entries):
             outside.append((m, n))
     if outside and verdict == "safe":
         out.append(("b", "verdict safe although %s resolved %r, off the allowlist" % (loader, sorted(set(outside))[:4])))

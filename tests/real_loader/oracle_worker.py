@@ -10,8 +10,8 @@ import, persistent_load call and first call of a resolved name as {"event":
 {"imp": [m, n]}} / {"event": {"persid": 1}} / {"event": {"call": [m, n]}}
 lines, so that a load that kills the worker keeps them):
   {"id", "loader", "imports": [[module, name], ...], "persid": N,
-   "calls": [[module, name, k], ...] (stand-ins the loader called, CallLog,
-   after its k-th import),
+   "calls": [[module, name, k, reach], ...] (stand-ins the loader called,
+   CallLog, after its k-th import; reach: with a callable argument),
    "outcome": "ok" | "error: T: msg" | "died: ..." | "unpatched: ...", "ms": elapsed}
 
 The loader's modules (torch, numpy, joblib) are imported once, by the worker.
@@ -125,21 +125,54 @@ class _Resolved(Exception):
 
 class CallLog:
     """The marker that code ran: a stand-in (every name but load_containers'
-    plain-data constructors) counts its calls here (REDUCE, INST, OBJ, NEWOBJ:
-    run_diff._StandInBase._hit); the first call of each name is emitted as
-    {"call": [module, name]}. What the real object would have done is the
-    payload: the campaign counts the names that resolve to a real callable."""
+    plain-data constructors) reports its calls here (REDUCE, INST, OBJ through
+    the metaclass, NEWOBJ through __new__); the first call of each name, and
+    its first call with a callable argument, are emitted as {"call": [module,
+    name], "reach": bool}. reach tells a call-through that reaches something
+    (partial(f), getattr(module, ...)) from one that only raises in the real
+    loader (partial(1)). The campaign counts the names that resolve to a
+    real callable."""
 
     def __init__(self, rec):
         self.rec, self.seen = rec, set()
 
-    def __getitem__(self, key):
-        return 0
+    def hit(self, key, reach):
+        if (key, reach) not in self.seen:
+            self.seen.add((key, reach))
+            self.rec.emit({"call": list(key), "reach": reach})
 
-    def __setitem__(self, key, value):
-        if key not in self.seen:
-            self.seen.add(key)
-            self.rec.emit({"call": list(key)})
+
+def _reaches(args, kwargs):
+    return any(callable(a) for a in args) or any(callable(v) for v in kwargs.values())
+
+
+class _CountMeta(_AbsorbMeta):
+    def __call__(cls, *args, **kwargs):
+        cls._reach = _reaches(args, kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class _CountBase(_StandInBase, metaclass=_CountMeta):
+    """run_diff's stand-in, reporting each call with whether an argument is
+    callable (CallLog)."""
+
+    _log = None
+    _reach = False
+
+    def __new__(cls, *args, **kwargs):
+        cls._reach = _reaches(args, kwargs)
+        return super().__new__(cls, *args, **kwargs)
+
+    @classmethod
+    def _hit(cls):
+        if cls._log is not None:
+            cls._log.hit(cls._rec, cls._reach)
+
+
+def counting_standin(log, module, name):
+    cls = _CountMeta("StandIn", (_CountBase,), {})
+    cls._log, cls._rec = log, (str(module), str(name))
+    return cls
 
 
 class Recorder:
@@ -183,7 +216,7 @@ def install(rec, mode="fork"):
                 else:
                     obj = resolve(module, name)
                 if isinstance(obj, _AbsorbMeta):  # a stand-in: its calls are the marker
-                    obj._calls, obj._rec = rec.calls, (str(module), str(name))
+                    obj = counting_standin(rec.calls, module, name)
                 return obj
             finally:
                 rec.depth -= 1
@@ -334,7 +367,7 @@ def run_one(loader, path, scratch):
         elif "persid" in msg:
             persid += 1
         elif "call" in msg:
-            calls.append(msg["call"] + [len(imports)])
+            calls.append(msg["call"] + [len(imports), msg.get("reach", False)])
         elif "unpatched" in msg:
             unpatched.append(msg["unpatched"])
         else:
@@ -410,7 +443,7 @@ def run_inprocess(loader, path, scratch, state):
     for m in out:  # each call with the number of imports made before it
         nimp += "imp" in m
         if "call" in m:
-            calls.append(m["call"] + [nimp])
+            calls.append(m["call"] + [nimp, m.get("reach", False)])
     return {"loader": loader, "imports": imports, "persid": persid, "outcome": outcome, "calls": calls,
             "ms": round((time.monotonic() - t0) * 1000, 1)}
 
