@@ -557,6 +557,7 @@ typedef struct hot {
     size_t pos, sp, fence, nmarks, room, mark_room, limit;
     uint64_t nops, memo_count;
     unsigned weights_only_ok;
+    size_t end; /* where housekeeping is due */
 } hot;
 
 /* A fixed-width argument then a push of kind k; 0: leave it to dispatch. */
@@ -685,6 +686,21 @@ static inline int refused_by_weights_only(hot *h)
     return 1;
 }
 
+/* The memo store picklers write right after a container or a string
+ * (MEMOIZE under protocol 4, BINPUT or LONG_BINPUT below), taken with it: one dispatch
+ * less, as if the loop had run it next (it leaves it to the loop when it
+ * cannot). Returns 1. */
+static inline int hot_then_put(hot *h)
+{
+    if (h->pos >= h->end)
+        return 1;
+    uint8_t op = h->b[h->pos];
+    if ((op == OP_MEMOIZE && hot_put(h, 0) && refused_by_weights_only(h)) ||
+        (op == OP_BINPUT && hot_put(h, 1)) || (op == OP_LONG_BINPUT && hot_put(h, 4)))
+        h->nops++;
+    return 1;
+}
+
 /* The hot opcodes and their step (0: leave it to dispatch). */
 #define HOT_OPS(X)                                                                                 \
     X(OP_BINFLOAT, hot_push(h, 8, V_FLOAT))                                                        \
@@ -694,8 +710,8 @@ static inline int refused_by_weights_only(hot *h)
     X(OP_NONE, hot_push(h, 0, V_NONE))                                                             \
     X(OP_NEWTRUE, hot_push(h, 0, V_BOOL))                                                          \
     X(OP_NEWFALSE, hot_push(h, 0, V_BOOL))                                                         \
-    X(OP_EMPTY_LIST, hot_push(h, 0, V_LIST))                                                       \
-    X(OP_EMPTY_DICT, hot_push(h, 0, V_DICT))                                                       \
+    X(OP_EMPTY_LIST, hot_push(h, 0, V_LIST) && hot_then_put(h))                                    \
+    X(OP_EMPTY_DICT, hot_push(h, 0, V_DICT) && hot_then_put(h))                                    \
     X(OP_EMPTY_TUPLE, hot_push(h, 0, V_TUPLE))                                                     \
     X(OP_BINGET, hot_get(h, 1))                                                                    \
     X(OP_LONG_BINGET, hot_get(h, 4))                                                               \
@@ -706,8 +722,9 @@ static inline int refused_by_weights_only(hot *h)
     X(OP_APPEND, hot_add_one(h, 1, V_LIST))                                                        \
     X(OP_SETITEM, hot_add_one(h, 2, V_DICT))                                                       \
     X(OP_LONG1, hot_counted(h, 1, V_INT))                                                          \
-    X(OP_SHORT_BINUNICODE, hot_counted(h, 1, V_STR) && refused_by_weights_only(h))                 \
-    X(OP_BINUNICODE, hot_counted(h, 4, V_STR))                                                     \
+    X(OP_SHORT_BINUNICODE,                                                                         \
+      hot_counted(h, 1, V_STR) && refused_by_weights_only(h) && hot_then_put(h))                   \
+    X(OP_BINUNICODE, hot_counted(h, 4, V_STR) && hot_then_put(h))                                  \
     X(OP_APPENDS, hot_add_many(h, V_LIST))                                                         \
     X(OP_SETITEMS, hot_add_many(h, V_DICT))
 
@@ -715,9 +732,9 @@ static inline int refused_by_weights_only(hot *h)
 #define HOT_CHECK(op)                                                                              \
     assert((op_flags[op] >> 1) || (op) == OP_MEMOIZE || (op) == OP_SHORT_BINUNICODE)
 
-static void hot_run(hot *h, size_t end)
+static void hot_run(hot *h)
 {
-    while (h->pos < end) {
+    while (h->pos < h->end) {
         uint8_t op = h->b[h->pos];
         switch (op) {
 #define HOT_CASE(op, step)                                                                         \
@@ -737,15 +754,14 @@ static void hot_run(hot *h, size_t end)
 /* Past max-opcodes it goes on (l->nops tells): the caller gives up then. */
 static void hot_loop(lite *l, size_t end)
 {
-    hot h = {l->buf,       l->stack,      l->marks,
-             l->memo,      l->memo_tags,  l->memo_cap,
-             l->lim_memo,  l->lim_string, l->pos,
-             l->sp,        l->fence,      l->nmarks,
-             l->stack_cap, l->marks_cap,  l->limit,
-             l->nops,      l->memo_count, (unsigned)l->weights_only_ok};
+    hot h = {
+        l->buf,       l->stack,      l->marks, l->memo, l->memo_tags,  l->memo_cap,
+        l->lim_memo,  l->lim_string, l->pos,   l->sp,   l->fence,      l->nmarks,
+        l->stack_cap, l->marks_cap,  l->limit, l->nops, l->memo_count, (unsigned)l->weights_only_ok,
+        end};
     h.room = h.room < l->lim_stack ? h.room : (size_t)l->lim_stack;
     h.mark_room = h.mark_room < l->lim_stack ? h.mark_room : (size_t)l->lim_stack;
-    hot_run(&h, end);
+    hot_run(&h);
     l->pos = h.pos;
     l->sp = h.sp;
     l->fence = h.fence;
