@@ -11,17 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bzlib.h>
-#include <lzma.h>
-#include <zlib.h>
-#ifdef CKPT_HAVE_LZ4
-#include <lz4frame.h>
-#endif
-#ifdef CKPT_HAVE_ZSTD
-#include <zstd.h>
-#include <zstd_errors.h>
-#endif
-
+#include "codec.h"
 #include "formats.h"
 #include "lazy.h"
 #include "opcodes.h"
@@ -36,8 +26,11 @@
 
 typedef enum codec { C_NONE, C_ZLIB, C_GZIP, C_BZ2, C_XZ, C_LZMA, C_ZF, C_LZ4, C_ZSTD } codec;
 
-static const char *const codec_names[] = {"",     "zlib",      "gzip", "bz2", "xz",
-                                          "lzma", "joblib ZF", "lz4",  "zstd"};
+/* The decoder of each (a ZF file holds zlib data after its header). */
+static const codec_id decoder_of[] = {
+    [C_ZLIB] = CODEC_ZLIB,       [C_GZIP] = CODEC_GZIP, [C_BZ2] = CODEC_BZ2, [C_XZ] = CODEC_XZ,
+    [C_LZMA] = CODEC_LZMA_ALONE, [C_ZF] = CODEC_ZLIB,   [C_LZ4] = CODEC_LZ4, [C_ZSTD] = CODEC_ZSTD,
+};
 
 /* What BZ2File / LZMAFile make of a stream after the first that fails:
  * none (it did not fail, or no following stream), an error raised to the
@@ -143,17 +136,7 @@ typedef struct zdec {
     uint64_t total_out;  /* output of every stream so far */
     const scan_ctx *ctx; /* input pages behind `released` are let go */
     size_t released;
-    union {
-        z_stream z;
-        bz_stream b;
-        lzma_stream x;
-#ifdef CKPT_HAVE_LZ4
-        LZ4F_dctx *l4;
-#endif
-#ifdef CKPT_HAVE_ZSTD
-        ZSTD_DStream *zs;
-#endif
-    } s;
+    codec_stream cs;
 } zdec;
 
 static void zdec_init(zdec *d, const scan_ctx *ctx, codec c, const uint8_t *in, size_t len,
@@ -168,11 +151,13 @@ static void zdec_init(zdec *d, const scan_ctx *ctx, codec c, const uint8_t *in, 
     d->st = ST_END;
 }
 
-static dstatus lzma_status(lzma_ret r)
+static dstatus status_of(codec_ret r)
 {
     switch (r) {
-    case LZMA_MEM_ERROR: return ST_NOMEM;
-    case LZMA_MEMLIMIT_ERROR: return ST_MEMLIMIT;
+    case CODEC_OK: return ST_GO;
+    case CODEC_END: return ST_END;
+    case CODEC_NOMEM: return ST_NOMEM;
+    case CODEC_MEMLIMIT: return ST_MEMLIMIT;
     default: return ST_CORRUPT;
     }
 }
@@ -184,44 +169,11 @@ static dstatus zdec_open(zdec *d)
     d->auto_lzma = d->streams > 0 && (d->c == C_XZ || d->c == C_LZMA);
     d->stream_made = 0;
     d->stream_start = d->pos;
-    switch (d->c) {
-    case C_ZLIB:
-    case C_GZIP:
-        memset(&d->s.z, 0, sizeof(d->s.z));
-        if (inflateInit2(&d->s.z, d->c == C_GZIP ? 31 : 15) != Z_OK)
-            return ST_NOMEM;
-        break;
-    case C_BZ2:
-        memset(&d->s.b, 0, sizeof(d->s.b));
-        if (BZ2_bzDecompressInit(&d->s.b, 0, 0) != BZ_OK)
-            return ST_NOMEM;
-        break;
-    case C_XZ:
-    case C_LZMA: {
-        lzma_stream init = LZMA_STREAM_INIT;
-        d->s.x = init;
-        lzma_ret r = d->auto_lzma     ? lzma_auto_decoder(&d->s.x, d->memlimit, 0)
-                     : d->c == C_LZMA ? lzma_alone_decoder(&d->s.x, d->memlimit)
-                                      : lzma_stream_decoder(&d->s.x, d->memlimit, 0);
-        if (r != LZMA_OK)
-            return lzma_status(r);
-        break;
-    }
-#ifdef CKPT_HAVE_LZ4
-    case C_LZ4:
-        if (LZ4F_isError(LZ4F_createDecompressionContext(&d->s.l4, LZ4F_VERSION)))
-            return ST_NOMEM;
-        break;
-#endif
-#ifdef CKPT_HAVE_ZSTD
-    case C_ZSTD:
-        d->s.zs = ZSTD_createDStream();
-        if (!d->s.zs)
-            return ST_NOMEM;
-        break;
-#endif
-    default: return ST_CORRUPT;
-    }
+    codec_args a = {d->memlimit, NULL, 0};
+    dstatus st =
+        status_of(codec_open(&d->cs, d->auto_lzma ? CODEC_LZMA_AUTO : decoder_of[d->c], &a));
+    if (st != ST_GO)
+        return st;
     d->live = 1;
     d->streams++;
     return ST_GO;
@@ -231,124 +183,24 @@ static void zdec_close(zdec *d)
 {
     if (!d->live)
         return;
-    switch (d->c) {
-    case C_ZLIB:
-    case C_GZIP: inflateEnd(&d->s.z); break;
-    case C_BZ2: BZ2_bzDecompressEnd(&d->s.b); break;
-    case C_XZ:
-    case C_LZMA: lzma_end(&d->s.x); break;
-#ifdef CKPT_HAVE_LZ4
-    case C_LZ4: LZ4F_freeDecompressionContext(d->s.l4); break;
-#endif
-#ifdef CKPT_HAVE_ZSTD
-    case C_ZSTD: ZSTD_freeDStream(d->s.zs); break;
-#endif
-    default: break;
-    }
+    codec_close(&d->cs);
     d->live = 0;
 }
 
-static dstatus step_zlib(zdec *d, uint8_t *out, size_t cap, size_t *made)
-{
-    z_stream *z = &d->s.z;
-    uInt chunk = d->len - d->pos > CHUNK ? CHUNK : (uInt)(d->len - d->pos);
-    z->next_in = (Bytef *)(uintptr_t)(d->in + d->pos);
-    z->avail_in = chunk;
-    z->next_out = out;
-    z->avail_out = (uInt)cap;
-    int r = inflate(z, Z_NO_FLUSH);
-    d->pos += chunk - z->avail_in;
-    *made = cap - z->avail_out;
-    if (r == Z_STREAM_END)
-        return ST_END;
-    if (r != Z_OK && r != Z_BUF_ERROR)
-        return r == Z_MEM_ERROR ? ST_NOMEM : ST_CORRUPT;
-    return d->pos == d->len && z->avail_out > 0 ? ST_TRUNC : ST_GO;
-}
-
-static dstatus step_bz2(zdec *d, uint8_t *out, size_t cap, size_t *made)
-{
-    bz_stream *z = &d->s.b;
-    unsigned chunk = d->len - d->pos > CHUNK ? CHUNK : (unsigned)(d->len - d->pos);
-    z->next_in = (char *)(uintptr_t)(d->in + d->pos);
-    z->avail_in = chunk;
-    z->next_out = (char *)out;
-    z->avail_out = (unsigned)cap;
-    int r = BZ2_bzDecompress(z);
-    d->pos += chunk - z->avail_in;
-    *made = cap - z->avail_out;
-    if (r == BZ_STREAM_END)
-        return ST_END;
-    if (r != BZ_OK)
-        return r == BZ_MEM_ERROR ? ST_NOMEM : ST_CORRUPT;
-    return d->pos == d->len && z->avail_out > 0 ? ST_TRUNC : ST_GO;
-}
-
-static dstatus step_lzma(zdec *d, uint8_t *out, size_t cap, size_t *made)
-{
-    lzma_stream *z = &d->s.x;
-    z->next_in = d->in + d->pos;
-    z->avail_in = d->len - d->pos;
-    z->next_out = out;
-    z->avail_out = cap;
-    lzma_ret r = lzma_code(z, LZMA_RUN);
-    d->pos = d->len - z->avail_in;
-    *made = cap - z->avail_out;
-    if (r == LZMA_STREAM_END)
-        return ST_END;
-    if (r != LZMA_OK && r != LZMA_BUF_ERROR)
-        return lzma_status(r);
-    return z->avail_in == 0 && z->avail_out > 0 ? ST_TRUNC : ST_GO;
-}
-
-#ifdef CKPT_HAVE_LZ4
-static dstatus step_lz4(zdec *d, uint8_t *out, size_t cap, size_t *made)
-{
-    size_t src = d->len - d->pos;
-    *made = cap;
-    size_t r = LZ4F_decompress(d->s.l4, out, made, d->in + d->pos, &src, NULL);
-    d->pos += src;
-    if (LZ4F_isError(r))
-        return ST_CORRUPT;
-    if (r == 0)
-        return ST_END;
-    return d->pos == d->len && *made < cap ? ST_TRUNC : ST_GO;
-}
-#endif
-
-#ifdef CKPT_HAVE_ZSTD
-static dstatus step_zstd(zdec *d, uint8_t *out, size_t cap, size_t *made)
-{
-    ZSTD_inBuffer src = {d->in, d->len, d->pos};
-    ZSTD_outBuffer dst = {out, cap, 0};
-    size_t r = ZSTD_decompressStream(d->s.zs, &dst, &src);
-    d->pos = src.pos;
-    *made = dst.pos;
-    if (ZSTD_isError(r))
-        return ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge ? ST_MEMLIMIT
-                                                                                : ST_CORRUPT;
-    if (r == 0)
-        return ST_END;
-    return src.pos == d->len && dst.pos < cap ? ST_TRUNC : ST_GO;
-}
-#endif
-
+/* One step into out (cap <= CHUNK): zlib and bzip2, whose counters are 32
+ * bits, are given CHUNK bytes of input at a time, the others all of it. An
+ * input that runs out before the output does is a truncated stream. */
 static dstatus zdec_step(zdec *d, uint8_t *out, size_t cap, size_t *made)
 {
-    switch (d->c) {
-    case C_ZLIB:
-    case C_GZIP: return step_zlib(d, out, cap, made);
-    case C_BZ2: return step_bz2(d, out, cap, made);
-    case C_XZ:
-    case C_LZMA: return step_lzma(d, out, cap, made);
-#ifdef CKPT_HAVE_LZ4
-    case C_LZ4: return step_lz4(d, out, cap, made);
-#endif
-#ifdef CKPT_HAVE_ZSTD
-    case C_ZSTD: return step_zstd(d, out, cap, made);
-#endif
-    default: *made = 0; return ST_CORRUPT;
-    }
+    size_t in = d->len - d->pos;
+    if ((d->c == C_ZLIB || d->c == C_GZIP || d->c == C_BZ2) && in > CHUNK)
+        in = CHUNK;
+    *made = cap;
+    codec_ret r = codec_step(&d->cs, d->in + d->pos, &in, out, made);
+    d->pos += in;
+    if (r != CODEC_OK)
+        return status_of(r);
+    return d->pos == d->len && *made < cap ? ST_TRUNC : ST_GO;
 }
 
 /* 1 when the bytes at `in` start a stream the reader of codec c goes on
@@ -501,19 +353,6 @@ static outcome fill_sink(zdec *d, sink *o)
     return (outcome){d->st, d->pos, d->trailing, d->py_cut};
 }
 
-/* The cap on output: what max-decompressed leaves after the enclosing
- * members and streams, what max-decompressed-total leaves for this input,
- * or max-ratio times the input, whichever is smallest; *which names it. */
-static size_t output_cap(scan_ctx *ctx, size_t len, ckpt_limit *which)
-{
-    uint64_t total = ctx_decompress_room(ctx, which), ratio;
-    if (!mul_overflows(len, ctx_limit(ctx, CKPT_LIMIT_RATIO), &ratio) && ratio < total) {
-        total = ratio;
-        *which = CKPT_LIMIT_RATIO;
-    }
-    return total > SIZE_MAX - 1 ? SIZE_MAX - 1 : (size_t)total;
-}
-
 /* 'ZF' + 19 characters of hexadecimal length (Python int(s, 16)) + an
  * optional space, then zlib data. 0 when joblib could not parse the length. */
 static int zf_header(const uint8_t *b, size_t len, uint64_t *declared, size_t *data)
@@ -556,7 +395,7 @@ static void report_cut(scan_ctx *ctx, const char *member, size_t at, ckpt_limit 
 static void report_outcome(scan_ctx *ctx, const char *member, codec c, const outcome *r,
                            ckpt_limit which, size_t cap)
 {
-    const char *name = codec_names[c];
+    const char *name = codec_name(decoder_of[c]);
     switch (r->st) {
     case ST_END: break;
     case ST_LIMIT: report_cut(ctx, member, r->at, which, cap, name); break;
@@ -729,7 +568,7 @@ int read_compressed(scan_ctx *ctx, const char *member, const uint8_t *buf, size_
     }
 #endif
     ckpt_limit which;
-    size_t cap = output_cap(ctx, len, &which);
+    size_t cap = codec_output_cap(ctx, len, &which);
     /* past what max-decompressed lets it hold, a pickle stream is read
      * lazily (tests lower the point with lazy_above) */
     size_t eager = cap;

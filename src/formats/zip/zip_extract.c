@@ -7,13 +7,10 @@
  * Every output is bounded by max-ratio and by max-decompressed, which counts
  * what the enclosing members hold too: memory never grows with a bomb's
  * inflated size, and what was cut is a `limit` finding. */
-#include <bzlib.h>
-#include <limits.h>
-#include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "codec.h"
 #include "pickle.h"
 #include "zip_internal.h"
 
@@ -23,22 +20,6 @@ void zbytes_free(zbytes *b)
     b->owned = NULL;
     b->p = NULL;
     b->n = 0;
-}
-
-/* The output bound for `comp` compressed bytes: the smallest of the
- * limits (max-decompressed less what enclosing members already hold,
- * max-decompressed-total less what was produced, max-ratio), and which one
- * it is. */
-static uint64_t output_cap(scan_ctx *ctx, uint64_t comp, ckpt_limit *which)
-{
-    ckpt_limit room;
-    uint64_t dec = ctx_decompress_room(ctx, &room);
-    uint64_t by_ratio;
-    if (mul_overflows(comp ? comp : 1, ctx_limit(ctx, CKPT_LIMIT_RATIO), &by_ratio))
-        by_ratio = UINT64_MAX;
-    *which = dec <= by_ratio ? room : CKPT_LIMIT_RATIO;
-    uint64_t cap = dec <= by_ratio ? dec : by_ratio;
-    return cap < SIZE_MAX ? cap : SIZE_MAX;
 }
 
 /* Records that limit `which` cut the output. */
@@ -89,84 +70,23 @@ static void finish(scan_ctx *ctx, zbytes *out, obuf *o)
 
 typedef enum dres { D_OK, D_END, D_ERR } dres;
 
-/* One step: consumes up to *in_io bytes and produces up to *out_io bytes,
- * both updated to what was done. */
-typedef struct decoder {
-    dres (*step)(struct decoder *d, const uint8_t *in, size_t *in_io, uint8_t *out, size_t *out_io);
-    union {
-        z_stream z;
-        bz_stream b;
-        lzma_stream x;
-    } s;
-} decoder;
-
-static unsigned clamp_uint(size_t n)
+/* One step of the codec: consumes up to *in_io bytes and produces up to
+ * *out_io bytes, both updated to what was done; any failure is D_ERR. */
+static dres step(codec_stream *d, const uint8_t *in, size_t *in_io, uint8_t *out, size_t *out_io)
 {
-    return n < UINT_MAX ? (unsigned)n : UINT_MAX;
-}
-
-static dres zlib_step(decoder *d, const uint8_t *in, size_t *in_io, uint8_t *out, size_t *out_io)
-{
-    z_stream *z = &d->s.z;
-    z->next_in = (Bytef *)(uintptr_t)in;
-    z->avail_in = clamp_uint(*in_io);
-    z->next_out = out;
-    z->avail_out = clamp_uint(*out_io);
-    uInt ai = z->avail_in, ao = z->avail_out;
-    int ret = inflate(z, Z_NO_FLUSH);
-    *in_io = ai - z->avail_in;
-    *out_io = ao - z->avail_out;
-    return ret == Z_STREAM_END ? D_END : ret == Z_OK || ret == Z_BUF_ERROR ? D_OK : D_ERR;
-}
-
-static dres bz_step(decoder *d, const uint8_t *in, size_t *in_io, uint8_t *out, size_t *out_io)
-{
-    bz_stream *b = &d->s.b;
-    b->next_in = (char *)(uintptr_t)in;
-    b->avail_in = clamp_uint(*in_io);
-    b->next_out = (char *)out;
-    b->avail_out = clamp_uint(*out_io);
-    unsigned ai = b->avail_in, ao = b->avail_out;
-    int ret = BZ2_bzDecompress(b);
-    *in_io = ai - b->avail_in;
-    *out_io = ao - b->avail_out;
-    return ret == BZ_STREAM_END ? D_END : ret == BZ_OK ? D_OK : D_ERR;
-}
-
-static dres lzma_step(decoder *d, const uint8_t *in, size_t *in_io, uint8_t *out, size_t *out_io)
-{
-    lzma_stream *x = &d->s.x;
-    x->next_in = in;
-    x->avail_in = *in_io;
-    x->next_out = out;
-    x->avail_out = *out_io;
-    lzma_ret ret = lzma_code(x, LZMA_RUN);
-    *in_io -= x->avail_in;
-    *out_io -= x->avail_out;
-    return ret == LZMA_STREAM_END ? D_END : ret == LZMA_OK || ret == LZMA_BUF_ERROR ? D_OK : D_ERR;
+    codec_ret r = codec_step(d, in, in_io, out, out_io);
+    return r == CODEC_OK ? D_OK : r == CODEC_END ? D_END : D_ERR;
 }
 
 /* zipfile's LZMA layout: version (2 bytes), properties size (2), LZMA1
- * properties, then a raw LZMA1 stream. Returns the header length, or 0.
- * liblzma allocates the whole dictionary first: more than `memcap` is
- * refused (*too_big). */
-static size_t lzma_start(decoder *d, const uint8_t *src, uint64_t len, uint64_t memcap,
-                         int *too_big)
+ * properties, then a raw LZMA1 stream. Returns the header length, or 0. */
+static size_t lzma_header(const uint8_t *src, uint64_t len, codec_args *a)
 {
     if (len < 4 || (uint64_t)4 + load_le16(src + 2) > len)
         return 0;
-    size_t psize = load_le16(src + 2);
-    lzma_filter filters[2] = {{LZMA_FILTER_LZMA1, NULL}, {LZMA_VLI_UNKNOWN, NULL}};
-    if (lzma_properties_decode(&filters[0], NULL, src + 4, psize) != LZMA_OK)
-        return 0;
-    uint64_t mem = lzma_raw_decoder_memusage(filters);
-    *too_big = mem > memcap;
-    lzma_stream init = LZMA_STREAM_INIT;
-    d->s.x = init;
-    lzma_ret ret = *too_big ? LZMA_MEMLIMIT_ERROR : lzma_raw_decoder(&d->s.x, filters);
-    free(filters[0].options);
-    d->step = lzma_step;
-    return ret == LZMA_OK ? 4 + psize : 0;
+    a->props = src + 4;
+    a->nprops = load_le16(src + 2);
+    return 4 + a->nprops;
 }
 
 /* ---- the driver ----------------------------------------------------------------- */
@@ -176,7 +96,7 @@ typedef struct drun {
     int exhausted; /* the input ran out before the stream's end */
 } drun;
 
-static void run_decoder(decoder *d, const uint8_t *src, uint64_t len, uint64_t hint, obuf *o,
+static void run_decoder(codec_stream *d, const uint8_t *src, uint64_t len, uint64_t hint, obuf *o,
                         drun *r)
 {
     uint64_t pos = 0;
@@ -185,7 +105,7 @@ static void run_decoder(decoder *d, const uint8_t *src, uint64_t len, uint64_t h
     while (r->last == D_OK && obuf_room(o, hint)) {
         size_t in = len - pos < (UINT64_C(1) << 30) ? (size_t)(len - pos) : (size_t)1 << 30;
         size_t out = o->cap - o->n;
-        r->last = d->step(d, src + pos, &in, o->p + o->n, &out);
+        r->last = step(d, src + pos, &in, o->p + o->n, &out);
         pos += in;
         o->n += out;
         if (r->last == D_OK && in == 0 && out == 0) { /* no progress */
@@ -201,7 +121,7 @@ static void run_decoder(decoder *d, const uint8_t *src, uint64_t len, uint64_t h
     for (;;) {
         size_t in = len - pos < (UINT64_C(1) << 30) ? (size_t)(len - pos) : (size_t)1 << 30;
         size_t out = 1;
-        dres got = d->step(d, src + pos, &in, &probe, &out);
+        dres got = step(d, src + pos, &in, &probe, &out);
         pos += in;
         if (out == 1) {
             r->last = D_OK; /* more output: cut at the bound */
@@ -253,30 +173,23 @@ static void miniz_rules(scan_ctx *ctx, const uint8_t *src, uint64_t len, uint64_
 static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, uint64_t len,
                           uint64_t want, zbytes *out)
 {
-    decoder d;
-    memset(&d, 0, sizeof(d));
-    size_t skip = 0;
-    int ok, too_big = 0;
-    if (e->method == ZMETHOD_DEFLATE) {
-        d.step = zlib_step;
-        ok = inflateInit2(&d.s.z, -15) == Z_OK; /* raw deflate, as miniz and zipfile */
-    } else if (e->method == ZMETHOD_BZIP2) {
-        d.step = bz_step;
-        ok = BZ2_bzDecompressInit(&d.s.b, 0, 0) == BZ_OK;
-    } else {
-        skip = lzma_start(&d, src, len, ctx_limit(ctx, CKPT_LIMIT_MEMORY), &too_big);
-        ok = skip != 0;
-    }
-    if (!ok) {
-        out->corrupt = !too_big;
-        if (too_big) {
+    codec_stream d;
+    codec_args args = {ctx_limit(ctx, CKPT_LIMIT_MEMORY), NULL, 0};
+    codec_id id = e->method == ZMETHOD_DEFLATE ? CODEC_DEFLATE
+                  : e->method == ZMETHOD_BZIP2 ? CODEC_BZ2
+                                               : CODEC_LZMA_RAW;
+    size_t skip = id == CODEC_LZMA_RAW ? lzma_header(src, len, &args) : 0;
+    codec_ret opened = id == CODEC_LZMA_RAW && !skip ? CODEC_CORRUPT : codec_open(&d, id, &args);
+    if (opened != CODEC_OK) {
+        out->corrupt = opened != CODEC_MEMLIMIT;
+        if (opened == CODEC_MEMLIMIT) {
             out->hit = CKPT_LIMIT_MEMORY;
             out->hit_value = ctx_limit(ctx, CKPT_LIMIT_MEMORY);
         }
         return;
     }
     ckpt_limit which;
-    uint64_t cap = output_cap(ctx, len, &which);
+    uint64_t cap = codec_output_cap(ctx, len, &which);
     obuf o = {NULL, 0, 0, (size_t)(want < cap ? want : cap)};
     drun r;
     run_decoder(&d, src + skip, len - skip, e->uncomp, &o, &r);
@@ -293,12 +206,7 @@ static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, ui
     }
     if (e->method == ZMETHOD_DEFLATE && out->corrupt)
         miniz_rules(ctx, src, len, cap, which, &o, out);
-    if (e->method == ZMETHOD_DEFLATE)
-        inflateEnd(&d.s.z);
-    else if (e->method == ZMETHOD_BZIP2)
-        BZ2_bzDecompressEnd(&d.s.b);
-    else
-        lzma_end(&d.s.x);
+    codec_close(&d);
     finish(ctx, out, &o);
 }
 
