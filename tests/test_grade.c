@@ -13,6 +13,7 @@
 #include "testutil.h"
 
 #define P2      "\x80\x02"
+#define P4      "\x80\x04"
 #define G(m, n) "c" m "\n" n "\n"
 #define GETATTR G("builtins", "getattr")
 #define STR     G("builtins", "str")
@@ -105,6 +106,26 @@ static void test_other_call_throughs(void **state)
     EXPECT(P2 G("torch.storage", "_load_from_bytes") "C\x03"
                                                      "abc\x85R.",
            CKPT_VERDICT_DANGEROUS, CKPT_F_NESTED_LOAD);
+}
+
+/* Issue 12 root cause 8 beyond the AST analysis (tools/gen_aliases.py): C
+ * callables with a capability and other names of denied callables, called;
+ * a harmless unknown C function stays suspicious. */
+static void test_c_callables_and_aliases(void **state)
+{
+    (void)state;
+    EXPECT(P4 G("torch._ops", "ops.load_library") U5("x.so\0") "\x85R.", CKPT_VERDICT_DANGEROUS,
+           CKPT_F_NATIVE);
+    EXPECT(P4 G("numpy.core.multiarray", "fromfile") U5("/tmp/") "\x85R.", CKPT_VERDICT_DANGEROUS,
+           CKPT_F_FILE_ACCESS);
+    EXPECT(P2 G("builtins", "help") U5("xyzzy") "\x85R.", CKPT_VERDICT_DANGEROUS,
+           CKPT_F_TRAMPOLINE);
+    EXPECT(P2 G("torch._C", "CompilationUnit") U5("def f") "\x85R.", CKPT_VERDICT_DANGEROUS,
+           CKPT_F_EXEC);
+    EXPECT(P2 G("torch._C._distributed_c10d", "FileStore") U5("/tmp/") "\x85R.",
+           CKPT_VERDICT_DANGEROUS, CKPT_F_FILE_WRITE);
+    EXPECT(P2 G("torch._C", "_jit_pass_lower_all_tuples") ")R.", CKPT_VERDICT_SUSPICIOUS,
+           CKPT_F_UNKNOWN_IMPORT);
 }
 
 static void test_argument_checks(void **state)
@@ -277,9 +298,13 @@ static void test_profile_call_shapes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_getattr),          cmocka_unit_test(test_other_call_throughs),
-        cmocka_unit_test(test_argument_checks),  cmocka_unit_test(test_user_deny_call_through),
-        cmocka_unit_test(test_user_deny_target), cmocka_unit_test(test_profile_call_shapes),
+        cmocka_unit_test(test_getattr),
+        cmocka_unit_test(test_other_call_throughs),
+        cmocka_unit_test(test_c_callables_and_aliases),
+        cmocka_unit_test(test_argument_checks),
+        cmocka_unit_test(test_user_deny_call_through),
+        cmocka_unit_test(test_user_deny_target),
+        cmocka_unit_test(test_profile_call_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
