@@ -4,7 +4,7 @@
 never SAFE, and >= 95% DANGEROUS on attack sets).
 
 Usage: dangerous_share.py --ckptscan PATH [--summary campaign/summary.json ...]
-                          [--corpus DIR]
+                          [--corpus DIR] [--dir DIR ...]
 
 Part 1 adds up the `code_ran` counts of real-loader campaign runs
 (campaign.py writes them to WORKDIR/summary.json). Part 2 loads every file of
@@ -14,8 +14,9 @@ workers (oracle_worker.py: names are recorded and replaced by stand-ins,
 nothing is imported or run, each load in a throwaway directory), and counts a
 file as code-running when some loader called a real callable that can never
 be allowlisted before any name that does not exist (campaign.payload_calls).
-Prints the verdicts of those files and the share that is DANGEROUS; exit 1
-when one of them is SAFE.
+Part 3 does the same for every file under each --dir (fixtures/attacks,
+tests/real_loader/divergences, fixtures/headers). Prints the verdicts of those
+files and the share that is DANGEROUS; exit 1 when one of them is SAFE.
 """
 
 import argparse
@@ -74,6 +75,17 @@ def part_corpus(exe, corpus, python):
             rel, expected = line.rstrip("\n").split("\t")[:2]
             if rel != "file":
                 files.append((rel, expected))
+    return measure(exe, corpus, files, python, "corpus")
+
+
+def part_dir(exe, top, python):
+    """Every file under top (e.g. fixtures/attacks, divergences/), unlabelled."""
+    files = sorted((os.path.relpath(os.path.join(d, n), top), "")
+                   for d, _s, names in os.walk(top) for n in names if not n.endswith((".md", ".py", ".tsv")))
+    return measure(exe, top, files, python, "dir")
+
+
+def measure(exe, corpus, files, python, what):
     home = tempfile.mkdtemp(prefix="ckptscan-share-")
     workers = {}
     try:
@@ -102,8 +114,9 @@ def part_corpus(exe, corpus, python):
         for w in workers.values():
             w.stop()
         shutil.rmtree(home, ignore_errors=True)
-    print("corpus %s: code ran in %s" % (corpus, share(ran_v)))
-    print("corpus %s: labelled dangerous: %s" % (corpus, share(label_v)))
+    print("%s %s: code ran in %s" % (what, corpus, share(ran_v)))
+    if label_v:
+        print("%s %s: labelled dangerous: %s" % (what, corpus, share(label_v)))
     return ran_v.get("safe", 0)
 
 
@@ -112,11 +125,15 @@ def main(argv=None):
     ap.add_argument("--ckptscan", required=True)
     ap.add_argument("--summary", action="append", default=[], help="a campaign's summary.json (repeatable)")
     ap.add_argument("--corpus", default=os.path.join(HERE, "..", "..", "..", "shared", "corpus"))
+    ap.add_argument("--dir", action="append", default=[],
+                    help="also every file under this directory (e.g. fixtures/attacks; repeatable)")
     ap.add_argument("--python", default=sys.executable)
     args = ap.parse_args(argv)
     exe = os.path.abspath(args.ckptscan)
     safe = part_campaign(args.summary) if args.summary else 0
     safe += part_corpus(exe, os.path.abspath(args.corpus), args.python)
+    for d in args.dir:
+        safe += part_dir(exe, os.path.abspath(d), args.python)
     print("SAFE among code-running files: %d" % safe)
     return 1 if safe else 0
 
