@@ -126,6 +126,10 @@ static void test_c_callables_and_aliases(void **state)
            CKPT_VERDICT_DANGEROUS, CKPT_F_FILE_WRITE);
     EXPECT(P2 G("torch._C", "_jit_pass_lower_all_tuples") ")R.", CKPT_VERDICT_SUSPICIOUS,
            CKPT_F_UNKNOWN_IMPORT);
+    /* an import that runs a program: a package's __main__, antigravity */
+    EXPECT(P2 G("unittest.__main__", "x") ".", CKPT_VERDICT_DANGEROUS, CKPT_F_EXEC);
+    EXPECT(P2 G("antigravity", "x") ".", CKPT_VERDICT_DANGEROUS, CKPT_F_COMMAND);
+    EXPECT(P2 G("__main__", "Net") ")\x81.", CKPT_VERDICT_SUSPICIOUS, CKPT_F_UNKNOWN_IMPORT);
 }
 
 static void test_argument_checks(void **state)

@@ -878,6 +878,26 @@ static void test_file_write_and_vendored(void **state)
         {"numpy.core.multiarray", "_reconstruct", ALLOWED},
     };
     check_all(*state, aliases, N(aliases));
+    /* programs run by an import or a call: a package's __main__ (any module
+     * below the top level named so), test runners, setup(), antigravity */
+    static const expect programs[] = {
+        {"unittest.__main__", "x", CKPT_F_EXEC},
+        {"tkinter.__main__", "main", CKPT_F_EXEC},
+        {"a.__main__.b", "c", CKPT_F_EXEC},
+        {"unittest", "main", CKPT_F_TRAMPOLINE},
+        {"unittest", "TestProgram", CKPT_F_TRAMPOLINE},
+        {"unittest", "defaultTestLoader.discover", CKPT_F_TRAMPOLINE},
+        {"numpy.testing", "run_module_suite", CKPT_F_EXEC},
+        {"antigravity", "x", CKPT_F_COMMAND},
+        {"setuptools", "setup", CKPT_F_COMMAND},
+        /* the script's own classes, and look-alikes, stay unknown */
+        {"__main__", "Net", CKPT_F_UNKNOWN_IMPORT},
+        {"__main__", "Net.__init__", CKPT_F_SHADOWED_DUNDER},
+        {"a.__main__x", "c", CKPT_F_UNKNOWN_IMPORT},
+        {"a.x__main__", "c", CKPT_F_UNKNOWN_IMPORT},
+        {"this", "x", CKPT_F_UNKNOWN_IMPORT},
+    };
+    check_all(*state, programs, N(programs));
     /* a user deny still denies an exempt name */
     policy *p = *state;
     size_t line;

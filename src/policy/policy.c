@@ -559,6 +559,18 @@ static const rule *allow_search(const policy *p, const char *module, const char 
     return c.allow;
 }
 
+/* 1 when a module below the top level is named __main__: importing a
+ * package's __main__ runs its command-line program (unittest.__main__
+ * discovers and imports test files in the working directory). The
+ * script's own classes (__main__.Net) are not this. */
+static int main_submodule(const char *module)
+{
+    for (const char *s = strstr(module, ".__main__"); s; s = strstr(s + 1, ".__main__"))
+        if (s[9] == '\0' || s[9] == '.')
+            return 1;
+    return 0;
+}
+
 void policy_classify(const policy *p, const char *module, const char *qualname, name_class *out)
 {
     hit best = {0}, user = {0};
@@ -580,6 +592,11 @@ void policy_classify(const policy *p, const char *module, const char *qualname, 
     if (best.r) {
         out->code = best.r->code;
         out->rule = rule_text_of(best.r);
+        return;
+    }
+    if (main_submodule(module)) {
+        out->code = CKPT_F_EXEC;
+        out->rule = "deny *.__main__ (importing it runs the package's program)";
         return;
     }
     /* No pickler writes a dunder into a qualname: it is a walk to

@@ -487,6 +487,8 @@ static const policy_entry deny[] = {
     EXEC("types.new_class"),
     EXEC("marshal.*"),
     EXEC("numpy.testing._private.utils.runstring"),
+    EXEC("numpy.testing._private.utils.run_module_suite"), /* pytest on any file */
+    EXEC("numpy.testing.run_module_suite"),
     EXEC("numpy.f2py.*"),
     EXEC("idlelib.*"),
     EXEC("lib2to3.*"),
@@ -543,6 +545,8 @@ static const policy_entry deny[] = {
     CMD("_osx_support.*"),
     CMD("_aix_support.*"),
     CMD("webbrowser.*"),
+    CMD("antigravity.*"), /* importing it opens a web browser */
+    CMD("setuptools.*"),  /* setup() runs the commands argv names (build, install) */
     CMD("venv.*"),
     CMD("pip.*"),
     CMD("ensurepip.*"),
@@ -600,6 +604,16 @@ static const policy_entry deny[] = {
     TRAMP("zipimport.*"),
     TRAMP("types.MethodType"),
     TRAMP("unittest.mock.*"),
+    /* a test program: imports the modules its arguments (or argv) name and
+     * discovers test files in the working directory */
+    TRAMP("unittest.main"),
+    TRAMP("unittest.TestProgram"),
+    TRAMP("unittest.TestLoader.loadTestsFromName"),
+    TRAMP("unittest.TestLoader.loadTestsFromNames"),
+    TRAMP("unittest.TestLoader.discover"),
+    TRAMP("unittest.defaultTestLoader.loadTestsFromName"),
+    TRAMP("unittest.defaultTestLoader.loadTestsFromNames"),
+    TRAMP("unittest.defaultTestLoader.discover"),
 
     /* deserialises another pickle or checkpoint */
     NEST("pickle.*"),
