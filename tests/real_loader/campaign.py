@@ -558,6 +558,8 @@ class Shrinker:
         try:
             rec = self.workers[loader].load(path)
             rep = scan(self.exe, [path], 1).get(path)
+            if letter == "r":  # the payload still runs under that loader and the verdict is safe
+                return bool(rep) and rep.get("verdict") == "safe" and bool(payload_calls([rec], rep))
             return any(c == letter and (detail is None or d == detail) for c, d in check(family, rec, rep))
         finally:
             os.unlink(path)
@@ -709,9 +711,10 @@ def main(argv=None):
                             c = classes.setdefault(key, {"count": 0, "examples": [], "known": is_known(known, key)})
                             c["count"] += 1
                             if len(c["examples"]) < args.max_details:
+                                who = next(ld for ld in s["loaders"] if payload_calls([recs[(s["path"], ld)]], rep))
                                 c["examples"].append({"path": s["path"], "family": s["family"],
-                                                      "detail": "verdict safe although a loader called %s" % ran,
-                                                      "loader": "any", "letter": "r", "ext": s["ext"],
+                                                      "detail": "verdict safe although %s called %s" % (who, ran),
+                                                      "loader": who, "letter": "r", "ext": s["ext"],
                                                       "outcome": "", "verdict": "safe", "format": rep.get("format")})
                             if not c["known"]:
                                 failed_files.add(s["path"])
