@@ -339,7 +339,7 @@ static void check_duplicate(const char *name)
     size_t len;
     uint8_t *buf = fixture(name, &len);
     zview py;
-    zview_python(&py, buf, len, 100, UINT64_MAX);
+    zipfile_view(&py, buf, len, 100, UINT64_MAX);
     assert_true(py.n == 4);
     char msg[128];
     snprintf(msg, sizeof(msg), "torch.load reads the one at %llu, zipfile the one at %llu",
@@ -367,19 +367,19 @@ static void test_miniz_lookup(void **state)
     size_t len;
     uint8_t *buf = fixture("dup_case.zip", &len);
     zview t;
-    zview_miniz(&t, buf, len, 100);
+    miniz_view(&t, buf, len, 100);
     assert_true(t.readable && !t.fail && t.n == 4);
-    uint32_t *order = zmz_sort(&t);
+    uint32_t *order = miniz_sort(&t);
     assert_non_null(order);
-    assert_int_equal(zmz_locate(&t, order, "archive/data.pkl", 16), 1); /* archive/DATA.pkl */
-    assert_int_equal(zmz_locate(&t, order, "ARCHIVE/VERSION", 15), 3);
-    assert_int_equal(zmz_locate(&t, order, "archive/data.pk", 15), -1);
-    assert_int_equal(zmz_locate(&t, order, "archive/data.pkl\0", 17), -1);
+    assert_int_equal(miniz_locate(&t, order, "archive/data.pkl", 16), 1); /* archive/DATA.pkl */
+    assert_int_equal(miniz_locate(&t, order, "ARCHIVE/VERSION", 15), 3);
+    assert_int_equal(miniz_locate(&t, order, "archive/data.pk", 15), -1);
+    assert_int_equal(miniz_locate(&t, order, "archive/data.pkl\0", 17), -1);
     free(order);
     zview p;
-    zview_python(&p, buf, len, 100, UINT64_MAX);
-    assert_int_equal(zpy_locate(&p, "archive/data.pkl", 16), 0); /* case-sensitive */
-    assert_int_equal(zpy_locate(&p, "archive/DATA.pkl", 16), 1);
+    zipfile_view(&p, buf, len, 100, UINT64_MAX);
+    assert_int_equal(zipfile_locate(&p, "archive/data.pkl", 16), 0); /* case-sensitive */
+    assert_int_equal(zipfile_locate(&p, "archive/DATA.pkl", 16), 1);
     zview_free(&p);
     zview_free(&t);
     free(buf);
@@ -401,38 +401,38 @@ static void test_eocd_search(void **state)
     assert_non_null(buf);
     for (size_t len = 0; len < 22; len++) {
         put_eocd(buf, 0);
-        assert_false(zfind_eocd_miniz(buf, len, &pos));
-        assert_int_equal(zfind_eocd_python(buf, len, &pos), 0);
+        assert_false(miniz_find_eocd(buf, len, &pos));
+        assert_int_equal(zipfile_find_eocd(buf, len, &pos), 0);
         assert_false(zip_has_eocd(buf, len));
     }
     memset(buf, 0, N);
     put_eocd(buf, N - 22); /* comment-less at the very end: both */
-    assert_true(zfind_eocd_miniz(buf, N, &pos) && pos == N - 22);
-    assert_true(zfind_eocd_python(buf, N, &pos) == 1 && pos == N - 22);
+    assert_true(miniz_find_eocd(buf, N, &pos) && pos == N - 22);
+    assert_true(zipfile_find_eocd(buf, N, &pos) == 1 && pos == N - 22);
     memset(buf, 0, N);
     put_eocd(buf, N - 40);
     put_eocd(buf, N - 21); /* later but < 22 bytes after: miniz skips it, zipfile gives up */
-    assert_true(zfind_eocd_miniz(buf, N, &pos) && pos == N - 40);
-    assert_int_equal(zfind_eocd_python(buf, N, &pos), -1);
+    assert_true(miniz_find_eocd(buf, N, &pos) && pos == N - 40);
+    assert_int_equal(zipfile_find_eocd(buf, N, &pos), -1);
     memset(buf, 0, N);
     /* miniz searches 4 KiB blocks stepping back 4093 bytes, 17 blocks: the
      * last 69584 bytes; zipfile the last 65536 + 22 */
     put_eocd(buf, N - 69584);
-    assert_true(zfind_eocd_miniz(buf, N, &pos) && pos == N - 69584);
-    assert_int_equal(zfind_eocd_python(buf, N, &pos), 0);
+    assert_true(miniz_find_eocd(buf, N, &pos) && pos == N - 69584);
+    assert_int_equal(zipfile_find_eocd(buf, N, &pos), 0);
     memset(buf, 0, N);
     put_eocd(buf, N - 69585);
-    assert_false(zfind_eocd_miniz(buf, N, &pos));
+    assert_false(miniz_find_eocd(buf, N, &pos));
     memset(buf, 0, N);
     put_eocd(buf, N - 65558);
-    assert_int_equal(zfind_eocd_python(buf, N, &pos), 1);
+    assert_int_equal(zipfile_find_eocd(buf, N, &pos), 1);
     put_eocd(buf, N - 30); /* the last one wins for both */
-    assert_true(zfind_eocd_miniz(buf, N, &pos) && pos == N - 30);
-    assert_true(zfind_eocd_python(buf, N, &pos) == 1 && pos == N - 30);
+    assert_true(miniz_find_eocd(buf, N, &pos) && pos == N - 30);
+    assert_true(zipfile_find_eocd(buf, N, &pos) == 1 && pos == N - 30);
     /* a signature straddling two blocks (4093-byte steps overlap by 3) */
     memset(buf, 0, N);
     put_eocd(buf, N - 4097);
-    assert_true(zfind_eocd_miniz(buf, N, &pos) && pos == N - 4097);
+    assert_true(miniz_find_eocd(buf, N, &pos) && pos == N - 4097);
     free(buf);
 }
 
@@ -440,21 +440,21 @@ static void test_cursor(void **state)
 {
     (void)state;
     const uint8_t b[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-    zcur c = zc_at(b, sizeof(b), 0);
-    assert_int_equal(zc_u16(&c), 0x0201);
-    assert_int_equal(zc_u32(&c), 0x06050403);
+    zcur c = zcur_at(b, sizeof(b), 0);
+    assert_int_equal(zcur_u16(&c), 0x0201);
+    assert_int_equal(zcur_u32(&c), 0x06050403);
     assert_true(c.ok);
-    assert_int_equal(zc_u32(&c), 0); /* 3 bytes left: fails, returns 0 */
+    assert_int_equal(zcur_u32(&c), 0); /* 3 bytes left: fails, returns 0 */
     assert_false(c.ok);
-    assert_int_equal(zc_u16(&c), 0); /* sticky, even though 2 bytes would fit */
-    assert_null(zc_take(&c, 0));
-    c = zc_at(b, sizeof(b), 10); /* starts past the end */
+    assert_int_equal(zcur_u16(&c), 0); /* sticky, even though 2 bytes would fit */
+    assert_null(zcur_take(&c, 0));
+    c = zcur_at(b, sizeof(b), 10); /* starts past the end */
     assert_false(c.ok);
-    c = zc_at(b, sizeof(b), 9);
-    assert_non_null(zc_take(&c, 0));
-    assert_null(zc_take(&c, UINT64_MAX)); /* no wrap-around */
-    c = zc_at(b, sizeof(b), 1);
-    assert_int_equal(zc_u64(&c), 0x0908070605040302ull);
+    c = zcur_at(b, sizeof(b), 9);
+    assert_non_null(zcur_take(&c, 0));
+    assert_null(zcur_take(&c, UINT64_MAX)); /* no wrap-around */
+    c = zcur_at(b, sizeof(b), 1);
+    assert_int_equal(zcur_u64(&c), 0x0908070605040302ull);
 }
 
 static void test_names(void **state)
@@ -462,18 +462,18 @@ static void test_names(void **state)
     (void)state;
     /* "é" in UTF-8 (flag bit 11) and in cp437 (0x82) are one name to zipfile */
     const uint8_t utf8[] = {'a', 0xc3, 0xa9}, cp[] = {'a', 0x82};
-    assert_int_equal(zname_cmp_python(utf8, 3, 1, cp, 2, 0, 0), 0);
-    assert_int_not_equal(zname_cmp_python(utf8, 3, 0, cp, 2, 0, 0), 0);
+    assert_int_equal(zipfile_name_cmp(utf8, 3, 1, cp, 2, 0, 0), 0);
+    assert_int_not_equal(zipfile_name_cmp(utf8, 3, 0, cp, 2, 0, 0), 0);
     /* NUL cut */
     assert_int_equal(
-        zname_cmp_python((const uint8_t *)"a.npy\0x", 7, 0, (const uint8_t *)"a.npy", 5, 0, 1), 0);
+        zipfile_name_cmp((const uint8_t *)"a.npy\0x", 7, 0, (const uint8_t *)"a.npy", 5, 0, 1), 0);
     assert_int_not_equal(
-        zname_cmp_python((const uint8_t *)"a.npy\0x", 7, 0, (const uint8_t *)"a.npy", 5, 0, 0), 0);
+        zipfile_name_cmp((const uint8_t *)"a.npy\0x", 7, 0, (const uint8_t *)"a.npy", 5, 0, 0), 0);
     /* miniz: ASCII case only, then length */
     assert_int_equal(
-        zname_cmp_miniz((const uint8_t *)"A/DATA.PKL", 10, (const uint8_t *)"a/data.pkl", 10), 0);
-    assert_true(zname_cmp_miniz((const uint8_t *)"a", 1, (const uint8_t *)"ab", 2) < 0);
-    assert_true(zname_cmp_miniz(utf8, 3, (const uint8_t *)"A\xc3\x89", 3) != 0);
+        miniz_name_cmp((const uint8_t *)"A/DATA.PKL", 10, (const uint8_t *)"a/data.pkl", 10), 0);
+    assert_true(miniz_name_cmp((const uint8_t *)"a", 1, (const uint8_t *)"ab", 2) < 0);
+    assert_true(miniz_name_cmp(utf8, 3, (const uint8_t *)"A\xc3\x89", 3) != 0);
     assert_true(zname_ends_with((const uint8_t *)"x/Data.PKL", 10, "data.pkl"));
     assert_false(zname_ends_with((const uint8_t *)"pkl", 3, ".pkl"));
     assert_int_equal(zname_cut((const uint8_t *)"ab\0c", 4), 2);
@@ -656,8 +656,8 @@ static void crosscheck_libzip(const char *name)
     zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY, &err) : NULL;
     assert_non_null(za);
     zview py, t;
-    zview_python(&py, buf, len, 1000, UINT64_MAX);
-    zview_miniz(&t, buf, len, 1000);
+    zipfile_view(&py, buf, len, 1000, UINT64_MAX);
+    miniz_view(&t, buf, len, 1000);
     assert_int_equal(zip_get_num_entries(za, 0), (zip_int64_t)py.n);
     assert_int_equal(t.n, py.n);
     for (size_t i = 0; i < py.n; i++) {
@@ -669,8 +669,8 @@ static void crosscheck_libzip(const char *name)
         assert_int_equal(st.size, py.ent[i].uncomp);
         assert_int_equal(st.crc, py.ent[i].crc);
         assert_int_equal(t.ent[i].data, py.ent[i].data);
-        assert_null(zpy_refused(&py, buf, len, i));
-        assert_null(zmz_refused(&t, buf, len, i));
+        assert_null(zipfile_open_refuses(&py, buf, len, i));
+        assert_null(miniz_extract_refuses(&t, buf, len, i));
     }
     zip_discard(za);
     zip_error_fini(&err);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests of the name sorts (src/formats/zip/zip_sort.c, zmz_sort, src/base/runsort.c): on random
+/* Tests of the name sorts (src/formats/zip/zip_sort.c, miniz_sort, src/base/runsort.c): on random
  * names with duplicates, case variants, shared prefixes longer than a chunk, NUL and non-ASCII
  * bytes, the radix sorts must give exactly what the reference comparisons give: miniz's heap sort
  * with its name comparison (the order of duplicates included) and a stable sort by zipfile's
@@ -54,7 +54,7 @@ static void make_name(zentry *e, uint8_t *buf, size_t i, const char *alphabet, s
     memset(e, 0, sizeof(*e));
     e->name = buf;
     e->name_len = (uint16_t)n;
-    zentry_name_props(e);
+    zname_props(e);
     int nul = 0, high = 0, caps = 0; /* the bits, byte by byte */
     for (size_t k = 0; k < n; k++) {
         nul |= buf[k] == 0;
@@ -80,7 +80,7 @@ static void make_view(zview *v, zentry *ent, size_t n, const char *alphabet, siz
 static int ref_less(const zview *v, uint32_t l, uint32_t r)
 {
     const zentry *a = &v->ent[l], *b = &v->ent[r];
-    return zname_cmp_miniz(a->name, a->name_len, b->name, b->name_len) < 0;
+    return miniz_name_cmp(a->name, a->name_len, b->name, b->name_len) < 0;
 }
 
 static void ref_sift(const zview *v, uint32_t *ix, uint64_t root, uint64_t size)
@@ -123,7 +123,7 @@ static void ref_heap_sort(const zview *v, uint32_t *ix)
 static int ref_py_cmp(const void *a, const void *b)
 {
     const zentry *x = *(const zentry *const *)a, *y = *(const zentry *const *)b;
-    int c = zname_cmp_python(x->name, x->name_len, (x->flags & ZFLAG_UTF8) != 0, y->name,
+    int c = zipfile_name_cmp(x->name, x->name_len, (x->flags & ZFLAG_UTF8) != 0, y->name,
                              y->name_len, (y->flags & ZFLAG_UTF8) != 0, 1);
     return c ? c : (x > y) - (x < y);
 }
@@ -135,14 +135,14 @@ static void check_miniz(const zview *v)
     uint32_t want[MAX_NAMES];
     uint8_t shared[MAX_NAMES];
     ref_heap_sort(v, want);
-    uint32_t *got = zmz_sort_shared(v, shared);
+    uint32_t *got = miniz_sort_shared(v, shared);
     assert_non_null(got);
     assert_memory_equal(got, want, v->n * sizeof(*got));
     for (size_t i = 0; i < v->n; i++) {
         int other = 0;
         for (size_t j = 0; j < v->n; j++)
-            other |= j != i && zname_cmp_miniz(v->ent[i].name, v->ent[i].name_len, v->ent[j].name,
-                                               v->ent[j].name_len) == 0;
+            other |= j != i && miniz_name_cmp(v->ent[i].name, v->ent[i].name_len, v->ent[j].name,
+                                              v->ent[j].name_len) == 0;
         assert_int_equal(shared[i], other);
     }
     free(got);
@@ -150,7 +150,7 @@ static void check_miniz(const zview *v)
 
 static int py_same(const zentry *x, const zentry *y)
 {
-    return zname_cmp_python(x->name, x->name_len, (x->flags & ZFLAG_UTF8) != 0, y->name,
+    return zipfile_name_cmp(x->name, x->name_len, (x->flags & ZFLAG_UTF8) != 0, y->name,
                             y->name_len, (y->flags & ZFLAG_UTF8) != 0, 1) == 0;
 }
 
@@ -171,9 +171,9 @@ static void check_python(const zview *v, int expect_fast)
         if (with_torch) {
             za.torch = *v;
             za.torch_shared = shared;
-            za.torch_order = zmz_sort_shared(v, shared);
+            za.torch_order = miniz_sort_shared(v, shared);
         }
-        int fast = zpy_sort(&za, got, same);
+        int fast = zipfile_sort(&za, got, same);
         free(za.torch_order);
         assert_int_equal(fast, expect_fast);
         if (!fast)
@@ -197,7 +197,7 @@ static void test_shared_order(void **state)
                          (unsigned)rnd(100000) * 1000 + (unsigned)i);
         ent[i].name = g_names[i];
         ent[i].name_len = (uint16_t)n;
-        zentry_name_props(&ent[i]);
+        zname_props(&ent[i]);
     }
     v.ent = ent;
     v.n = MAX_NAMES;
@@ -242,7 +242,7 @@ static void test_random_names(void **state)
 }
 
 /* Bytes that zipfile decodes as cp437 or cuts at NUL: not byte order, so
- * zpy_sort declines and the caller compares decoded names. */
+ * zipfile_sort declines and the caller compares decoded names. */
 static void test_python_declines(void **state)
 {
     (void)state;
@@ -252,8 +252,8 @@ static void test_python_declines(void **state)
     ent[0].name_len = 3;
     ent[1].name = (const uint8_t *)"b";
     ent[1].name_len = 1;
-    zentry_name_props(&ent[0]);
-    zentry_name_props(&ent[1]);
+    zname_props(&ent[0]);
+    zname_props(&ent[1]);
     zview v;
     memset(&v, 0, sizeof(v));
     v.ent = ent;
@@ -263,13 +263,13 @@ static void test_python_declines(void **state)
     zarchive za;
     memset(&za, 0, sizeof(za));
     za.py = v;
-    assert_int_equal(zpy_sort(&za, ord, same), 0); /* cp437 without the UTF-8 flag */
+    assert_int_equal(zipfile_sort(&za, ord, same), 0); /* cp437 without the UTF-8 flag */
     ent[0].flags = ZFLAG_UTF8;
-    assert_int_equal(zpy_sort(&za, ord, same), 1);
+    assert_int_equal(zipfile_sort(&za, ord, same), 1);
     ent[1].name = (const uint8_t *)"a\0b";
     ent[1].name_len = 3;
-    zentry_name_props(&ent[1]);
-    assert_int_equal(zpy_sort(&za, ord, same), 0); /* NUL cut */
+    zname_props(&ent[1]);
+    assert_int_equal(zipfile_sort(&za, ord, same), 0); /* NUL cut */
 }
 
 /* The comparisons' fast paths (ASCII prefixes, 8 equal bytes at a time)
@@ -322,10 +322,10 @@ static void test_comparisons(void **state)
             const zentry *x = &ent[i], *y = &ent[j];
             for (int cut = 0; cut < 2; cut++)
                 assert_int_equal(
-                    sign(zname_cmp_python(x->name, x->name_len, (x->flags & ZFLAG_UTF8) != 0,
+                    sign(zipfile_name_cmp(x->name, x->name_len, (x->flags & ZFLAG_UTF8) != 0,
                                           y->name, y->name_len, (y->flags & ZFLAG_UTF8) != 0, cut)),
                     ref_cmp_python(x, y, cut));
-            assert_int_equal(sign(zname_cmp_miniz(x->name, x->name_len, y->name, y->name_len)),
+            assert_int_equal(sign(miniz_name_cmp(x->name, x->name_len, y->name, y->name_len)),
                              ref_cmp_miniz(x, y));
         }
     }

@@ -16,8 +16,8 @@
  * a million bad entries must not mean a million findings. */
 #define ZMAX_NOTES 64
 
-void zfinding(zarchive *za, ckpt_code code, const char *member, uint64_t offset, const char *fmt,
-              ...)
+void zarchive_finding(zarchive *za, ckpt_code code, const char *member, uint64_t offset,
+                      const char *fmt, ...)
 {
     char msg[640];
     va_list ap;
@@ -55,7 +55,7 @@ static const char *escaped(char *out, size_t cap, const uint8_t *name, size_t n)
     return out;
 }
 
-const char *zshown_name(zarchive *za, const zentry *e)
+const char *zarchive_shown_name(zarchive *za, const zentry *e)
 {
     char tmp[4096];
     return member_join(za->ctx, za->member, escaped(tmp, sizeof(tmp), e->name, e->name_len));
@@ -74,23 +74,25 @@ static void check_prepended(zarchive *za)
     for (size_t i = 0; i < v->n; i++)
         if (v->ent[i].has_local && v->ent[i].local < first)
             first = v->ent[i].local;
-    zfinding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, 0,
-             "%llu bytes come before the first zip record (offset 0 is not a local header): "
-             "torch.load does not open the file as a zip, zipfile and other readers do",
-             (unsigned long long)first);
+    zarchive_finding(
+        za, CKPT_F_ARCHIVE_ANOMALY, NULL, 0,
+        "%llu bytes come before the first zip record (offset 0 is not a local header): "
+        "torch.load does not open the file as a zip, zipfile and other readers do",
+        (unsigned long long)first);
 }
 
 static void check_trailing(zarchive *za, const zview *v)
 {
     uint64_t end = v->eocd + ZLEN_EOCD + v->comment_len;
     if (end < za->len)
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, end,
-                 "%llu bytes follow the end record and its comment",
-                 (unsigned long long)(za->len - end));
+        zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, end,
+                         "%llu bytes follow the end record and its comment",
+                         (unsigned long long)(za->len - end));
     else if (end > za->len)
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, v->eocd,
-                 "the end record's comment length (%u) runs %llu bytes past the end of the file",
-                 v->comment_len, (unsigned long long)(end - za->len));
+        zarchive_finding(
+            za, CKPT_F_ARCHIVE_ANOMALY, NULL, v->eocd,
+            "the end record's comment length (%u) runs %llu bytes past the end of the file",
+            v->comment_len, (unsigned long long)(end - za->len));
 }
 
 /* A classic end-record field agrees with its zip64 value when equal, or
@@ -104,37 +106,39 @@ static void check_zip64(zarchive *za, const zview *v)
 {
     if (v->locator_off != UINT64_MAX && v->eocd >= ZLEN_LOCATOR + ZLEN_EOCD64 &&
         v->locator_off != v->eocd - ZLEN_LOCATOR - ZLEN_EOCD64)
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, v->eocd - ZLEN_LOCATOR,
-                 "the zip64 locator points to offset %llu, not to the record right before it "
-                 "(%llu): miniz 2.x (torch 1.13, checked) and zipfile / miniz 3.x read "
-                 "different zip64 end records",
-                 (unsigned long long)v->locator_off,
-                 (unsigned long long)(v->eocd - ZLEN_LOCATOR - ZLEN_EOCD64));
+        zarchive_finding(
+            za, CKPT_F_ARCHIVE_ANOMALY, NULL, v->eocd - ZLEN_LOCATOR,
+            "the zip64 locator points to offset %llu, not to the record right before it "
+            "(%llu): miniz 2.x (torch 1.13, checked) and zipfile / miniz 3.x read "
+            "different zip64 end records",
+            (unsigned long long)v->locator_off,
+            (unsigned long long)(v->eocd - ZLEN_LOCATOR - ZLEN_EOCD64));
     else if (v->locator_off != UINT64_MAX && !v->zip64)
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, v->eocd - ZLEN_LOCATOR,
-                 "a zip64 locator without a zip64 end record where it points");
+        zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, v->eocd - ZLEN_LOCATOR,
+                         "a zip64 locator without a zip64 end record where it points");
     if (!v->zip64)
         return;
     if (!field_agrees(v->e_count, v->count, 0xffff) ||
         !field_agrees(v->e_size, v->cd_size, 0xffffffffu) ||
         !field_agrees(v->e_off, v->stated_off, 0xffffffffu))
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, v->z64,
-                 "the zip64 end record (%llu entries, %llu bytes at %llu) disagrees with the "
-                 "end record (%u entries, %lu bytes at %lu): readers of either see different "
-                 "directories",
-                 (unsigned long long)v->count, (unsigned long long)v->cd_size,
-                 (unsigned long long)v->stated_off, v->e_count, (unsigned long)v->e_size,
-                 (unsigned long)v->e_off);
+        zarchive_finding(
+            za, CKPT_F_ARCHIVE_ANOMALY, NULL, v->z64,
+            "the zip64 end record (%llu entries, %llu bytes at %llu) disagrees with the "
+            "end record (%u entries, %lu bytes at %lu): readers of either see different "
+            "directories",
+            (unsigned long long)v->count, (unsigned long long)v->cd_size,
+            (unsigned long long)v->stated_off, v->e_count, (unsigned long)v->e_size,
+            (unsigned long)v->e_off);
 }
 
 static void check_other_ends(zarchive *za)
 {
     for (size_t i = 0; i < za->nother; i++) {
         const zview *o = &za->other[i];
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, o->eocd,
-                 "another end record at %llu lists %zu entries: readers that take it see a "
-                 "different archive; its entries were scanned too",
-                 (unsigned long long)o->eocd, o->n);
+        zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, o->eocd,
+                         "another end record at %llu lists %zu entries: readers that take it see a "
+                         "different archive; its entries were scanned too",
+                         (unsigned long long)o->eocd, o->n);
     }
 }
 
@@ -178,8 +182,8 @@ static void check_disagreement(zarchive *za)
                   t->n, p->n);
     }
     if (sb.len)
-        zfinding(za, CKPT_F_LOADER_DISAGREEMENT, NULL, t->found ? t->eocd : p->eocd,
-                 "%s; every reading was scanned", sb_cstr(&sb));
+        zarchive_finding(za, CKPT_F_LOADER_DISAGREEMENT, NULL, t->found ? t->eocd : p->eocd,
+                         "%s; every reading was scanned", sb_cstr(&sb));
     sb_free(&sb);
 }
 
@@ -187,18 +191,19 @@ static void check_disagreement(zarchive *za)
 
 static void report_duplicate(zarchive *za, const zentry *e, size_t count)
 {
-    long t = zmz_locate(&za->torch, za->torch_order, (const char *)e->name, e->name_len);
-    long p = za->py.readable ? zpy_locate(&za->py, (const char *)e->name, zentry_cut(e)) : -1;
+    long t = miniz_locate(&za->torch, za->torch_order, (const char *)e->name, e->name_len);
+    long p =
+        za->py.readable ? zipfile_locate(&za->py, (const char *)e->name, zname_entry_cut(e)) : -1;
     char tpick[64] = "none", ppick[64] = "none";
     if (t >= 0)
         snprintf(tpick, sizeof(tpick), "the one at %llu",
                  (unsigned long long)za->torch.ent[t].local);
     if (p >= 0)
         snprintf(ppick, sizeof(ppick), "the one at %llu", (unsigned long long)za->py.ent[p].local);
-    zfinding(za, CKPT_F_ARCHIVE_ANOMALY, zshown_name(za, e), e->cd_pos,
-             "%zu entries share this name (ASCII case-insensitively): torch.load reads %s, "
-             "zipfile %s; every one was scanned",
-             count, tpick, ppick);
+    zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, zarchive_shown_name(za, e), e->cd_pos,
+                     "%zu entries share this name (ASCII case-insensitively): torch.load reads %s, "
+                     "zipfile %s; every one was scanned",
+                     count, tpick, ppick);
 }
 
 static void check_duplicates_torch(zarchive *za)
@@ -211,8 +216,8 @@ static void check_duplicates_torch(zarchive *za)
         size_t j = i + 1;
         const zentry *e = &v->ent[ord[i]];
         while (j < v->n && za->torch_shared[ord[i]] &&
-               zname_cmp_miniz(e->name, e->name_len, v->ent[ord[j]].name,
-                               v->ent[ord[j]].name_len) == 0)
+               miniz_name_cmp(e->name, e->name_len, v->ent[ord[j]].name, v->ent[ord[j]].name_len) ==
+                   0)
             j++;
         if (j - i > 1 && note_allowed(za))
             report_duplicate(za, &v->ent[ord[i + 1]], j - i);
@@ -226,7 +231,7 @@ static void check_duplicates_torch(zarchive *za)
 static int py_name_cmp(const void *a, const void *b)
 {
     const zentry *x = *(const zentry *const *)a, *y = *(const zentry *const *)b;
-    return zname_cmp_python(x->name, x->name_len, (x->flags & ZFLAG_UTF8) != 0, y->name,
+    return zipfile_name_cmp(x->name, x->name_len, (x->flags & ZFLAG_UTF8) != 0, y->name,
                             y->name_len, (y->flags & ZFLAG_UTF8) != 0, 1);
 }
 
@@ -270,7 +275,7 @@ static size_t group_end(const pygroups *g, size_t i)
     return j;
 }
 
-/* The torch entry torch.load finds under e's name (zmz_locate). A name
+/* The torch entry torch.load finds under e's name (miniz_locate). A name
  * miniz tells from every other one is found where it is, so the entry at
  * the same central header (the usual case: both loaders read one
  * directory) answers without a search. */
@@ -281,7 +286,7 @@ static long torch_entry_for(const zarchive *za, const zentry *e)
     if (za->torch_shared && i < t->n && t->ent[i].cd_pos == e->cd_pos &&
         t->ent[i].name == e->name && t->ent[i].name_len == e->name_len && !za->torch_shared[i])
         return (long)i;
-    return zmz_locate(t, za->torch_order, (const char *)e->name, e->name_len);
+    return miniz_locate(t, za->torch_order, (const char *)e->name, e->name_len);
 }
 
 /* The first name whose data torch and zipfile take from different places. */
@@ -304,10 +309,11 @@ static void check_same_names(zarchive *za, const pygroups *g)
             first_p = e, first_t = f;
     }
     if (differ)
-        zfinding(za, CKPT_F_LOADER_DISAGREEMENT, zshown_name(za, first_p), first_p->cd_pos,
-                 "torch.load reads this name from the data at %llu, zipfile from %llu (%zu names "
-                 "differ); both were scanned",
-                 (unsigned long long)first_t->data, (unsigned long long)first_p->data, differ);
+        zarchive_finding(
+            za, CKPT_F_LOADER_DISAGREEMENT, zarchive_shown_name(za, first_p), first_p->cd_pos,
+            "torch.load reads this name from the data at %llu, zipfile from %llu (%zu names "
+            "differ); both were scanned",
+            (unsigned long long)first_t->data, (unsigned long long)first_p->data, differ);
 }
 
 /* Names only zipfile takes as equal (cut at NUL, decoded alike); those
@@ -318,14 +324,15 @@ static void check_duplicates_python(zarchive *za, const pygroups *g)
         size_t j = group_end(g, i);
         int raw_equal = 1;
         for (size_t k = i + 1; k < j; k++)
-            raw_equal &= zname_cmp_miniz(g->ord[i]->name, g->ord[i]->name_len, g->ord[k]->name,
-                                         g->ord[k]->name_len) == 0;
+            raw_equal &= miniz_name_cmp(g->ord[i]->name, g->ord[i]->name_len, g->ord[k]->name,
+                                        g->ord[k]->name_len) == 0;
         if (j - i > 1 && (!raw_equal || !za->torch.readable) && note_allowed(za)) {
             const zentry *e = g->ord[j - 1];
-            zfinding(za, CKPT_F_ARCHIVE_ANOMALY, zshown_name(za, e), e->cd_pos,
-                     "%zu entries are this name to zipfile (names cut at NUL or decoded alike, "
-                     "the last one wins) but differ to torch.load; every one was scanned",
-                     j - i);
+            zarchive_finding(
+                za, CKPT_F_ARCHIVE_ANOMALY, zarchive_shown_name(za, e), e->cd_pos,
+                "%zu entries are this name to zipfile (names cut at NUL or decoded alike, "
+                "the last one wins) but differ to torch.load; every one was scanned",
+                j - i);
         }
         i = j;
     }
@@ -341,7 +348,7 @@ static void check_python_names(zarchive *za)
         free(g.same);
         return;
     }
-    if (!zpy_sort(za, g.ord, g.same)) {
+    if (!zipfile_sort(za, g.ord, g.same)) {
         free(g.same);
         g.same = NULL;
         qsort(g.ord, g.n, sizeof(*g.ord), py_name_order);
@@ -377,18 +384,20 @@ static void check_layout(zarchive *za, const zview *v)
         uint64_t end = entry_end(e);
         uint64_t next = i + 1 < n ? ord[i + 1]->local : v->cd_off;
         if (end > next && next == e->local && !overlap++)
-            zfinding(za, CKPT_F_ARCHIVE_ANOMALY, zshown_name(za, e), e->local,
-                     "another entry points to the same local header: two names, one content");
+            zarchive_finding(
+                za, CKPT_F_ARCHIVE_ANOMALY, zarchive_shown_name(za, e), e->local,
+                "another entry points to the same local header: two names, one content");
         else if (end > next && !overlap++)
-            zfinding(za, CKPT_F_ARCHIVE_ANOMALY, zshown_name(za, e), e->local,
-                     "its data (to %llu) overlaps the %s at %llu: several entries or the "
-                     "directory share bytes",
-                     (unsigned long long)end, i + 1 < n ? "next entry" : "central directory",
-                     (unsigned long long)next);
+            zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, zarchive_shown_name(za, e), e->local,
+                             "its data (to %llu) overlaps the %s at %llu: several entries or the "
+                             "directory share bytes",
+                             (unsigned long long)end,
+                             i + 1 < n ? "next entry" : "central directory",
+                             (unsigned long long)next);
         else if (end < next && !gap++)
-            zfinding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, end,
-                     "%llu bytes at %llu belong to no entry (hidden data between records)",
-                     (unsigned long long)(next - end), (unsigned long long)end);
+            zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, end,
+                             "%llu bytes at %llu belong to no entry (hidden data between records)",
+                             (unsigned long long)(next - end), (unsigned long long)end);
     }
     free(ord);
 }
@@ -408,7 +417,7 @@ enum {
 static int component_is(const uint8_t *c, size_t len, const char *what)
 {
     size_t k = strlen(what);
-    return len == k && zname_cmp_miniz(c, k, (const uint8_t *)what, k) == 0;
+    return len == k && miniz_name_cmp(c, k, (const uint8_t *)what, k) == 0;
 }
 
 /* Kinds from one '/'-separated component c[0..len): the last one, or a
@@ -429,7 +438,7 @@ static unsigned component_kinds(const uint8_t *c, size_t len, int last, size_t i
 static unsigned code_kinds(const zentry *e)
 {
     const uint8_t *name = e->name;
-    size_t n = zentry_cut(e);
+    size_t n = zname_entry_cut(e);
     unsigned k = 0;
     for (size_t s = 0, index = 0;; index++) { /* component [s, end) */
         const uint8_t *slash = s < n ? memchr(name + s, '/', n - s) : NULL;
@@ -449,7 +458,7 @@ static unsigned code_kinds(const zentry *e)
 static void check_code_archive(zarchive *za)
 {
     unsigned k = 0;
-    const zview *views[2 + ZMAX_OTHER] = {&za->torch, &za->py};
+    const zview *views[2 + ZARCHIVE_MAX_OTHER] = {&za->torch, &za->py};
     size_t nv = za->py.shared ? 1 : 2; /* shared entries have the same kinds */
     for (size_t i = 0; i < za->nother; i++)
         views[nv++] = &za->other[i];
@@ -498,7 +507,7 @@ static int torch_targeted(const zview *v)
 {
     for (size_t i = 0; i < v->n; i++) {
         const zentry *e = &v->ent[i];
-        size_t n = zentry_cut(e);
+        size_t n = zname_entry_cut(e);
         if (zname_ends_with(e->name, n, "data.pkl") || zname_ends_with(e->name, n, "constants.pkl"))
             return 1;
     }
@@ -511,13 +520,14 @@ static void check_torch_rejects(zarchive *za)
         return; /* reported as prepended bytes */
     if (!torch_targeted(&za->torch) && !torch_targeted(&za->py))
         return;
-    const char *why = ztorch_rejects(za);
+    const char *why = torch_rejects_archive(za);
     if (why)
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, 0,
-                 "torch.load rejects this archive: %s; every entry was scanned anyway", why);
+        zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, 0,
+                         "torch.load rejects this archive: %s; every entry was scanned anyway",
+                         why);
 }
 
-void zcheck_archive(zarchive *za)
+void zarchive_check(zarchive *za)
 {
     check_prepended(za);
     const zview *main = za->torch.found ? &za->torch : &za->py;
@@ -561,7 +571,7 @@ typedef struct lazy_name {
 static const char *name_of(zarchive *za, lazy_name *n)
 {
     if (!n->s)
-        n->s = zshown_name(za, n->e);
+        n->s = zarchive_shown_name(za, n->e);
     return n->s;
 }
 
@@ -571,16 +581,18 @@ static void check_local(zarchive *za, const zentry *e, const zlocal *l, lazy_nam
     size_t ln = e->l_name_len < avail ? e->l_name_len : (size_t)avail;
     if ((ln != e->name_len || memcmp(l->name, e->name, ln) != 0) && note_allowed(za)) {
         char tmp[512];
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->local,
-                 "the local header names it '%s': torch.load ignores the local name, zipfile "
-                 "refuses the member",
-                 escaped(tmp, sizeof(tmp), l->name, ln));
+        zarchive_finding(
+            za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->local,
+            "the local header names it '%s': torch.load ignores the local name, zipfile "
+            "refuses the member",
+            escaped(tmp, sizeof(tmp), l->name, ln));
     }
     if ((l->flags != e->flags || l->method != e->method) && note_allowed(za))
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->local,
-                 "the local header says flags 0x%04x method %u, the central directory flags "
-                 "0x%04x method %u: loaders use the central values, streaming readers the local",
-                 l->flags, l->method, e->flags, e->method);
+        zarchive_finding(
+            za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->local,
+            "the local header says flags 0x%04x method %u, the central directory flags "
+            "0x%04x method %u: loaders use the central values, streaming readers the local",
+            l->flags, l->method, e->flags, e->method);
 }
 
 static void check_sizes(zarchive *za, const zentry *e, const zlocal *l, lazy_name *shown)
@@ -592,10 +604,11 @@ static void check_sizes(zarchive *za, const zentry *e, const zlocal *l, lazy_nam
         zdesc d;
         if (e->desc_match)
             return; /* what the comparison below finds */
-        if (zdescriptor(za->buf, za->len, e, &d) == 0) {
+        if (zrecord_descriptor(za->buf, za->len, e, &d) == 0) {
             if (note_allowed(za))
-                zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->data,
-                         "flag bit 3 promises a data descriptor, but none fits after the data");
+                zarchive_finding(
+                    za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->data,
+                    "flag bit 3 promises a data descriptor, but none fits after the data");
             return;
         }
         crc = d.crc;
@@ -606,54 +619,57 @@ static void check_sizes(zarchive *za, const zentry *e, const zlocal *l, lazy_nam
         return; /* zip64: the sizes are in the local extra field */
     }
     if ((crc != e->crc || comp != e->comp || uncomp != e->uncomp) && note_allowed(za))
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->local,
-                 "the %s says crc %08x, %llu -> %llu bytes; the central directory crc %08x, "
-                 "%llu -> %llu: readers that trust the %s see other bounds",
-                 what, (unsigned)crc, (unsigned long long)comp, (unsigned long long)uncomp,
-                 (unsigned)e->crc, (unsigned long long)e->comp, (unsigned long long)e->uncomp,
-                 what);
+        zarchive_finding(
+            za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->local,
+            "the %s says crc %08x, %llu -> %llu bytes; the central directory crc %08x, "
+            "%llu -> %llu: readers that trust the %s see other bounds",
+            what, (unsigned)crc, (unsigned long long)comp, (unsigned long long)uncomp,
+            (unsigned)e->crc, (unsigned long long)e->comp, (unsigned long long)e->uncomp, what);
 }
 
-void zcheck_entry(zarchive *za, const zentry *e)
+void zarchive_check_entry(zarchive *za, const zentry *e)
 {
     lazy_name shown_ = {e, NULL}, *shown = &shown_;
-    if (zentry_cut(e) != e->name_len && note_allowed(za))
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->cd_pos,
-                 "the name holds a NUL byte: zipfile cuts it there, torch.load compares the "
-                 "whole name");
+    if (zname_entry_cut(e) != e->name_len && note_allowed(za))
+        zarchive_finding(
+            za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->cd_pos,
+            "the name holds a NUL byte: zipfile cuts it there, torch.load compares the "
+            "whole name");
     if (escapes_root(e->name, e->name_len) && note_allowed(za))
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->cd_pos,
-                 "the name is absolute or climbs out with '..' (path traversal on extraction)");
+        zarchive_finding(
+            za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->cd_pos,
+            "the name is absolute or climbs out with '..' (path traversal on extraction)");
     if ((e->flags & ZFLAG_MASKED) && note_allowed(za))
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->cd_pos,
-                 "flag bit 13 (masked local headers): miniz rejects the whole archive");
-    if (zmz_is_dir(e) && e->comp > 0 && note_allowed(za))
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->cd_pos,
-                 "marked as a directory but holds %llu bytes: miniz returns no data for it",
-                 (unsigned long long)e->comp);
+        zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->cd_pos,
+                         "flag bit 13 (masked local headers): miniz rejects the whole archive");
+    if (miniz_is_dir(e) && e->comp > 0 && note_allowed(za))
+        zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, name_of(za, shown), e->cd_pos,
+                         "marked as a directory but holds %llu bytes: miniz returns no data for it",
+                         (unsigned long long)e->comp);
     if (!e->has_local)
         return;
-    zlocal l = zlocal_fields(za->buf, e);
+    zlocal l = zrecord_local_fields(za->buf, e);
     check_local(za, e, &l, shown);
     check_sizes(za, e, &l, shown);
 }
 
-void zcheck_headless(zarchive *za, const zview *v)
+void zarchive_check_headless(zarchive *za, const zview *v)
 {
     for (size_t i = 0; i < v->n; i++) {
         const zentry *e = &v->ent[i];
         if (!e->has_local && note_allowed(za))
-            zfinding(za, CKPT_F_ARCHIVE_ANOMALY, zshown_name(za, e), e->cd_pos,
-                     "%s finds no local header where the central directory points (%llu): it "
-                     "cannot read this entry",
-                     v->who, (unsigned long long)e->local);
+            zarchive_finding(
+                za, CKPT_F_ARCHIVE_ANOMALY, zarchive_shown_name(za, e), e->cd_pos,
+                "%s finds no local header where the central directory points (%llu): it "
+                "cannot read this entry",
+                v->who, (unsigned long long)e->local);
     }
 }
 
-void zcheck_notes_summary(zarchive *za)
+void zarchive_notes_summary(zarchive *za)
 {
     if (za->notes > ZMAX_NOTES)
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, 0,
-                 "%llu more entry anomalies were counted but not listed",
-                 (unsigned long long)(za->notes - ZMAX_NOTES));
+        zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, NULL, 0,
+                         "%llu more entry anomalies were counted but not listed",
+                         (unsigned long long)(za->notes - ZMAX_NOTES));
 }

@@ -150,10 +150,10 @@ static void miniz_rules(scan_ctx *ctx, const uint8_t *src, uint64_t len, uint64_
 {
     uint8_t *p = NULL;
     size_t n = 0, unwritten_at = SIZE_MAX;
-    int r = ztinfl(src, len, o->stop, &p, &n, &unwritten_at);
-    out->miniz_failed = r == ZTINFL_FAILED;
+    int r = miniz_inflate(src, len, o->stop, &p, &n, &unwritten_at);
+    out->miniz_failed = r == MINIZ_INFLATE_FAILED;
     out->miniz_n = n;
-    if (r != ZTINFL_DONE && n <= o->n) {
+    if (r != MINIZ_INFLATE_DONE && n <= o->n) {
         free(p);
         return;
     }
@@ -163,9 +163,9 @@ static void miniz_rules(scan_ctx *ctx, const uint8_t *src, uint64_t len, uint64_
     out->tinfl_only = 1;
     out->tinfl_unwritten = unwritten_at != SIZE_MAX;
     out->unwritten_at = unwritten_at;
-    out->complete = r == ZTINFL_DONE;
-    out->corrupt = r == ZTINFL_FAILED;
-    if (r == ZTINFL_CUT && o->stop == cap)
+    out->complete = r == MINIZ_INFLATE_DONE;
+    out->corrupt = r == MINIZ_INFLATE_FAILED;
+    if (r == MINIZ_INFLATE_CUT && o->stop == cap)
         set_hit(ctx, out, which);
 }
 
@@ -210,8 +210,8 @@ static void decode_member(scan_ctx *ctx, const zentry *e, const uint8_t *src, ui
     finish(ctx, out, &o);
 }
 
-void zextract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, uint64_t want,
-              zbytes *out)
+void zbytes_extract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, uint64_t want,
+                    zbytes *out)
 {
     memset(out, 0, sizeof(*out));
     out->hit = CKPT_LIMIT_COUNT_;
@@ -267,7 +267,7 @@ static int pickle_prefix_plausible(scan_ctx *ctx, const uint8_t *p, size_t n)
     return res.started && truncated;
 }
 
-int zsniff_worth(scan_ctx *ctx, const uint8_t *p, size_t n)
+int zbytes_worth_inflating(scan_ctx *ctx, const uint8_t *p, size_t n)
 {
     if (npy_header_suffices(ctx, p, n)) /* np.savez_compressed arrays */
         return 0;

@@ -71,7 +71,7 @@ static ckpt_role role_of(const zparts *z)
 static void read_record_text(zarchive *za, const zentry *e, const char *which)
 {
     zbytes b;
-    zextract(za->ctx, za->buf, za->len, e, RECORD_TEXT_MAX, &b);
+    zbytes_extract(za->ctx, za->buf, za->len, e, RECORD_TEXT_MAX, &b);
     if (b.n)
         insp_set_record_text(za->ctx, which, b.p, b.n);
     zbytes_free(&b);
@@ -84,8 +84,9 @@ static void add_entry(zarchive *za, const zentry *e)
     ckpt_member m = {(const char *)e->name,  e->name_len, e->uncomp,  e->comp, e->method,
                      method_name(e->method), e->local,    role_of(&z)};
     insp_add_member(za->ctx, &m);
-    insp_where w = {e->data, e->comp, e->method}; /* za->buf is the file (zinspect_members) */
-    if (m.role == CKPT_ROLE_TENSOR_DATA)          /* "data/<key>" or "constants/<key>" */
+    insp_where w = {e->data, e->comp,
+                    e->method};          /* za->buf is the file (zarchive_inspect_members) */
+    if (m.role == CKPT_ROLE_TENSOR_DATA) /* "data/<key>" or "constants/<key>" */
         insp_add_storage_record(za->ctx, z.p[1], z.n[1] + 1 + z.n[2], e->uncomp,
                                 e->has_local ? &w : NULL);
     else if (z.count == 2 && part_is(&z, 1, "byteorder"))
@@ -95,7 +96,7 @@ static void add_entry(zarchive *za, const zentry *e)
         read_record_text(za, e, "version");
 }
 
-void zinspect_members(zarchive *za, ckpt_format format)
+void zarchive_inspect_members(zarchive *za, ckpt_format format)
 {
     if (*za->member || !insp_active(za->ctx))
         return;

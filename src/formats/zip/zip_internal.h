@@ -2,7 +2,14 @@
 /* The zip reader's internals: a bounds-checked cursor, the records of one
  * archive as one loader reads them (a "view"), and the helpers shared by the
  * torch (miniz) view, the Python zipfile view, member extraction and the
- * anomaly checks. Never name this header zip.h (libzip's). */
+ * anomaly checks. Never name this header zip.h (libzip's).
+ *
+ * Names say what they act on or whose rules they follow: zcur_ (the
+ * cursor), zrecord_ (the zip format's records), zview_ (one loader's list
+ * of entries), zname_ (entry names), zbytes_ (a member's bytes), zarchive_
+ * (one archive under scan: its views, checks and findings); miniz_,
+ * zipfile_ and torch_ for the rules of torch's miniz, Python's zipfile and
+ * torch.load itself. */
 #ifndef CKPT_ZIP_INTERNAL_H
 #define CKPT_ZIP_INTERNAL_H
 
@@ -52,14 +59,14 @@ typedef struct zcur {
     int ok;
 } zcur;
 
-static inline zcur zc_at(const uint8_t *buf, uint64_t end, uint64_t pos)
+static inline zcur zcur_at(const uint8_t *buf, uint64_t end, uint64_t pos)
 {
     zcur c = {buf, end, pos, pos <= end};
     return c;
 }
 
 /* Returns n bytes at the cursor and advances, or NULL (and !ok). */
-static inline const uint8_t *zc_take(zcur *c, uint64_t n)
+static inline const uint8_t *zcur_take(zcur *c, uint64_t n)
 {
     if (!c->ok || !range_fits(c->pos, n, c->end)) {
         c->ok = 0;
@@ -70,21 +77,21 @@ static inline const uint8_t *zc_take(zcur *c, uint64_t n)
     return p;
 }
 
-static inline uint16_t zc_u16(zcur *c)
+static inline uint16_t zcur_u16(zcur *c)
 {
-    const uint8_t *p = zc_take(c, 2);
+    const uint8_t *p = zcur_take(c, 2);
     return p ? load_le16(p) : 0;
 }
 
-static inline uint32_t zc_u32(zcur *c)
+static inline uint32_t zcur_u32(zcur *c)
 {
-    const uint8_t *p = zc_take(c, 4);
+    const uint8_t *p = zcur_take(c, 4);
     return p ? load_le32(p) : 0;
 }
 
-static inline uint64_t zc_u64(zcur *c)
+static inline uint64_t zcur_u64(zcur *c)
 {
-    const uint8_t *p = zc_take(c, 8);
+    const uint8_t *p = zcur_take(c, 8);
     return p ? load_le64(p) : 0;
 }
 
@@ -93,7 +100,7 @@ static inline uint64_t zc_u64(zcur *c)
  * views of 60,000), so only what the scan and the checks need after the
  * directory is read: one cache line. Fields only parsing needs live in
  * zcentral; the local header's other fields are read again from `local`
- * when checked (zlocal_fields), which is when its data is read anyway. */
+ * when checked (zrecord_local_fields), which is when its data is read anyway. */
 typedef struct zentry {
     uint64_t cd_pos;       /* absolute offset of its central header */
     uint64_t comp, uncomp; /* after the zip64 extra field */
@@ -103,11 +110,11 @@ typedef struct zentry {
     uint32_t crc;
     uint16_t name_len, flags, method;
     uint16_t l_name_len;     /* the local header's name length (has_local) */
-    uint8_t desc_len;        /* zdescriptor's length (zlocal_read) */
-    unsigned has_local : 1;  /* a local header at `local` (zlocal_read) */
+    uint8_t desc_len;        /* zrecord_descriptor's length (zrecord_local) */
+    unsigned has_local : 1;  /* a local header at `local` (zrecord_local) */
     unsigned desc_match : 1; /* desc_len and its values are the central ones */
     unsigned dos_dir : 1;    /* external attributes have the DOS directory bit */
-    /* of the name bytes (zentry_name_props): a NUL, a byte >= 0x80, an A-Z */
+    /* of the name bytes (zname_props): a NUL, a byte >= 0x80, an A-Z */
     unsigned name_nul : 1, name_high : 1, name_caps : 1;
 } zentry;
 
@@ -127,7 +134,7 @@ typedef struct zlocal {
     uint32_t crc, comp, uncomp;
 } zlocal;
 
-typedef enum zrules { ZR_MINIZ, ZR_PYTHON } zrules;
+typedef enum zrules { ZRULES_MINIZ, ZRULES_ZIPFILE } zrules;
 
 /* The whole archive as one loader reads it. */
 typedef struct zview {
@@ -159,11 +166,11 @@ typedef struct zview {
 } zview;
 
 /* zip_records.c */
-int zfind_eocd_miniz(const uint8_t *buf, uint64_t len, uint64_t *pos);
+int miniz_find_eocd(const uint8_t *buf, uint64_t len, uint64_t *pos);
 /* 1 found, 0 none, -1 a signature zipfile takes but cannot use (corrupt). */
-int zfind_eocd_python(const uint8_t *buf, uint64_t len, uint64_t *pos);
+int zipfile_find_eocd(const uint8_t *buf, uint64_t len, uint64_t *pos);
 /* Reads the classic end record at v->eocd into v (count, size, offset). */
-void zread_eocd(zview *v, const uint8_t *buf, uint64_t len);
+void zrecord_eocd(zview *v, const uint8_t *buf, uint64_t len);
 /* The zip64 locator, the ZLEN_LOCATOR bytes right before the end record at
  * eocd: 1 and its fields in *l, 0 when there is none. */
 typedef struct zlocator {
@@ -171,22 +178,22 @@ typedef struct zlocator {
     uint64_t off;   /* absolute offset of the zip64 end record */
     uint32_t disks; /* total number of disks */
 } zlocator;
-int zread_locator(const uint8_t *buf, uint64_t len, uint64_t eocd, zlocator *l);
+int zrecord_locator(const uint8_t *buf, uint64_t len, uint64_t eocd, zlocator *l);
 /* The zip64 end record at off (the one parser of it): 0 without its
  * signature, else 1 with its fields in v (zip64, z64, disk numbers, counts,
  * cd_size, stated_off) and its size field in *rec_size. */
-int zread_eocd64(zview *v, const uint8_t *buf, uint64_t len, uint64_t off, uint64_t *rec_size);
+int zrecord_eocd64(zview *v, const uint8_t *buf, uint64_t len, uint64_t off, uint64_t *rec_size);
 /* Parses the fixed part, name, extra and comment of a central header at the
  * cursor (which must end where the directory ends). 0 when it does not fit
  * or the signature is wrong; with `clip`, a name, extra or comment cut by
  * the end is kept short (zipfile's short reads) instead. */
-int zparse_central(zcur *c, zcentral *h, int clip);
+int zrecord_central(zcur *c, zcentral *h, int clip);
 /* Reads the local header at e->local into e (has_local, data, l_name_len)
  * and the data descriptor after the data (desc_len, desc_match): call it
  * once e's central values are final. */
-void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e);
+void zrecord_local(const uint8_t *buf, uint64_t len, zentry *e);
 /* The local header's fields of an entry with has_local. */
-zlocal zlocal_fields(const uint8_t *buf, const zentry *e);
+zlocal zrecord_local_fields(const uint8_t *buf, const zentry *e);
 zentry *zview_push(zview *v);
 /* Room for the entries a directory can hold (the stated count, at most
  * what cd_size fits, at most max_members), so pushing does not regrow. */
@@ -198,7 +205,7 @@ typedef struct zdesc {
     uint32_t crc;
     uint64_t comp, uncomp;
 } zdesc;
-uint64_t zdescriptor(const uint8_t *buf, uint64_t len, const zentry *e, zdesc *out);
+uint64_t zrecord_descriptor(const uint8_t *buf, uint64_t len, const zentry *e, zdesc *out);
 
 /* Python's name decoding: code points of the name (cp437, or UTF-8 when the
  * flag says so), optionally cut at the first NUL. */
@@ -210,10 +217,10 @@ typedef struct zname_it {
 /* Next code point, or -1 at the end. */
 long zname_next(zname_it *it);
 /* Compares two names as zipfile's decoded strings would (<0, 0, >0). */
-int zname_cmp_python(const uint8_t *a, size_t an, int a_utf8, const uint8_t *b, size_t bn,
+int zipfile_name_cmp(const uint8_t *a, size_t an, int a_utf8, const uint8_t *b, size_t bn,
                      int b_utf8, int cut_nul);
 /* miniz's comparison: ASCII case-insensitive, then by length. */
-int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
+int miniz_name_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 /* 1 when name ends with suffix, ASCII case-insensitively (inline: most
  * names fail on their last byte, and suffixes are literals). */
 static inline int zname_ends_with(const uint8_t *name, size_t n, const char *suffix)
@@ -221,62 +228,62 @@ static inline int zname_ends_with(const uint8_t *name, size_t n, const char *suf
     size_t k = strlen(suffix);
     if (k > n || (k && (name[n - 1] | 0x20) != (suffix[k - 1] | 0x20)))
         return 0; /* | 0x20 may join other bytes than letters: the full check decides */
-    return zname_cmp_miniz(name + n - k, k, (const uint8_t *)suffix, k) == 0;
+    return miniz_name_cmp(name + n - k, k, (const uint8_t *)suffix, k) == 0;
 }
 /* Length up to the first NUL. */
 size_t zname_cut(const uint8_t *name, size_t n);
-/* Sets e's name_* bits from its name bytes (zparse_central does). */
-void zentry_name_props(zentry *e);
+/* Sets e's name_* bits from its name bytes (zrecord_central does). */
+void zname_props(zentry *e);
 /* e's name length up to the first NUL. */
-static inline size_t zentry_cut(const zentry *e)
+static inline size_t zname_entry_cut(const zentry *e)
 {
     return e->name_nul ? zname_cut(e->name, e->name_len) : e->name_len;
 }
 
 /* zip_miniz.c: torch.load's view (miniz 2.x as built into torch). */
-void zview_miniz(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members);
+void miniz_view(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members);
 /* Emulates miniz's sorted index and mz_zip_reader_locate_file: the index of
  * the entry torch finds for `name` (len bytes, no NUL), or -1. `order` is
- * zmz_sort's result. */
-long zmz_locate(const zview *v, const uint32_t *order, const char *name, size_t len);
+ * miniz_sort's result. */
+long miniz_locate(const zview *v, const uint32_t *order, const char *name, size_t len);
 /* Why mz_zip_reader_extract_to_mem refuses entry i of v (a view from
- * zview_miniz over buf), or NULL when it reads it. */
-const char *zmz_refused(const zview *v, const uint8_t *buf, uint64_t len, size_t i);
+ * miniz_view over buf), or NULL when it reads it. */
+const char *miniz_extract_refuses(const zview *v, const uint8_t *buf, uint64_t len, size_t i);
 /* miniz's heap sort of the entries (caller frees); NULL when out of memory. */
-uint32_t *zmz_sort(const zview *v);
+uint32_t *miniz_sort(const zview *v);
 /* The same; `shared` (v->n bytes, or NULL) gets 1 for each entry whose name
  * miniz cannot tell from another entry's. */
-uint32_t *zmz_sort_shared(const zview *v, uint8_t *shared);
+uint32_t *miniz_sort_shared(const zview *v, uint8_t *shared);
 /* mz_zip_reader_is_file_a_directory: name ends in '/' or the DOS bit. */
-int zmz_is_dir(const zentry *e);
+int miniz_is_dir(const zentry *e);
 
 /* zip_sort.c: a stable sort of v's entries by name bytes (ASCII-lowercased
  * when `lower`, miniz's comparison) into perm (v->n indexes); same[i] is 1
  * when perm[i]'s name equals perm[i - 1]'s. 0 when out of memory. */
-int zsort_names(const zview *v, int lower, uint32_t *perm, uint8_t *same);
+int zname_sort(const zview *v, int lower, uint32_t *perm, uint8_t *same);
 /* zipfile's order of za->py's entries (decoded names, cut at NUL;
  * directory order among equals) into ord, with same[] as above, when byte
  * order gives it (every name ASCII, or UTF-8 under the flag, without NUL);
  * torch's order is reused when it is the same. 0 when it does not apply or
  * memory runs out: compare decoded names instead. */
 struct zarchive;
-int zpy_sort(const struct zarchive *za, const zentry **ord, uint8_t *same);
+int zipfile_sort(const struct zarchive *za, const zentry **ord, uint8_t *same);
 
 /* zip_python.c: Python's zipfile view; with eocd_at != UINT64_MAX the end
  * record at that offset is used instead of zipfile's search (other readers). */
-void zview_python(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members,
+void zipfile_view(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members,
                   uint64_t eocd_at);
 /* The same (zipfile's own search); when zipfile provably reads the very
- * entries `torch` (zview_miniz over the same input) holds, field for field,
+ * entries `torch` (miniz_view over the same input) holds, field for field,
  * v shares torch's entry array instead of building its own. */
-void zview_python_beside(zview *v, const zview *torch, const uint8_t *buf, uint64_t len,
+void zipfile_view_beside(zview *v, const zview *torch, const uint8_t *buf, uint64_t len,
                          uint64_t max_members);
-/* Why ZipFile.open refuses entry i of v (a view from zview_python over
+/* Why ZipFile.open refuses entry i of v (a view from zipfile_view over
  * buf), or NULL when it reads it. */
-const char *zpy_refused(const zview *v, const uint8_t *buf, uint64_t len, size_t i);
+const char *zipfile_open_refuses(const zview *v, const uint8_t *buf, uint64_t len, size_t i);
 /* Index of the entry zipfile's getinfo(name) returns (the last exact match
  * after the NUL cut), or -1. */
-long zpy_locate(const zview *v, const char *name, size_t len);
+long zipfile_locate(const zview *v, const char *name, size_t len);
 
 /* zip_extract.c */
 typedef struct zbytes {
@@ -300,32 +307,32 @@ typedef struct zbytes {
 
 /* zip_tinfl.c: raw deflate by miniz 2.1's rules (torch's zip reader), at
  * most `stop` bytes into *out (malloc'd, free it). */
-enum { ZTINFL_FAILED, ZTINFL_DONE, ZTINFL_CUT };
-int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t *n,
-           size_t *unwritten_at);
+enum { MINIZ_INFLATE_FAILED, MINIZ_INFLATE_DONE, MINIZ_INFLATE_CUT };
+int miniz_inflate(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t *n,
+                  size_t *unwritten_at);
 
 /* Reads e's data: stored bytes in place, deflate, bzip2 and LZMA
  * decompressed (at most `want` bytes, UINT64_MAX for all, under max-ratio
  * and what max-decompressed leaves after ctx->held); other methods are
  * `unsupported` (no loader of interest reads them). */
-void zextract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, uint64_t want,
-              zbytes *out);
+void zbytes_extract(scan_ctx *ctx, const uint8_t *buf, uint64_t len, const zentry *e, uint64_t want,
+                    zbytes *out);
 void zbytes_free(zbytes *b);
 /* 1 when the bytes deserve a full inflate: a container magic or the start
  * of a pickle (complete, or cut only by the end of the sniffed prefix),
  * but not a .npy whose header (inside the prefix) holds no object: no
  * loader unpickles its data. */
-int zsniff_worth(scan_ctx *ctx, const uint8_t *p, size_t n);
+int zbytes_worth_inflating(scan_ctx *ctx, const uint8_t *p, size_t n);
 
 /* The views of one archive under scan, and where findings go. */
-#define ZMAX_OTHER 3
+#define ZARCHIVE_MAX_OTHER 3
 typedef struct zarchive {
     scan_ctx *ctx;
     const char *member; /* the archive's own member name ("" at top level) */
     const uint8_t *buf;
     uint64_t len;
     zview torch, py;
-    zview other[ZMAX_OTHER]; /* readers of other plausible end records */
+    zview other[ZARCHIVE_MAX_OTHER]; /* readers of other plausible end records */
     size_t nother;
     uint32_t *torch_order; /* miniz's sorted index of torch's entries */
     uint8_t *torch_shared; /* per torch entry: another has the same name to miniz */
@@ -333,24 +340,24 @@ typedef struct zarchive {
 } zarchive;
 
 /* zip_check.c: findings about the structure and the loaders' disagreement. */
-void zcheck_archive(zarchive *za);
+void zarchive_check(zarchive *za);
 /* Entry-level anomalies of e (once per central header). */
-void zcheck_entry(zarchive *za, const zentry *e);
+void zarchive_check_entry(zarchive *za, const zentry *e);
 /* Entries of v whose local header is missing (nothing to scan). */
-void zcheck_headless(zarchive *za, const zview *v);
+void zarchive_check_headless(zarchive *za, const zview *v);
 /* One finding counting the entry anomalies beyond the listed ones. */
-void zcheck_notes_summary(zarchive *za);
+void zarchive_notes_summary(zarchive *za);
 /* Adds a finding with a printf-style message. */
-void zfinding(zarchive *za, ckpt_code code, const char *member, uint64_t offset, const char *fmt,
-              ...) __attribute__((format(printf, 5, 6)));
+void zarchive_finding(zarchive *za, ckpt_code code, const char *member, uint64_t offset,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* The name for reports (NUL bytes shown as \0), report-owned. */
-const char *zshown_name(zarchive *za, const zentry *e);
+const char *zarchive_shown_name(zarchive *za, const zentry *e);
 /* Why torch.load rejects the archive before or while reading data.pkl, or
  * NULL when it opens it (zip_miniz.c). Needs za->torch_order. */
-const char *ztorch_rejects(zarchive *za);
+const char *torch_rejects_archive(zarchive *za);
 /* zip_inspect.c: lists the members into the report's inspection (if any). */
-void zinspect_members(zarchive *za, ckpt_format format);
+void zarchive_inspect_members(zarchive *za, ckpt_format format);
 /* Index of the torch entry torch.load reads as data.pkl, or -1. */
-long ztorch_data_pkl(zarchive *za);
+long torch_data_pkl(zarchive *za);
 
 #endif

@@ -36,7 +36,7 @@
 static void miniz_zip64(zview *v, const uint8_t *buf, uint64_t len)
 {
     zlocator l;
-    if (v->eocd < ZLEN_LOCATOR + ZLEN_EOCD64 || !zread_locator(buf, len, v->eocd, &l))
+    if (v->eocd < ZLEN_LOCATOR + ZLEN_EOCD64 || !zrecord_locator(buf, len, v->eocd, &l))
         return;
     v->locator_off = l.off;
     if (l.off > len - ZLEN_EOCD64) {
@@ -44,7 +44,7 @@ static void miniz_zip64(zview *v, const uint8_t *buf, uint64_t len)
         return;
     }
     uint64_t rec_size;
-    if (!zread_eocd64(v, buf, len, l.off, &rec_size))
+    if (!zrecord_eocd64(v, buf, len, l.off, &rec_size))
         return;
     if (rec_size < ZLEN_EOCD64 - 12)
         v->fail = "the zip64 end record is too short";
@@ -76,20 +76,20 @@ static const char *miniz_zip64_extra(zcentral *z)
     zentry *e = &z->e;
     if (e->comp != 0xffffffffu && e->uncomp != 0xffffffffu && e->local != 0xffffffffu)
         return NULL;
-    zcur c = zc_at(z->extra, z->extra_len, 0);
+    zcur c = zcur_at(z->extra, z->extra_len, 0);
     while (c.pos < c.end) {
-        uint16_t id = zc_u16(&c), size = zc_u16(&c);
-        zcur f = zc_at(z->extra, c.pos + size, c.pos);
-        if (!c.ok || !zc_take(&c, size))
+        uint16_t id = zcur_u16(&c), size = zcur_u16(&c);
+        zcur f = zcur_at(z->extra, c.pos + size, c.pos);
+        if (!c.ok || !zcur_take(&c, size))
             return "a malformed extra field";
         if (id != 1)
             continue;
         if (e->uncomp == 0xffffffffu)
-            e->uncomp = zc_u64(&f);
+            e->uncomp = zcur_u64(&f);
         if (e->comp == 0xffffffffu)
-            e->comp = zc_u64(&f);
+            e->comp = zcur_u64(&f);
         if (e->local == 0xffffffffu)
-            e->local = zc_u64(&f);
+            e->local = zcur_u64(&f);
         return f.ok ? NULL : "a truncated zip64 extra field";
     }
     return NULL;
@@ -104,10 +104,10 @@ static const char *miniz_entry_rejects(const zview *v, const zcentral *z, uint64
     uint64_t c32 = e->comp, u32 = e->uncomp, l32 = e->local;
     if (!*ext_info && z->extra_len &&
         (c32 == 0xffffffffu || u32 == 0xffffffffu || l32 == 0xffffffffu)) {
-        zcur c = zc_at(z->extra, z->extra_len, 0);
+        zcur c = zcur_at(z->extra, z->extra_len, 0);
         while (c.pos < c.end) {
-            uint16_t id = zc_u16(&c), size = zc_u16(&c);
-            if (!c.ok || !zc_take(&c, size))
+            uint16_t id = zcur_u16(&c), size = zcur_u16(&c);
+            if (!c.ok || !zcur_take(&c, size))
                 return "an entry has a malformed extra field";
             if (id == 1) {
                 *ext_info = 1;
@@ -129,7 +129,7 @@ static const char *miniz_entry_rejects(const zview *v, const zcentral *z, uint64
 }
 
 /* mz_zip_reader_is_file_a_directory. */
-int zmz_is_dir(const zentry *e)
+int miniz_is_dir(const zentry *e)
 {
     return (e->name_len && e->name[e->name_len - 1] == '/') || e->dos_dir;
 }
@@ -139,7 +139,7 @@ int zmz_is_dir(const zentry *e)
  * any other check (torch then hands on an uninitialised buffer). */
 static const char *miniz_refuses(const zentry *e, uint64_t len)
 {
-    if (zmz_is_dir(e) || e->comp == 0)
+    if (miniz_is_dir(e) || e->comp == 0)
         return NULL;
     if (e->flags & (ZFLAG_ENCRYPTED | ZFLAG_STRONG))
         return "encrypted";
@@ -164,7 +164,7 @@ static int sentinel_wide(const zentry *e)
 
 static void miniz_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members)
 {
-    zcur c = zc_at(buf, v->stated_off + v->cd_size, v->stated_off);
+    zcur c = zcur_at(buf, v->stated_off + v->cd_size, v->stated_off);
     int ext_info = 0;
     zview_reserve(v, v->count, v->cd_size, max_members);
     for (uint64_t i = 0; i < v->count; i++) {
@@ -173,7 +173,7 @@ static void miniz_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t m
             return;
         }
         zcentral tmp;
-        if (!zparse_central(&c, &tmp, 0)) {
+        if (!zrecord_central(&c, &tmp, 0)) {
             if (!v->fail)
                 v->fail = "a central directory entry is truncated or has a bad signature";
             return;
@@ -185,34 +185,34 @@ static void miniz_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t m
         if (!e)
             return;
         v->wide |= sentinel_wide(&tmp.e);
-        (void)miniz_zip64_extra(&tmp); /* its verdict: zmz_refused */
+        (void)miniz_zip64_extra(&tmp); /* its verdict: miniz_extract_refuses */
         *e = tmp.e;
-        zlocal_read(buf, len, e);
+        zrecord_local(buf, len, e);
         v->cd_used = c.pos - v->stated_off;
     }
 }
 
-const char *zmz_refused(const zview *v, const uint8_t *buf, uint64_t len, size_t i)
+const char *miniz_extract_refuses(const zview *v, const uint8_t *buf, uint64_t len, size_t i)
 {
     const zentry *e = &v->ent[i];
-    zcur c = zc_at(buf, v->stated_off + v->cd_size, e->cd_pos);
+    zcur c = zcur_at(buf, v->stated_off + v->cd_size, e->cd_pos);
     zcentral raw;
-    (void)zparse_central(&c, &raw, 0); /* parsed the same way before */
+    (void)zrecord_central(&c, &raw, 0); /* parsed the same way before */
     const char *why = miniz_zip64_extra(&raw);
     return why ? why : miniz_refuses(e, len);
 }
 
-void zview_miniz(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members)
+void miniz_view(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members)
 {
     memset(v, 0, sizeof(*v));
-    v->rules = ZR_MINIZ;
+    v->rules = ZRULES_MINIZ;
     v->who = "torch.load (miniz)";
-    if (!zfind_eocd_miniz(buf, len, &v->eocd)) {
+    if (!miniz_find_eocd(buf, len, &v->eocd)) {
         v->fail = "no end of central directory record";
         return;
     }
     v->found = 1;
-    zread_eocd(v, buf, len);
+    zrecord_eocd(v, buf, len);
     miniz_zip64(v, buf, len);
     if (v->fail && !v->zip64)
         return; /* the locator points outside the file: nothing was read */
@@ -284,13 +284,13 @@ static int heap_order(size_t n, uint32_t *ix, const uint8_t *same)
 }
 
 /* mz_zip_reader_sort_central_dir_offsets_by_filename. */
-uint32_t *zmz_sort_shared(const zview *v, uint8_t *shared)
+uint32_t *miniz_sort_shared(const zview *v, uint8_t *shared)
 {
     size_t n = v->n ? v->n : 1;
     uint32_t *ix = calloc(n, sizeof(*ix));
     uint8_t *same = calloc(n, 1);
     int dups = 0;
-    if (!ix || !same || !zsort_names(v, 1, ix, same)) {
+    if (!ix || !same || !zname_sort(v, 1, ix, same)) {
         free(ix);
         free(same);
         return NULL;
@@ -311,13 +311,13 @@ uint32_t *zmz_sort_shared(const zview *v, uint8_t *shared)
     return ix;
 }
 
-uint32_t *zmz_sort(const zview *v)
+uint32_t *miniz_sort(const zview *v)
 {
-    return zmz_sort_shared(v, NULL);
+    return miniz_sort_shared(v, NULL);
 }
 
 /* mz_zip_locate_file_binary_search. */
-long zmz_locate(const zview *v, const uint32_t *order, const char *name, size_t len)
+long miniz_locate(const zview *v, const uint32_t *order, const char *name, size_t len)
 {
     if (!order || v->n == 0)
         return -1;
@@ -325,7 +325,7 @@ long zmz_locate(const zview *v, const uint32_t *order, const char *name, size_t 
     while (l <= h) {
         int64_t m = l + ((h - l) >> 1);
         const zentry *e = &v->ent[order[m]];
-        int comp = zname_cmp_miniz(e->name, e->name_len, (const uint8_t *)name, len);
+        int comp = miniz_name_cmp(e->name, e->name_len, (const uint8_t *)name, len);
         if (!comp)
             return (long)order[m];
         if (comp < 0)
@@ -367,7 +367,7 @@ static long torch_lookup(zarchive *za, const uint8_t *prefix, size_t plen, const
         memcpy(key + n, record, rlen);
         n += rlen;
     }
-    return zmz_locate(&za->torch, za->torch_order, key, n);
+    return miniz_locate(&za->torch, za->torch_order, key, n);
 }
 
 /* getAllRecords(), called by torch.load (_is_torchscript_zip) before
@@ -376,14 +376,14 @@ static int torch_all_under_prefix(const zview *v, const uint8_t *prefix, size_t 
 {
     for (size_t i = 0; i < v->n; i++) {
         const zentry *e = &v->ent[i];
-        size_t cut = zentry_cut(e);
+        size_t cut = zname_entry_cut(e);
         if (cut < plen + 1 || memcmp(e->name, prefix, plen) != 0 || e->name[plen] != '/')
             return 0;
     }
     return 1;
 }
 
-const char *ztorch_rejects(zarchive *za)
+const char *torch_rejects_archive(zarchive *za)
 {
     const zview *v = &za->torch;
     if (za->len < 4 || load_le32(za->buf) != ZSIG_LOCAL)
@@ -406,15 +406,15 @@ const char *ztorch_rejects(zarchive *za)
         ver = torch_lookup(za, prefix, plen, "version");
     if (ver < 0)
         return "there is no 'version' record";
-    if (zmz_refused(v, za->buf, za->len, (size_t)ver))
+    if (miniz_extract_refuses(v, za->buf, za->len, (size_t)ver))
         return "the 'version' record cannot be read";
     long data = torch_lookup(za, prefix, plen, "data.pkl");
     if (data < 0)
         return "there is no data.pkl record under the archive prefix";
-    return zmz_refused(v, za->buf, za->len, (size_t)data);
+    return miniz_extract_refuses(v, za->buf, za->len, (size_t)data);
 }
 
-long ztorch_data_pkl(zarchive *za)
+long torch_data_pkl(zarchive *za)
 {
     size_t plen = 0;
     const uint8_t *prefix = torch_prefix(&za->torch, &plen);

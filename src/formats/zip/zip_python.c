@@ -18,7 +18,7 @@
 static void python_zip64(zview *v, const uint8_t *buf, uint64_t len)
 {
     zlocator l;
-    if (!zread_locator(buf, len, v->eocd, &l))
+    if (!zrecord_locator(buf, len, v->eocd, &l))
         return; /* no locator, or the seek fails: no zip64 */
     v->locator_off = l.off;
     if (l.disk != 0 || l.disks > 1) {
@@ -30,7 +30,7 @@ static void python_zip64(zview *v, const uint8_t *buf, uint64_t len)
         return;
     }
     uint64_t rec_size; /* zipfile ignores it */
-    (void)zread_eocd64(v, buf, len, v->eocd - ZLEN_LOCATOR - ZLEN_EOCD64, &rec_size);
+    (void)zrecord_eocd64(v, buf, len, v->eocd - ZLEN_LOCATOR - ZLEN_EOCD64, &rec_size);
 }
 
 /* ZipInfo._decodeExtra: every field must fit; each 0x0001 field replaces
@@ -38,20 +38,20 @@ static void python_zip64(zview *v, const uint8_t *buf, uint64_t len)
 static const char *python_extra(zcentral *z)
 {
     zentry *e = &z->e;
-    zcur c = zc_at(z->extra, z->extra_len, 0);
+    zcur c = zcur_at(z->extra, z->extra_len, 0);
     while (c.end - c.pos >= 4) {
-        uint16_t id = zc_u16(&c), size = zc_u16(&c);
-        zcur f = zc_at(z->extra, c.pos + size, c.pos);
-        if (!zc_take(&c, size))
+        uint16_t id = zcur_u16(&c), size = zcur_u16(&c);
+        zcur f = zcur_at(z->extra, c.pos + size, c.pos);
+        if (!zcur_take(&c, size))
             return "a corrupt extra field";
         if (id != 1)
             continue;
         if (e->uncomp == 0xffffffffu || e->uncomp == UINT64_MAX)
-            e->uncomp = zc_u64(&f);
+            e->uncomp = zcur_u64(&f);
         if (f.ok && e->comp == 0xffffffffu)
-            e->comp = zc_u64(&f);
+            e->comp = zcur_u64(&f);
         if (f.ok && e->local == 0xffffffffu)
-            e->local = zc_u64(&f);
+            e->local = zcur_u64(&f);
         if (!f.ok)
             return "a corrupt zip64 extra field";
     }
@@ -90,9 +90,9 @@ static void python_entries(zview *v, const uint8_t *buf, uint64_t len, uint64_t 
             v->limited = 1;
             return;
         }
-        zcur c = zc_at(buf, end, v->cd_off + total);
+        zcur c = zcur_at(buf, end, v->cd_off + total);
         zcentral tmp;
-        if (!zparse_central(&c, &tmp, 1)) {
+        if (!zrecord_central(&c, &tmp, 1)) {
             if (!v->fail)
                 v->fail = range_fits(v->cd_off + total, ZLEN_CENTRAL, end)
                               ? "bad magic number for central directory"
@@ -145,10 +145,10 @@ static int python_local_name_ok(const uint8_t *buf, uint64_t len, const zentry *
         n = 0;
     else if (n > len - at)
         n = len - at;
-    zlocal l = zlocal_fields(buf, e);
+    zlocal l = zrecord_local_fields(buf, e);
     if ((l.flags & ZFLAG_UTF8) && !py_utf8_valid(l.name, n, 0))
         return 0;
-    return zname_cmp_python(e->name, e->name_len, (e->flags & ZFLAG_UTF8) != 0, l.name, n,
+    return zipfile_name_cmp(e->name, e->name_len, (e->flags & ZFLAG_UTF8) != 0, l.name, n,
                             (l.flags & ZFLAG_UTF8) != 0, 0) == 0;
 }
 
@@ -175,7 +175,7 @@ static const char *python_refuses(const uint8_t *buf, uint64_t len, const zentry
     return NULL;
 }
 
-const char *zpy_refused(const zview *v, const uint8_t *buf, uint64_t len, size_t i)
+const char *zipfile_open_refuses(const zview *v, const uint8_t *buf, uint64_t len, size_t i)
 {
     const zentry *e = &v->ent[i];
     uint64_t end = e->has_local ? python_end_offset(v, i) : 0; /* else unused */
@@ -187,13 +187,13 @@ const char *zpy_refused(const zview *v, const uint8_t *buf, uint64_t len, size_t
 static int python_directory(zview *v, const uint8_t *buf, uint64_t len, uint64_t eocd_at)
 {
     memset(v, 0, sizeof(*v));
-    v->rules = ZR_PYTHON;
+    v->rules = ZRULES_ZIPFILE;
     v->who = "Python's zipfile";
     int found = 1;
     if (eocd_at != UINT64_MAX)
         v->eocd = eocd_at;
     else
-        found = zfind_eocd_python(buf, len, &v->eocd);
+        found = zipfile_find_eocd(buf, len, &v->eocd);
     if (found <= 0) {
         v->fail = found < 0 ? "the last end-record signature has fewer than 22 bytes after it "
                               "(not a zip file)"
@@ -201,7 +201,7 @@ static int python_directory(zview *v, const uint8_t *buf, uint64_t len, uint64_t
         return 0;
     }
     v->found = 1;
-    zread_eocd(v, buf, len);
+    zrecord_eocd(v, buf, len);
     python_zip64(v, buf, len);
     if (v->fail)
         return 0;
@@ -220,10 +220,10 @@ static void python_list(zview *v, const uint8_t *buf, uint64_t len, uint64_t max
 {
     python_entries(v, buf, len, max_members);
     for (size_t i = 0; i < v->n; i++)
-        zlocal_read(buf, len, &v->ent[i]);
+        zrecord_local(buf, len, &v->ent[i]);
 }
 
-void zview_python(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members,
+void zipfile_view(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_members,
                   uint64_t eocd_at)
 {
     if (!python_directory(v, buf, len, eocd_at))
@@ -241,7 +241,7 @@ void zview_python(zview *v, const uint8_t *buf, uint64_t len, uint64_t max_membe
  * only for those). max-members: t holds at most that many. */
 static int python_same_entries(const zview *v, const zview *t)
 {
-    return t->rules == ZR_MINIZ && !t->limited && !t->nomem && t->n == t->count && !t->wide &&
+    return t->rules == ZRULES_MINIZ && !t->limited && !t->nomem && t->n == t->count && !t->wide &&
            v->stated_off == v->cd_off && t->stated_off == v->cd_off && t->cd_used == v->cd_size;
 }
 
@@ -260,7 +260,7 @@ static const char *python_rejects_parsed(const uint8_t *buf, const zentry *e)
     return python_entry_rejects(&z); /* no sentinel: changes nothing in z.e */
 }
 
-void zview_python_beside(zview *v, const zview *torch, const uint8_t *buf, uint64_t len,
+void zipfile_view_beside(zview *v, const zview *torch, const uint8_t *buf, uint64_t len,
                          uint64_t max_members)
 {
     if (!python_directory(v, buf, len, UINT64_MAX))
@@ -277,11 +277,11 @@ void zview_python_beside(zview *v, const zview *torch, const uint8_t *buf, uint6
     v->readable = v->n > 0 || (v->cd_size == 0 && !v->fail);
 }
 
-long zpy_locate(const zview *v, const char *name, size_t len)
+long zipfile_locate(const zview *v, const char *name, size_t len)
 {
     for (size_t i = v->n; i-- > 0;) {
         const zentry *e = &v->ent[i];
-        if (zname_cmp_python(e->name, e->name_len, (e->flags & ZFLAG_UTF8) != 0,
+        if (zipfile_name_cmp(e->name, e->name_len, (e->flags & ZFLAG_UTF8) != 0,
                              (const uint8_t *)name, len, 1, 1) == 0)
             return (long)i;
     }

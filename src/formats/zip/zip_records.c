@@ -20,7 +20,7 @@ static int eocd_sig_at(const uint8_t *buf, uint64_t pos)
  * at least 22 bytes after it; blocks step back by 4093 bytes and the search
  * stops after the first block that starts 65535 + 22 or more bytes before
  * EOF. So it covers the last 69584 bytes (4096 + 16 * 4093), not 64 KiB. */
-int zfind_eocd_miniz(const uint8_t *buf, uint64_t len, uint64_t *pos)
+int miniz_find_eocd(const uint8_t *buf, uint64_t len, uint64_t *pos)
 {
     const uint64_t block = 4096;
     if (len < ZLEN_EOCD)
@@ -43,7 +43,7 @@ int zfind_eocd_miniz(const uint8_t *buf, uint64_t len, uint64_t *pos)
 /* zipfile's _EndRecData: a comment-less end record in the last 22 bytes;
  * otherwise the LAST signature in the last 64 KiB + 22 bytes, which must
  * have 22 bytes after it (else "not a zip file"). */
-int zfind_eocd_python(const uint8_t *buf, uint64_t len, uint64_t *pos)
+int zipfile_find_eocd(const uint8_t *buf, uint64_t len, uint64_t *pos)
 {
     if (len < ZLEN_EOCD)
         return 0;
@@ -63,50 +63,50 @@ int zfind_eocd_python(const uint8_t *buf, uint64_t len, uint64_t *pos)
     return 0;
 }
 
-void zread_eocd(zview *v, const uint8_t *buf, uint64_t len)
+void zrecord_eocd(zview *v, const uint8_t *buf, uint64_t len)
 {
-    zcur c = zc_at(buf, len, v->eocd + 4);
-    v->disk_no = zc_u16(&c);
-    v->cd_disk = zc_u16(&c);
-    v->count_disk = zc_u16(&c);
-    v->e_count = zc_u16(&c);
-    v->e_size = zc_u32(&c);
-    v->e_off = zc_u32(&c);
-    v->comment_len = zc_u16(&c);
+    zcur c = zcur_at(buf, len, v->eocd + 4);
+    v->disk_no = zcur_u16(&c);
+    v->cd_disk = zcur_u16(&c);
+    v->count_disk = zcur_u16(&c);
+    v->e_count = zcur_u16(&c);
+    v->e_size = zcur_u32(&c);
+    v->e_off = zcur_u32(&c);
+    v->comment_len = zcur_u16(&c);
     v->count = v->e_count;
     v->cd_size = v->e_size;
     v->stated_off = v->e_off;
     v->locator_off = UINT64_MAX;
 }
 
-int zread_locator(const uint8_t *buf, uint64_t len, uint64_t eocd, zlocator *l)
+int zrecord_locator(const uint8_t *buf, uint64_t len, uint64_t eocd, zlocator *l)
 {
     if (eocd < ZLEN_LOCATOR)
         return 0;
-    zcur c = zc_at(buf, len, eocd - ZLEN_LOCATOR);
-    if (zc_u32(&c) != ZSIG_LOCATOR)
+    zcur c = zcur_at(buf, len, eocd - ZLEN_LOCATOR);
+    if (zcur_u32(&c) != ZSIG_LOCATOR)
         return 0;
-    l->disk = zc_u32(&c);
-    l->off = zc_u64(&c);
-    l->disks = zc_u32(&c);
+    l->disk = zcur_u32(&c);
+    l->off = zcur_u64(&c);
+    l->disks = zcur_u32(&c);
     return 1;
 }
 
-int zread_eocd64(zview *v, const uint8_t *buf, uint64_t len, uint64_t off, uint64_t *rec_size)
+int zrecord_eocd64(zview *v, const uint8_t *buf, uint64_t len, uint64_t off, uint64_t *rec_size)
 {
-    zcur r = zc_at(buf, len, off);
-    if (zc_u32(&r) != ZSIG_EOCD64)
+    zcur r = zcur_at(buf, len, off);
+    if (zcur_u32(&r) != ZSIG_EOCD64)
         return 0;
     v->zip64 = 1;
     v->z64 = off;
-    *rec_size = zc_u64(&r);
-    (void)zc_u32(&r); /* versions */
-    v->disk_no = zc_u32(&r);
-    v->cd_disk = zc_u32(&r);
-    v->count_disk = zc_u64(&r);
-    v->count = zc_u64(&r);
-    v->cd_size = zc_u64(&r);
-    v->stated_off = zc_u64(&r);
+    *rec_size = zcur_u64(&r);
+    (void)zcur_u32(&r); /* versions */
+    v->disk_no = zcur_u32(&r);
+    v->cd_disk = zcur_u32(&r);
+    v->count_disk = zcur_u64(&r);
+    v->count = zcur_u64(&r);
+    v->cd_size = zcur_u64(&r);
+    v->stated_off = zcur_u64(&r);
     return 1;
 }
 
@@ -117,15 +117,15 @@ static const uint8_t *take_clipped(zcur *c, uint16_t *n, int clip)
 {
     if (clip && c->ok && c->end - c->pos < *n)
         *n = (uint16_t)(c->end - c->pos);
-    return zc_take(c, *n);
+    return zcur_take(c, *n);
 }
 
-int zparse_central(zcur *c, zcentral *z, int clip)
+int zrecord_central(zcur *c, zcentral *z, int clip)
 {
     memset(z, 0, sizeof(*z));
     zentry *e = &z->e;
     e->cd_pos = c->pos;
-    const uint8_t *h = zc_take(c, ZLEN_CENTRAL); /* the fixed part, checked once */
+    const uint8_t *h = zcur_take(c, ZLEN_CENTRAL); /* the fixed part, checked once */
     if (!h || load_le32(h) != ZSIG_CENTRAL)
         return 0;
     z->needed = load_le16(h + 6);
@@ -143,13 +143,13 @@ int zparse_central(zcur *c, zcentral *z, int clip)
     e->local = load_le32(h + 42);
     e->name = take_clipped(c, &e->name_len, clip);
     if (e->name)
-        zentry_name_props(e);
+        zname_props(e);
     z->extra = take_clipped(c, &z->extra_len, clip);
     (void)take_clipped(c, &z->comment_len, clip);
     return c->ok;
 }
 
-void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e)
+void zrecord_local(const uint8_t *buf, uint64_t len, zentry *e)
 {
     e->has_local = e->desc_len = e->desc_match = 0;
     if (e->local == UINT64_MAX || !range_fits(e->local, ZLEN_LOCAL, len))
@@ -163,13 +163,13 @@ void zlocal_read(const uint8_t *buf, uint64_t len, zentry *e)
      * when the name or extra run past the end of the file. */
     e->data = e->local + ZLEN_LOCAL + e->l_name_len + (uint64_t)load_le16(h + 28);
     zdesc d;
-    e->desc_len = (uint8_t)zdescriptor(buf, len, e, &d); /* at most 24 */
+    e->desc_len = (uint8_t)zrecord_descriptor(buf, len, e, &d); /* at most 24 */
     e->desc_match = e->desc_len && d.crc == e->crc && d.comp == e->comp && d.uncomp == e->uncomp;
 }
 
 _Static_assert(sizeof(void *) != 8 || sizeof(zentry) == 64, "a zentry is one cache line");
 
-zlocal zlocal_fields(const uint8_t *buf, const zentry *e)
+zlocal zrecord_local_fields(const uint8_t *buf, const zentry *e)
 {
     const uint8_t *h = buf + e->local; /* has_local: 30 bytes fit */
     zlocal l = {h + ZLEN_LOCAL,    load_le16(h + 6),  load_le16(h + 8),
@@ -218,12 +218,12 @@ void zview_free(zview *v)
 /* Reads a descriptor with 32- or 64-bit sizes at `at`; its length or 0. */
 static uint64_t descriptor_at(const uint8_t *buf, uint64_t len, uint64_t at, int wide, zdesc *d)
 {
-    zcur c = zc_at(buf, len, at);
+    zcur c = zcur_at(buf, len, at);
     if (range_fits(at, 4, len) && load_le32(buf + at) == ZSIG_DESCRIPTOR)
-        (void)zc_u32(&c);
-    d->crc = zc_u32(&c);
-    d->comp = wide ? zc_u64(&c) : zc_u32(&c);
-    d->uncomp = wide ? zc_u64(&c) : zc_u32(&c);
+        (void)zcur_u32(&c);
+    d->crc = zcur_u32(&c);
+    d->comp = wide ? zcur_u64(&c) : zcur_u32(&c);
+    d->uncomp = wide ? zcur_u64(&c) : zcur_u32(&c);
     return c.ok ? c.pos - at : 0;
 }
 
@@ -235,7 +235,7 @@ static int descriptor_matches(const zentry *e, const zdesc *d)
 /* Writers pick 64-bit sizes for large members AND for members past 4 GiB
  * (miniz), so take whichever width agrees with the central directory; when
  * neither does, 64-bit for zip64-sized entries. */
-uint64_t zdescriptor(const uint8_t *buf, uint64_t len, const zentry *e, zdesc *out)
+uint64_t zrecord_descriptor(const uint8_t *buf, uint64_t len, const zentry *e, zdesc *out)
 {
     uint64_t at;
     zdesc d32 = {0, 0, 0}, d64 = {0, 0, 0};
@@ -321,7 +321,7 @@ static int ascii_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn, i
     return 1;
 }
 
-int zname_cmp_python(const uint8_t *a, size_t an, int a_utf8, const uint8_t *b, size_t bn,
+int zipfile_name_cmp(const uint8_t *a, size_t an, int a_utf8, const uint8_t *b, size_t bn,
                      int b_utf8, int cut_nul)
 {
     int cmp;
@@ -345,7 +345,7 @@ static uint8_t ascii_lower(uint8_t c)
     return c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
 }
 
-int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+int miniz_name_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
     size_t n = an < bn ? an : bn, i = 0;
     for (; n - i >= 8 && memcmp(a + i, b + i, 8) == 0; i += 8)
@@ -360,7 +360,7 @@ int zname_cmp_miniz(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 
 /* One pass, 8 bytes at a time (SWAR as in zip_sort.c's lower8): checks ask
  * for these of every name, several times. */
-void zentry_name_props(zentry *e)
+void zname_props(zentry *e)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
     uint64_t nul = 0, hi = 0, caps = 0;

@@ -128,7 +128,7 @@ static void sort_segment(const zview *v, int lower, zkey *a, zkey *tmp, uint8_t 
     }
 }
 
-int zsort_names(const zview *v, int lower, uint32_t *perm, uint8_t *same)
+int zname_sort(const zview *v, int lower, uint32_t *perm, uint8_t *same)
 {
     size_t n = v->n;
     zkey *a = calloc(n ? n : 1, sizeof(*a));
@@ -187,7 +187,7 @@ static int torch_order_serves(const zarchive *za)
     return 1;
 }
 
-int zpy_sort(const zarchive *za, const zentry **ord, uint8_t *same)
+int zipfile_sort(const zarchive *za, const zentry **ord, uint8_t *same)
 {
     const zview *v = &za->py;
     for (size_t i = 0; i < v->n; i++)
@@ -200,7 +200,7 @@ int zpy_sort(const zarchive *za, const zentry **ord, uint8_t *same)
         return 1;
     }
     uint32_t *perm = calloc(v->n ? v->n : 1, sizeof(*perm));
-    if (!perm || !zsort_names(v, 0, perm, same)) {
+    if (!perm || !zname_sort(v, 0, perm, same)) {
         free(perm);
         return 0;
     }

@@ -288,12 +288,12 @@ static int one_block(tstate *s, uint32_t *final)
     return huffman(s);
 }
 
-int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t *n,
-           size_t *unwritten_at)
+int miniz_inflate(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t *n,
+                  size_t *unwritten_at)
 {
     tstate *s = calloc(1, sizeof(*s));
     if (!s)
-        return ZTINFL_FAILED;
+        return MINIZ_INFLATE_FAILED;
     s->in = src;
     s->nbits = len > UINT64_MAX / 8 ? UINT64_MAX : len * 8;
     s->stop = stop;
@@ -306,5 +306,5 @@ int ztinfl(const uint8_t *src, uint64_t len, size_t stop, uint8_t **out, size_t 
     *n = s->n;
     *unwritten_at = s->unwritten_at;
     free(s);
-    return r == T_OK ? ZTINFL_DONE : r == T_FULL ? ZTINFL_CUT : ZTINFL_FAILED;
+    return r == T_OK ? MINIZ_INFLATE_DONE : r == T_FULL ? MINIZ_INFLATE_CUT : MINIZ_INFLATE_FAILED;
 }

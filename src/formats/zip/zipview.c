@@ -16,7 +16,7 @@
 int zip_has_eocd(const uint8_t *buf, size_t len)
 {
     uint64_t pos;
-    return zfind_eocd_miniz(buf, len, &pos) || zfind_eocd_python(buf, len, &pos) > 0;
+    return miniz_find_eocd(buf, len, &pos) || zipfile_find_eocd(buf, len, &pos) > 0;
 }
 
 /* ---- the views ----------------------------------------------------------- */
@@ -58,7 +58,7 @@ static void add_other_views(zarchive *za, uint64_t max_members)
     uint64_t lo = len > 69584 ? len - 69584 : 0;
     unsigned tries = 0;
     for (uint64_t p = len - ZLEN_EOCD + 1;
-         p-- > lo && za->nother < ZMAX_OTHER && tries < ZMAX_EOCD_TRIES;) {
+         p-- > lo && za->nother < ZARCHIVE_MAX_OTHER && tries < ZMAX_EOCD_TRIES;) {
         if (load_le32(za->buf + p) != ZSIG_EOCD)
             continue;
         tries++;
@@ -66,7 +66,7 @@ static void add_other_views(zarchive *za, uint64_t max_members)
             inside_member(&za->torch, p) || inside_member(&za->py, p))
             continue;
         zview *o = &za->other[za->nother];
-        zview_python(o, za->buf, len, max_members, p);
+        zipfile_view(o, za->buf, len, max_members, p);
         if (o->n == 0 && p + ZLEN_EOCD + load_le16(za->buf + p + 20) != len) {
             zview_free(o);
             continue;
@@ -76,7 +76,8 @@ static void add_other_views(zarchive *za, uint64_t max_members)
     }
 }
 
-static void za_open(zarchive *za, scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len)
+static void zarchive_open(zarchive *za, scan_ctx *ctx, const char *member, const uint8_t *buf,
+                          size_t len)
 {
     memset(za, 0, sizeof(*za));
     za->ctx = ctx;
@@ -84,15 +85,15 @@ static void za_open(zarchive *za, scan_ctx *ctx, const char *member, const uint8
     za->buf = buf;
     za->len = len;
     uint64_t max_members = ctx_limit(ctx, CKPT_LIMIT_MEMBERS);
-    zview_miniz(&za->torch, buf, len, max_members);
-    zview_python_beside(&za->py, &za->torch, buf, len, max_members);
+    miniz_view(&za->torch, buf, len, max_members);
+    zipfile_view_beside(&za->py, &za->torch, buf, len, max_members);
     za->torch_shared = calloc(za->torch.n ? za->torch.n : 1, 1);
     if (za->torch_shared)
-        za->torch_order = zmz_sort_shared(&za->torch, za->torch_shared);
+        za->torch_order = miniz_sort_shared(&za->torch, za->torch_shared);
     add_other_views(za, max_members);
 }
 
-static void za_close(zarchive *za)
+static void zarchive_close(zarchive *za)
 {
     zview_free(&za->torch);
     zview_free(&za->py);
@@ -102,7 +103,7 @@ static void za_close(zarchive *za)
     free(za->torch_shared);
 }
 
-static int za_readable(const zarchive *za)
+static int zarchive_readable(const zarchive *za)
 {
     int any = view_counts(za, &za->torch) || view_counts(za, &za->py);
     for (size_t i = 0; i < za->nother; i++)
@@ -143,7 +144,7 @@ static int item_key_cmp(const void *a, const void *b)
  * name zipfile sees after its NUL cut) and TorchScript's .debug_pkl. */
 static int pickle_record(const zentry *e)
 {
-    size_t cut = zentry_cut(e);
+    size_t cut = zname_entry_cut(e);
     return zname_ends_with(e->name, e->name_len, ".pkl") || zname_ends_with(e->name, cut, ".pkl") ||
            zname_ends_with(e->name, cut, ".debug_pkl");
 }
@@ -152,7 +153,7 @@ static int pickle_record(const zentry *e)
  * torch items again (same central headers, same readings): left out. */
 static zitem *gather(zarchive *za, size_t *count, size_t *views_gathered)
 {
-    const zview *views[2 + ZMAX_OTHER] = {&za->torch, &za->py};
+    const zview *views[2 + ZARCHIVE_MAX_OTHER] = {&za->torch, &za->py};
     size_t nv = za->py.shared ? 1 : 2, total = 0, n = 0;
     for (size_t i = 0; i < za->nother; i++)
         views[nv++] = &za->other[i];
@@ -260,10 +261,10 @@ static void report_limit(zarchive *za, const char *shown, const zbytes *b)
 {
     char used[96];
     decompress_used_note(used, sizeof(used), b->hit, b->hit_used);
-    zfinding(za, CKPT_F_LIMIT, shown, 0,
-             "%s: %s (limit %llu%s); only its first %zu decompressed bytes were scanned",
-             ckpt_limit_name(b->hit), ckpt_limit_reason(b->hit), (unsigned long long)b->hit_value,
-             used, b->n);
+    zarchive_finding(za, CKPT_F_LIMIT, shown, 0,
+                     "%s: %s (limit %llu%s); only its first %zu decompressed bytes were scanned",
+                     ckpt_limit_name(b->hit), ckpt_limit_reason(b->hit),
+                     (unsigned long long)b->hit_value, used, b->n);
 }
 
 /* Flags or methods no loader reads: said, then the raw bytes are scanned
@@ -275,10 +276,11 @@ static int report_unreadable(zarchive *za, const zentry *e, const char *shown)
                       : e->flags & ZFLAG_PATCHED ? "a patch entry (flag bit 5)"
                                                  : NULL;
     if (why)
-        zfinding(za, CKPT_F_UNSCANNED_MEMBER, shown, e->local,
-                 "%s: torch.load and zipfile refuse to read it, so its content cannot be checked "
-                 "as a loader would see it; its raw bytes were scanned as they are",
-                 why);
+        zarchive_finding(
+            za, CKPT_F_UNSCANNED_MEMBER, shown, e->local,
+            "%s: torch.load and zipfile refuse to read it, so its content cannot be checked "
+            "as a loader would see it; its raw bytes were scanned as they are",
+            why);
     return why != NULL;
 }
 
@@ -286,30 +288,33 @@ static void check_content(zarchive *za, const zentry *e, const char *shown, cons
                           int flagged)
 {
     if (b->corrupt && !flagged)
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
-                 "the member's data is cut short or its compressed stream is broken");
+        zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
+                         "the member's data is cut short or its compressed stream is broken");
     if (b->tinfl_only)
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
-                 "its deflate stream breaks rules zlib enforces (zipfile refuses it) but torch's "
-                 "miniz decodes %s of it: what miniz makes of it was scanned%s",
-                 b->corrupt ? "part" : "all",
-                 b->tinfl_unwritten ? "; it copies bytes miniz never wrote (torch's buffer "
-                                      "holds whatever was there; read here as zeros)"
-                                    : "");
+        zarchive_finding(
+            za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
+            "its deflate stream breaks rules zlib enforces (zipfile refuses it) but torch's "
+            "miniz decodes %s of it: what miniz makes of it was scanned%s",
+            b->corrupt ? "part" : "all",
+            b->tinfl_unwritten ? "; it copies bytes miniz never wrote (torch's buffer "
+                                 "holds whatever was there; read here as zeros)"
+                               : "");
     if (!b->complete)
         return;
     if (b->n != e->uncomp)
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
-                 "it decompresses to %zu bytes but declares %llu: torch.load refuses it, zipfile "
-                 "stops at the declared size",
-                 b->n, (unsigned long long)e->uncomp);
+        zarchive_finding(
+            za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
+            "it decompresses to %zu bytes but declares %llu: torch.load refuses it, zipfile "
+            "stops at the declared size",
+            b->n, (unsigned long long)e->uncomp);
     size_t n = b->n < e->uncomp ? b->n : (size_t)e->uncomp;
     uLong crc = crc32_z(0, b->p, n);
     if (crc != e->crc && !flagged)
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->local,
-                 "CRC-32 mismatch (stated %08lx, computed %08lx): torch.load never checks it, "
-                 "zipfile refuses the member at its end",
-                 (unsigned long)e->crc, (unsigned long)crc);
+        zarchive_finding(
+            za, CKPT_F_ARCHIVE_ANOMALY, shown, e->local,
+            "CRC-32 mismatch (stated %08lx, computed %08lx): torch.load never checks it, "
+            "zipfile refuses the member at its end",
+            (unsigned long)e->crc, (unsigned long)crc);
 }
 
 /* torch.load unpickles data.pkl from a buffer of the member's declared size
@@ -333,14 +338,15 @@ static void check_undetermined(zarchive *za, const zentry *te, const char *shown
     int ran_out = 0;
     if (pickle_skim_stop_ex(b->p, at, 0, &ran_out) != SIZE_MAX || !ran_out)
         return;
-    zfinding(za, CKPT_F_UNDETERMINED, shown, te->data,
-             "torch.load unpickles this member from a buffer of its declared %llu bytes, which "
-             "miniz fills only up to offset %zu (%s); the pickle reaches that offset before any "
-             "STOP, so torch would run opcodes from uninitialised memory an attacker may groom",
-             (unsigned long long)te->uncomp, at,
-             at == b->unwritten_at && b->tinfl_unwritten
-                 ? "a distance-0 copy leaves bytes there unwritten"
-                 : "the deflate stream fails there and no error is set");
+    zarchive_finding(
+        za, CKPT_F_UNDETERMINED, shown, te->data,
+        "torch.load unpickles this member from a buffer of its declared %llu bytes, which "
+        "miniz fills only up to offset %zu (%s); the pickle reaches that offset before any "
+        "STOP, so torch would run opcodes from uninitialised memory an attacker may groom",
+        (unsigned long long)te->uncomp, at,
+        at == b->unwritten_at && b->tinfl_unwritten
+            ? "a distance-0 copy leaves bytes there unwritten"
+            : "the deflate stream fails there and no error is set");
 }
 
 /* A compressed member that is not a pickle record: its first 64 KiB tell
@@ -348,30 +354,31 @@ static void check_undetermined(zarchive *za, const zentry *te, const char *shown
  * arrays are not). */
 static void read_sniffed(zarchive *za, const zentry *e, zbytes *b)
 {
-    zextract(za->ctx, za->buf, za->len, e, ZSNIFF_BYTES, b);
-    if (b->complete || b->unsupported || !zsniff_worth(za->ctx, b->p, b->n))
+    zbytes_extract(za->ctx, za->buf, za->len, e, ZSNIFF_BYTES, b);
+    if (b->complete || b->unsupported || !zbytes_worth_inflating(za->ctx, b->p, b->n))
         return;
     zbytes_free(b);
-    zextract(za->ctx, za->buf, za->len, e, UINT64_MAX, b);
+    zbytes_extract(za->ctx, za->buf, za->len, e, UINT64_MAX, b);
 }
 
 static void scan_item(zarchive *za, const zitem *it, const zentry *torch_main)
 {
     const zentry *e = it->e;
-    const char *shown = zshown_name(za, e);
-    if (zmz_is_dir(e) && e->comp == 0 && e->uncomp == 0)
+    const char *shown = zarchive_shown_name(za, e);
+    if (miniz_is_dir(e) && e->comp == 0 && e->uncomp == 0)
         return;
     int flagged = report_unreadable(za, e, shown);
     zbytes b;
     if (it->forced || e->method == ZMETHOD_STORED)
-        zextract(za->ctx, za->buf, za->len, e, UINT64_MAX, &b);
+        zbytes_extract(za->ctx, za->buf, za->len, e, UINT64_MAX, &b);
     else
         read_sniffed(za, e, &b);
     if (b.unsupported) {
-        zfinding(za, CKPT_F_UNSCANNED_MEMBER, shown, e->local,
-                 "compression method %u: neither torch.load nor zipfile reads it, and ckptscan "
-                 "cannot decompress it: its content is unscanned",
-                 e->method);
+        zarchive_finding(
+            za, CKPT_F_UNSCANNED_MEMBER, shown, e->local,
+            "compression method %u: neither torch.load nor zipfile reads it, and ckptscan "
+            "cannot decompress it: its content is unscanned",
+            e->method);
         return;
     }
     if (b.hit != CKPT_LIMIT_COUNT_)
@@ -383,8 +390,8 @@ static void scan_item(zarchive *za, const zitem *it, const zentry *torch_main)
     if (it->forced && !flagged)
         check_undetermined(za, torch_main, shown, &b);
     else if (b.corrupt)
-        zfinding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
-                 "its data runs past the end of the file");
+        zarchive_finding(za, CKPT_F_ARCHIVE_ANOMALY, shown, e->data,
+                         "its data runs past the end of the file");
     /* A pickle record that is really a container (a joblib .pkl compressed
      * with zlib, a zip named .pkl): scan_member takes every reading of it,
      * the pickle one included when it does anything. */
@@ -404,24 +411,26 @@ static void scan_items(zarchive *za)
     size_t n = 0, views = 0;
     zitem *it = gather(za, &n, &views);
     if (!it || !dedup(it, n, views) || !share_streams(it, n)) {
-        zfinding(za, CKPT_F_UNSCANNED_MEMBER, NULL, 0,
-                 "out of memory while listing the archive's members: they were not scanned");
+        zarchive_finding(
+            za, CKPT_F_UNSCANNED_MEMBER, NULL, 0,
+            "out of memory while listing the archive's members: they were not scanned");
         free(it);
         return;
     }
-    long main = *za->member ? -1 : ztorch_data_pkl(za);
+    long main = *za->member ? -1 : torch_data_pkl(za);
     for (size_t i = 0; i < n; i++) {
         if (it[i].first_cd)
-            zcheck_entry(za, it[i].e);
+            zarchive_check_entry(za, it[i].e);
         if (it[i].dup)
             continue;
         if (it[i].prefix_of) {
             const zentry *e = it[i].e;
-            zfinding(za, CKPT_F_ARCHIVE_ANOMALY, zshown_name(za, e), e->local,
-                     "its compressed data (%llu bytes) starts where that of '%s' (%llu bytes) "
-                     "does: it reads a prefix of that member, scanned once under that name",
-                     (unsigned long long)e->comp, zshown_name(za, it[i].prefix_of->e),
-                     (unsigned long long)it[i].prefix_of->e->comp);
+            zarchive_finding(
+                za, CKPT_F_ARCHIVE_ANOMALY, zarchive_shown_name(za, e), e->local,
+                "its compressed data (%llu bytes) starts where that of '%s' (%llu bytes) "
+                "does: it reads a prefix of that member, scanned once under that name",
+                (unsigned long long)e->comp, zarchive_shown_name(za, it[i].prefix_of->e),
+                (unsigned long long)it[i].prefix_of->e->comp);
             continue;
         }
         int is_main = main >= 0 && it[i].e->data == za->torch.ent[main].data &&
@@ -434,9 +443,9 @@ static void scan_items(zarchive *za)
     /* Missing local headers, as the loader that accepts the archive sees them
      * (a rejected view's misses are explained by its rejection). */
     if (za->py.readable && !za->py.fail)
-        zcheck_headless(za, &za->py);
+        zarchive_check_headless(za, &za->py);
     else if (za->torch.readable && !za->torch.fail)
-        zcheck_headless(za, &za->torch);
+        zarchive_check_headless(za, &za->torch);
 }
 
 /* ---- verdict on the format ---------------------------------------------- */
@@ -445,15 +454,15 @@ static int any_name(const zview *v, const char *suffix)
 {
     for (size_t i = 0; i < v->n; i++) {
         const zentry *e = &v->ent[i];
-        if (zname_ends_with(e->name, zentry_cut(e), suffix))
+        if (zname_ends_with(e->name, zname_entry_cut(e), suffix))
             return 1;
     }
     return 0;
 }
 
-static ckpt_format za_format(zarchive *za)
+static ckpt_format zarchive_format(zarchive *za)
 {
-    if (!ztorch_rejects(za))
+    if (!torch_rejects_archive(za))
         return CKPT_FORMAT_TORCH_ZIP;
     if (za->py.readable && any_name(&za->py, ".npy") && !any_name(&za->py, "data.pkl") &&
         !any_name(&za->torch, "data.pkl"))
@@ -466,29 +475,29 @@ static void report_members_limit(zarchive *za)
     int limited = za->torch.limited || za->py.limited;
     int nomem = za->torch.nomem || za->py.nomem;
     if (limited)
-        zfinding(za, CKPT_F_LIMIT, NULL, 0,
-                 "max-members: %s (limit %llu); the rest were not scanned",
-                 ckpt_limit_reason(CKPT_LIMIT_MEMBERS),
-                 (unsigned long long)ctx_limit(za->ctx, CKPT_LIMIT_MEMBERS));
+        zarchive_finding(za, CKPT_F_LIMIT, NULL, 0,
+                         "max-members: %s (limit %llu); the rest were not scanned",
+                         ckpt_limit_reason(CKPT_LIMIT_MEMBERS),
+                         (unsigned long long)ctx_limit(za->ctx, CKPT_LIMIT_MEMBERS));
     if (nomem)
-        zfinding(za, CKPT_F_UNSCANNED_MEMBER, NULL, 0,
-                 "out of memory while listing the archive: some members were not scanned");
+        zarchive_finding(za, CKPT_F_UNSCANNED_MEMBER, NULL, 0,
+                         "out of memory while listing the archive: some members were not scanned");
 }
 
 int read_zip(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len, ckpt_format *format)
 {
     zarchive za;
-    za_open(&za, ctx, member, buf, len);
-    if (!za_readable(&za)) {
-        za_close(&za);
+    zarchive_open(&za, ctx, member, buf, len);
+    if (!zarchive_readable(&za)) {
+        zarchive_close(&za);
         return 0;
     }
-    zcheck_archive(&za);
+    zarchive_check(&za);
     report_members_limit(&za);
     scan_items(&za);
-    zcheck_notes_summary(&za);
-    *format = za_format(&za);
-    zinspect_members(&za, *format);
-    za_close(&za);
+    zarchive_notes_summary(&za);
+    *format = zarchive_format(&za);
+    zarchive_inspect_members(&za, *format);
+    zarchive_close(&za);
     return 1;
 }
