@@ -13,10 +13,12 @@ load (plus a few C modules named below; never a module whose import does
 something visible), and:
   1. starts from C_SINKS below (C callables, each with its capability and
      why), from every exact deny entry written by hand in policy_tables.c
-     (not policy_gadgets.inc's: its over-approximations, such as
-     collections.namedtuple for its eval of a generated class, are not
-     copied under other names) and from EXTRA_SEEDS (the callables of
-     modules denied whole that run code or change files);
+     and from EXTRA_SEEDS (the callables of modules denied whole that run
+     code or change files); policy_gadgets.inc's entries are copied only to
+     a package's re-exports of them (a name in a module above the one that
+     defines the callable: numpy.DataSource, unittest.main), since its
+     over-approximations (collections.namedtuple, for its eval of a
+     generated class) should not spread to every module importing them;
   2. resolves each to its object, and finds every other name of that object:
      an attribute of a loaded module, or an attribute of a class or object
      such a module holds (module.Class.method), by identity;
@@ -76,7 +78,12 @@ C_SINKS = {
     "faulthandler.dump_traceback_later": ("FILEW", "writes to any file descriptor, later"),
     "faulthandler.register": ("FILEW", "writes to any file descriptor on a signal"),
     "faulthandler.enable": ("FILEW", "writes to any file descriptor on a crash"),
+    # an operator by its name: a call-through to any of them (aten::from_file)
+    "torch._C._jit_get_operation": ("TRAMP", "returns any operator by name"),
+    "torch._C._get_operation_overload": ("TRAMP", "returns any operator overload by name"),
     # a callable planted to be called later (global state)
+    "torch._C._set_torch_function_mode": ("DEFER", "installs an object torch calls on every "
+                                          "operation"),
     "numpy.core._multiarray_umath.set_string_function": ("DEFER", "installs a callable numpy "
                                                          "calls for every repr"),
     "numpy.core._multiarray_umath.set_typeDict": ("DEFER", "replaces numpy's type table"),
@@ -126,9 +133,9 @@ RANK = {"EXEC": 0, "CMD": 1, "NATIVE": 2, "NEST": 3, "TRAMP": 4, "FILEW": 5, "NE
         "FILEIO": 7, "DEFER": 8, "SABOT": 9}
 ROOTS = ("torch", "numpy", "joblib")
 # capabilities of policy_tables.c's entries whose other names are written:
-# what runs code or changes files (file reads and the network only from
+# what runs code, changes files or reaches the network (file reads only from
 # C_SINKS and EXTRA_SEEDS)
-PROPAGATE = {"EXEC", "CMD", "NATIVE", "NEST", "TRAMP", "FILEW"}
+PROPAGATE = {"EXEC", "CMD", "NATIVE", "NEST", "TRAMP", "FILEW", "NET"}
 
 
 def load_list(pattern, text):
@@ -180,6 +187,15 @@ def resolve(dotted):
             return None
         return obj
     return None
+
+
+def module_of(dotted):
+    """The longest prefix of dotted that is a loaded module."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        if ".".join(parts[:i]) in sys.modules:
+            return ".".join(parts[:i])
+    return parts[0]
 
 
 def key(obj):
@@ -240,17 +256,33 @@ def main():
                     continue
                 for k, m in callables_of(v):
                     kk = key(m)
-                    names.setdefault(kk, []).append("%s.%s.%s" % (mname, a, k))
+                    names.setdefault(kk, []).append((mname, "%s.%s.%s" % (mname, a, k)))
                     objs[kk] = m
                 continue
             kk = key(v)
-            names.setdefault(kk, []).append("%s.%s" % (mname, a))
+            names.setdefault(kk, []).append((mname, "%s.%s" % (mname, a)))
             objs[kk] = v
             if isinstance(v, type):
                 for k, m in callables_of(v):
                     kk = key(m)
-                    names.setdefault(kk, []).append("%s.%s.%s" % (mname, a, k))
+                    names.setdefault(kk, []).append((mname, "%s.%s.%s" % (mname, a, k)))
                     objs[kk] = m
+    # policy_gadgets.inc's entries: copied only to a package's re-export of
+    # them (numpy.DataSource is numpy.lib._datasource.DataSource; unittest.main
+    # is unittest.main.TestProgram), not to every module that imports them:
+    # its over-approximations (collections.namedtuple, for its eval of a
+    # generated class) should not spread
+    exported = {}  # key -> (category, module that defines it)
+    for name, macro in deny.items():
+        if name in hand or name.endswith(".*"):
+            continue
+        obj = resolve(name)
+        if obj is None or isinstance(obj, types.ModuleType) or not callable(obj):
+            continue
+        kk = key(obj)
+        objs[kk] = obj
+        if kk not in exported or RANK[macro] < RANK[exported[kk][0]]:
+            exported[kk] = (macro, module_of(name))
     seeds = {}  # key -> category
     for name, macro in (list(hand.items()) + list(EXTRA_SEEDS.items()) +
                         [(n, c) for n, (c, _) in C_SINKS.items()]):
@@ -278,8 +310,13 @@ def main():
     for name, (macro, _) in C_SINKS.items():
         rows[name] = macro
     for kk, macro in seeds.items():
-        for name in names.get(kk, []):
+        for _, name in names.get(kk, []):
             if name not in rows or RANK[macro] < RANK[rows[name]]:
+                rows[name] = macro
+    for kk, (macro, home) in exported.items():
+        for mname, name in names.get(kk, []):
+            if home.startswith(mname + ".") and (name not in rows or
+                                                 RANK[macro] < RANK[rows[name]]):
                 rows[name] = macro
     out = []
     for name in sorted(rows):

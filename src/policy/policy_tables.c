@@ -569,6 +569,8 @@ static const policy_entry deny[] = {
     NATIVE("_testinternalcapi.*"),
     NATIVE("torch.ops.*"),
     NATIVE("torch.ops.load_library"),
+    NATIVE("torch._ops.ops.*"),             /* torch.ops itself */
+    NATIVE("numpy.core._internal._ctypes"), /* ctypes pointers from an integer address */
     NATIVE("torch.classes.*"),
     NATIVE("torch.utils.cpp_extension.*"),
 
@@ -604,6 +606,11 @@ static const policy_entry deny[] = {
     TRAMP("zipimport.*"),
     TRAMP("types.MethodType"),
     TRAMP("unittest.mock.*"),
+    /* joblib's nested unpickling and array reads, called directly */
+    NEST("joblib.numpy_pickle._unpickle"),
+    NEST("joblib.numpy_pickle.NumpyArrayWrapper.read"),
+    NEST("joblib.numpy_pickle.NumpyArrayWrapper.read_array"),
+    FILEIO("joblib.numpy_pickle_compat.read_zfile"),
     /* a test program: imports the modules its arguments (or argv) name and
      * discovers test files in the working directory */
     TRAMP("unittest.main"),
@@ -866,6 +873,9 @@ static const policy_entry deny[] = {
     NET("asyncore.*"),
     NET("paramiko.*"),
     NET("numpy.lib._datasource.*"),
+    NET("numpy.lib._datasource.DataSource"), /* seeds its re-export numpy.DataSource */
+    NET("numpy.lib._datasource.DataSource.open"),
+    FILEW("torch.utils.tensorboard.*"), /* SummaryWriter creates its log files */
     NET("torch.hub.*"),
     NET("torch.distributed.*"),
 
