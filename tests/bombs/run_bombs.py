@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """Resource bombs: each input is built here, scanned by ckptscan in a child
-process, and must finish under an asserted wall time and peak RSS with an
-asserted finding (or verdict). Standard library only (benign_joblib_512m
+process, and must finish under an asserted time and peak RSS with an
+asserted finding (or verdict). The time bounded is the child's CPU time
+(user + system: the work it did, which a machine shared with other jobs
+does not inflate as it does the wall time); the wall time is printed too. Standard library only (benign_joblib_512m
 uses numpy and joblib when present, to dump models); nothing is unpickled.
 
 Usage: run_bombs.py --ckptscan PATH [--only NAME]
@@ -368,9 +370,10 @@ BOMBS = {
     # a compressed pickle stream is read as it is walked (src/base/lazy.c): the
     # 1 GiB constant is decoded and thrown away, never held, and the stream
     # is what pickle.load reads: a bytes object, nothing imported
-    "joblib_zlib_1g": (joblib_zlib_bomb, 10, 128, "verdict:safe"),
-    "joblib_gzip_1g": (joblib_gzip_bomb, 10, 128, "verdict:safe"),
-    "joblib_zlib_1g_then_payload": (joblib_zlib_payload_after_1g, 10, 128, "command"),
+    # (issue 14: <= 5 s; zlib's own inflate of the GiB is ~2.7 s of it here)
+    "joblib_zlib_1g": (joblib_zlib_bomb, 5, 128, "verdict:safe"),
+    "joblib_gzip_1g": (joblib_gzip_bomb, 5, 128, "verdict:safe"),
+    "joblib_zlib_1g_then_payload": (joblib_zlib_payload_after_1g, 5, 128, "command"),
     "joblib_xz_256m": (joblib_xz_bomb, 10, 160, "limit"),
     "joblib_bz2_ratio": (joblib_bz2_ratio, 10, 128, "limit"),
 }
@@ -413,8 +416,9 @@ def measure(exe, path, extra):
     """Runs ckptscan under a tiny wrapper child so getrusage sees only it."""
     code = ("import resource,subprocess,sys,time,json;t=time.monotonic();"
             "p=subprocess.run(sys.argv[1:],capture_output=True);"
-            "r=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+            "u=resource.getrusage(resource.RUSAGE_CHILDREN);r=u.ru_maxrss;"
             "sys.stdout.write(json.dumps({'rc':p.returncode,'rss_kb':r,"
+            "'cpu':u.ru_utime+u.ru_stime,"
             "'secs':time.monotonic()-t,'out':p.stdout.decode('ascii','replace')}))")
     p = subprocess.run([sys.executable, "-c", code, exe, "--format", "json", "-j", "1"] + extra
                        + [path], capture_output=True, timeout=300)
@@ -569,9 +573,10 @@ def main():
             rss_mib = m["rss_kb"] / 1024
             if isinstance(max_s, tuple):
                 max_s = round(max_s[0] + max_s[1] * len(data) / MiB, 1)
-            ok = ok_want and m["secs"] <= max_s and rss_mib <= max_mib and m["rc"] in (0, 1, 3)
+            ok = ok_want and m["cpu"] <= max_s and rss_mib <= max_mib and m["rc"] in (0, 1, 3)
             status = "ok  " if ok else "FAIL"
-            print(f"{status} {name} ({len(data)} bytes): {m['secs']:.2f}s (<= {max_s}), {rss_mib:.0f} MiB "
+            print(f"{status} {name} ({len(data)} bytes): {m['cpu']:.2f}s CPU (<= {max_s}; "
+                  f"{m['secs']:.2f}s wall), {rss_mib:.0f} MiB "
                   f"(<= {max_mib}), verdict {rep['verdict']}, want {want}, codes {sorted(codes)}")
             passed += ok
             failed += not ok
