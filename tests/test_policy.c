@@ -285,6 +285,13 @@ static void test_default_allowlist(void **state)
     check_rule(*state, "torch", "Siz", "not on the allowlist");
 }
 
+/* A built-in pattern and its NUL fit with a byte to spare: none was cut to
+ * POLICY_ENTRY_MAX. */
+static int entry_fits(const policy_entry *e)
+{
+    return memchr(e->pattern, '\0', sizeof(e->pattern) - 1) != NULL;
+}
+
 /* No denylist entry may shadow a built-in allow entry. */
 static void test_every_builtin_allow_entry_is_allowed(void **state)
 {
@@ -300,6 +307,7 @@ static void test_every_builtin_allow_entry_is_allowed(void **state)
         assert_true(n > 0);
         for (size_t i = 0; i < n; i++) {
             char buf[POLICY_NAME_MAX + 8];
+            assert_true(entry_fits(&e[i]));
             size_t len = strlen(e[i].pattern);
             memcpy(buf, e[i].pattern, len + 1);
             if (len > 2 && strcmp(buf + len - 2, ".*") == 0)
@@ -320,6 +328,7 @@ static void test_every_deny_entry_denies(void **state)
     assert_true(n > 200);
     for (size_t i = 0; i < n; i++) {
         char buf[POLICY_NAME_MAX + 8];
+        assert_true(entry_fits(&e[i]));
         size_t len = strlen(e[i].pattern);
         memcpy(buf, e[i].pattern, len + 1);
         if (strcmp(buf + len - 2, ".*") == 0)

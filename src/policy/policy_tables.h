@@ -11,10 +11,15 @@
  * this can only ever match by prefix. */
 #define POLICY_NAME_MAX 512
 
+/* Room for a built-in pattern and its NUL, with a byte to spare (a test
+ * checks every entry has it, so none is cut). */
+#define POLICY_ENTRY_MAX 104
+
 /* One built-in entry. `pattern` is "module.qualname" (exact) or
- * "module.prefix.*" (the prefix and everything under it). */
+ * "module.prefix.*" (the prefix and everything under it); held in place, not
+ * pointed to, so the tables hold no pointer a process relocates at start. */
 typedef struct policy_entry {
-    const char *pattern;
+    char pattern[POLICY_ENTRY_MAX];
     ckpt_code code;      /* deny category; unused for allow entries */
     unsigned char depth; /* prefix allows: at most this many components
                             below the prefix (0 = any number) */
