@@ -330,6 +330,10 @@ def main():
                 kinds[n] = "c" if kinds.get(n) == "c" else call_kind(n, name)
     out.append("/* How real files call each generated entry (policy_grade.c): 'n' only\n"
                " * rebuilt by NEWOBJ, 'c' called with data (no class or function). */")
+    # names are held in char[POLICY_ENTRY_MAX] (104), with a byte to spare
+    too_long = [n for n in kinds if len(n) > 102]
+    if too_long:
+        sys.exit("gen_profiles: names longer than POLICY_ENTRY_MAX allows: %s" % too_long)
     out.append("static const policy_call_shape profile_call_shapes[] = {")
     out += ['    {"%s", \'%s\'},' % (n, kinds[n]) for n in sorted(kinds)]
     out.append("};\n")

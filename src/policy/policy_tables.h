@@ -43,7 +43,7 @@ const policy_entry *policy_table_profile(int index, size_t *count);
  * gen_profiles.py): 'n' only rebuilt by NEWOBJ, 'c' called with data; 0 for
  * a name no generated profile holds. */
 typedef struct policy_call_shape {
-    const char *name;
+    char name[POLICY_ENTRY_MAX]; /* in place, as policy_entry's pattern */
     char shape;
 } policy_call_shape;
 char policy_table_call_shape(const char *resolved);
