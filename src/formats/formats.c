@@ -4,7 +4,6 @@
  * reading is itself a finding (polyglot). */
 #include "formats.h"
 
-#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,7 +29,6 @@ static int is_seven_zip(const uint8_t *buf, size_t len)
 static void read_c_stream(scan_ctx *ctx, const char *member, const uint8_t *buf, size_t len,
                           ckpt_format *format, const lite_result *first)
 {
-    assert(!first || first->end == pickle_skim_stop(buf, len, 0));
     /* torch.load never decompresses: no lazy image (lazy.h) is its legacy format */
     if (!ctx_lazy_holds(ctx, buf) &&
         read_torch_legacy_at(ctx, member, buf, len, first ? first->end : SIZE_MAX)) {
@@ -84,15 +82,11 @@ static int names_joblib(scan_ctx *ctx, const uint8_t *buf, size_t len, const lit
 {
     if (ctx_lazy_holds(ctx, buf))
         return lazy_names_joblib(ctx, buf, len);
-    /* pickle 1 walked clean by the fast path ends where the skim would */
-    assert(!first || first->end == pickle_skim_reach(buf, len, 0));
-    size_t reach = first ? first->end : pickle_skim_reach(buf, len, 0);
-    size_t n = reach < len ? reach + 1 : len;
-    /* the fast path searched as it walked */
-    assert(!first || first->names_joblib < 0 ||
-           first->names_joblib == names_in_blocks(ctx, buf, n));
+    /* the fast path searched as it walked pickle 1 */
     if (first && first->names_joblib >= 0)
         return first->names_joblib;
+    size_t reach = first ? first->end : pickle_skim_reach(buf, len, 0);
+    size_t n = reach < len ? reach + 1 : len;
     return names_in_blocks(ctx, buf, n);
 }
 
@@ -302,7 +296,6 @@ static int reading_ran_nothing(const scan_ctx *ctx, const ckpt_report *rep, size
     if (ctx->p1_buf == buf && ctx->p1_end == first->end) { /* the fast path walked it */
         at = ctx->p1_effect;
         effect = at == SIZE_MAX ? 0 : buf[at];
-        assert(effect == pickle_first_effect(buf, len, 0, first->end, &at));
     } else {
         effect = pickle_first_effect(buf, len, 0, first->end, &at);
     }

@@ -10,7 +10,6 @@
  * magic not being a plain constant is itself an anomaly. Every other stream
  * goes to the generic pickle path, which walks every consecutive pickle
  * anyway; only the check of the raw storage region is lost there. */
-#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,10 +272,8 @@ static int looks_legacy(const uint8_t *buf, size_t len, size_t end1, int *plain_
     end1 = pickle_skim_stop_ex(buf, window, 0, &ran_out);
     if (end1 != SIZE_MAX || !ran_out || window == len)
         return protocol_follows(buf, len, end1, NULL);
-    if (!may_hold_protocol(buf, len)) {
-        assert(!protocol_follows(buf, len, skim_end(buf, len, 0), NULL));
+    if (!may_hold_protocol(buf, len))
         return 0;
-    }
     return protocol_follows(buf, len, skim_end(buf, len, 0), NULL);
 }
 
