@@ -893,6 +893,8 @@ static void test_file_write_and_vendored(void **state)
         {"joblib.numpy_pickle", "NumpyArrayWrapper.read", CKPT_F_NESTED_LOAD},
         {"joblib.numpy_pickle", "NumpyArrayWrapper", ALLOWED},
         {"torch.utils.tensorboard", "SummaryWriter", CKPT_F_FILE_WRITE},
+        {"joblib._memmapping_reducer", "_strided_from_memmap", CKPT_F_FILE_WRITE},
+        {"joblib.backports", "make_memmap", CKPT_F_FILE_WRITE},
         /* unknown and harmless: stays unknown */
         {"torch._C", "_jit_pass_lower_all_tuples", CKPT_F_UNKNOWN_IMPORT},
         {"builtins", "input", CKPT_F_UNKNOWN_IMPORT},

@@ -812,6 +812,8 @@ static const policy_entry deny[] = {
     FILEW("torch.serialization._open_buffer_writer"),
     FILEW("torch.serialization._opener"),
     FILEW("numpy.lib.format.open_memmap"),
+    FILEW("joblib.backports.make_memmap"), /* numpy.memmap of a path, 'w+' creates it */
+    FILEW("joblib._memmapping_reducer._strided_from_memmap"),
     FILEW("numpy.lib.format.write_array"),
     FILEW("numpy.lib.format.write_array_header_1_0"),
     FILEW("numpy.lib.format.write_array_header_2_0"),
