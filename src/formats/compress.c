@@ -448,7 +448,7 @@ static void scan_output(scan_ctx *ctx, const char *member, codec c, const output
     size_t look = o->n;
     if (o->lazy)
         look = lazy_ready(o->lazy, 0, o->n < LAZY_TAG ? o->n : LAZY_TAG);
-    int joblib = c == C_ZF || (look && memmem(o->p, look, tag, sizeof(tag) - 1));
+    int joblib = c == C_ZF || (look && o->p && memmem(o->p, look, tag, sizeof(tag) - 1));
     *format = joblib ? CKPT_FORMAT_JOBLIB : CKPT_FORMAT_COMPRESSED_PICKLE;
     const uint8_t *out = o->p ? o->p : (const uint8_t *)"";
     uint64_t held = o->lazy ? o->budget : o->n;
