@@ -17,33 +17,18 @@
 #include <cmocka.h>
 
 #include "ckptscan.h"
+#include "testutil.h"
 
-typedef struct capture {
-    uint8_t *p;
-    size_t n;
-} capture;
 
-static int cap_write(void *ctx, const char *p, size_t n)
-{
-    capture *c = ctx;
-    uint8_t *q = realloc(c->p, c->n + n + 1);
-    if (!q)
-        return -1;
-    memcpy(q + c->n, p, n);
-    c->p = q;
-    c->n += n;
-    return 0;
-}
-
-static ckpt_conversion *convert(const char *name, unsigned flags, capture *c)
+static ckpt_conversion *convert(const char *name, unsigned flags, membuf *c)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/convert/%s", CKPT_FIXTURES_DIR, name);
     ckpt_scanner *s = NULL;
     assert_int_equal(ckpt_scanner_new(&s), CKPT_OK);
     ckpt_conversion *conv = NULL;
-    *c = (capture){NULL, 0};
-    assert_int_equal(ckpt_convert_safetensors(s, path, flags, cap_write, c, &conv), CKPT_OK);
+    *c = (membuf){NULL, 0};
+    assert_int_equal(ckpt_convert_safetensors(s, path, flags, membuf_write, c, &conv), CKPT_OK);
     ckpt_scanner_free(s);
     return conv;
 }
@@ -52,7 +37,7 @@ static void refused(const char *name)
 {
     static const char want[] =
         "'w': anomaly: its deflated record does not inflate to the 131072 bytes it declares";
-    capture c;
+    membuf c;
     ckpt_conversion *conv = convert(name, 0, &c);
     assert_int_equal(ckpt_conversion_outcome(conv), CKPT_CONVERT_REFUSED);
     assert_string_equal(ckpt_conversion_message(conv), want);
@@ -83,7 +68,7 @@ static void test_long_record(void **state)
 static void test_consistent(void **state)
 {
     (void)state;
-    capture a, b;
+    membuf a, b;
     ckpt_conversion *x = convert("deflated.pt", 0, &a);
     ckpt_conversion *y = convert("deflated.pt", CKPT_CONVERT_CHECK_WHILE_WRITING, &b);
     assert_int_equal(ckpt_conversion_outcome(x), CKPT_CONVERT_WRITTEN);

@@ -74,7 +74,7 @@ static int same_reports(const char *path, const void *data, size_t len, int tigh
         ckpt_report_free(full);
         return 1;
     }
-    json_buf out[2] = {report_json(full), report_json(scan_with(1, tight, path, data, len))};
+    membuf out[2] = {report_json(full), report_json(scan_with(1, tight, path, data, len))};
     int same = out[0].n == out[1].n && memcmp(out[0].p, out[1].p, out[0].n) == 0;
     if (!same)
         fprintf(stderr, "%s:\nfull: %s\nfast: %s\n", path ? path : "(bytes)", out[0].p, out[1].p);

@@ -12,6 +12,7 @@
 
 #include "policy.h"
 #include "policy_internal.h"
+#include "testutil.h"
 #include "policy_tables.h"
 
 typedef struct expect {
@@ -930,23 +931,12 @@ static void test_file_write_and_vendored(void **state)
     check(p, "torch.jit._pickle", "build_intlist", CKPT_F_EXEC);
 }
 
-typedef struct dump {
-    char *p;
-    size_t n, lines;
-} dump;
-
-static int dump_write(void *ctx, const char *s, size_t n)
+static size_t lines_of(const membuf *b)
 {
-    dump *d = ctx;
-    char *q = realloc(d->p, d->n + n + 1);
-    if (!q)
-        return -1;
-    memcpy(q + d->n, s, n);
-    d->p = q;
-    d->n += n;
-    d->p[d->n] = '\0';
-    d->lines++;
-    return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        n += b->p[i] == '\n';
+    return n;
 }
 
 /* The rules a policy starts with are sorted at build time (gen_rules.c):
@@ -958,17 +948,17 @@ static void test_builtin_rules_presorted(void **state)
     size_t nd, na;
     policy_table_deny(&nd);
     policy_table_profile(0, &na);
-    dump before = {0}, after = {0};
-    assert_int_equal(policy_write_rules(p, dump_write, &before), 0);
-    assert_int_equal(before.lines, nd + na);
+    membuf before = {0}, after = {0};
+    assert_int_equal(policy_write_rules(p, membuf_write, &before), 0);
+    assert_int_equal(lines_of(&before), nd + na);
     assert_int_equal(policy_add_text(p, "", 0, NULL), 0);
-    assert_int_equal(policy_write_rules(p, dump_write, &after), 0);
+    assert_int_equal(policy_write_rules(p, membuf_write, &after), 0);
     assert_int_equal(after.n, before.n);
     assert_string_equal(after.p, before.p);
     assert_int_equal(policy_use_profile(p, "default"), 0); /* already on: adds nothing */
     free(after.p);
-    after = (dump){0};
-    assert_int_equal(policy_write_rules(p, dump_write, &after), 0);
+    after = (membuf){0};
+    assert_int_equal(policy_write_rules(p, membuf_write, &after), 0);
     assert_string_equal(after.p, before.p);
     free(before.p);
     free(after.p);

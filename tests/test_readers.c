@@ -486,7 +486,7 @@ static void campaign_reproducers(void **state)
 
 static int same_either_way(const char *path)
 {
-    json_buf a = report_json(scan_path(path, 0)), b = report_json(scan_path(path, 1));
+    membuf a = report_json(scan_path(path, 0)), b = report_json(scan_path(path, 1));
     int same = a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
     if (!same)
         fprintf(stderr, "%s:\nskipped: %s\nwalked:  %s\n", path, a.p, b.p);
@@ -540,7 +540,7 @@ static void plain_pickle_same_both_ways(void **state)
 {
     (void)state;
     ckpt_scanner *s[2];
-    json_buf o[2];
+    membuf o[2];
     for (int i = 0; i < 2; i++) {
         assert_int_equal(ckpt_scanner_new(&s[i]), CKPT_OK);
         s[i]->all_readings = i;

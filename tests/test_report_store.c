@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ckpt_report_save/load (the CLI's --cache) and ckpt_scanner_write_config:
  * a stored report comes back with the same JSON; every truncation, extra
- * byte and bad value is refused; no stored bytes give a verdict that the
+ * byte and bad value is refused; no stored membuf give a verdict that the
  * stored findings do not; the configuration text follows every setting. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,35 +15,17 @@
 
 #include "testutil.h"
 
-typedef struct bytes {
-    char *p;
-    size_t n;
-} bytes;
-
-static int append(void *ctx, const char *data, size_t len)
+static membuf json_of(const ckpt_report *r)
 {
-    bytes *b = ctx;
-    char *p = realloc(b->p, b->n + len + 1);
-    if (!p)
-        return -1;
-    memcpy(p + b->n, data, len);
-    b->p = p;
-    b->n += len;
-    p[b->n] = '\0';
-    return 0;
-}
-
-static bytes json_of(const ckpt_report *r)
-{
-    bytes b = {NULL, 0};
-    assert_int_equal(ckpt_report_write_json(r, append, &b), CKPT_OK);
+    membuf b = {NULL, 0};
+    assert_int_equal(ckpt_report_write_json(r, membuf_write, &b), CKPT_OK);
     return b;
 }
 
-static bytes saved(const ckpt_report *r)
+static membuf saved(const ckpt_report *r)
 {
-    bytes b = {NULL, 0};
-    assert_int_equal(ckpt_report_save(r, append, &b), CKPT_OK);
+    membuf b = {NULL, 0};
+    assert_int_equal(ckpt_report_save(r, membuf_write, &b), CKPT_OK);
     return b;
 }
 
@@ -86,9 +68,9 @@ static void test_round_trip(void **state)
         ckpt_scanner_set_strict(s, strict);
         for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
             ckpt_report *r = scan_input(s, i), *back = NULL;
-            bytes b = saved(r);
+            membuf b = saved(r);
             assert_int_equal(ckpt_report_load(b.p, b.n, "in", &back), CKPT_OK);
-            bytes want = json_of(r), got = json_of(back);
+            membuf want = json_of(r), got = json_of(back);
             assert_string_equal(got.p, want.p);
             assert_int_equal(ckpt_report_verdict(back), ckpt_report_verdict(r));
             ckpt_report_free(back);
@@ -112,10 +94,10 @@ static void test_dropped_findings_round_trip(void **state)
     assert_int_equal(ckpt_scanner_new(&s), CKPT_OK);
     assert_int_equal(ckpt_scanner_set_limit(s, CKPT_LIMIT_FINDINGS, 1), CKPT_OK);
     ckpt_report *r = scan_input(s, 4), *back = NULL;
-    bytes b = saved(r), want = json_of(r);
+    membuf b = saved(r), want = json_of(r);
     assert_true(strstr(want.p, "\"dropped_findings\":0") == NULL);
     assert_int_equal(ckpt_report_load(b.p, b.n, "in", &back), CKPT_OK);
-    bytes got = json_of(back);
+    membuf got = json_of(back);
     assert_string_equal(got.p, want.p);
     assert_int_equal(ckpt_report_verdict(back), CKPT_VERDICT_DANGEROUS);
     free(want.p);
@@ -133,12 +115,12 @@ static void test_truncated_and_extended_are_refused(void **state)
     assert_int_equal(ckpt_scanner_new(&s), CKPT_OK);
     for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
         ckpt_report *r = scan_input(s, i), *back = (ckpt_report *)1;
-        bytes b = saved(r);
+        membuf b = saved(r);
         for (size_t cut = 0; cut < b.n; cut++) {
             assert_int_equal(ckpt_report_load(b.p, cut, "in", &back), CKPT_ERR_ARG);
             assert_null(back);
         }
-        append(&b, "", 1);
+        membuf_write(&b, "", 1);
         assert_int_equal(ckpt_report_load(b.p, b.n, "in", &back), CKPT_ERR_ARG);
         free(b.p);
         ckpt_report_free(r);
@@ -171,7 +153,7 @@ static void test_flipped_bytes(void **state)
     assert_int_equal(ckpt_scanner_new(&s), CKPT_OK);
     for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
         ckpt_report *r = scan_input(s, i);
-        bytes b = saved(r);
+        membuf b = saved(r);
         size_t loaded = 0;
         for (size_t at = 0; at < b.n; at++) {
             for (size_t x = 0; x < sizeof(xors); x++) {
@@ -181,7 +163,7 @@ static void test_flipped_bytes(void **state)
                     loaded++;
                     ckpt_verdict v = ckpt_report_verdict(back);
                     assert_true(v != CKPT_VERDICT_SAFE || graded(back) == CKPT_VERDICT_SAFE);
-                    bytes j = json_of(back); /* every string can be written */
+                    membuf j = json_of(back); /* every string can be written */
                     free(j.p);
                     ckpt_report_free(back);
                 }
@@ -202,9 +184,9 @@ static void test_inspection_is_not_saved(void **state)
     assert_int_equal(ckpt_scanner_new(&s), CKPT_OK);
     ckpt_report *r = NULL;
     assert_int_equal(ckpt_inspect_mem(s, inputs[2].p, inputs[2].n, "in", &r), CKPT_OK);
-    bytes b = {NULL, 0};
-    assert_int_equal(ckpt_report_save(r, append, &b), CKPT_ERR_ARG);
-    assert_int_equal(ckpt_report_save(NULL, append, &b), CKPT_ERR_ARG);
+    membuf b = {NULL, 0};
+    assert_int_equal(ckpt_report_save(r, membuf_write, &b), CKPT_ERR_ARG);
+    assert_int_equal(ckpt_report_save(NULL, membuf_write, &b), CKPT_ERR_ARG);
     ckpt_report *none = NULL;
     assert_int_equal(ckpt_report_load(NULL, 0, "x", &none), CKPT_ERR_ARG);
     assert_null(none);
@@ -214,10 +196,10 @@ static void test_inspection_is_not_saved(void **state)
     ckpt_scanner_free(s);
 }
 
-static bytes config_of(const ckpt_scanner *s)
+static membuf config_of(const ckpt_scanner *s)
 {
-    bytes b = {NULL, 0};
-    assert_int_equal(ckpt_scanner_write_config(s, append, &b), CKPT_OK);
+    membuf b = {NULL, 0};
+    assert_int_equal(ckpt_scanner_write_config(s, membuf_write, &b), CKPT_OK);
     return b;
 }
 
@@ -227,7 +209,7 @@ static void test_config_follows_every_setting(void **state)
     ckpt_scanner *a, *b;
     assert_int_equal(ckpt_scanner_new(&a), CKPT_OK);
     assert_int_equal(ckpt_scanner_new(&b), CKPT_OK);
-    bytes base = config_of(a), same = config_of(b);
+    membuf base = config_of(a), same = config_of(b);
     assert_string_equal(base.p, same.p);
     assert_non_null(strstr(base.p, "rule deny os.*"));
     free(same.p);
@@ -244,7 +226,7 @@ static void test_config_follows_every_setting(void **state)
             assert_int_equal(ckpt_scanner_set_limit(c, CKPT_LIMIT_DEPTH, 5), CKPT_OK);
         else
             assert_int_equal(ckpt_scanner_add_policy(c, "allow mymod.Thing\n", 18, NULL), CKPT_OK);
-        bytes t = config_of(c);
+        membuf t = config_of(c);
         assert_string_not_equal(t.p, base.p);
         free(t.p);
         ckpt_scanner_free(c);

@@ -104,12 +104,12 @@ void dump_report(const ckpt_report *r)
     }
 }
 
-static int json_append(void *ctx, const char *bytes, size_t len)
+int membuf_write(void *ctx, const char *bytes, size_t len)
 {
-    json_buf *b = ctx;
+    membuf *b = ctx;
     char *q = realloc(b->p, b->n + len + 1);
     if (!q)
-        return 1;
+        return -1;
     memcpy(q + b->n, bytes, len);
     b->p = q;
     b->n += len;
@@ -117,10 +117,10 @@ static int json_append(void *ctx, const char *bytes, size_t len)
     return 0;
 }
 
-json_buf report_json(ckpt_report *r)
+membuf report_json(ckpt_report *r)
 {
-    json_buf b = {NULL, 0};
-    if (ckpt_report_write_json(r, json_append, &b) != CKPT_OK)
+    membuf b = {NULL, 0};
+    if (ckpt_report_write_json(r, membuf_write, &b) != CKPT_OK)
         abort();
     ckpt_report_free(r);
     return b;

@@ -23,13 +23,17 @@ int has_import(const ckpt_report *r, const char *module, const char *name, int *
 /* 1 when verdict v satisfies a ../shared/corpus/labels.tsv label (safe,
  * dangerous, flagged, not-dangerous). */
 int label_accepts(const char *label, ckpt_verdict v);
-/* A report's JSON (NUL-terminated; the caller frees p). */
-typedef struct json_buf {
+/* What a writer callback received, NUL-terminated (the caller frees p). */
+typedef struct membuf {
     char *p;
     size_t n;
-} json_buf;
+} membuf;
+/* A writer callback (ckpt_report_write_json, ckpt_report_save,
+ * ckpt_convert_safetensors, ...) appending to the membuf ctx; -1 when out
+ * of memory. */
+int membuf_write(void *ctx, const char *bytes, size_t len);
 /* Writes r as JSON and frees r; aborts when the writer fails. */
-json_buf report_json(ckpt_report *r);
+membuf report_json(ckpt_report *r);
 /* Prints the report's findings (for failing tests). */
 void dump_report(const ckpt_report *r);
 /* 1 when r has this verdict and exactly these finding codes (each at least

@@ -40,6 +40,8 @@ import sys
 import types
 import warnings
 
+from gen_gadgets import covered, load_list  # same folder
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "..", "src", "policy")
 
@@ -136,10 +138,6 @@ ROOTS = ("torch", "numpy", "joblib")
 # what runs code, changes files or reaches the network (file reads only from
 # C_SINKS and EXTRA_SEEDS)
 PROPAGATE = {"EXEC", "CMD", "NATIVE", "NEST", "TRAMP", "FILEW", "NET"}
-
-
-def load_list(pattern, text):
-    return set(re.findall(pattern, text))
 
 
 def tables():
@@ -297,14 +295,6 @@ def main():
         objs[kk] = obj
         if kk not in seeds or RANK[macro] < RANK[seeds[kk]]:
             seeds[kk] = macro
-
-    def covered(name, entries):
-        parts = name.split(".")
-        for i in range(1, len(parts) + 1):
-            p = ".".join(parts[:i])
-            if p in entries or p + ".*" in entries:
-                return True
-        return False
 
     rows = {}
     for name, (macro, _) in C_SINKS.items():

@@ -178,6 +178,16 @@ def load_list(pattern, text):
     return set(re.findall(pattern, text))
 
 
+def covered(name, entries):
+    """True when name or a module prefix of it (as `prefix.*`) is in entries."""
+    parts = name.split(".")
+    for i in range(1, len(parts) + 1):
+        p = ".".join(parts[:i])
+        if p in entries or p + ".*" in entries:
+            return True
+    return False
+
+
 def main():
     roots = []
     import importlib.util
@@ -238,14 +248,6 @@ def main():
     deny_text = tables[tables.index("static const policy_entry deny[]"):]
     deny = load_list(r'\b(?:EXEC|CMD|NATIVE|TRAMP|NEST|FILEIO|FILEW|NET|DEFER|SABOT)\("([^"]+)"\)',
                      deny_text)
-
-    def covered(name, entries):
-        parts = name.split(".")
-        for i in range(1, len(parts) + 1):
-            p = ".".join(parts[:i])
-            if p in entries or p + ".*" in entries:
-                return True
-        return False
 
     rows = []
     for full in sorted(cat):
