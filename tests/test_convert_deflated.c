@@ -19,7 +19,6 @@
 #include "ckptscan.h"
 #include "testutil.h"
 
-
 static ckpt_conversion *convert(const char *name, unsigned flags, membuf *c)
 {
     char path[4096];

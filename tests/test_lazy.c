@@ -45,7 +45,7 @@ static ckpt_report *scan_lazy(uint64_t lazy_above, uint64_t max_decompressed, co
 static int same_reports(const char *path)
 {
     membuf out[2] = {report_json(scan_lazy(0, 0, path, NULL, 0)),
-                       report_json(scan_lazy(1, 0, path, NULL, 0))};
+                     report_json(scan_lazy(1, 0, path, NULL, 0))};
     int same = out[0].n == out[1].n && memcmp(out[0].p, out[1].p, out[0].n) == 0;
     if (!same)
         fprintf(stderr, "%s:\nheld: %s\nlazy: %s\n", path, out[0].p, out[1].p);
