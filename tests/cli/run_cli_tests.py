@@ -387,6 +387,7 @@ def main():
         SCHEMA = json.load(f)
     golden_dir = os.path.join(os.path.abspath(a.golden), "golden")
     passed = failed = 0
+    results = []  # (name, problems) of the checks after the cases
     with tempfile.TemporaryDirectory() as work:
         for name, data in FILES.items():
             with open(os.path.join(work, name), "wb") as f:
@@ -406,30 +407,16 @@ def main():
             else:
                 passed += 1
                 print(f"ok   {case.name}")
-        problems = digests_exact(exe, work)
-        if problems:
-            failed += 1
-            print("FAIL digests exact: " + "; ".join(problems))
-        else:
-            passed += 1
-            print("ok   digests exact")
-    problems = docs_in_sync(exe, os.path.dirname(os.path.dirname(os.path.abspath(a.golden))))
-    if problems:
-        failed += 1
-        print("FAIL docs in sync: " + "; ".join(problems))
-    else:
-        passed += 1
-        print("ok   docs in sync")
+        results.append(("digests exact", digests_exact(exe, work)))
+    results.append(("docs in sync", docs_in_sync(exe, repo)))
     if a.corpus and os.path.isdir(a.corpus):
-        problems = corpus_smoke(exe, a.corpus)
-        if problems:
-            failed += 1
-            print("FAIL corpus smoke: " + "; ".join(problems))
-        else:
-            passed += 1
-            print("ok   corpus smoke")
+        results.append(("corpus smoke", corpus_smoke(exe, a.corpus)))
     else:
         print(f"note corpus smoke skipped: {a.corpus} absent (optional peer corpus)")
+    for what, problems in results:
+        failed += bool(problems)
+        passed += not problems
+        print(f"FAIL {what}: " + "; ".join(problems) if problems else f"ok   {what}")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
